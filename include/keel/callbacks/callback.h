@@ -1,0 +1,60 @@
+// Callback: Keras training hooks. Logs are ordered (name, value) pairs in the order Keras shows
+// them: loss, the compiled metrics, then val_loss and val_<metric>.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace keel {
+
+class Sequential;
+
+class Logs {
+ public:
+  void set(std::string_view name, double value);
+  std::optional<double> get(std::string_view name) const;
+  const std::vector<std::pair<std::string, double>>& items() const { return items_; }
+  void clear() { items_.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, double>> items_;
+};
+
+// What fit() tells callbacks before training (Keras `params`).
+struct TrainingParams {
+  int64_t epochs = 1;         // the final epoch number (1-based), as Keras `epochs`
+  int64_t initial_epoch = 0;  // 0-based epoch to start from
+  int64_t steps = 0;          // steps per epoch
+  int verbose = 1;
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  // The model being trained; set by fit() before on_train_begin.
+  void set_model(Sequential* model) { model_ = model; }
+  virtual void set_params(const TrainingParams& params) { params_ = params; }
+
+  virtual void on_train_begin(const Logs&) {}
+  virtual void on_train_end(const Logs&) {}
+  virtual void on_epoch_begin(int64_t /*epoch*/, const Logs&) {}
+  virtual void on_epoch_end(int64_t /*epoch*/, const Logs&) {}
+  virtual void on_train_batch_begin(int64_t /*batch*/, const Logs&) {}
+  virtual void on_train_batch_end(int64_t /*batch*/, const Logs&) {}
+  virtual void on_test_begin(const Logs&) {}
+  virtual void on_test_end(const Logs&) {}
+  virtual void on_test_batch_end(int64_t /*batch*/, const Logs&) {}
+  virtual void on_predict_begin(const Logs&) {}
+  virtual void on_predict_end(const Logs&) {}
+  virtual void on_predict_batch_end(int64_t /*batch*/, const Logs&) {}
+
+ protected:
+  Sequential* model_ = nullptr;
+  TrainingParams params_;
+};
+
+}  // namespace keel

@@ -1,0 +1,58 @@
+// Tensor: owning, contiguous, 64-byte aligned float32, row-major. The unit of data exchanged
+// with users (fit/evaluate/predict inputs and outputs, dataset arrays). Layers and kernels work on
+// raw pointers into tensors and arenas; Tensor exists so users never manage buffers by hand.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace keel {
+
+namespace detail {
+struct AlignedFree {
+  void operator()(float* p) const;
+};
+}  // namespace detail
+
+// 64-byte aligned float buffer (cache line / AVX-512 vector); contents uninitialised.
+std::unique_ptr<float[], detail::AlignedFree> allocate_aligned_floats(int64_t count);
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Zero-filled tensor of the given dims (all known, >= 0).
+  explicit Tensor(std::vector<int64_t> dims);
+  Tensor(std::vector<int64_t> dims, std::span<const float> values);
+
+  Tensor(const Tensor& other);
+  Tensor& operator=(const Tensor& other);
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
+
+  const std::vector<int64_t>& dims() const { return dims_; }
+  int64_t dim(int64_t i) const { return dims_[static_cast<size_t>(i)]; }
+  int64_t rank() const { return static_cast<int64_t>(dims_.size()); }
+  int64_t size() const { return size_; }
+  // Elements per row of the leading dimension (1 for a rank-1 tensor).
+  int64_t row_size() const { return dims_.empty() || dims_[0] == 0 ? size_ : size_ / dims_[0]; }
+
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  std::span<float> values() { return {data_.get(), static_cast<size_t>(size_)}; }
+  std::span<const float> values() const { return {data_.get(), static_cast<size_t>(size_)}; }
+  float& operator[](int64_t i) { return data_[i]; }
+  float operator[](int64_t i) const { return data_[i]; }
+
+  // Same data, new dims with the same element count.
+  void reshape(std::vector<int64_t> dims);
+
+ private:
+  std::vector<int64_t> dims_;
+  int64_t size_ = 0;
+  std::unique_ptr<float[], detail::AlignedFree> data_;
+};
+
+}  // namespace keel

@@ -1,0 +1,29 @@
+// ActivationFunction: the Keras activation identifiers a Dense or Activation layer can hold.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace keel {
+
+enum class ActivationKind {
+  kLinear, kRelu, kElu, kSelu, kLeakyRelu, kTanh, kSigmoid, kSoftmax, kSoftplus, kGelu, kSwish
+};
+
+class ActivationFunction {
+ public:
+  ActivationFunction() = default;  // linear
+  // Keras identifiers: "linear" (and empty / "None"), "relu", "elu", "selu", "leaky_relu", "tanh",
+  // "sigmoid", "softmax", "softplus", "gelu", "swish" (alias "silu"). Unknown names throw.
+  ActivationFunction(const char* identifier);  // NOLINT: implicit, so options read like Keras
+  ActivationFunction(std::string_view identifier);
+
+  ActivationKind kind() const { return kind_; }
+  // The name Keras writes into configs ("linear", "elu", ...).
+  std::string keras_name() const;
+
+ private:
+  ActivationKind kind_ = ActivationKind::kLinear;
+};
+
+}  // namespace keel

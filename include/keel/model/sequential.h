@@ -1,0 +1,93 @@
+// Sequential: a stack of layers with one parameter arena and one gradient arena.
+//
+// All variables (trainable or not) live in one contiguous float arena, in layer order and, within a
+// layer, in the layer's variable_specs order (Keras weight order: kernel, bias; gamma, beta,
+// moving_mean, moving_variance). Gradients of trainable variables live in a second arena with the
+// same per-variable order, so clipping, optimizer steps and saving are single loops.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "keel/core/shape.h"
+#include "keel/core/tensor.h"
+#include "keel/layers/layer.h"
+
+namespace keel {
+
+class Sequential {
+ public:
+  // keras.Sequential([...]): Sequential model{Flatten({.input_shape = {28, 28}}), Dense(10)};
+  template <std::derived_from<Layer>... L>
+  explicit Sequential(L... layers) : name_(unique_layer_name("sequential")) {
+    (add(std::move(layers)), ...);
+  }
+  Sequential(Sequential&&) noexcept;
+  Sequential& operator=(Sequential&&) noexcept;
+  ~Sequential();
+
+  template <std::derived_from<Layer> L>
+  void add(L layer) {
+    add(std::unique_ptr<Layer>(new L(std::move(layer))));
+  }
+  void add(std::unique_ptr<Layer> layer);
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+  Layer& layer(int64_t i) { return *layers_.at(static_cast<size_t>(i)); }
+  const Layer& layer(int64_t i) const { return *layers_.at(static_cast<size_t>(i)); }
+
+  // Builds every layer from `input_shape` (full Keras shape, batch unknown) or, when absent, from the
+  // first layer's declared input_shape; allocates the arenas and initialises every variable from a
+  // generator seeded with `seed`. Throws keel::Error when no input shape is known.
+  void build(std::optional<Shape> input_shape = std::nullopt, uint64_t seed = 42);
+  bool built() const { return built_; }
+  const Shape& input_shape() const;
+  const Shape& output_shape() const;
+
+  // Every variable in arena order; trainable ones also have a gradient view.
+  std::vector<Variable*> variables();
+  std::vector<const Variable*> variables() const;
+  int64_t count_params() const;
+  int64_t trainable_params() const;
+  int64_t non_trainable_params() const;
+
+  std::span<float> parameter_arena() { return {params_.get(), static_cast<size_t>(num_params_)}; }
+  std::span<const float> parameter_arena() const {
+    return {params_.get(), static_cast<size_t>(num_params_)};
+  }
+  std::span<float> gradient_arena() { return {grads_.get(), static_cast<size_t>(num_grads_)}; }
+
+  // model.summary() text, byte for byte the tf.keras 2.7-2.12 layout (keras-semantics.md 4.1).
+  std::string summary() const;
+
+  // Low-level passes over a batch. forward returns the output buffer, valid until the next call;
+  // backward takes dL/d(output) (or dL/d(logits) when from_logits) and adds into the gradients.
+  const float* forward(const float* x, int64_t batch, Mode mode);
+  void backward(const float* x, const float* dy, int64_t batch, bool from_logits);
+  // Logits of the last forward when the output layer is a softmax, else nullptr.
+  const float* output_logits() const;
+  bool outputs_softmax() const;
+  void zero_gradients();
+
+ private:
+  void ensure_activation_buffers(int64_t batch);
+
+  std::string name_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  bool built_ = false;
+  int64_t num_params_ = 0, num_grads_ = 0;
+  std::unique_ptr<float[], detail::AlignedFree> params_, grads_;
+  // activations_[i] is the output of layer i; sized for activation_capacity_ samples.
+  std::vector<std::unique_ptr<float[], detail::AlignedFree>> activations_, deltas_;
+  int64_t activation_capacity_ = 0;
+};
+
+}  // namespace keel

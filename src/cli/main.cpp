@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+  std::cerr << "keel: CLI under construction\n";
+  return 2;
+}

@@ -1,0 +1,40 @@
+#include "keel/core/shape.h"
+
+#include <cassert>
+
+namespace keel {
+
+Shape Shape::batched(const std::vector<int64_t>& sample_dims) {
+  std::vector<int64_t> dims;
+  dims.reserve(sample_dims.size() + 1);
+  dims.push_back(kBatchUnknown);
+  dims.insert(dims.end(), sample_dims.begin(), sample_dims.end());
+  return Shape(std::move(dims));
+}
+
+int64_t Shape::sample_size() const {
+  int64_t n = 1;
+  for (size_t i = 1; i < dims_.size(); ++i) n *= dims_[i];
+  return n;
+}
+
+int64_t Shape::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : dims_) {
+    assert(d >= 0);
+    n *= d;
+  }
+  return n;
+}
+
+std::string Shape::to_string() const {
+  std::string text = "(";
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (i) text += ", ";
+    text += dims_[i] == kBatchUnknown ? "None" : std::to_string(dims_[i]);
+  }
+  if (dims_.size() == 1) text += ",";
+  return text + ")";
+}
+
+}  // namespace keel

@@ -1,0 +1,133 @@
+// Sequential::summary() and the tf.keras 2.7-2.12 summary table (keel/model/summary_format.h).
+//
+// The wrapping follows keras/utils/layer_utils.py print_summary / print_row of keras-team/keras
+// v2.11.0 line by line, including its quirks: the leading space of column 0 is not part of the
+// cutoff, so a cell that fills column 0 pushes the next column one character right, and a cell is
+// cut early after "),", "},", "]," or "',". Cells are byte strings; Keras slices code points, which
+// is the same for the ASCII names TensorFlow accepts.
+#include <algorithm>
+#include <cstdint>
+
+#include "keel/core/error.h"
+#include "keel/model/sequential.h"
+#include "keel/model/summary_format.h"
+
+namespace keel {
+
+namespace {
+
+constexpr int64_t kLineLength = 65;
+
+// Python s[:n] and s[n:], negative n counting from the end.
+int64_t python_index(const std::string& s, int64_t n) {
+  const auto size = static_cast<int64_t>(s.size());
+  if (n < 0) n += size;
+  return std::clamp<int64_t>(n, 0, size);
+}
+std::string head(const std::string& s, int64_t n) {
+  return s.substr(0, static_cast<size_t>(python_index(s, n)));
+}
+std::string tail(const std::string& s, int64_t n) {
+  return s.substr(static_cast<size_t>(python_index(s, n)));
+}
+
+void pad_to(std::string& line, int64_t column) {
+  const auto size = static_cast<int64_t>(line.size());
+  if (column > size) line.append(static_cast<size_t>(column - size), ' ');
+}
+
+}  // namespace
+
+std::string format_summary_row(const std::vector<std::string>& fields,
+                               const std::vector<int64_t>& positions) {
+  std::vector<std::string> left = fields;
+  const auto any_left = [&] {
+    return std::any_of(left.begin(), left.end(), [](const std::string& s) { return !s.empty(); });
+  };
+  std::string out;
+  while (any_left()) {
+    std::string line;
+    for (size_t col = 0; col < left.size(); ++col) {
+      const int64_t start = col > 0 ? positions[col - 1] : 0;
+      const int64_t end = positions[col];
+      // Two spaces delimit columns; the last column needs none.
+      const int64_t space = col != positions.size() - 1 ? 2 : 0;
+      int64_t cutoff = end - start - space;
+      std::string fit = head(left[col], cutoff);
+      // Keras breaks early after the end of a tuple / dict / list / quoted item.
+      int64_t best = -1;
+      for (const char* mark : {"),", "},", "],", "',"}) {
+        const size_t at = fit.find(mark);
+        if (at == std::string::npos) continue;
+        const auto candidate = static_cast<int64_t>(at) + 2;
+        if (best < 0 || candidate < best) best = candidate;
+      }
+      if (best >= 0) {
+        cutoff = best;
+        fit = head(fit, cutoff);
+      }
+      if (col == 0) line += ' ';
+      line += fit;
+      line.append(static_cast<size_t>(space), ' ');
+      left[col] = tail(left[col], cutoff);
+      pad_to(line, positions[col]);
+    }
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string format_thousands(int64_t n) {
+  // Magnitude in unsigned arithmetic so INT64_MIN does not overflow.
+  const uint64_t magnitude = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+  const std::string digits = std::to_string(magnitude);
+  std::string out = n < 0 ? "-" : "";
+  const size_t lead = digits.size() % 3 == 0 ? 3 : digits.size() % 3;
+  out.append(digits, 0, lead);
+  for (size_t i = lead; i < digits.size(); i += 3) {
+    out += ',';
+    out.append(digits, i, 3);
+  }
+  return out;
+}
+
+std::string format_summary(std::string_view model_name, const std::vector<SummaryRow>& rows,
+                           int64_t trainable_params, int64_t non_trainable_params) {
+  // int(65 * p) for p in [.45, .85, 1.]
+  const std::vector<int64_t> positions = {29, 55, 65};
+  const std::string underscores(kLineLength, '_'), equals(kLineLength, '='),
+      blank(kLineLength, ' ');
+  std::string out = "Model: \"" + std::string(model_name) + "\"\n";
+  out += underscores + "\n";
+  out += format_summary_row({"Layer (type)", "Output Shape", "Param #"}, positions);
+  out += equals + "\n";
+  for (const auto& row : rows) {
+    out += format_summary_row({row.layer, row.output_shape, row.params}, positions);
+    out += blank + "\n";
+  }
+  out += equals + "\n";
+  out += "Total params: " + format_thousands(trainable_params + non_trainable_params) + "\n";
+  out += "Trainable params: " + format_thousands(trainable_params) + "\n";
+  out += "Non-trainable params: " + format_thousands(non_trainable_params) + "\n";
+  out += underscores + "\n";
+  return out;
+}
+
+std::string Sequential::summary() const {
+  KEEL_CHECK(built_, "model '", name_,
+             "' has not been built yet; build() it (or give the first layer an input_shape) "
+             "before summary()");
+  std::vector<SummaryRow> rows;
+  int64_t trainable = 0, non_trainable = 0;
+  for (const auto& layer : layers_) {
+    rows.push_back({layer->name() + " (" + layer->class_name() + ")",
+                    layer->output_shape().to_string(), std::to_string(layer->count_params())});
+    // Keras counts model.trainable_weights / non_trainable_weights; Variable::trainable already
+    // folds in the layer's own `trainable` flag (a frozen BN's gamma and beta count here).
+    for (const auto& v : layer->variables()) (v.trainable ? trainable : non_trainable) += v.size();
+  }
+  return format_summary(name_, rows, trainable, non_trainable);
+}
+
+}  // namespace keel
