@@ -1,6 +1,50 @@
+// keel: train, inspect and ship Keras-style networks on the CPU.
+// Exit codes: 0 success, 2 bad input (flags, files: a keel::Error), 1 internal failure.
+#include <exception>
 #include <iostream>
 
-int main() {
-  std::cerr << "keel: CLI under construction\n";
-  return 2;
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "keel/core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"keel: Keras-style neural network training on the CPU"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "keel 0.1.0");
+  std::vector<std::pair<CLI::App*, keel::cli::Handler>> commands;
+  const auto summary = keel::cli::add_summary_command(app);
+  const auto variables = keel::cli::add_variables_command(app);
+  const auto train = keel::cli::add_train_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "keel: " << e.what() << "\n";
+    if (!app.get_subcommands().empty())
+      std::cerr << "Run 'keel " << app.get_subcommands().front()->get_name() << " --help' for the allowed flags.\n";
+    else
+      std::cerr << "Run 'keel --help' for the commands.\n";
+    return 2;
+  }
+  try {
+    const CLI::App* chosen = app.get_subcommands().front();
+    if (chosen->get_name() == "summary") return summary();
+    if (chosen->get_name() == "variables") return variables();
+    if (chosen->get_name() == "train") return train();
+    return 2;
+  } catch (const keel::Error& e) {
+    std::cout.flush();
+    std::cerr << "keel: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "keel: internal error: " << e.what() << "\n";
+    return 1;
+  }
 }

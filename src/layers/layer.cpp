@@ -39,14 +39,21 @@ void reset_default_names() {
 }
 
 Layer::Layer(std::string_view default_prefix, std::string name, std::vector<int64_t> input_shape)
-    : name_(name.empty() ? unique_layer_name(default_prefix) : std::move(name)),
+    : name_(std::move(name)),
+      default_prefix_(default_prefix),
       declared_input_shape_(std::move(input_shape)) {
   for (int64_t d : declared_input_shape_) {
-    KEEL_CHECK(d > 0, "layer '", name_, "': input_shape dimension ", d, " must be positive");
+    KEEL_CHECK(d > 0, "layer '", name_.empty() ? default_prefix_ : name_,
+               "': input_shape dimension ", d, " must be positive");
   }
 }
 
+void Layer::ensure_name() {
+  if (name_.empty()) name_ = unique_layer_name(default_prefix_);
+}
+
 void Layer::build(const Shape& input_shape) {
+  ensure_name();
   output_shape_ = compute_output_shape(input_shape);
   input_shape_ = input_shape;
   built_ = true;

@@ -6,14 +6,17 @@
 
 #include "keel/core/error.h"
 #include "keel/core/rng.h"
+#include "training_state.h"
 
 namespace keel {
 
+Sequential::Sequential(Empty) : name_(unique_layer_name("sequential")) {}
 Sequential::Sequential(Sequential&&) noexcept = default;
 Sequential& Sequential::operator=(Sequential&&) noexcept = default;
 Sequential::~Sequential() = default;
 
 void Sequential::add(std::unique_ptr<Layer> layer) {
+  layer->ensure_name();
   KEEL_CHECK(!built_, "model '", name_, "': cannot add layer '", layer->name(),
              "' after the model was built");
   for (const auto& existing : layers_) {

@@ -57,7 +57,11 @@ class Layer {
 
   // Keras class name ("BatchNormalization").
   virtual std::string class_name() const = 0;
-  const std::string& name() const { return name_; }
+  // Keras's default name is taken lazily, when the layer is added to a model or built, because C++
+  // evaluates constructor arguments in an unspecified order: Sequential(Dense(1), Dense(2)) must
+  // still name them dense, dense_1 as Keras does. Before that, name() is the bare prefix ("dense").
+  const std::string& name() const { return name_.empty() ? default_prefix_ : name_; }
+  void ensure_name();
 
   // Keras `trainable`. For BatchNormalization, false also means inference mode inside fit.
   bool trainable() const { return trainable_; }
@@ -109,6 +113,7 @@ class Layer {
 
  private:
   std::string name_;
+  std::string default_prefix_;
   bool trainable_ = true;
   bool built_ = false;
   std::vector<int64_t> declared_input_shape_;  // without the batch dim

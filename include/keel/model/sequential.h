@@ -17,14 +17,20 @@
 #include "keel/core/shape.h"
 #include "keel/core/tensor.h"
 #include "keel/layers/layer.h"
+#include "keel/model/training.h"
 
 namespace keel {
+
+class Loss;
+class Metric;
+class Optimizer;
+struct TrainingState;
 
 class Sequential {
  public:
   // keras.Sequential([...]): Sequential model{Flatten({.input_shape = {28, 28}}), Dense(10)};
   template <std::derived_from<Layer>... L>
-  explicit Sequential(L... layers) : name_(unique_layer_name("sequential")) {
+  explicit Sequential(L... layers) : Sequential(Empty{}) {
     (add(std::move(layers)), ...);
   }
   Sequential(Sequential&&) noexcept;
@@ -77,7 +83,32 @@ class Sequential {
   bool outputs_softmax() const;
   void zero_gradients();
 
+  // ---- Keras training API (src/model/fit.cpp, evaluate.cpp) ----
+  // Builds the model if needed; the loss and metrics are resolved against the output shape.
+  void compile(CompileOptions options);
+  bool compiled() const;
+  Optimizer& optimizer();
+  History fit(const DataView& data, FitOptions options = {});
+  History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  // One optimizer step on one batch (Mode::kTraining); returns loss and metrics of that batch.
+  Logs train_on_batch(const Tensor& x, const Tensor& y);
+  // Loss and metrics over `data` in inference mode: never changes weights or BN statistics.
+  Logs evaluate(const DataView& data, EvaluateOptions options = {});
+  Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options = {});
+  // Outputs for every sample in inference mode, batched; (n, output dims...).
+  Tensor predict(const DataView& data, int64_t batch_size = 32);
+  Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  // Keras model.stop_training: a callback sets it to end fit() after the current batch/epoch.
+  bool stop_training = false;
+  const StepStats& last_step() const;
+  // Names of the compiled metrics as they appear in logs ("accuracy").
+  std::vector<std::string> metric_names() const;
+
  private:
+  // Delegation target of the variadic constructor: a fully constructed model, so a throwing add()
+  // runs the out-of-line destructor (TrainingState is incomplete here).
+  struct Empty {};
+  explicit Sequential(Empty);
   void ensure_activation_buffers(int64_t batch);
 
   std::string name_;
@@ -88,6 +119,7 @@ class Sequential {
   // activations_[i] is the output of layer i; sized for activation_capacity_ samples.
   std::vector<std::unique_ptr<float[], detail::AlignedFree>> activations_, deltas_;
   int64_t activation_capacity_ = 0;
+  std::unique_ptr<TrainingState> training_;
 };
 
 }  // namespace keel

@@ -1,0 +1,68 @@
+// The Keras training API types: compile options, fit options, History.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keel/callbacks/callback.h"
+#include "keel/model/data_view.h"
+
+namespace keel {
+
+class Optimizer;
+
+// model.compile(optimizer=..., loss=..., metrics=[...]).
+struct CompileOptions {
+  std::shared_ptr<Optimizer> optimizer;  // nullptr: SGD() with Keras defaults (optimizer="sgd")
+  std::string loss;                      // Keras loss name, required
+  std::vector<std::string> metrics;      // e.g. {"accuracy"}
+  bool from_logits = false;              // the loss's from_logits argument
+};
+
+struct FitOptions {
+  int64_t batch_size = 32;
+  int64_t epochs = 1;          // the final epoch number (Keras), counted from 1
+  int64_t initial_epoch = 0;   // 0-based epoch to start at (resuming)
+  int verbose = 1;             // 0 silent, 1 progress bar, 2 one line per epoch
+  std::optional<DataView> validation_data;
+  double validation_split = 0.0;  // the LAST fraction of the data, taken before shuffling (Keras)
+  bool shuffle = true;
+  uint64_t seed = 42;          // shuffling order
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  std::ostream* out = nullptr;  // progress output; nullptr: std::cout
+};
+
+struct EvaluateOptions {
+  int64_t batch_size = 32;
+  int verbose = 1;
+  std::ostream* out = nullptr;
+};
+
+// History.history: per-epoch values keyed like Keras ("loss", "accuracy", "val_loss", ...).
+struct History {
+  std::vector<int64_t> epoch;  // 0-based epoch indices that ran
+  std::vector<std::pair<std::string, std::vector<double>>> history;
+  // Wall time spent in training steps (no validation) and the samples they processed.
+  double train_seconds = 0.0;
+  int64_t train_samples = 0;
+
+  const std::vector<double>& operator[](const std::string& key) const;
+  bool contains(const std::string& key) const;
+  void append(int64_t epoch, const Logs& logs);
+};
+
+// What the last training step did (for gradient-norm logging).
+struct StepStats {
+  double loss = 0.0;                  // mean loss of the batch
+  double preclip_global_norm = 0.0;
+  double postclip_global_norm = 0.0;
+  bool clipped = false;
+  bool skipped = false;               // non-finite gradient skipped (on_nonfinite = skip_step)
+};
+
+}  // namespace keel

@@ -1,0 +1,17 @@
+// keel's subcommands. Each registers its flags on a CLI11 app and returns the handler to run when
+// it was chosen. The CLI only parses flags and calls into the library.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace keel::cli {
+
+using Handler = std::function<int()>;
+
+Handler add_summary_command(CLI::App& app);
+Handler add_variables_command(CLI::App& app);
+Handler add_train_command(CLI::App& app);
+
+}  // namespace keel::cli

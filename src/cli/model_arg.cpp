@@ -1,0 +1,24 @@
+#include "model_arg.h"
+
+#include <filesystem>
+
+#include "keel/core/error.h"
+#include "keel/io/model_config.h"
+#include "keel/model/builtin_models.h"
+
+namespace keel::cli {
+
+Sequential load_model_arg(const std::string& model, uint64_t seed) {
+  if (is_builtin_model(model)) {
+    Sequential m = builtin_model(model);
+    m.build(std::nullopt, seed);
+    return m;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  KEEL_CHECK(fs::exists(model, ec), "MODEL '", model,
+             "' is neither a built-in model (seed-mlp, seed-mlp-bn-before) nor an existing file");
+  return load_model_config(model, seed);
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,192 @@
+// keel train [MODEL] [flags]: the main job. Prints the summary, the Keras epochs, the test-set
+// evaluate line and a last line with wall time and training throughput.
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "keel/core/error.h"
+#include "keel/io/atomic_file.h"
+#include "keel/io/fashion_mnist.h"
+#include "keel/kernels/threads.h"
+#include "keel/model/sequential.h"
+#include "keel/optimizers/optimizer.h"
+#include "model_arg.h"
+
+namespace keel::cli {
+
+namespace {
+
+struct TrainFlags {
+  std::string model = "seed-mlp";
+  std::string data = "fashion-mnist";
+  int64_t epochs = 10;
+  int64_t batch_size = 32;
+  std::string optimizer = "sgd";
+  std::optional<double> learning_rate, momentum, clipvalue, clipnorm, global_clipnorm;
+  bool nesterov = false;
+  std::string loss = "sparse_categorical_crossentropy";
+  int64_t validation = 5000;
+  bool no_shuffle = false;
+  bool shuffle_flag = false;  // --shuffle: the default, accepted for symmetry
+  uint64_t seed = 42;
+  int threads = 0;
+  int verbose = 1;
+  std::string on_nonfinite = "error";
+  std::string report;
+};
+
+void check_positive_finite(const std::optional<double>& value, const char* flag) {
+  if (!value) return;
+  KEEL_CHECK(std::isfinite(*value) && *value > 0, flag, " ", *value,
+             " is not allowed; expected a finite number > 0");
+}
+
+nlohmann::json optimizer_config(const TrainFlags& f) {
+  nlohmann::json config = nlohmann::json::object();
+  check_positive_finite(f.learning_rate, "--learning-rate");
+  check_positive_finite(f.clipvalue, "--clipvalue");
+  check_positive_finite(f.clipnorm, "--clipnorm");
+  check_positive_finite(f.global_clipnorm, "--global-clipnorm");
+  if (f.learning_rate) config["learning_rate"] = *f.learning_rate;
+  if (f.momentum) {
+    KEEL_CHECK(f.optimizer == "sgd" || f.optimizer == "rmsprop", "--momentum applies to sgd and ",
+               "rmsprop only, not --optimizer ", f.optimizer);
+    KEEL_CHECK(std::isfinite(*f.momentum) && *f.momentum >= 0 && *f.momentum <= 1, "--momentum ",
+               *f.momentum, " is not allowed; expected a number in [0, 1]");
+    config["momentum"] = *f.momentum;
+  }
+  if (f.nesterov) {
+    KEEL_CHECK(f.optimizer == "sgd", "--nesterov applies to --optimizer sgd only, not ", f.optimizer);
+    config["nesterov"] = true;
+  }
+  if (f.clipvalue) config["clipvalue"] = *f.clipvalue;
+  if (f.clipnorm) config["clipnorm"] = *f.clipnorm;
+  if (f.global_clipnorm) config["global_clipnorm"] = *f.global_clipnorm;
+  config["on_nonfinite"] = f.on_nonfinite;
+  return config;
+}
+
+nlohmann::json history_json(const History& history) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, values] : history.history) out[key] = values;
+  return out;
+}
+
+int run_train(const TrainFlags& f) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  KEEL_CHECK(f.epochs >= 1, "--epochs ", f.epochs, " is not allowed; expected an integer >= 1");
+  KEEL_CHECK(f.batch_size >= 1, "--batch-size ", f.batch_size,
+             " is not allowed; expected an integer >= 1");
+  KEEL_CHECK(f.threads >= 0, "--threads ", f.threads, " is not allowed; expected >= 1 (0: all cores)");
+  if (f.threads > 0) set_num_threads(f.threads);
+
+  Sequential model = load_model_arg(f.model, f.seed);
+  const auto optimizer = std::shared_ptr<Optimizer>(make_optimizer(f.optimizer, optimizer_config(f)));
+  model.compile({.optimizer = optimizer, .loss = f.loss, .metrics = {"accuracy"}});
+
+  const std::filesystem::path dir =
+      f.data == "fashion-mnist" ? default_fashion_mnist_dir() : std::filesystem::path(f.data);
+  const FashionMnist data = load_fashion_mnist(dir);
+  KEEL_CHECK(f.validation >= 0 && f.validation < data.train_count, "--validation ", f.validation,
+             " is not allowed; expected 0 <= N < ", data.train_count,
+             " (the number of training images in ", dir.string(), ")");
+
+  // Keras's convention for this data (Hands-On ML): pixels / 255, the last N training images
+  // held out for validation.
+  DataView all;
+  all.size = data.train_count;
+  all.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
+  all.x_uint8 = data.train_images.data();
+  all.x_scale = 1.0f / 255.0f;
+  all.y_uint8 = data.train_labels.data();
+  all.y_width = 1;
+  const int64_t train_count = data.train_count - f.validation;
+  DataView test = all;
+  test.size = data.test_count;
+  test.x_uint8 = data.test_images.data();
+  test.y_uint8 = data.test_labels.data();
+
+  if (f.verbose > 0) std::cout << model.summary();
+  FitOptions fit;
+  fit.batch_size = f.batch_size;
+  fit.epochs = f.epochs;
+  fit.verbose = f.verbose;
+  fit.shuffle = !f.no_shuffle;
+  fit.seed = f.seed;
+  if (f.validation > 0) fit.validation_data = all.slice(train_count, data.train_count);
+  const History history = model.fit(all.slice(0, train_count), fit);
+  const Logs test_logs = model.evaluate(test, {.batch_size = f.batch_size, .verbose = f.verbose});
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double samples_per_second =
+      history.train_seconds > 0 ? static_cast<double>(history.train_samples) / history.train_seconds : 0.0;
+  if (f.verbose > 0) {
+    std::printf("Test: loss %.4f - accuracy %.4f | wall time %.1fs | training %.0f samples/s\n",
+                *test_logs.get("loss"), *test_logs.get("accuracy"), seconds, samples_per_second);
+  }
+  if (!f.report.empty()) {
+    nlohmann::json report;
+    report["model"] = f.model;
+    report["epochs"] = static_cast<int64_t>(history.epoch.size());
+    report["batch_size"] = f.batch_size;
+    report["history"] = history_json(history);
+    report["test_loss"] = *test_logs.get("loss");
+    report["test_accuracy"] = *test_logs.get("accuracy");
+    report["train_samples_per_second"] = samples_per_second;
+    report["train_seconds"] = history.train_seconds;
+    report["seconds"] = seconds;
+    report["optimizer"] = model.optimizer().get_config();
+    report["optimizer_class"] = model.optimizer().class_name();
+    report["seed"] = f.seed;
+    write_file_atomically(f.report, report.dump(2) + "\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+Handler add_train_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST (the seed's main job)");
+  auto f = std::make_shared<TrainFlags>();
+  cmd->add_option("MODEL", f->model,
+                  "seed-mlp (default), seed-mlp-bn-before, or a Keras JSON config file");
+  cmd->add_option("--data", f->data,
+                  "fashion-mnist (default: Debian's dataset-fashion-mnist) or a directory with the "
+                  "four Fashion-MNIST IDX files");
+  cmd->add_option("--epochs", f->epochs, "number of epochs (default 10)");
+  cmd->add_option("--batch-size", f->batch_size, "samples per step (default 32)");
+  cmd->add_option("--optimizer", f->optimizer, "sgd (default), adam, adamw, nadam, rmsprop, adagrad")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad"}));
+  cmd->add_option("--learning-rate", f->learning_rate, "learning rate (Keras default per optimizer)");
+  cmd->add_option("--momentum", f->momentum, "SGD / RMSprop momentum in [0, 1]");
+  cmd->add_flag("--nesterov", f->nesterov, "Nesterov momentum (SGD)");
+  auto* clipvalue = cmd->add_option("--clipvalue", f->clipvalue, "clip each gradient element to [-V, V]");
+  auto* clipnorm = cmd->add_option("--clipnorm", f->clipnorm, "clip each variable's gradient to L2 norm V");
+  auto* global = cmd->add_option("--global-clipnorm", f->global_clipnorm,
+                                 "clip all gradients together to global L2 norm V");
+  clipvalue->excludes(clipnorm)->excludes(global);
+  clipnorm->excludes(global);
+  cmd->add_option("--on-nonfinite", f->on_nonfinite,
+                  "non-finite gradients: error (default), skip_step or ignore")
+      ->check(CLI::IsMember({"error", "skip_step", "ignore"}));
+  cmd->add_option("--loss", f->loss, "Keras loss name (default sparse_categorical_crossentropy)");
+  cmd->add_option("--validation", f->validation,
+                  "hold out the last N training images for validation (default 5000)");
+  auto* shuffle = cmd->add_flag("--shuffle", f->shuffle_flag, "shuffle every epoch (the default)");
+  auto* no_shuffle = cmd->add_flag("--no-shuffle", f->no_shuffle, "keep the file order");
+  shuffle->excludes(no_shuffle);
+  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)");
+  cmd->add_option("--threads", f->threads, "threads (default: all cores)");
+  cmd->add_option("--verbose", f->verbose, "0 silent, 1 progress bar (default), 2 one line per epoch")
+      ->check(CLI::Range(0, 2));
+  cmd->add_option("--report", f->report, "write a JSON report (history, test metrics, throughput)");
+  return [f] { return run_train(*f); };
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,89 @@
+// evaluate / predict: inference-mode passes. They never change weights or BN statistics; only
+// scratch buffers (activations, batch buffers) are written.
+#include <iostream>
+
+#include "keel/callbacks/progbar.h"
+#include "keel/core/error.h"
+#include "keel/model/sequential.h"
+#include "training_state.h"
+
+namespace keel {
+
+Logs Sequential::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) {
+  return evaluate(DataView::of(x, y), options);
+}
+
+Logs Sequential::evaluate(const DataView& data, EvaluateOptions options) {
+  KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before evaluate()");
+  KEEL_CHECK(options.batch_size >= 1, "evaluate(): batch_size ", options.batch_size,
+             " must be >= 1");
+  KEEL_CHECK(data.size > 0 && data.has_labels(), "evaluate(): data needs samples and labels");
+  KEEL_CHECK(data.x_width() == input_shape().sample_size(), "evaluate(): each sample has ",
+             data.x_width(), " values but the model expects input ", input_shape().to_string());
+  TrainingState& t = *training_;
+  const int64_t n = data.size, bs = options.batch_size, steps = (n + bs - 1) / bs;
+  const int64_t out_width = output_shape().sample_size(), y_width = data.y_width;
+  t.ensure_batch_buffers(std::min(bs, n), data.x_width(), y_width, out_width);
+
+  // Own trackers: evaluate inside fit must not disturb the training epoch's running values.
+  Mean loss_tracker;
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const auto& name : t.metric_names) metrics.push_back(make_metric(name, out_width, y_width));
+  std::ostream& out = options.out ? *options.out : std::cout;
+  std::unique_ptr<Progbar> bar;
+  if (options.verbose > 0) bar = std::make_unique<Progbar>(steps, options.verbose, out, is_terminal(out));
+
+  Logs logs;
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t first = step * bs, count = std::min(bs, n - first);
+    data.gather(nullptr, first, count, t.x_batch.get(), t.y_batch.get());
+    const float* pred = forward(t.x_batch.get(), count, Mode::kInference);
+    LossBatch lb;
+    lb.y_pred = pred;
+    lb.logits = outputs_softmax() ? output_logits() : nullptr;
+    lb.y_true = t.y_batch.get();
+    lb.batch = count;
+    lb.width = out_width;
+    lb.true_width = y_width;
+    const double loss_sum = t.loss->compute(lb, nullptr, nullptr);
+    loss_tracker.update(loss_sum / static_cast<double>(count), static_cast<double>(count));
+    for (auto& m : metrics) m->update({pred, t.y_batch.get(), count, out_width, y_width});
+    logs.clear();
+    logs.set("loss", loss_tracker.result());
+    for (const auto& m : metrics) logs.set(m->name(), m->result());
+    if (bar) bar->update(step + 1, logs.items(), step + 1 == steps);
+  }
+  return logs;
+}
+
+Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
+  return predict(DataView::of(x), batch_size);
+}
+
+Tensor Sequential::predict(const DataView& data, int64_t batch_size) {
+  if (!built_) build();
+  KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
+  KEEL_CHECK(data.x_width() == input_shape().sample_size(), "predict(): each sample has ",
+             data.x_width(), " values but the model expects input ", input_shape().to_string());
+  std::vector<int64_t> dims = output_shape().dims();
+  dims[0] = data.size;
+  Tensor result(dims);
+  const int64_t out_width = output_shape().sample_size();
+  const int64_t bs = std::min(batch_size, std::max<int64_t>(data.size, 1));
+  // Float inputs are read in place; uint8 inputs are converted a batch at a time.
+  std::unique_ptr<float[], detail::AlignedFree> staging;
+  if (data.x_float == nullptr) staging = allocate_aligned_floats(bs * data.x_width());
+  for (int64_t first = 0; first < data.size; first += bs) {
+    const int64_t count = std::min(bs, data.size - first);
+    const float* x = data.x_float ? data.x_float + first * data.x_width() : nullptr;
+    if (!x) {
+      data.gather(nullptr, first, count, staging.get(), nullptr);
+      x = staging.get();
+    }
+    const float* y = forward(x, count, Mode::kInference);
+    std::copy_n(y, count * out_width, result.data() + first * out_width);
+  }
+  return result;
+}
+
+}  // namespace keel
