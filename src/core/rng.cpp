@@ -12,6 +12,9 @@ static uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
+// 128-bit product for Lemire's method (a GCC/Clang extension; __extension__ silences -Wpedantic).
+__extension__ typedef unsigned __int128 Uint128;
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 Rng::Rng(uint64_t seed, uint64_t stream) {
@@ -36,12 +39,12 @@ float Rng::uniform() { return static_cast<float>(next_u64() >> 40) * 0x1.0p-24f;
 double Rng::uniform_double() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
 uint64_t Rng::uniform_int(uint64_t n) {
-  unsigned __int128 m = static_cast<unsigned __int128>(next_u64()) * n;
+  Uint128 m = static_cast<Uint128>(next_u64()) * n;
   auto low = static_cast<uint64_t>(m);
   if (low < n) {
     const uint64_t threshold = (0 - n) % n;
     while (low < threshold) {
-      m = static_cast<unsigned __int128>(next_u64()) * n;
+      m = static_cast<Uint128>(next_u64()) * n;
       low = static_cast<uint64_t>(m);
     }
   }

@@ -1,0 +1,63 @@
+// Batch normalization kernels (Keras semantics, keras-semantics.md §1).
+//
+// Layout: x is viewed as (outer, channels, inner) row-major; statistics are per channel over the
+// outer·inner elements. A (N, C) input with axis=-1 is (N, C, 1); an NHWC input with axis=-1 is
+// (N·H·W, C, 1); an NCHW input with axis=1 is (N, C, H·W).
+//
+// Numerics: statistics are two-pass (mean, then Σ(x-mean)²) with double accumulators, so a feature
+// with mean 1e4 and spread 1 still gets its variance right. Each channel is reduced by one thread in
+// a fixed order, so results do not depend on the thread count.
+// Backward derivation: x̂ = (x-μ)·r, r = 1/√(σ²+ε), y = γx̂ + β, n = outer·inner:
+//   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γr·(dy - Σdy/n - x̂·Σ(dy·x̂)/n)   (see docs/batch_norm_backward.md)
+#pragma once
+
+#include <cstdint>
+
+namespace keel {
+
+// x: (outer, channels, inner)
+// mean, var: (channels) written; var is the BIASED batch variance (divide by n), as tf.nn.moments.
+void batch_norm_stats(const float* x, float* mean, float* var, int64_t outer, int64_t channels,
+                      int64_t inner);
+void batch_norm_stats_ref(const float* x, float* mean, float* var, int64_t outer,
+                          int64_t channels, int64_t inner);
+
+// Per-channel affine form of the normalisation, evaluated exactly as tf.nn.batch_normalization:
+//   inv = rsqrt(var + eps) * gamma;  scale = inv;  shift = beta - mean * inv   (all float)
+// mean, var: (channels); gamma, beta: (channels) or nullptr (scale=False / center=False)
+// scale, shift: (channels) written; inv_std: (channels) written with rsqrt(var + eps) (no gamma),
+// or nullptr when not needed (inference).
+void batch_norm_scale_shift(const float* mean, const float* var, const float* gamma,
+                            const float* beta, float epsilon, float* scale, float* shift,
+                            float* inv_std, int64_t channels);
+
+// x, y: (outer, channels, inner); y = x * scale + shift per channel. y may equal x.
+void batch_norm_apply(const float* x, const float* scale, const float* shift, float* y,
+                      int64_t outer, int64_t channels, int64_t inner);
+
+// moving: (channels) in/out, batch_stat: (channels).  moving -= (moving - batch_stat) * (1 - momentum)
+// with the decay rounded to float first, exactly as Keras 2 _assign_moving_average.
+void batch_norm_moving_update(float* moving, const float* batch_stat, double momentum,
+                              int64_t channels);
+
+// x, dy: (outer, channels, inner); mean, inv_std: (channels) from the training forward
+// gamma: (channels) or nullptr (=1)
+// dx: (outer, channels, inner) written, or nullptr
+// dgamma, dbeta: (channels) ADDED into, or nullptr
+void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
+                         const float* gamma, float* dx, float* dgamma, float* dbeta,
+                         int64_t outer, int64_t channels, int64_t inner);
+void batch_norm_backward_ref(const float* x, const float* dy, const float* mean,
+                             const float* inv_std, const float* gamma, float* dx, float* dgamma,
+                             float* dbeta, int64_t outer, int64_t channels, int64_t inner);
+
+// Backward of the inference-mode (fixed statistics) normalisation, used when a frozen BN
+// (trainable=False) sits inside a network that is being trained:
+//   dx = dy·γr,  dγ += Σ dy·(x-μ)·r,  dβ += Σ dy     (μ, r from the moving statistics)
+// Same argument conventions as batch_norm_backward.
+void batch_norm_inference_backward(const float* x, const float* dy, const float* mean,
+                                   const float* inv_std, const float* gamma, float* dx,
+                                   float* dgamma, float* dbeta, int64_t outer, int64_t channels,
+                                   int64_t inner);
+
+}  // namespace keel

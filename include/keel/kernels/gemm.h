@@ -1,0 +1,32 @@
+// GEMM: C = op(A)·op(B) (or C += ...) on row-major float matrices, through oneDNN matmul.
+//
+// The three products of a Dense layer:
+//   forward   y  = x·W          gemm(x, W, y, batch, units, fan_in, false, false, false)
+//   backward  dW += xᵀ·dy       gemm(x, dy, dW, fan_in, units, batch, true, false, true)
+//   backward  dx = dy·Wᵀ        gemm(dy, W, dx, batch, fan_in, units, false, true, false)
+//
+// oneDNN primitives are created once per (M, N, K, transposes, accumulate, thread count) and cached
+// per calling thread, so steady-state calls only rebind data pointers. The thread count is in the
+// key because oneDNN fixes its work split (and so the summation order) when a primitive is
+// created; with it in the key, a given thread count always gives the same bits.
+#pragma once
+
+#include <cstdint>
+
+namespace keel {
+
+// a: (m, k) row-major, or (k, m) when trans_a
+// b: (k, n) row-major, or (n, k) when trans_b
+// c: (m, n) row-major; overwritten, or accumulated into (c += a·b) when accumulate
+// c must not alias a or b.
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b, bool accumulate);
+
+// Naive triple loop with double accumulation; same contract. For tests.
+void gemm_ref(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+              bool trans_a, bool trans_b, bool accumulate);
+
+// Number of primitives in the calling thread's cache (for tests of the caching itself).
+int64_t gemm_cache_size();
+
+}  // namespace keel

@@ -1,0 +1,62 @@
+// Dense: y = activation(x·kernel + bias), Keras semantics. Applied to the last axis, so a
+// (None, a, fan_in) input gives (None, a, units), as in Keras.
+//
+//   keel::Dense(300, {.activation = "elu", .kernel_initializer = "he_normal"})
+//
+// Variables (Keras order): kernel (fan_in, units), bias (units) when use_bias.
+// With a softmax activation the layer exposes its logits (x·kernel + bias) so the loss can use them.
+#pragma once
+
+#include <memory>
+
+#include "keel/layers/activation_function.h"
+#include "keel/layers/layer.h"
+
+namespace keel {
+
+struct DenseOptions {
+  ActivationFunction activation{};  // Keras activation=None: linear
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::vector<int64_t> input_shape{};
+  std::string name{};
+  bool trainable = true;
+};
+
+class Dense : public Layer {
+ public:
+  explicit Dense(int64_t units, DenseOptions options = {});
+
+  std::string class_name() const override { return "Dense"; }
+  int64_t units() const { return units_; }
+  const ActivationFunction& activation() const { return options_.activation; }
+
+  Shape compute_output_shape(const Shape& input_shape) const override;
+  std::vector<VariableSpec> variable_specs() const override;
+  void forward(const float* x, float* y, int64_t batch, Mode mode) override;
+  void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
+
+  bool outputs_softmax() const override;
+  const float* logits() const override;
+  void backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch) override;
+
+  nlohmann::json get_config() const override;
+  static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
+
+ protected:
+  void on_build() override;
+
+ private:
+  // Rows of the GEMM for a batch: batch × the product of the dims between batch and the last.
+  int64_t rows(int64_t batch) const { return batch * rows_per_sample_; }
+  void backward_dz(const float* x, const float* dz, float* dx, int64_t batch);
+
+  int64_t units_;
+  DenseOptions options_;
+  int64_t fan_in_ = 0, rows_per_sample_ = 1;
+  std::vector<float> z_;   // pre-activation of the latest forward (non-linear activations only)
+  std::vector<float> dz_;  // gradient w.r.t. z
+};
+
+}  // namespace keel

@@ -1,0 +1,138 @@
+#include "keel/kernels/activations.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace keel {
+
+namespace {
+
+inline float sigmoid(float z) {
+  // Both branches avoid exp overflow; identical to 1/(1+exp(-z)) where that is finite.
+  if (z >= 0.0f) return 1.0f / (1.0f + std::exp(-z));
+  const float e = std::exp(z);
+  return e / (1.0f + e);
+}
+
+void softmax_forward(const float* z, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * cols;
+    float* yr = y + r * cols;
+    float max = -INFINITY;
+    for (int64_t j = 0; j < cols; ++j) max = std::max(max, zr[j]);
+    float sum = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) {
+      yr[j] = std::exp(zr[j] - max);
+      sum += yr[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+  }
+}
+
+void softmax_backward(const float* y, const float* dy, float* dz, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dzr = dz + r * cols;
+    float dot = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) dot += dyr[j] * yr[j];
+    for (int64_t j = 0; j < cols; ++j) dzr[j] = yr[j] * (dyr[j] - dot);
+  }
+}
+
+// Applies an elementwise function; one loop body per kind so each loop vectorises on its own.
+template <typename F>
+inline void map1(const float* z, float* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(z[i]);
+}
+
+}  // namespace
+
+void activation_forward(ActivationKind kind, const float* z, float* y, int64_t rows,
+                        int64_t cols) {
+  const int64_t n = rows * cols;
+  switch (kind) {
+    case ActivationKind::kLinear:
+      if (y != z) std::memcpy(y, z, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case ActivationKind::kRelu:
+      return map1(z, y, n, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case ActivationKind::kElu:
+      return map1(z, y, n, [](float v) { return v > 0.0f ? v : std::exp(v) - 1.0f; });
+    case ActivationKind::kSelu:
+      return map1(z, y, n, [](float v) {
+        return v > 0.0f ? kSeluScale * v : kSeluScale * kSeluAlpha * (std::exp(v) - 1.0f);
+      });
+    case ActivationKind::kLeakyRelu:
+      return map1(z, y, n, [](float v) { return v > 0.0f ? v : kLeakyReluSlope * v; });
+    case ActivationKind::kTanh:
+      return map1(z, y, n, [](float v) { return std::tanh(v); });
+    case ActivationKind::kSigmoid:
+      return map1(z, y, n, [](float v) { return sigmoid(v); });
+    case ActivationKind::kSoftplus:
+      return map1(z, y, n,
+                  [](float v) { return std::max(v, 0.0f) + std::log1p(std::exp(-std::fabs(v))); });
+    case ActivationKind::kGelu:
+      return map1(z, y, n, [](float v) {
+        return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752440f));
+      });
+    case ActivationKind::kSwish:
+      return map1(z, y, n, [](float v) { return v * sigmoid(v); });
+    case ActivationKind::kSoftmax:
+      return softmax_forward(z, y, rows, cols);
+  }
+}
+
+void activation_backward(ActivationKind kind, const float* z, const float* y, const float* dy,
+                         float* dz, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  switch (kind) {
+    case ActivationKind::kLinear:
+      if (dz != dy) std::memcpy(dz, dy, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case ActivationKind::kRelu:
+      for (int64_t i = 0; i < n; ++i) dz[i] = z[i] > 0.0f ? dy[i] : 0.0f;
+      return;
+    case ActivationKind::kElu:
+      for (int64_t i = 0; i < n; ++i) dz[i] = y[i] < 0.0f ? dy[i] * (y[i] + 1.0f) : dy[i];
+      return;
+    case ActivationKind::kSelu:
+      for (int64_t i = 0; i < n; ++i) {
+        dz[i] = y[i] < 0.0f ? dy[i] * (y[i] + kSeluScale * kSeluAlpha) : dy[i] * kSeluScale;
+      }
+      return;
+    case ActivationKind::kLeakyRelu:
+      for (int64_t i = 0; i < n; ++i) dz[i] = z[i] > 0.0f ? dy[i] : dy[i] * kLeakyReluSlope;
+      return;
+    case ActivationKind::kTanh:
+      for (int64_t i = 0; i < n; ++i) dz[i] = dy[i] * (1.0f - y[i] * y[i]);
+      return;
+    case ActivationKind::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) dz[i] = dy[i] * (y[i] * (1.0f - y[i]));
+      return;
+    case ActivationKind::kSoftplus:
+      for (int64_t i = 0; i < n; ++i) dz[i] = dy[i] * sigmoid(z[i]);
+      return;
+    case ActivationKind::kGelu:
+      for (int64_t i = 0; i < n; ++i) {
+        // d/dz [z·Φ(z)] = Φ(z) + z·φ(z)
+        const float v = z[i];
+        const float cdf = 0.5f * (1.0f + std::erf(v * 0.70710678118654752440f));
+        const float pdf = 0.39894228040143267794f * std::exp(-0.5f * v * v);
+        dz[i] = dy[i] * (cdf + v * pdf);
+      }
+      return;
+    case ActivationKind::kSwish:
+      for (int64_t i = 0; i < n; ++i) {
+        const float s = sigmoid(z[i]);
+        dz[i] = dy[i] * (s * (1.0f + z[i] * (1.0f - s)));
+      }
+      return;
+    case ActivationKind::kSoftmax:
+      return softmax_backward(y, dy, dz, rows, cols);
+  }
+}
+
+}  // namespace keel

@@ -1,0 +1,97 @@
+#include "keel/kernels/gemm.h"
+
+#include <omp.h>
+
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace keel {
+
+namespace {
+
+using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool, int>;
+
+struct CachedMatmul {
+  dnnl::matmul primitive;
+  dnnl::memory a, b, c;  // user-pointer memories; the handle is rebound on every call
+};
+
+struct Context {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::map<Key, CachedMatmul> cache;
+};
+
+// One context per calling thread: no locking, and memory objects are never shared between threads.
+Context& context() {
+  thread_local Context ctx;
+  return ctx;
+}
+
+CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
+                         bool accumulate) {
+  Context& ctx = context();
+  const Key key{m, n, k, trans_a, trans_b, accumulate, omp_get_max_threads()};
+  auto it = ctx.cache.find(key);
+  if (it != ctx.cache.end()) return it->second;
+
+  using dt = dnnl::memory::data_type;
+  using dims = dnnl::memory::dims;
+  // Row-major (m, k) has strides (k, 1); its transpose stored as (k, m) has strides (1, m).
+  const dnnl::memory::desc a_md(dims{m, k}, dt::f32, trans_a ? dims{1, m} : dims{k, 1});
+  const dnnl::memory::desc b_md(dims{k, n}, dt::f32, trans_b ? dims{1, k} : dims{n, 1});
+  const dnnl::memory::desc c_md(dims{m, n}, dt::f32, dims{n, 1});
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    // The sum post-op reads the old C before writing: C = A·B + 1.0*C (beta = 1).
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, ctx.engine);
+  CachedMatmul entry{dnnl::matmul(pd), dnnl::memory(a_md, ctx.engine, nullptr),
+                     dnnl::memory(b_md, ctx.engine, nullptr),
+                     dnnl::memory(c_md, ctx.engine, nullptr)};
+  return ctx.cache.emplace(key, std::move(entry)).first->second;
+}
+
+}  // namespace
+
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (!accumulate) std::memset(c, 0, static_cast<size_t>(m * n) * sizeof(float));
+    return;
+  }
+  CachedMatmul& mm = get_matmul(m, n, k, trans_a, trans_b, accumulate);
+  mm.a.set_data_handle(const_cast<float*>(a));
+  mm.b.set_data_handle(const_cast<float*>(b));
+  mm.c.set_data_handle(c);
+  Context& ctx = context();
+  mm.primitive.execute(ctx.stream,
+                       {{DNNL_ARG_SRC, mm.a}, {DNNL_ARG_WEIGHTS, mm.b}, {DNNL_ARG_DST, mm.c}});
+  ctx.stream.wait();
+}
+
+void gemm_ref(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+              bool trans_a, bool trans_b, bool accumulate) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        const float av = trans_a ? a[p * m + i] : a[i * k + p];
+        const float bv = trans_b ? b[j * k + p] : b[p * n + j];
+        sum += static_cast<double>(av) * bv;
+      }
+      c[i * n + j] = static_cast<float>(accumulate ? c[i * n + j] + sum : sum);
+    }
+  }
+}
+
+int64_t gemm_cache_size() { return static_cast<int64_t>(context().cache.size()); }
+
+}  // namespace keel

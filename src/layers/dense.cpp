@@ -1,0 +1,127 @@
+#include "keel/layers/dense.h"
+
+#include "keel/core/error.h"
+#include "keel/kernels/activations.h"
+#include "keel/kernels/bias.h"
+#include "keel/kernels/gemm.h"
+#include "layer_config.h"
+
+namespace keel {
+
+namespace {
+void ensure_size(std::vector<float>& buffer, int64_t n) {
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+}
+}  // namespace
+
+Dense::Dense(int64_t units, DenseOptions options)
+    : Layer("dense", options.name, options.input_shape), units_(units), options_(std::move(options)) {
+  KEEL_CHECK(units > 0, "layer '", name(), "' (Dense): units ", units, " must be a positive integer");
+  set_trainable(options_.trainable);
+}
+
+Shape Dense::compute_output_shape(const Shape& input_shape) const {
+  KEEL_CHECK(input_shape.rank() >= 2 && input_shape[input_shape.rank() - 1] > 0, "layer '", name(),
+             "' (Dense): input shape ", input_shape.to_string(),
+             " needs a known last dimension (at least (None, features))");
+  std::vector<int64_t> dims = input_shape.dims();
+  dims.back() = units_;
+  return Shape(std::move(dims));
+}
+
+void Dense::on_build() {
+  fan_in_ = input_shape()[input_shape().rank() - 1];
+  rows_per_sample_ = input_shape().sample_size() / fan_in_;
+}
+
+std::vector<VariableSpec> Dense::variable_specs() const {
+  std::vector<VariableSpec> specs;
+  specs.push_back({"kernel", {fan_in_, units_}, true, options_.kernel_initializer});
+  if (options_.use_bias) specs.push_back({"bias", {units_}, true, options_.bias_initializer});
+  return specs;
+}
+
+void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
+  const int64_t m = rows(batch);
+  const ActivationKind kind = options_.activation.kind();
+  const float* kernel = variables()[0].value;
+  const float* bias = options_.use_bias ? variables()[1].value : nullptr;
+  float* z = y;
+  if (kind != ActivationKind::kLinear) {
+    ensure_size(z_, m * units_);
+    z = z_.data();
+  }
+  gemm(x, kernel, z, m, units_, fan_in_, false, false, false);
+  bias_activation_forward(z, bias, y, m, units_, kind);
+}
+
+void Dense::backward(const float*x, const float* y, const float* dy, float* dx, int64_t batch) {
+  const int64_t m = rows(batch);
+  const ActivationKind kind = options_.activation.kind();
+  const float* dz = dy;
+  if (kind != ActivationKind::kLinear) {
+    ensure_size(dz_, m * units_);
+    activation_backward(kind, z_.data(), y, dy, dz_.data(), m, units_);
+    dz = dz_.data();
+  }
+  backward_dz(x, dz, dx, batch);
+}
+
+void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batch) {
+  const int64_t m = rows(batch);
+  const Variable& kernel = variables()[0];
+  if (kernel.grad != nullptr) gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, true);
+  if (options_.use_bias && variables()[1].grad != nullptr) {
+    bias_backward(dz, variables()[1].grad, m, units_);
+  }
+  if (dx != nullptr) gemm(dz, kernel.value, dx, m, fan_in_, units_, false, true, false);
+}
+
+bool Dense::outputs_softmax() const {
+  return options_.activation.kind() == ActivationKind::kSoftmax;
+}
+
+const float* Dense::logits() const { return outputs_softmax() ? z_.data() : nullptr; }
+
+void Dense::backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch) {
+  KEEL_CHECK(outputs_softmax(), "layer '", name(), "' (Dense): backward_from_logits needs a softmax "
+             "activation, got '", options_.activation.keras_name(), "'");
+  backward_dz(x, dlogits, dx, batch);
+}
+
+nlohmann::json Dense::get_config() const {
+  nlohmann::json config = base_config();
+  config["units"] = units_;
+  config["activation"] = options_.activation.keras_name();
+  config["use_bias"] = options_.use_bias;
+  config["kernel_initializer"] = options_.kernel_initializer.to_config();
+  config["bias_initializer"] = options_.bias_initializer.to_config();
+  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                          "kernel_constraint", "bias_constraint"}) {
+    config[key] = nullptr;
+  }
+  return config;
+}
+
+std::unique_ptr<Layer> Dense::from_config(const nlohmann::json& config) {
+  auto base = layer_config::parse_base(
+      config, "Dense", {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"},
+      {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+       "bias_constraint"});
+  KEEL_CHECK(config.contains("units"), "Dense: config has no 'units'");
+  DenseOptions options;
+  options.activation = ActivationFunction(layer_config::get_string(config, "Dense", "activation", "linear"));
+  options.use_bias = layer_config::get_bool(config, "Dense", "use_bias", true);
+  if (config.contains("kernel_initializer")) {
+    options.kernel_initializer = Initializer::from_config(config["kernel_initializer"]);
+  }
+  if (config.contains("bias_initializer")) {
+    options.bias_initializer = Initializer::from_config(config["bias_initializer"]);
+  }
+  options.input_shape = std::move(base.input_shape);
+  options.name = std::move(base.name);
+  options.trainable = base.trainable;
+  return std::make_unique<Dense>(layer_config::get_int(config, "Dense", "units", 0), std::move(options));
+}
+
+}  // namespace keel

@@ -1,0 +1,170 @@
+// The Keras training API on small synthetic data: determinism, const inference, Keras batching.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+#include "keel/core/error.h"
+#include "keel/core/rng.h"
+#include "keel/kernels/threads.h"
+#include "keel/layers/layers.h"
+#include "keel/model/builtin_models.h"
+#include "keel/model/sequential.h"
+#include "keel/optimizers/sgd.h"
+
+namespace keel {
+namespace {
+
+// A separable 3-class problem on 6 features.
+void make_data(int64_t n, Tensor& x, Tensor& y, uint64_t seed = 3) {
+  Rng rng(seed);
+  x = Tensor({n, 6});
+  y = Tensor({n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t label = static_cast<int64_t>(rng.uniform_int(3));
+    y[i] = static_cast<float>(label);
+    for (int64_t j = 0; j < 6; ++j)
+      x[i * 6 + j] = static_cast<float>(rng.normal() * 0.5 + (j % 3 == label ? 2.0 : 0.0));
+  }
+}
+
+Sequential small_model() {
+  return Sequential(Flatten({.input_shape = {6}}), BatchNormalization(),
+                    Dense(16, {.activation = "elu", .kernel_initializer = "he_normal"}),
+                    BatchNormalization(), Dense(3, {.activation = "softmax"}));
+}
+
+std::vector<float> arena(Sequential& m) {
+  auto a = m.parameter_arena();
+  return {a.begin(), a.end()};
+}
+
+TEST(Fit, LearnsAndReportsKerasHistoryKeys) {
+  Tensor x, y;
+  make_data(300, x, y);
+  Sequential m = small_model();
+  m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05}),
+             .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  const History h = m.fit(x, y, {.epochs = 5, .verbose = 0, .validation_split = 0.2});
+  ASSERT_EQ(h.epoch.size(), 5u);
+  for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
+    ASSERT_TRUE(h.contains(key)) << key;
+    EXPECT_EQ(h[key].size(), 5u);
+  }
+  EXPECT_LT(h["loss"].back(), h["loss"].front());
+  EXPECT_GT(h["val_accuracy"].back(), 0.9);
+  // validation_split takes the last 20% (60 samples), so training saw 240 per epoch.
+  EXPECT_EQ(h.train_samples, 5 * 240);
+}
+
+TEST(Fit, SameSeedGivesBitIdenticalWeightsWhateverTheThreadCount) {
+  Tensor x, y;
+  make_data(200, x, y);
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 1}) {
+    set_num_threads(threads);
+    reset_default_names();
+    Sequential m = small_model();
+    m.build(std::nullopt, 7);
+    m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.momentum = 0.9, .clipnorm = 1.0}),
+               .loss = "sparse_categorical_crossentropy"});
+    m.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0, .seed = 11});
+    results.push_back(arena(m));
+  }
+  set_num_threads(2);
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
+TEST(Fit, EvaluateAndPredictNeverChangeTheModel) {
+  Tensor x, y;
+  make_data(100, x, y);
+  Sequential m = small_model();
+  m.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  m.fit(x, y, {.epochs = 1, .verbose = 0});
+  const auto before = arena(m);
+  const Logs a = m.evaluate(x, y, {.verbose = 0});
+  const Logs b = m.evaluate(x, y, {.verbose = 0});
+  const Tensor p1 = m.predict(x);
+  const Tensor p2 = m.predict(x, 7);
+  EXPECT_EQ(before, arena(m));
+  EXPECT_EQ(*a.get("loss"), *b.get("loss"));
+  for (int64_t i = 0; i < p1.size(); ++i) ASSERT_EQ(p1[i], p2[i]);
+}
+
+TEST(Fit, PredictDoesNotDependOnTheBatchCompanions) {
+  // keras-team/keras #12400: inference must never use batch statistics.
+  Tensor x, y;
+  make_data(40, x, y);
+  Sequential m = small_model();
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  m.fit(x, y, {.epochs = 2, .verbose = 0});
+  const Tensor all = m.predict(x, 40);
+  for (int64_t i = 0; i < 40; ++i) {
+    Tensor one({1, 6}, {x.data() + i * 6, 6});
+    const Tensor p = m.predict(one);
+    for (int64_t k = 0; k < 3; ++k) EXPECT_NEAR(p[k], all[i * 3 + k], 1e-6);
+  }
+}
+
+TEST(Fit, KeepsTheLastPartialBatchAndSurvivesABatchOfOne) {
+  Tensor x, y;
+  make_data(33, x, y);  // 32 + 1: the last training batch holds a single sample
+  Sequential m = small_model();
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  const History h = m.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 0});
+  EXPECT_EQ(h.train_samples, 66);
+  for (float v : m.parameter_arena()) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(Fit, PrintsKerasEpochLinesOffATerminal) {
+  Tensor x, y;
+  make_data(100, x, y);
+  Sequential m = small_model();
+  m.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  std::ostringstream out;
+  m.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 1, .validation_split = 0.2, .out = &out});
+  const std::regex epoch_line(
+      R"(Epoch 1/2\n3/3 \[==============================\] - \d+s \d+(us|ms|s)/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}\nEpoch 2/2\n3/3 .*\n)");
+  EXPECT_TRUE(std::regex_match(out.str(), epoch_line)) << out.str();
+}
+
+class StopAfterBatch : public Callback {
+ public:
+  void on_train_batch_end(int64_t batch, const Logs&) override {
+    if (batch == 1) model_->stop_training = true;
+  }
+};
+
+TEST(Fit, StopTrainingEndsAfterTheCurrentBatch) {
+  Tensor x, y;
+  make_data(100, x, y);
+  Sequential m = small_model();
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  const History h = m.fit(x, y, {.batch_size = 10, .epochs = 3, .verbose = 0,
+                                 .callbacks = {std::make_shared<StopAfterBatch>()}});
+  EXPECT_EQ(h.train_samples, 20);
+  EXPECT_EQ(h.epoch.size(), 1u);
+}
+
+TEST(Fit, RejectsBadArgumentsWithClearErrors) {
+  Tensor x, y;
+  make_data(10, x, y);
+  Sequential m = small_model();
+  EXPECT_THROW(m.fit(x, y), Error);  // not compiled
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  EXPECT_THROW(m.fit(x, y, {.batch_size = 0}), Error);
+  EXPECT_THROW(m.fit(x, y, {.epochs = 0}), Error);
+  Tensor wrong({10, 5});
+  try {
+    m.fit(wrong, y, {.verbose = 0});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(None, 6)"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace keel
