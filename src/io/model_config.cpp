@@ -143,8 +143,8 @@ Sequential model_from_config(const json& document, const std::string& source, ui
   KEEL_CHECK(layers->is_array(), source, ": Sequential \"layers\" must be a list, got ",
              layers->type_name());
 
-  Sequential model;
-  if (name) model.set_name(*name);
+  // A named model must not consume a default name ("sequential"), as in Keras.
+  Sequential model = name ? Sequential(*name) : Sequential();
   for (size_t i = 0; i < layers->size(); ++i) {
     const json& entry = (*layers)[i];
     const auto index = static_cast<int64_t>(i);

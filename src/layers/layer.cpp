@@ -74,7 +74,7 @@ void Layer::backward_from_logits(const float*, const float*, float*, int64_t) {
 
 nlohmann::json Layer::base_config() const {
   nlohmann::json config;
-  config["name"] = name_;
+  config["name"] = name();
   config["trainable"] = trainable_;
   if (!declared_input_shape_.empty()) {
     nlohmann::json shape = nlohmann::json::array({nullptr});

@@ -11,6 +11,9 @@
 namespace keel {
 
 Sequential::Sequential(Empty) : name_(unique_layer_name("sequential")) {}
+Sequential::Sequential(std::string name) : name_(std::move(name)) {
+  KEEL_CHECK(!name_.empty(), "a model name must not be empty");
+}
 Sequential::Sequential(Sequential&&) noexcept = default;
 Sequential& Sequential::operator=(Sequential&&) noexcept = default;
 Sequential::~Sequential() = default;

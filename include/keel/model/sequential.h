@@ -33,6 +33,8 @@ class Sequential {
   explicit Sequential(L... layers) : Sequential(Empty{}) {
     (add(std::move(layers)), ...);
   }
+  // An empty model with a given name (keras.Sequential(name=...)); does not take a default name.
+  explicit Sequential(std::string name);
   Sequential(Sequential&&) noexcept;
   Sequential& operator=(Sequential&&) noexcept;
   ~Sequential();
