@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds keel and runs every test (unit, golden, CLI, examples).
-#   ./test.sh               the full suite (Release build)
-#   ./test.sh --sanitize    also build and run the suite under ASan + UBSan
+#   ./test.sh               the full suite (Release build), ~5 min on 2 cores
+#   ./test.sh --sanitize    also build and run the suite under ASan + UBSan (+ ~10 min)
+#   ./test.sh --fuzz        also a 20 s smoke run of every libFuzzer target (clang; + ~5 min)
+# CI (.ci/run) runs all three; locally the plain suite stays fast and the rest is opt-in.
+# docs/errors.md explains the sanitizer options and suppressions below.
 set -euo pipefail
 cd "$(dirname "$0")"
 sanitize=0
+fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) sanitize=1 ;;
-    *) echo "test.sh: unknown option '$arg' (allowed: --sanitize)" >&2; exit 2 ;;
+    --fuzz) fuzz=1 ;;
+    *) echo "test.sh: unknown option '$arg' (allowed: --sanitize, --fuzz)" >&2; exit 2 ;;
   esac
 done
-scripts/install-deps.sh --test
+deps=(--test)
+((fuzz)) && deps+=(--fuzz)
+scripts/install-deps.sh "${deps[@]}"
 scripts/build.sh build Release
 (cd build && ctest --output-on-failure -j2 --timeout 600)
 if ((sanitize)); then
-  scripts/build.sh build-asan Debug -DKEEL_SANITIZE=ON -DKEEL_BUILD_BENCH=OFF
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 --timeout 1200)
+  # RelWithDebInfo: -O2 keeps the GEMM-heavy golden tests fast enough under ASan, -g keeps the
+  # reports readable.
+  scripts/build.sh build-asan RelWithDebInfo -DKEEL_SANITIZE=ON -DKEEL_BUILD_BENCH=OFF
+  (cd build-asan &&
+   ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+   LSAN_OPTIONS=suppressions=$PWD/../.ci/lsan.supp:print_suppressions=0 \
+   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   ctest --output-on-failure -j2 --timeout 1200)
+fi
+if ((fuzz)); then
+  scripts/fuzz.sh --seconds 20 --jobs 2
 fi
 echo "test.sh: all tests passed"

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages keel needs, only those that are missing (idempotent).
 #   scripts/install-deps.sh            build + run deps (compiler libs, data set)
-#   scripts/install-deps.sh --test     also what the tests need (PyTorch for golden values)
+#   scripts/install-deps.sh --test     also what the tests need (PyTorch for golden values, ONNX checker)
 #   scripts/install-deps.sh --bench    also what the benchmarks need
+#   scripts/install-deps.sh --docs     also what regenerating docs/ screenshots needs (chromium)
+#   scripts/install-deps.sh --fuzz     also clang + its libFuzzer / sanitizer runtimes (fuzz/)
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libdnnl-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
           libgtest-dev libbenchmark-dev dataset-fashion-mnist)
 for arg in "$@"; do
   case "$arg" in
-    --test)  packages+=(python3-numpy python3-torch) ;;
+    --test)  packages+=(python3-numpy python3-torch python3-onnx) ;;  # onnx: onnx.checker in the interop tests
     --bench) packages+=(python3-numpy python3-torch) ;;
-    *) echo "install-deps.sh: unknown option '$arg' (allowed: --test, --bench)" >&2; exit 2 ;;
+    --docs)  packages+=(chromium) ;;
+    --fuzz)  packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps.sh: unknown option '$arg' (allowed: --test, --bench, --fuzz, --docs)" >&2; exit 2 ;;
   esac
 done
 

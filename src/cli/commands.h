@@ -13,5 +13,11 @@ using Handler = std::function<int()>;
 Handler add_summary_command(CLI::App& app);
 Handler add_variables_command(CLI::App& app);
 Handler add_train_command(CLI::App& app);
+Handler add_plot_command(CLI::App& app);
+// Deployment (deploy_commands.cpp): fold-bn, evaluate, predict, export.
+Handler add_fold_bn_command(CLI::App& app);
+Handler add_evaluate_command(CLI::App& app);
+Handler add_predict_command(CLI::App& app);
+Handler add_export_command(CLI::App& app);
 
 }  // namespace keel::cli

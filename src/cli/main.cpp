@@ -16,6 +16,11 @@ int main(int argc, char** argv) {
   const auto summary = keel::cli::add_summary_command(app);
   const auto variables = keel::cli::add_variables_command(app);
   const auto train = keel::cli::add_train_command(app);
+  const auto plot = keel::cli::add_plot_command(app);
+  const auto fold_bn = keel::cli::add_fold_bn_command(app);
+  const auto evaluate = keel::cli::add_evaluate_command(app);
+  const auto predict = keel::cli::add_predict_command(app);
+  const auto export_model = keel::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -25,6 +30,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      // CLI11 says only "A subcommand is required" for `keel frobnicate`: name the word.
+      std::string known;
+      for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        known += (known.empty() ? "" : ", ") + sub->get_name();
+      std::cerr << "keel: unknown command '" << argv[1] << "'; expected one of: " << known << "\n";
+      return 2;
+    }
     std::cerr << "keel: " << e.what() << "\n";
     if (!app.get_subcommands().empty())
       std::cerr << "Run 'keel " << app.get_subcommands().front()->get_name() << " --help' for the allowed flags.\n";
@@ -37,6 +50,11 @@ int main(int argc, char** argv) {
     if (chosen->get_name() == "summary") return summary();
     if (chosen->get_name() == "variables") return variables();
     if (chosen->get_name() == "train") return train();
+    if (chosen->get_name() == "plot") return plot();
+    if (chosen->get_name() == "fold-bn") return fold_bn();
+    if (chosen->get_name() == "evaluate") return evaluate();
+    if (chosen->get_name() == "predict") return predict();
+    if (chosen->get_name() == "export") return export_model();
     return 2;
   } catch (const keel::Error& e) {
     std::cout.flush();

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "watch_flags.h"
 #include "keel/core/error.h"
 #include "keel/io/atomic_file.h"
 #include "keel/io/fashion_mnist.h"
+#include "keel/io/saved_model.h"
 #include "keel/kernels/threads.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/optimizer.h"
@@ -38,6 +40,8 @@ struct TrainFlags {
   int verbose = 1;
   std::string on_nonfinite = "error";
   std::string report;
+  std::string save;  // --save DIR: the trained model as a TF.js Layers model (keel/io/saved_model.h)
+  WatchFlags watch;  // --logdir, --csv, --early-stopping, --checkpoint, --resume, ...
 };
 
 void check_positive_finite(const std::optional<double>& value, const char* flag) {
@@ -111,7 +115,6 @@ int run_train(const TrainFlags& f) {
   test.x_uint8 = data.test_images.data();
   test.y_uint8 = data.test_labels.data();
 
-  if (f.verbose > 0) std::cout << model.summary();
   FitOptions fit;
   fit.batch_size = f.batch_size;
   fit.epochs = f.epochs;
@@ -119,6 +122,10 @@ int run_train(const TrainFlags& f) {
   fit.shuffle = !f.no_shuffle;
   fit.seed = f.seed;
   if (f.validation > 0) fit.validation_data = all.slice(train_count, data.train_count);
+  add_watch_callbacks(f.watch, model, fit);
+  // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a
+  // failed run must not leave a summary on stdout that looks like the start of a result.
+  if (f.verbose > 0) std::cout << model.summary();
   const History history = model.fit(all.slice(0, train_count), fit);
   const Logs test_logs = model.evaluate(test, {.batch_size = f.batch_size, .verbose = f.verbose});
 
@@ -130,6 +137,7 @@ int run_train(const TrainFlags& f) {
     std::printf("Test: loss %.4f - accuracy %.4f | wall time %.1fs | training %.0f samples/s\n",
                 *test_logs.get("loss"), *test_logs.get("accuracy"), seconds, samples_per_second);
   }
+  if (!f.save.empty()) save_model(model, f.save);
   if (!f.report.empty()) {
     nlohmann::json report;
     report["model"] = f.model;
@@ -181,11 +189,21 @@ Handler add_train_command(CLI::App& app) {
   auto* shuffle = cmd->add_flag("--shuffle", f->shuffle_flag, "shuffle every epoch (the default)");
   auto* no_shuffle = cmd->add_flag("--no-shuffle", f->no_shuffle, "keep the file order");
   shuffle->excludes(no_shuffle);
-  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)");
+  // CLI11 would wrap "-1" into 2^64 - 1 for the unsigned seed: reject it instead.
+  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            return value.find('-') != std::string::npos
+                       ? value + " is not allowed; expected an integer >= 0"
+                       : std::string();
+          },
+          "UINT"));
   cmd->add_option("--threads", f->threads, "threads (default: all cores)");
   cmd->add_option("--verbose", f->verbose, "0 silent, 1 progress bar (default), 2 one line per epoch")
       ->check(CLI::Range(0, 2));
   cmd->add_option("--report", f->report, "write a JSON report (history, test metrics, throughput)");
+  cmd->add_option("--save", f->save, "save the trained model to directory DIR (TF.js Layers format)");
+  add_watch_flags(*cmd, f->watch);
   return [f] { return run_train(*f); };
 }
 

@@ -117,9 +117,8 @@ const json& model_document(const json& document, const std::string& source) {
   return *model;
 }
 
-}  // namespace
-
-Sequential model_from_config(const json& document, const std::string& source, uint64_t seed) {
+// model_from_config without the json::exception guard.
+Sequential sequential_from_config(const json& document, const std::string& source, uint64_t seed) {
   const json& model_json = model_document(document, source);
   const json& config = model_json["config"];
 
@@ -202,12 +201,25 @@ Sequential model_from_config(const json& document, const std::string& source, ui
   return model;
 }
 
+}  // namespace
+
+Sequential model_from_config(const json& document, const std::string& source, uint64_t seed) {
+  // nlohmann throws its own exceptions from inside the checks, e.g. type_error.316 when dump()
+  // meets invalid UTF-8 in a string it is quoting for an error message: still bad input.
+  try {
+    return sequential_from_config(document, source, seed);
+  } catch (const json::exception& e) {
+    KEEL_FAIL(source, ": malformed config (", e.what(), ")");
+  }
+}
+
 Sequential model_from_json(const std::string& json_text, const std::string& source_name,
                            uint64_t seed) {
   json document;
   try {
     document = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error (syntax) and out_of_range.406 (a number like 1e999) are both invalid input.
     // what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
     std::string message = e.what();
     const size_t bracket = message.find("] ");

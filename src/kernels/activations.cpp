@@ -1,5 +1,8 @@
 #include "keel/kernels/activations.h"
 
+#include "dispatch.h"
+#include "fast_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -50,8 +53,8 @@ inline void map1(const float* z, float* y, int64_t n, F f) {
 
 }  // namespace
 
-void activation_forward(ActivationKind kind, const float* z, float* y, int64_t rows,
-                        int64_t cols) {
+void activation_forward_ref(ActivationKind kind, const float* z, float* y, int64_t rows,
+                            int64_t cols) {
   const int64_t n = rows * cols;
   switch (kind) {
     case ActivationKind::kLinear:
@@ -85,8 +88,8 @@ void activation_forward(ActivationKind kind, const float* z, float* y, int64_t r
   }
 }
 
-void activation_backward(ActivationKind kind, const float* z, const float* y, const float* dy,
-                         float* dz, int64_t rows, int64_t cols) {
+void activation_backward_ref(ActivationKind kind, const float* z, const float* y, const float* dy,
+                             float* dz, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
   switch (kind) {
     case ActivationKind::kLinear:
@@ -133,6 +136,32 @@ void activation_backward(ActivationKind kind, const float* z, const float* y, co
     case ActivationKind::kSoftmax:
       return softmax_backward(y, dy, dz, rows, cols);
   }
+}
+
+namespace {
+
+KEEL_MULTIVERSION void elu_forward_loop(const float* __restrict z, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = elu(z[i]);
+}
+KEEL_MULTIVERSION void elu_backward_loop(const float* __restrict y, const float* dy, float* dz,
+                                         int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dz[i] = elu_grad(y[i], dy[i]);
+}
+
+}  // namespace
+
+// Fast paths for the activations on the seed model's hot path (elu); the others are
+// transcendental-heavy and rare, so they share the reference code.
+void activation_forward(ActivationKind kind, const float* z, float* y, int64_t rows,
+                        int64_t cols) {
+  if (kind == ActivationKind::kElu) return elu_forward_loop(z, y, rows * cols);
+  activation_forward_ref(kind, z, y, rows, cols);
+}
+
+void activation_backward(ActivationKind kind, const float* z, const float* y, const float* dy,
+                         float* dz, int64_t rows, int64_t cols) {
+  if (kind == ActivationKind::kElu) return elu_backward_loop(y, dy, dz, rows * cols);
+  activation_backward_ref(kind, z, y, dy, dz, rows, cols);
 }
 
 }  // namespace keel

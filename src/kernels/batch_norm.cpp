@@ -3,15 +3,53 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dispatch.h"
+
 namespace keel {
 
 namespace {
-constexpr int64_t kParallelMinElements = int64_t{1} << 15;
+// 2^18: the seed model at batch 256 (at most 200k elements per kernel) stays on one thread. A
+// parallel region waits for its slowest thread; on a shared 2-core machine a descheduled worker
+// turned a 90 µs BN/ELU pass into milliseconds (keel_bench BM_BiasElu), while one thread
+// streams these sizes in ~50-180 µs.
+constexpr int64_t kParallelMinElements = int64_t{1} << 18;
 // Channel block of the (N, C) path: the block's double accumulators live on the stack, and the
 // inner loop runs over contiguous channels of one row, so it vectorises.
 constexpr int64_t kBlock = 64;
 
 int64_t num_blocks(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
+
+// Channels [c0, c0 + w) of the (N, C) layout: two passes over the rows, double accumulators.
+KEEL_MULTIVERSION void stats_block(const float* x, float* mean, float* var, int64_t outer,
+                                   int64_t channels, int64_t c0, int64_t w, double inv_n) {
+  double sum[kBlock] = {}, sq[kBlock] = {};
+  for (int64_t r = 0; r < outer; ++r) {
+    const float* __restrict row = x + r * channels + c0;
+    for (int64_t j = 0; j < w; ++j) sum[j] += row[j];
+  }
+  for (int64_t j = 0; j < w; ++j) sum[j] *= inv_n;  // now the mean
+  for (int64_t r = 0; r < outer; ++r) {
+    const float* __restrict row = x + r * channels + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      const double d = row[j] - sum[j];
+      sq[j] += d * d;
+    }
+  }
+  for (int64_t j = 0; j < w; ++j) {
+    mean[c0 + j] = static_cast<float>(sum[j]);
+    var[c0 + j] = static_cast<float>(sq[j] * inv_n);
+  }
+}
+
+// Rows of y = x·scale + shift, (rows, channels) layout.
+KEEL_MULTIVERSION void apply_rows(const float* x, const float* scale, const float* shift, float* y,
+                                  int64_t rows, int64_t channels) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * channels;
+    float* yr = y + r * channels;
+    for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+  }
+}
 }  // namespace
 
 void batch_norm_stats(const float* x, float* mean, float* var, int64_t outer, int64_t channels,
@@ -23,24 +61,7 @@ void batch_norm_stats(const float* x, float* mean, float* var, int64_t outer, in
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t blk = 0; blk < num_blocks(channels); ++blk) {
       const int64_t c0 = blk * kBlock;
-      const int64_t w = std::min(kBlock, channels - c0);
-      double sum[kBlock] = {}, sq[kBlock] = {};
-      for (int64_t r = 0; r < outer; ++r) {
-        const float* __restrict row = x + r * channels + c0;
-        for (int64_t j = 0; j < w; ++j) sum[j] += row[j];
-      }
-      for (int64_t j = 0; j < w; ++j) sum[j] *= inv_n;  // now the mean
-      for (int64_t r = 0; r < outer; ++r) {
-        const float* __restrict row = x + r * channels + c0;
-        for (int64_t j = 0; j < w; ++j) {
-          const double d = row[j] - sum[j];
-          sq[j] += d * d;
-        }
-      }
-      for (int64_t j = 0; j < w; ++j) {
-        mean[c0 + j] = static_cast<float>(sum[j]);
-        var[c0 + j] = static_cast<float>(sq[j] * inv_n);
-      }
+      stats_block(x, mean, var, outer, channels, c0, std::min(kBlock, channels - c0), inv_n);
     }
     return;
   }
@@ -102,12 +123,9 @@ void batch_norm_apply(const float* x, const float* scale, const float* shift, fl
                       int64_t outer, int64_t channels, int64_t inner) {
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t r = 0; r < outer; ++r) {
-      const float* xr = x + r * channels;
-      float* yr = y + r * channels;
-      for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
-    }
+    if (!parallel) return apply_rows(x, scale, shift, y, outer, channels);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < outer; ++r) apply_rows(x + r * channels, scale, shift, y + r * channels, 1, channels);
     return;
   }
 #pragma omp parallel for schedule(static) if (parallel)
@@ -118,6 +136,16 @@ void batch_norm_apply(const float* x, const float* scale, const float* shift, fl
     float* yp = y + oc * inner;
     for (int64_t i = 0; i < inner; ++i) yp[i] = xp[i] * s + t;
   }
+}
+
+void batch_norm_apply_ref(const float* x, const float* scale, const float* shift, float* y,
+                          int64_t outer, int64_t channels, int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t idx = (o * channels + c) * inner + i;
+        y[idx] = x[idx] * scale[c] + shift[c];
+      }
 }
 
 void batch_norm_moving_update(float* moving, const float* batch_stat, double momentum,
@@ -137,6 +165,39 @@ BackwardCoefficients coefficients(double s1, double s2, double inv_n, float r, f
   return {static_cast<float>(gr), static_cast<float>(-gr * r * r * s2 * inv_n),
           static_cast<float>(-gr * s1 * inv_n)};
 }
+
+// Channels [c0, c0 + w) of the (N, C) backward: the two sums in double, then dx.
+KEEL_MULTIVERSION void backward_block(const float* x, const float* dy, const float* mean,
+                                      const float* inv_std, const float* gamma, float* dx,
+                                      float* dgamma, float* dbeta, int64_t outer, int64_t channels,
+                                      int64_t c0, int64_t w, double inv_n) {
+  double s1[kBlock] = {}, s2[kBlock] = {};
+  float mu[kBlock];
+  for (int64_t j = 0; j < w; ++j) mu[j] = mean[c0 + j];
+  for (int64_t r = 0; r < outer; ++r) {
+    const float* __restrict xr = x + r * channels + c0;
+    const float* __restrict dyr = dy + r * channels + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      s1[j] += dyr[j];
+      s2[j] += static_cast<double>(dyr[j]) * (xr[j] - mu[j]);
+    }
+  }
+  float k_dy[kBlock], k_xm[kBlock], k_c[kBlock];
+  for (int64_t j = 0; j < w; ++j) {
+    const float r = inv_std[c0 + j];
+    if (dgamma != nullptr) dgamma[c0 + j] += static_cast<float>(s2[j] * r);
+    if (dbeta != nullptr) dbeta[c0 + j] += static_cast<float>(s1[j]);
+    const auto k = coefficients(s1[j], s2[j], inv_n, r, gamma ? gamma[c0 + j] : 1.0f);
+    k_dy[j] = k.k_dy, k_xm[j] = k.k_xm, k_c[j] = k.k_c;
+  }
+  if (dx == nullptr) return;
+  for (int64_t r = 0; r < outer; ++r) {
+    const float* __restrict xr = x + r * channels + c0;
+    const float* __restrict dyr = dy + r * channels + c0;
+    float* __restrict dxr = dx + r * channels + c0;
+    for (int64_t j = 0; j < w; ++j) dxr[j] = k_dy[j] * dyr[j] + k_xm[j] * (xr[j] - mu[j]) + k_c[j];
+  }
+}
 }  // namespace
 
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
@@ -149,33 +210,8 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t blk = 0; blk < num_blocks(channels); ++blk) {
       const int64_t c0 = blk * kBlock;
-      const int64_t w = std::min(kBlock, channels - c0);
-      double s1[kBlock] = {}, s2[kBlock] = {};
-      float mu[kBlock];
-      for (int64_t j = 0; j < w; ++j) mu[j] = mean[c0 + j];
-      for (int64_t r = 0; r < outer; ++r) {
-        const float* __restrict xr = x + r * channels + c0;
-        const float* __restrict dyr = dy + r * channels + c0;
-        for (int64_t j = 0; j < w; ++j) {
-          s1[j] += dyr[j];
-          s2[j] += static_cast<double>(dyr[j]) * (xr[j] - mu[j]);
-        }
-      }
-      float k_dy[kBlock], k_xm[kBlock], k_c[kBlock];
-      for (int64_t j = 0; j < w; ++j) {
-        const float r = inv_std[c0 + j];
-        if (dgamma != nullptr) dgamma[c0 + j] += static_cast<float>(s2[j] * r);
-        if (dbeta != nullptr) dbeta[c0 + j] += static_cast<float>(s1[j]);
-        const auto k = coefficients(s1[j], s2[j], inv_n, r, gamma ? gamma[c0 + j] : 1.0f);
-        k_dy[j] = k.k_dy, k_xm[j] = k.k_xm, k_c[j] = k.k_c;
-      }
-      if (dx == nullptr) continue;
-      for (int64_t r = 0; r < outer; ++r) {
-        const float* __restrict xr = x + r * channels + c0;
-        const float* __restrict dyr = dy + r * channels + c0;
-        float* __restrict dxr = dx + r * channels + c0;
-        for (int64_t j = 0; j < w; ++j) dxr[j] = k_dy[j] * dyr[j] + k_xm[j] * (xr[j] - mu[j]) + k_c[j];
-      }
+      backward_block(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer, channels, c0,
+                     std::min(kBlock, channels - c0), inv_n);
     }
     return;
   }

@@ -2,27 +2,102 @@
 
 #include <algorithm>
 
+#include "dispatch.h"
+#include "fast_math.h"
 #include "keel/kernels/activations.h"
 
 namespace keel {
 
 namespace {
-// Below this many elements a parallel region costs more than it saves.
-constexpr int64_t kParallelMinElements = int64_t{1} << 15;
+// Below this many elements a parallel region costs more than it saves: waking the team takes
+// µs, and a parallel region waits for its slowest thread, so on a shared 2-core machine one
+// descheduled worker turned a 90 µs pass into milliseconds (keel_bench BM_BiasElu). 2^18 keeps
+// every elementwise kernel of the seed model (≤ 200k elements at batch 256) on one thread.
+constexpr int64_t kParallelMinElements = int64_t{1} << 18;
 // Column block for reductions: 64 double accumulators live on the stack (no allocation).
 constexpr int64_t kColumnBlock = 64;
+
+// z, y: (rows, cols) with row stride `cols`; bias: (cols) or nullptr. One call per row range.
+KEEL_MULTIVERSION void bias_elu_rows(float* z, const float* bias, float* y, int64_t rows,
+                                     int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* zr = z + r * cols;
+    float* yr = y + r * cols;
+    if (bias != nullptr) {
+      if (zr != yr) {
+        for (int64_t j = 0; j < cols; ++j) {
+          zr[j] += bias[j];
+          yr[j] = elu(zr[j]);
+        }
+      } else {
+        for (int64_t j = 0; j < cols; ++j) yr[j] = elu(yr[j] + bias[j]);
+      }
+    } else {
+      for (int64_t j = 0; j < cols; ++j) yr[j] = elu(zr[j]);
+    }
+  }
+}
+
+KEEL_MULTIVERSION void bias_rows(float* z, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* __restrict zr = z + r * cols;
+    for (int64_t j = 0; j < cols; ++j) zr[j] += bias[j];
+  }
+}
+
+// Columns [j0, j0 + w) of dz = elu'(y)·dy (or dy for linear) and dbias += Σ_rows dz, in row
+// order with double accumulators: the bits do not depend on how blocks are spread over threads.
+KEEL_MULTIVERSION void elu_bias_backward_block(const float* y, const float* dy, float* dz,
+                                               float* dbias, int64_t rows, int64_t cols,
+                                               int64_t j0, int64_t w, bool is_elu) {
+  double acc[kColumnBlock] = {};
+  for (int64_t r = 0; r < rows; ++r) {
+    // dz may alias dy (elementwise, same index), so no __restrict on those two.
+    const float* __restrict yr = y + r * cols + j0;
+    const float* dyr = dy + r * cols + j0;
+    float* dzr = dz + r * cols + j0;
+    if (is_elu) {
+      for (int64_t j = 0; j < w; ++j) {
+        dzr[j] = elu_grad(yr[j], dyr[j]);
+        acc[j] += dzr[j];
+      }
+    } else {
+      for (int64_t j = 0; j < w; ++j) {
+        dzr[j] = dyr[j];
+        acc[j] += dzr[j];
+      }
+    }
+  }
+  if (dbias != nullptr)
+    for (int64_t j = 0; j < w; ++j) dbias[j0 + j] += static_cast<float>(acc[j]);
+}
+
+KEEL_MULTIVERSION void column_sums_block(const float* dy, float* dbias, int64_t rows, int64_t cols,
+                                         int64_t j0, int64_t w) {
+  double acc[kColumnBlock] = {};
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict row = dy + r * cols + j0;
+    for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+  }
+  for (int64_t j = 0; j < w; ++j) dbias[j0 + j] += static_cast<float>(acc[j]);
+}
+
+int64_t column_blocks(int64_t cols) { return (cols + kColumnBlock - 1) / kColumnBlock; }
 }  // namespace
 
 void bias_activation_forward(float* z, const float* bias, float* y, int64_t rows, int64_t cols,
                              ActivationKind kind) {
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements)
+  const bool parallel = rows * cols >= kParallelMinElements;
+  if (kind == ActivationKind::kElu) {
+    if (!parallel) return bias_elu_rows(z, bias, y, rows, cols);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) bias_elu_rows(z + r * cols, bias, y + r * cols, 1, cols);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t r = 0; r < rows; ++r) {
-    float* __restrict zr = z + r * cols;
-    if (bias != nullptr) {
-      const float* __restrict b = bias;
-      for (int64_t j = 0; j < cols; ++j) zr[j] += b[j];
-    }
-    activation_forward(kind, zr, y + r * cols, 1, cols);
+    if (bias != nullptr) bias_rows(z + r * cols, bias, 1, cols);
+    activation_forward(kind, z + r * cols, y + r * cols, 1, cols);
   }
 }
 
@@ -33,21 +108,40 @@ void bias_activation_forward_ref(float* z, const float* bias, float* y, int64_t 
       for (int64_t j = 0; j < cols; ++j) z[r * cols + j] += bias[j];
     }
   }
-  activation_forward(kind, z, y, rows, cols);
+  activation_forward_ref(kind, z, y, rows, cols);
+}
+
+void activation_bias_backward(ActivationKind kind, const float* z, const float* y,
+                              const float* dy, float* dz, float* dbias, int64_t rows,
+                              int64_t cols) {
+  if (kind != ActivationKind::kElu && kind != ActivationKind::kLinear) {
+    activation_backward(kind, z, y, dy, dz, rows, cols);
+    if (dbias != nullptr) bias_backward(dz, dbias, rows, cols);
+    return;
+  }
+  const bool is_elu = kind == ActivationKind::kElu;
+  const int64_t blocks = column_blocks(cols);
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements && blocks > 1)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t j0 = blk * kColumnBlock;
+    elu_bias_backward_block(y, dy, dz, dbias, rows, cols, j0, std::min(kColumnBlock, cols - j0),
+                            is_elu);
+  }
+}
+
+void activation_bias_backward_ref(ActivationKind kind, const float* z, const float* y,
+                                  const float* dy, float* dz, float* dbias, int64_t rows,
+                                  int64_t cols) {
+  activation_backward_ref(kind, z, y, dy, dz, rows, cols);
+  if (dbias != nullptr) bias_backward_ref(dz, dbias, rows, cols);
 }
 
 void bias_backward(const float* dy, float* dbias, int64_t rows, int64_t cols) {
-  const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements)
+  const int64_t blocks = column_blocks(cols);
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements && blocks > 1)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t j0 = blk * kColumnBlock;
-    const int64_t width = std::min(kColumnBlock, cols - j0);
-    double acc[kColumnBlock] = {};
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* __restrict row = dy + r * cols + j0;
-      for (int64_t j = 0; j < width; ++j) acc[j] += row[j];
-    }
-    for (int64_t j = 0; j < width; ++j) dbias[j0 + j] += static_cast<float>(acc[j]);
+    column_sums_block(dy, dbias, rows, cols, j0, std::min(kColumnBlock, cols - j0));
   }
 }
 

@@ -41,39 +41,53 @@ std::vector<VariableSpec> Dense::variable_specs() const {
   return specs;
 }
 
+namespace {
+// Activations whose derivative the kernels compute from the output alone: for these the forward
+// writes the GEMM result straight into y and keeps no pre-activation copy.
+bool backward_needs_only_output(ActivationKind kind) {
+  return kind == ActivationKind::kLinear || kind == ActivationKind::kElu ||
+         kind == ActivationKind::kSelu || kind == ActivationKind::kTanh ||
+         kind == ActivationKind::kSigmoid;
+}
+}  // namespace
+
 void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
   const int64_t m = rows(batch);
   const ActivationKind kind = options_.activation.kind();
   const float* kernel = variables()[0].value;
   const float* bias = options_.use_bias ? variables()[1].value : nullptr;
   float* z = y;
-  if (kind != ActivationKind::kLinear) {
+  if (!backward_needs_only_output(kind)) {
     ensure_size(z_, m * units_);
     z = z_.data();
   }
   gemm(x, kernel, z, m, units_, fan_in_, false, false, false);
+  // z == y: bias + activation in place, one pass.
   bias_activation_forward(z, bias, y, m, units_, kind);
 }
 
 void Dense::backward(const float*x, const float* y, const float* dy, float* dx, int64_t batch) {
   const int64_t m = rows(batch);
   const ActivationKind kind = options_.activation.kind();
-  const float* dz = dy;
-  if (kind != ActivationKind::kLinear) {
-    ensure_size(dz_, m * units_);
-    activation_backward(kind, z_.data(), y, dy, dz_.data(), m, units_);
-    dz = dz_.data();
-  }
-  backward_dz(x, dz, dx, batch);
+  ensure_size(dz_, m * units_);
+  float* dbias = options_.use_bias ? variables()[1].grad : nullptr;
+  // dz and the bias gradient in one pass over dy.
+  activation_bias_backward(kind, z_.data(), y, dy, dz_.data(), dbias, m, units_);
+  weight_and_input_gradients(x, dz_.data(), dx, batch);
 }
 
 void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batch) {
   const int64_t m = rows(batch);
-  const Variable& kernel = variables()[0];
-  if (kernel.grad != nullptr) gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, true);
   if (options_.use_bias && variables()[1].grad != nullptr) {
     bias_backward(dz, variables()[1].grad, m, units_);
   }
+  weight_and_input_gradients(x, dz, dx, batch);
+}
+
+void Dense::weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch) {
+  const int64_t m = rows(batch);
+  const Variable& kernel = variables()[0];
+  if (kernel.grad != nullptr) gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, true);
   if (dx != nullptr) gemm(dz, kernel.value, dx, m, fan_in_, units_, false, true, false);
 }
 

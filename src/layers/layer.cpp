@@ -60,6 +60,13 @@ void Layer::build(const Shape& input_shape) {
   on_build();
 }
 
+void Layer::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  // Variables that can train at all have a gradient view (the model gives one to every variable
+  // whose spec is trainable).
+  for (auto& v : variables_) v.trainable = trainable && v.grad != nullptr;
+}
+
 void Layer::bind_variables(std::vector<Variable> variables) { variables_ = std::move(variables); }
 
 int64_t Layer::count_params() const {

@@ -21,7 +21,8 @@ Logs Sequential::evaluate(const DataView& data, EvaluateOptions options) {
   KEEL_CHECK(data.x_width() == input_shape().sample_size(), "evaluate(): each sample has ",
              data.x_width(), " values but the model expects input ", input_shape().to_string());
   TrainingState& t = *training_;
-  const int64_t n = data.size, bs = options.batch_size, steps = (n + bs - 1) / bs;
+  // Not (n + bs - 1) / bs: that overflows for a huge batch size.
+  const int64_t n = data.size, bs = options.batch_size, steps = n / bs + (n % bs != 0 ? 1 : 0);
   const int64_t out_width = output_shape().sample_size(), y_width = data.y_width;
   t.ensure_batch_buffers(std::min(bs, n), data.x_width(), y_width, out_width);
 

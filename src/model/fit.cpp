@@ -62,7 +62,9 @@ bool History::contains(const std::string& key) const {
 void History::append(int64_t e, const Logs& logs) {
   epoch.push_back(e);
   for (const auto& [name, value] : logs.items()) {
-    auto it = std::find_if(history.begin(), history.end(), [&](const auto& kv) { return kv.first == name; });
+    // Capture by an explicit init-capture: clang < 16 cannot capture structured bindings.
+    auto it = std::find_if(history.begin(), history.end(),
+                           [&key = name](const auto& kv) { return kv.first == key; });
     if (it == history.end()) {
       history.emplace_back(name, std::vector<double>{});
       it = history.end() - 1;
@@ -102,7 +104,8 @@ std::vector<std::string> Sequential::metric_names() const {
 }
 
 // One optimizer step on samples already gathered into the batch buffers.
-static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y_width) {
+static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y_width,
+                       std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
   const int64_t out_width = model.output_shape().sample_size();
   model.zero_gradients();
   const float* out = model.forward(t.x_batch.get(), n, Mode::kTraining);
@@ -119,6 +122,7 @@ static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y
   t.ensure_metrics(out_width, y_width);
   for (auto& m : t.metrics) m->update({out, t.y_batch.get(), n, out_width, y_width});
   model.backward(t.x_batch.get(), t.dloss.get(), n, wrt_logits);
+  for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
   const StepResult r = t.optimizer->apply_gradients(t.params);
   t.last = {loss_sum / static_cast<double>(n), r.clip.preclip_global_norm,
             r.clip.postclip_global_norm, r.clip.clipped, r.skipped};
@@ -167,7 +171,9 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
              validation->y_width, " values per sample but training labels have ", data.y_width);
 
   const int64_t n = data.size, bs = options.batch_size;
-  const int64_t steps = (n + bs - 1) / bs;  // the last partial batch is kept (Keras)
+  // The last partial batch is kept (Keras). Not (n + bs - 1) / bs: that overflows for a huge
+  // --batch-size.
+  const int64_t steps = n / bs + (n % bs != 0 ? 1 : 0);
   const int64_t x_width = data.x_width(), y_width = data.y_width;
   t.ensure_batch_buffers(std::min(bs, n), x_width, y_width, output_shape().sample_size());
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -201,7 +207,7 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
       const int64_t first = step * bs, count = std::min(bs, n - first);
       for (auto& cb : callbacks) cb->on_train_batch_begin(step, empty);
       data.gather(order.data(), first, count, t.x_batch.get(), t.y_batch.get());
-      train_step(*this, t, count, y_width);
+      train_step(*this, t, count, y_width, callbacks, step);
       history.train_seconds += seconds_since(start);
       history.train_samples += count;
       logs = t.logs();

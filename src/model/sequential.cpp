@@ -39,19 +39,38 @@ void Sequential::build(std::optional<Shape> input_shape, uint64_t seed) {
     input_shape = Shape::batched(declared);
   }
   Shape shape = *input_shape;
+  // Checked before any layer multiplies the dims (Flatten, Dense fan-in): a config or file can
+  // claim any size, and an overflowing product is UB.
+  int64_t sample = 1;
+  for (size_t i = 1; i < shape.dims().size(); ++i) {
+    const int64_t d = shape.dims()[i];
+    KEEL_CHECK(d >= 1 && sample <= (int64_t{1} << 32) / d, "model '", name_, "': input shape ",
+               shape.to_string(), " has more than 2^32 values per sample; expected a smaller input");
+    sample *= d;
+  }
   for (auto& layer : layers_) {
     layer->build(shape);
     shape = layer->output_shape();
   }
 
   // Two passes: count, then allocate the arenas once and hand out views.
+  // A config can claim any size: cap the arena before multiplying can overflow or allocating
+  // can exhaust memory (issue 7). 2^32 floats = 16 GiB, far beyond a CPU-trained MLP.
+  constexpr int64_t kMaxParams = int64_t{1} << 32;
   num_params_ = num_grads_ = 0;
   for (auto& layer : layers_) {
     for (const auto& spec : layer->variable_specs()) {
       int64_t size = 1;
-      for (int64_t d : spec.shape) size *= d;
+      for (int64_t d : spec.shape) {
+        KEEL_CHECK(d >= 1 && size <= (kMaxParams - num_params_) / d, "model '", name_, "': layer '",
+                   layer->name(), "' variable '", spec.short_name, "' (dimension ", d,
+                   ") would take the model past ", kMaxParams,
+                   " parameters; expected a smaller layer (check units and input shape)");
+        size *= d;
+      }
       num_params_ += size;
-      if (spec.trainable && layer->trainable()) num_grads_ += size;
+      // Every spec-trainable variable gets a gradient view, so set_trainable() after build works.
+      if (spec.trainable) num_grads_ += size;
     }
   }
   params_ = allocate_aligned_floats(num_params_);
@@ -69,7 +88,7 @@ void Sequential::build(std::optional<Shape> input_shape, uint64_t seed) {
       v.trainable = spec.trainable && layer->trainable();
       v.value = params_.get() + param_offset;
       param_offset += v.size();
-      if (v.trainable) {
+      if (spec.trainable) {
         v.grad = grads_.get() + grad_offset;
         grad_offset += v.size();
       }
@@ -152,12 +171,19 @@ const float* Sequential::forward(const float* x, int64_t batch, Mode mode) {
 
 void Sequential::backward(const float* x, const float* dy, int64_t batch, bool from_logits) {
   assert(batch <= activation_capacity_);
+  // Below the lowest layer with a trainable variable no gradient is needed: that layer's dx is
+  // skipped (the seed model's BatchNormalization(784) over the pixels) and lower layers not run.
+  size_t lowest = layers_.size();
+  for (size_t k = 0; k < layers_.size() && lowest == layers_.size(); ++k) {
+    for (const auto& v : layers_[k]->variables()) {
+      if (v.trainable && v.grad != nullptr) lowest = k;
+    }
+  }
   const float* grad_out = dy;
-  for (size_t k = layers_.size(); k-- > 0;) {
+  for (size_t k = layers_.size(); k-- > 0 && k >= lowest;) {
     Layer& layer = *layers_[k];
     const float* in = k == 0 ? x : activations_[k - 1].get();
-    // The first layer's dx is nobody's input gradient: skip computing it.
-    float* dx = k == 0 ? nullptr : deltas_[k % 2].get();
+    float* dx = k == lowest ? nullptr : deltas_[k % 2].get();
     if (from_logits && k + 1 == layers_.size()) {
       layer.backward_from_logits(in, grad_out, dx, batch);
     } else {

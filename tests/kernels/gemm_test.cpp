@@ -76,12 +76,15 @@ TEST(KernelsGemm, ZeroInnerDimension) {
 
 TEST(KernelsGemm, PrimitivesAreCachedPerShape) {
   std::thread([] {  // a fresh thread has an empty cache
-    const auto a = random_matrix(12, 1), b = random_matrix(12, 2);
-    std::vector<float> c(9);
-    gemm(a.data(), b.data(), c.data(), 3, 3, 4, false, false, false);
-    gemm(a.data(), b.data(), c.data(), 3, 3, 4, false, false, false);
+    // m = 8: above the small-M path, so oneDNN primitives are used.
+    const auto a = random_matrix(32, 1), b = random_matrix(12, 2);
+    std::vector<float> c(24);
+    gemm(a.data(), b.data(), c.data(), 8, 3, 4, false, false, false);
+    gemm(a.data(), b.data(), c.data(), 8, 3, 4, false, false, false);
     EXPECT_EQ(gemm_cache_size(), 1);
-    gemm(a.data(), b.data(), c.data(), 3, 3, 4, false, false, true);
+    gemm(a.data(), b.data(), c.data(), 8, 3, 4, false, false, true);
+    EXPECT_EQ(gemm_cache_size(), 2);
+    gemm(a.data(), b.data(), c.data(), 1, 3, 4, false, false, false);  // small-M: no primitive
     EXPECT_EQ(gemm_cache_size(), 2);
   }).join();
 }

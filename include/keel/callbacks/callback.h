@@ -12,6 +12,7 @@
 namespace keel {
 
 class Sequential;
+class Checkpoint;
 
 class Logs {
  public:
@@ -45,12 +46,23 @@ class Callback {
   virtual void on_epoch_end(int64_t /*epoch*/, const Logs&) {}
   virtual void on_train_batch_begin(int64_t /*batch*/, const Logs&) {}
   virtual void on_train_batch_end(int64_t /*batch*/, const Logs&) {}
+  // keel extension: after backward, before clipping and the optimizer step, so the model's
+  // gradient views hold this batch's unclipped gradients (per-layer pre-clip norms).
+  virtual void on_train_batch_gradients(int64_t /*batch*/) {}
   virtual void on_test_begin(const Logs&) {}
   virtual void on_test_end(const Logs&) {}
   virtual void on_test_batch_end(int64_t /*batch*/, const Logs&) {}
   virtual void on_predict_begin(const Logs&) {}
   virtual void on_predict_end(const Logs&) {}
   virtual void on_predict_batch_end(int64_t /*batch*/, const Logs&) {}
+
+  // keel extension: state kept in checkpoints (EarlyStopping's best and wait, ...). A non-empty
+  // state_name() ("early_stopping") makes capture_training_state call save_state with the prefix
+  // "callback/<state_name>/"; load_state runs when restoring, before fit's on_train_begin, which
+  // then must not reset what was restored.
+  virtual std::string state_name() const { return {}; }
+  virtual void save_state(Checkpoint& /*checkpoint*/, const std::string& /*prefix*/) const {}
+  virtual void load_state(const Checkpoint& /*checkpoint*/, const std::string& /*prefix*/) {}
 
  protected:
   Sequential* model_ = nullptr;

@@ -15,7 +15,8 @@
 //   gelu        0.5·z·(1+erf(z/√2))  (Keras default approximate=False)
 //   swish       z·sigmoid(z)
 //   softmax     exp(z - max)/Σ exp(z - max) per row;  dz = y·(dy - Σ dy·y)
-// elu/selu use exp(z) - 1 rather than expm1, as TF's Eigen kernels do, for bit-level agreement.
+// elu/selu use exp(z) - 1 rather than expm1, as TF's Eigen kernels do.
+// elu's backward needs only y (dz = dy·(y+1) below zero), so no pre-activation is kept for it.
 #pragma once
 
 #include <cstdint>
@@ -36,5 +37,12 @@ void activation_forward(ActivationKind kind, const float* z, float* y, int64_t r
 // dz: (rows, cols) written. dz may equal dy. Linear needs neither z nor y.
 void activation_backward(ActivationKind kind, const float* z, const float* y, const float* dy,
                          float* dz, int64_t rows, int64_t cols);
+
+// Scalar references with libm's expf (the fast elu uses a vectorisable exp, within 2 ulp of
+// expf). Same contracts.
+void activation_forward_ref(ActivationKind kind, const float* z, float* y, int64_t rows,
+                            int64_t cols);
+void activation_backward_ref(ActivationKind kind, const float* z, const float* y, const float* dy,
+                             float* dz, int64_t rows, int64_t cols);
 
 }  // namespace keel

@@ -34,6 +34,8 @@ void batch_norm_scale_shift(const float* mean, const float* var, const float* ga
 // x, y: (outer, channels, inner); y = x * scale + shift per channel. y may equal x.
 void batch_norm_apply(const float* x, const float* scale, const float* shift, float* y,
                       int64_t outer, int64_t channels, int64_t inner);
+void batch_norm_apply_ref(const float* x, const float* scale, const float* shift, float* y,
+                          int64_t outer, int64_t channels, int64_t inner);
 
 // moving: (channels) in/out, batch_stat: (channels).  moving -= (moving - batch_stat) * (1 - momentum)
 // with the decay rounded to float first, exactly as Keras 2 _assign_moving_average.

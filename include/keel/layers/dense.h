@@ -51,11 +51,13 @@ class Dense : public Layer {
   // Rows of the GEMM for a batch: batch × the product of the dims between batch and the last.
   int64_t rows(int64_t batch) const { return batch * rows_per_sample_; }
   void backward_dz(const float* x, const float* dz, float* dx, int64_t batch);
+  void weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch);
 
   int64_t units_;
   DenseOptions options_;
   int64_t fan_in_ = 0, rows_per_sample_ = 1;
-  std::vector<float> z_;   // pre-activation of the latest forward (non-linear activations only)
+  std::vector<float> z_;   // pre-activation of the latest forward, for activations whose
+                          // derivative needs it (relu family, softplus, gelu, swish, softmax)
   std::vector<float> dz_;  // gradient w.r.t. z
 };
 

@@ -64,8 +64,10 @@ class Layer {
   void ensure_name();
 
   // Keras `trainable`. For BatchNormalization, false also means inference mode inside fit.
+  // Changing it after build updates the variables' trainable flags (summary, counts); as in Keras,
+  // the optimizer sees the change at the next compile().
   bool trainable() const { return trainable_; }
-  void set_trainable(bool trainable) { trainable_ = trainable; }
+  void set_trainable(bool trainable);
 
   // The input_shape given at construction (Keras `input_shape=` / `batch_input_shape`), if any.
   const std::vector<int64_t>& declared_input_shape() const { return declared_input_shape_; }

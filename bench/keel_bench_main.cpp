@@ -1,0 +1,17 @@
+// keel_bench: Google Benchmark micro-benchmarks (default) or, with --report, the end-to-end JSON
+// report bench/run.sh consumes.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+
+#include "bench_common.h"
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--report") == 0) return keel::bench::run_report();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

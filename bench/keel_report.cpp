@@ -1,0 +1,164 @@
+// keel_bench --report: the end-to-end numbers of bench/run.sh, as one JSON object on stdout.
+//   * training the seed model one epoch (55,000 Fashion-MNIST samples) at batch 32 and 256,
+//     SGD lr 0.01 with clipnorm 1.0, through the public fit();
+//   * the bare oneDNN matmuls of one training step at the same batch (the bound);
+//   * predict latency at batch 1 (median of many calls) and 10,000.
+#include "bench_common.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "keel/io/fashion_mnist.h"
+#include "keel/model/builtin_models.h"
+#include "keel/model/sequential.h"
+#include "keel/optimizers/sgd.h"
+
+namespace keel::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The matmuls of one training step of the seed model at batch m, timed with oneDNN directly
+// (no keel code in the loop). Dense layers (fan_in, units): (784,300), (300,100), (100,10).
+// forward y = x·W (3), dW = xᵀ·dz (3), dx = dz·Wᵀ (3: the first Dense's dx feeds the
+// BatchNormalization(784) in front of it, whose gamma/beta need it; only Flatten's is skipped).
+double bare_gemm_step_seconds(int64_t m) {
+  using dt = dnnl::memory::data_type;
+  using dims = dnnl::memory::dims;
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  struct Op {
+    dnnl::matmul prim;
+    dnnl::memory a, b, c;
+  };
+  std::vector<Op> ops;
+  auto add = [&](int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool acc) {
+    const dnnl::memory::desc a_md(dims{M, K}, dt::f32, ta ? dims{1, M} : dims{K, 1});
+    const dnnl::memory::desc b_md(dims{K, N}, dt::f32, tb ? dims{1, K} : dims{N, 1});
+    const dnnl::memory::desc c_md(dims{M, N}, dt::f32, dims{N, 1});
+    dnnl::primitive_attr attr;
+    if (acc) {
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine);
+    ops.push_back({dnnl::matmul(pd), dnnl::memory(a_md, engine), dnnl::memory(b_md, engine),
+                   dnnl::memory(c_md, engine)});
+  };
+  const int64_t layers[3][2] = {{784, 300}, {300, 100}, {100, 10}};
+  for (const auto& l : layers) {
+    const int64_t fan_in = l[0], units = l[1];
+    add(m, units, fan_in, false, false, false);  // forward
+    add(fan_in, units, m, true, false, true);    // dW += xᵀ·dz
+    add(m, fan_in, units, false, true, false);   // dx = dz·Wᵀ
+  }
+  for (auto& op : ops) {  // touch the buffers once so page faults stay out of the timing
+    for (auto* mem : {&op.a, &op.b, &op.c}) {
+      auto* p = static_cast<float*>(mem->get_data_handle());
+      std::fill_n(p, mem->get_desc().get_size() / sizeof(float), 0.01f);
+    }
+  }
+  auto run = [&] {
+    for (auto& op : ops) {
+      op.prim.execute(stream, {{DNNL_ARG_SRC, op.a}, {DNNL_ARG_WEIGHTS, op.b}, {DNNL_ARG_DST, op.c}});
+    }
+    stream.wait();
+  };
+  const int reps = m <= 32 ? 400 : 100;
+  for (int i = 0; i < 20; ++i) run();
+  std::vector<double> times;
+  for (int r = 0; r < 7; ++r) {
+    const auto t = Clock::now();
+    for (int i = 0; i < reps; ++i) run();
+    times.push_back(since(t) / reps);
+  }
+  return median(times);
+}
+
+struct TrainResult {
+  double samples_per_second, step_seconds;
+};
+
+TrainResult train_one_epoch(const DataView& data, int64_t batch, Sequential& model) {
+  model.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0}),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+  const History h = model.fit(data, {.batch_size = batch, .epochs = 1, .verbose = 0});
+  const double steps = static_cast<double>((data.size + batch - 1) / batch);
+  return {static_cast<double>(h.train_samples) / h.train_seconds, h.train_seconds / steps};
+}
+
+}  // namespace
+
+int run_report() {
+  const FashionMnist fm = load_fashion_mnist(default_fashion_mnist_dir());
+  DataView all;
+  all.size = fm.train_count;
+  all.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
+  all.x_uint8 = fm.train_images.data();
+  all.x_scale = 1.0f / 255.0f;
+  all.y_uint8 = fm.train_labels.data();
+  all.y_width = 1;
+  const DataView train = all.slice(0, 55000);
+
+  std::printf("{");
+  for (int64_t batch : {32, 256}) {
+    reset_default_names();
+    Sequential model = seed_mlp();
+    model.build(std::nullopt, 42);
+    const TrainResult r = train_one_epoch(train, batch, model);
+    const double gemm = bare_gemm_step_seconds(batch);
+    std::printf("\"train_samples_per_s_b%lld\": %.1f, \"step_us_b%lld\": %.2f, "
+                "\"bare_gemm_step_us_b%lld\": %.2f, ",
+                static_cast<long long>(batch), r.samples_per_second, static_cast<long long>(batch),
+                r.step_seconds * 1e6, static_cast<long long>(batch), gemm * 1e6);
+  }
+
+  // Inference on a model with trained BN statistics.
+  reset_default_names();
+  Sequential model = seed_mlp();
+  model.build(std::nullopt, 42);
+  train_one_epoch(train.slice(0, 2560), 256, model);
+  Tensor x10k({10000, 28, 28});
+  all.gather(nullptr, 0, 10000, x10k.data(), nullptr);
+  Tensor x1({1, 28, 28});
+  std::copy_n(x10k.data(), 784, x1.data());
+  std::vector<double> t1;
+  for (int i = 0; i < 200; ++i) model.predict(x1, 1);
+  for (int i = 0; i < 5000; ++i) {
+    const auto t = Clock::now();
+    const Tensor y = model.predict(x1, 1);
+    t1.push_back(since(t));
+  }
+  // The raw inference pass (no result Tensor): what an embedding application would call.
+  std::vector<double> tf;
+  for (int i = 0; i < 5000; ++i) {
+    const auto t = Clock::now();
+    model.forward(x1.data(), 1, Mode::kInference);
+    tf.push_back(since(t));
+  }
+  std::vector<double> t10k;
+  model.predict(x10k, 10000);
+  for (int i = 0; i < 15; ++i) {
+    const auto t = Clock::now();
+    const Tensor y = model.predict(x10k, 10000);
+    t10k.push_back(since(t));
+  }
+  std::printf("\"predict_b1_us\": %.3f, \"forward_b1_us\": %.3f, \"predict_b10000_ms\": %.3f}\n",
+              median(t1) * 1e6, median(tf) * 1e6, median(t10k) * 1e3);
+  return 0;
+}
+
+}  // namespace keel::bench

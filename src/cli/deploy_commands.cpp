@@ -1,0 +1,266 @@
+// keel fold-bn / evaluate / predict / export: the deployment subcommands (docs/deployment.md).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <numeric>
+
+#include "commands.h"
+#include "keel/core/error.h"
+#include "keel/io/fashion_mnist.h"
+#include "keel/io/idx.h"
+#include "keel/io/npy.h"
+#include "keel/io/onnx_export.h"
+#include "keel/io/saved_model.h"
+#include "keel/model/fold_batch_norm.h"
+#include "keel/model/sequential.h"
+
+namespace keel::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The Fashion-MNIST test split as the training job sees it (pixels / 255).
+struct TestSet {
+  FashionMnist data;
+  DataView view;
+};
+
+std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::string& value) {
+  auto set = std::make_unique<TestSet>();
+  const fs::path dir = value == "fashion-mnist" ? default_fashion_mnist_dir() : fs::path(value);
+  try {
+    set->data = load_fashion_mnist(dir);
+  } catch (const Error& e) {
+    KEEL_FAIL(flag, " ", value, ": ", e.what());
+  }
+  DataView& v = set->view;
+  v.size = set->data.test_count;
+  v.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
+  v.x_uint8 = set->data.test_images.data();
+  v.x_scale = 1.0f / 255.0f;
+  v.y_uint8 = set->data.test_labels.data();
+  v.y_width = 1;
+  return set;
+}
+
+void check_input_fits(const Sequential& model, const std::string& what, int64_t sample_size) {
+  KEEL_CHECK(model.input_shape().sample_size() == sample_size, what, " has ", sample_size,
+             " values per sample, but model '", model.name(), "' takes input ",
+             model.input_shape().to_string());
+}
+
+double accuracy(const Tensor& probs, const uint8_t* labels) {
+  const int64_t n = probs.dim(0), k = probs.row_size();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = probs.data() + i * k;
+    correct += std::max_element(row, row + k) - row == labels[i];
+  }
+  return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+}
+
+// Median wall time of a single-sample inference forward over `count` samples, in microseconds.
+double single_sample_latency_us(Sequential& model, const DataView& data, int64_t count) {
+  count = std::min(count, data.size);
+  std::vector<float> x(static_cast<size_t>(data.x_width()));
+  std::vector<double> times;
+  for (int64_t i = -50; i < count; ++i) {  // 50 warm-up runs
+    data.gather(nullptr, std::max<int64_t>(i, 0), 1, x.data(), nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    model.forward(x.data(), 1, Mode::kInference);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (i >= 0) times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
+  return times[times.size() / 2];
+}
+
+struct FoldFlags {
+  std::string saved, out, verify;
+};
+
+int run_fold(const FoldFlags& f) {
+  Sequential model = load_model(f.saved);
+  FoldResult result = fold_batch_norm(model);
+  const size_t total = result.folded.size() + result.kept.size();
+  std::printf("Folded %zu of %zu BatchNormalization layers (%s -> %s)\n", result.folded.size(),
+              total, f.saved.c_str(), f.out.c_str());
+  std::cout << result.report();
+  nlohmann::json folded = nlohmann::json::array(), kept = nlohmann::json::array();
+  for (const BnFold& x : result.folded)
+    folded.push_back({{"layer", x.bn_layer}, {"into", x.dense_layer},
+                      {"direction", x.into_previous ? "previous" : "next"}});
+  for (const BnKept& x : result.kept) kept.push_back({{"layer", x.bn_layer}, {"reason", x.reason}});
+  save_model(result.model, f.out,
+             {.user_metadata = {{"keel", {{"fold_batch_norm", {{"source", f.saved},
+                                                               {"folded", folded},
+                                                               {"kept", kept}}}}}}});
+  if (f.verify.empty()) return 0;
+
+  const auto test = load_test_set("--verify", f.verify);
+  check_input_fits(model, "--verify " + f.verify, test->view.x_width());
+  const Tensor before = model.predict(test->view, 256);
+  const Tensor after = result.model.predict(test->view, 256);
+  double max_abs = 0, max_rel = 0;
+  int64_t argmax_changed = 0;
+  const int64_t k = before.row_size();
+  for (int64_t i = 0; i < before.size(); ++i) {
+    const double a = before[i], b = after[i], d = std::fabs(a - b);
+    max_abs = std::max(max_abs, d);
+    if (std::max(std::fabs(a), std::fabs(b)) >= 1e-6)  // relative error of the non-negligible
+      max_rel = std::max(max_rel, d / std::max(std::fabs(a), std::fabs(b)));
+  }
+  for (int64_t i = 0; i < before.dim(0); ++i) {
+    const float* ra = before.data() + i * k;
+    const float* rb = after.data() + i * k;
+    argmax_changed += (std::max_element(ra, ra + k) - ra) != (std::max_element(rb, rb + k) - rb);
+  }
+  const double acc_before = accuracy(before, test->data.test_labels.data());
+  const double acc_after = accuracy(after, test->data.test_labels.data());
+  const double lat_before = single_sample_latency_us(model, test->view, 2000);
+  const double lat_after = single_sample_latency_us(result.model, test->view, 2000);
+  std::printf("Verified on %lld test images:\n", static_cast<long long>(test->view.size));
+  std::printf("  max abs difference:      %.3g\n", max_abs);
+  std::printf("  max relative difference: %.3g (outputs >= 1e-6)\n", max_rel);
+  std::printf("  predicted class changed: %lld\n", static_cast<long long>(argmax_changed));
+  std::printf("  accuracy before: %.4f after: %.4f (%s)\n", acc_before, acc_after,
+              acc_before == acc_after ? "identical" : "DIFFERENT");
+  std::printf("  single-sample predict latency (median): before %.1f us, after %.1f us (%.2fx)\n",
+              lat_before, lat_after, lat_before / lat_after);
+  return 0;
+}
+
+int run_evaluate(const std::string& saved, const std::string& data, int64_t batch_size) {
+  KEEL_CHECK(batch_size >= 1, "--batch-size ", batch_size, " is not allowed; expected >= 1");
+  Sequential model = load_model(saved);
+  const auto test = load_test_set("--data", data);
+  check_input_fits(model, "--data " + data, test->view.x_width());
+  model.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  const Logs logs = model.evaluate(test->view, {.batch_size = batch_size, .verbose = 0});
+  std::printf("%s on %lld test images: loss %.4f - accuracy %.4f\n", saved.c_str(),
+              static_cast<long long>(test->view.size), *logs.get("loss"), *logs.get("accuracy"));
+  return 0;
+}
+
+// Input samples as float: uint8 data are pixels and are scaled by 1/255 as in training.
+Tensor read_input(const std::string& path_text) {
+  const fs::path path = path_text;
+  std::vector<int64_t> dims;
+  Tensor x;
+  bool is_u8 = false;
+  std::vector<uint8_t> u8;
+  if (path.extension() == ".npy") {
+    NpyArray a = read_npy(path);
+    dims = a.dims;
+    is_u8 = a.dtype == NpyDtype::kUint8;
+    if (is_u8) u8 = std::move(a.u8);
+    else x = std::move(a.values);
+  } else {
+    IdxArray a = read_idx(path, {.item_name = "samples"});
+    dims = a.dims;
+    is_u8 = a.type == IdxType::kUint8;
+    if (is_u8) u8 = std::move(a.bytes);
+    else x = a.to_tensor();
+  }
+  if (is_u8) {
+    x = Tensor(dims);
+    // The same float product as the training pipeline (DataView x_scale), bit for bit.
+    const float scale = 1.0f / 255.0f;
+    for (size_t i = 0; i < u8.size(); ++i) x[int64_t(i)] = static_cast<float>(u8[i]) * scale;
+  }
+  KEEL_CHECK(!dims.empty(), path_text, ": a 0-d array holds no samples; expected (N, ...)");
+  return x;
+}
+
+int run_predict(const std::string& saved, const std::string& input, const std::string& output,
+                int64_t batch_size) {
+  KEEL_CHECK(batch_size >= 1, "--batch-size ", batch_size, " is not allowed; expected >= 1");
+  Sequential model = load_model(saved);
+  Tensor x = read_input(input);
+  const int64_t sample = model.input_shape().sample_size();
+  // One sample of the model's input size (with or without a batch dim), or N samples of it.
+  const int64_t n = x.size() == sample ? 1 : x.dim(0);
+  KEEL_CHECK(n > 0 && x.size() == n * sample, "--input ", input, ": ", n, " samples of ",
+             x.size() / std::max<int64_t>(n, 1), " values each; model '", model.name(),
+             "' takes input ", model.input_shape().to_string(), " (", sample, " values per sample)");
+  std::vector<int64_t> dims = {n};
+  for (size_t i = 1; i < model.input_shape().dims().size(); ++i)
+    dims.push_back(model.input_shape().dims()[i]);
+  x.reshape(dims);
+  const Tensor y = model.predict(x, batch_size);
+  if (!output.empty()) {
+    write_npy(output, y);
+    std::printf("wrote predictions (%lld, %lld) to %s\n", static_cast<long long>(y.dim(0)),
+                static_cast<long long>(y.row_size()), output.c_str());
+    return 0;
+  }
+  const int64_t k = y.row_size();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = y.data() + i * k;
+    const int64_t best = std::max_element(row, row + k) - row;
+    std::printf("%lld: class %lld (%.4f)\n", static_cast<long long>(i),
+                static_cast<long long>(best), row[best]);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Handler add_fold_bn_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("fold-bn", "Fold BatchNormalization layers into Dense layers");
+  auto f = std::make_shared<FoldFlags>();
+  cmd->add_option("SAVED", f->saved, "saved model directory (keel train --save)")->required();
+  cmd->add_option("OUT", f->out, "directory for the folded model")->required();
+  cmd->add_option("--verify", f->verify,
+                  "compare predictions, accuracy and latency on the test split of fashion-mnist "
+                  "(Debian's dataset-fashion-mnist) or a directory with the Fashion-MNIST IDX files");
+  return [f] { return run_fold(*f); };
+}
+
+Handler add_evaluate_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("evaluate", "Loss and accuracy of a saved model on test data");
+  auto saved = std::make_shared<std::string>();
+  auto data = std::make_shared<std::string>("fashion-mnist");
+  auto batch = std::make_shared<int64_t>(32);
+  cmd->add_option("SAVED", *saved, "saved model directory")->required();
+  cmd->add_option("--data", *data, "fashion-mnist (default) or a directory with the IDX files");
+  cmd->add_option("--batch-size", *batch, "samples per batch (default 32)");
+  return [=] { return run_evaluate(*saved, *data, *batch); };
+}
+
+Handler add_predict_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("predict", "Predict with a saved model");
+  auto saved = std::make_shared<std::string>();
+  auto input = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>();
+  auto batch = std::make_shared<int64_t>(32);
+  cmd->add_option("SAVED", *saved, "saved model directory")->required();
+  cmd->add_option("--input", *input,
+                  "samples as .npy or IDX (raw or gzip'd); uint8 values are scaled by 1/255")
+      ->required();
+  cmd->add_option("--output", *output, "write the predictions as float32 .npy instead of printing");
+  cmd->add_option("--batch-size", *batch, "samples per batch (default 32)");
+  return [=] { return run_predict(*saved, *input, *output, *batch); };
+}
+
+Handler add_export_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("export", "Export a saved model to ONNX");
+  auto saved = std::make_shared<std::string>();
+  auto onnx = std::make_shared<std::string>();
+  auto fold = std::make_shared<bool>(false);
+  cmd->add_option("SAVED", *saved, "saved model directory")->required();
+  cmd->add_option("--onnx", *onnx, "output .onnx file")->required();
+  cmd->add_flag("--fold-bn", *fold, "fold BatchNormalization layers into Dense layers first");
+  return [=] {
+    export_onnx(load_model(*saved), *onnx, {.fold_bn = *fold});
+    std::printf("wrote %s (ONNX IR 8, opset 13%s)\n", onnx->c_str(),
+                *fold ? ", BatchNormalization folded" : "");
+    return 0;
+  };
+}
+
+}  // namespace keel::cli

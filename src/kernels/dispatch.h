@@ -1,0 +1,27 @@
+// Runtime ISA dispatch for the memory-bound kernels (private to src/kernels).
+//
+// KEEL_MULTIVERSION compiles a function three times (AVX-512, AVX2, baseline x86-64) and picks
+// one at load time through an ifunc resolver (cpuid), so the same binary runs on CPUs without
+// AVX-512 and uses it where present. Put it on plain loop functions, never on a function that
+// contains an OpenMP region: call the multiversioned body from inside the region instead.
+// Which clone runs depends only on the CPU, never on the thread count, so the determinism
+// guarantee (same bits whatever the thread count) holds on every machine. Contraction of a*b+c
+// into FMA is off in every file that includes this: otherwise the AVX2/AVX-512 clones round
+// differently from the baseline one, and BN's x*scale + shift no longer cancels exactly (a batch
+// of one must give exactly beta). All clones then give the same bits.
+#pragma once
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(KEEL_NO_MULTIVERSION)
+#if __has_attribute(target_clones)
+#define KEEL_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef KEEL_MULTIVERSION
+#define KEEL_MULTIVERSION
+#endif

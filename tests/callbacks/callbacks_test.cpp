@@ -1,0 +1,195 @@
+// Keras callbacks: EarlyStopping restores the best epoch, TerminateOnNaN stops a diverging run
+// (and clipping prevents the divergence), CSVLogger appends without a second header,
+// ReduceLROnPlateau / LearningRateScheduler change the optimizer's rate.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "keel/callbacks/csv_logger.h"
+#include "keel/callbacks/early_stopping.h"
+#include "keel/callbacks/learning_rate_scheduler.h"
+#include "keel/callbacks/reduce_lr_on_plateau.h"
+#include "keel/callbacks/terminate_on_nan.h"
+#include "keel/optimizers/sgd.h"
+#include "watch_helpers.h"
+
+namespace keel {
+namespace {
+using namespace watch_test;
+
+// Records the parameter arena and the logs at every epoch end.
+class Recorder : public Callback {
+ public:
+  void on_epoch_end(int64_t, const Logs& logs) override {
+    weights.push_back(arena(*model_));
+    val_loss.push_back(logs.get("val_loss").value_or(NAN));
+    loss.push_back(logs.get("loss").value_or(NAN));
+  }
+  std::vector<std::vector<float>> weights;
+  std::vector<double> val_loss, loss;
+};
+
+void compile_sgd(Sequential& m, SGDOptions o) {
+  m.compile({.optimizer = std::make_shared<SGD>(o), .loss = "sparse_categorical_crossentropy",
+             .metrics = {"accuracy"}});
+}
+
+TEST(EarlyStopping, RestoresTheWeightsOfTheBestEpoch) {
+  Tensor x, y;
+  make_data(120, x, y);
+  // Validation labels scrambled, so val_loss rises soon and patience runs out.
+  Tensor vx, vy;
+  make_data(60, vx, vy, 9);
+  for (int64_t i = 0; i < 60; ++i) vy[i] = static_cast<float>((static_cast<int>(vy[i]) + 1) % 3);
+  Sequential m = small_model();
+  compile_sgd(m, {.learning_rate = 0.1});
+  auto rec = std::make_shared<Recorder>();
+  std::ostringstream out;
+  auto es = std::make_shared<EarlyStopping>(
+      EarlyStoppingOptions{.patience = 2, .verbose = 1, .restore_best_weights = true, .out = &out});
+  const History h = m.fit(x, y, {.epochs = 30, .verbose = 0, .validation_data = DataView::of(vx, vy),
+                                 .callbacks = {rec, es}});
+  ASSERT_LT(h.epoch.size(), 30u) << "did not stop early";
+  const size_t best = static_cast<size_t>(
+      std::min_element(rec->val_loss.begin(), rec->val_loss.end()) - rec->val_loss.begin());
+  EXPECT_EQ(es->best_epoch(), static_cast<int64_t>(best));
+  EXPECT_EQ(es->stopped_epoch(), static_cast<int64_t>(best) + 2);  // patience 2 after the best
+  EXPECT_EQ(arena(m), rec->weights[best]);
+  EXPECT_NE(arena(m), rec->weights.back());
+  EXPECT_NE(out.str().find("Restoring model weights from the end of the best epoch: " +
+                           std::to_string(best + 1) + "."),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("Epoch " + std::to_string(best + 3) + ": early stopping"), std::string::npos);
+}
+
+TEST(EarlyStopping, BaselineAndMinDeltaFollowKeras) {
+  // Closed form: losses 1.0, 0.95, 0.949, 0.7 with min_delta 0.01 and patience 1: epoch 1 improves
+  // (0.95 < 1.0 - 0.01), epoch 2 does not (0.949 > 0.94) -> wait 1 >= patience -> stop at epoch 2.
+  Sequential m = small_model();
+  m.build();
+  EarlyStopping es({.monitor = "loss", .min_delta = 0.01, .patience = 1});
+  es.set_model(&m);
+  es.on_train_begin({});
+  const double losses[] = {1.0, 0.95, 0.949, 0.7};
+  for (int e = 0; e < 4 && !m.stop_training; ++e) {
+    Logs l;
+    l.set("loss", losses[e]);
+    es.on_epoch_end(e, l);
+  }
+  EXPECT_TRUE(m.stop_training);
+  EXPECT_EQ(es.stopped_epoch(), 2);
+  EXPECT_EQ(es.best(), 0.95);
+}
+
+TEST(TerminateOnNaN, StopsADivergingRunAndClippingPreventsIt) {
+  Tensor x, y;
+  make_data(160, x, y);
+  for (bool clip : {false, true}) {
+    Sequential m = small_model();
+    SGDOptions o{.learning_rate = 1e6, .on_nonfinite = NonFinitePolicy::kIgnore};
+    if (clip) o = {.learning_rate = 0.5, .clipnorm = 1e-6, .on_nonfinite = NonFinitePolicy::kIgnore};
+    if (clip) o.learning_rate = 1e6;
+    compile_sgd(m, o);
+    std::ostringstream out;
+    auto nan = std::make_shared<TerminateOnNaN>(&out);
+    auto rec = std::make_shared<Recorder>();
+    const History h = m.fit(x, y, {.epochs = 4, .verbose = 0, .callbacks = {nan, rec}});
+    if (!clip) {
+      EXPECT_TRUE(nan->terminated());
+      EXPECT_LT(h.epoch.size() * 5, 4u * 5 + 1);
+      EXPECT_NE(out.str().find(": Invalid loss, terminating training"), std::string::npos);
+      EXPECT_NE(out.str().find("Epoch 1, batch "), std::string::npos) << out.str();
+    } else {
+      EXPECT_FALSE(nan->terminated()) << out.str();
+      EXPECT_EQ(h.epoch.size(), 4u);
+      for (double l : rec->loss) EXPECT_TRUE(std::isfinite(l));
+    }
+  }
+}
+
+TEST(CSVLogger, KerasLayoutAndAppendWithoutSecondHeader) {
+  Tensor x, y;
+  make_data(100, x, y);
+  const auto dir = fresh_dir("csv");
+  const auto file = dir / "log.csv";
+  Sequential m = small_model();
+  compile_sgd(m, {.learning_rate = 0.05});
+  m.fit(x, y, {.epochs = 2, .verbose = 0, .validation_split = 0.2,
+               .callbacks = {std::make_shared<CSVLogger>(file)}});
+  // A stale row for epoch 2 (a run killed after logging but before its checkpoint) is dropped.
+  { std::ofstream(file, std::ios::app) << "2,0.5,0.5,0.5,0.5\n"; }
+  m.fit(x, y, {.epochs = 4, .initial_epoch = 2, .verbose = 0, .validation_split = 0.2,
+               .callbacks = {std::make_shared<CSVLogger>(file, ",", /*append=*/true)}});
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "epoch,accuracy,loss,val_accuracy,val_loss");
+  for (int e = 0; e < 4; ++e) EXPECT_TRUE(lines[e + 1].starts_with(std::to_string(e) + ",")) << lines[e + 1];
+  EXPECT_EQ(lines[3].find("0.5,0.5"), std::string::npos);
+}
+
+TEST(CSVLogger, PythonFloatRepr) {
+  // Expected strings are Python 3's repr() of the same doubles.
+  EXPECT_EQ(python_float_repr(1.0), "1.0");
+  EXPECT_EQ(python_float_repr(0.1), "0.1");
+  EXPECT_EQ(python_float_repr(0.0001), "0.0001");
+  EXPECT_EQ(python_float_repr(1e-05), "1e-05");
+  EXPECT_EQ(python_float_repr(123456.5), "123456.5");
+  EXPECT_EQ(python_float_repr(1e16), "1e+16");
+  EXPECT_EQ(python_float_repr(-2.5e-7), "-2.5e-07");
+  EXPECT_EQ(python_float_repr(static_cast<double>(0.8234f)), "0.8234000205993652");
+  EXPECT_EQ(python_float_repr(NAN), "nan");
+  // numpy: repr(np.float32(0.05)) == "0.05", repr(np.float32(1e-7)) == "1e-07"
+  EXPECT_EQ(numpy_float32_repr(0.05f), "0.05");
+  EXPECT_EQ(numpy_float32_repr(1e-7f), "1e-07");
+}
+
+TEST(ReduceLROnPlateau, ReducesAfterPatienceWithCooldown) {
+  Sequential m = small_model();
+  compile_sgd(m, {.learning_rate = 0.1});
+  std::ostringstream out;
+  ReduceLROnPlateau r({.monitor = "loss", .factor = 0.5, .patience = 2, .cooldown = 1, .min_lr = 0.03, .out = &out});
+  r.set_model(&m);
+  r.on_train_begin({});
+  // Keras's order: epoch 0 sets best; epoch 1 wait 1; epoch 2 wait 2 -> 0.05, cooldown 1;
+  // epoch 3 spends the cooldown (counter 0) and, no longer in cooldown, counts wait 1; epoch 4
+  // wait 2 -> max(0.025, 0.03) = 0.03; later plateaus cannot go below min_lr.
+  std::vector<double> lrs;
+  for (int e = 0; e < 9; ++e) {
+    Logs l;
+    l.set("loss", 1.0);
+    r.on_epoch_end(e, l);
+    lrs.push_back(m.optimizer().learning_rate());
+  }
+  const double f01 = static_cast<double>(0.1f);
+  EXPECT_EQ(lrs[1], f01);
+  EXPECT_EQ(lrs[2], static_cast<double>(static_cast<float>(f01 * 0.5)));
+  EXPECT_EQ(lrs[3], lrs[2]);
+  EXPECT_NEAR(lrs[4], 0.03, 1e-8);
+  EXPECT_NEAR(lrs[8], 0.03, 1e-8);
+  EXPECT_NE(out.str().find("Epoch 3: ReduceLROnPlateau reducing learning rate to 0.05"), std::string::npos)
+      << out.str();
+}
+
+TEST(LearningRateScheduler, SetsTheRateEachEpoch) {
+  Tensor x, y;
+  make_data(64, x, y);
+  Sequential m = small_model();
+  compile_sgd(m, {.learning_rate = 0.1});
+  std::vector<double> seen;
+  auto sched = std::make_shared<LearningRateScheduler>([&](int64_t epoch, double lr) {
+    seen.push_back(lr);
+    return epoch < 1 ? lr : lr * 0.5;
+  });
+  m.fit(x, y, {.epochs = 3, .verbose = 0, .callbacks = {sched}});
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NEAR(seen[2], 0.05, 1e-8);
+  EXPECT_NEAR(m.optimizer().learning_rate(), 0.025, 1e-8);
+}
+
+}  // namespace
+}  // namespace keel

@@ -1,0 +1,257 @@
+// Interop with third-party runtimes, through the scripts next to this file:
+//   * TF.js (@tensorflow/tfjs, pure JS, from npm): loads keel-saved seed models and predicts the
+//     same; a model built and trained in tfjs loads into keel and predicts the same.
+//   * ONNX: both seed models, folded and unfolded, pass onnx.checker (Debian python3-onnx via
+//     /usr/bin/python3) and run in onnxruntime-node with keel's predictions.
+//   * The deployment CLI end to end: keel train --save, fold-bn --verify, evaluate, predict, export.
+// npm packages go to <build>/interop/node_modules (tools/interop/setup.sh, idempotent). Tests skip
+// only when `node` is not installed (or, for the CLI test, when the data set is missing).
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "interop/trained_models.h"
+#include "keel/core/error.h"
+#include "keel/io/fashion_mnist.h"
+#include "keel/io/idx.h"
+#include "keel/io/npy.h"
+#include "keel/io/onnx_export.h"
+#include "keel/io/saved_model.h"
+#include "keel/model/fold_batch_norm.h"
+
+namespace keel {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScratchDir;
+
+const fs::path kScripts = fs::path(KEEL_SOURCE_DIR) / "tests" / "interop";
+const fs::path kNodeDir = fs::path(KEEL_BINARY_DIR) / "interop";
+
+bool have_node() { return std::system("node --version > /dev/null 2>&1") == 0; }
+
+// Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "'" + std::string.
+std::string quote(const fs::path& p) { return std::string("'").append(p.string()).append("'"); }
+
+// Runs a shell command with its output in `log`; returns the exit code.
+int run(const std::string& command, const fs::path& log) {
+  const int status = std::system((command + " > " + quote(log) + " 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Installs the npm packages once per build tree; returns the NODE_PATH prefix for commands.
+std::string node_env() {
+  const fs::path log = kNodeDir.string() + "-setup.log";
+  fs::create_directories(kNodeDir);
+  const int rc = run("bash " + quote(fs::path(KEEL_SOURCE_DIR) / "tools/interop/setup.sh") + " " +
+                         quote(kNodeDir),
+                     log);
+  EXPECT_EQ(rc, 0) << "npm install failed:\n" << read_text(log);
+  return "NODE_PATH=" + quote(kNodeDir / "node_modules") + " node ";
+}
+
+#define REQUIRE_NODE()                                                                 \
+  if (!have_node()) GTEST_SKIP() << "node is not installed; skipping the interop test " \
+                                    "(apt-get install nodejs npm to run it)"
+
+// Runs a script and fails the test with its output when it exits non-zero.
+void expect_script_ok(const std::string& command, const fs::path& log) {
+  const int rc = run(command, log);
+  const std::string out = read_text(log);
+  EXPECT_EQ(rc, 0) << command << "\n" << out;
+  std::printf("%s", out.c_str());
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double m = 0;
+  for (int64_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::max(m, std::fabs(double(a[i]) - double(b[i])));
+  return m;
+}
+
+TEST(TfjsInterop, TfjsLoadsKeelSavedSeedModels) {
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  ScratchDir dir("tfjs_load");
+  const Tensor x = testing::random_images(20, 31);
+  write_npy(dir / "x.npy", x);
+  for (const char* name : {"seed-mlp", "seed-mlp-bn-before"}) {
+    reset_default_names();
+    Sequential m = testing::trained_seed_model(name, 20);
+    FoldResult folded = fold_batch_norm(m);
+    save_model(m, dir / name);
+    save_model(folded.model, dir / (std::string(name) + "-folded"), {.user_metadata = {{"k", 1}}});
+    write_npy(dir / "keel.npy", m.predict(x));
+    expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " + quote(dir / name) +
+                         " " + quote(dir / "x.npy") + " " + quote(dir / "keel.npy"),
+                     dir / "log.txt");
+    write_npy(dir / "keel_folded.npy", folded.model.predict(x));
+    expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " +
+                         quote(dir / (std::string(name) + "-folded")) + " " + quote(dir / "x.npy") +
+                         " " + quote(dir / "keel_folded.npy"),
+                     dir / "log.txt");
+  }
+}
+
+TEST(TfjsInterop, KeelLoadsModelTrainedInTfjs) {
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  ScratchDir dir("tfjs_make");
+  const Tensor x = testing::random_images(20, 32);
+  write_npy(dir / "x.npy", x);
+  expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " make " + quote(dir / "tj") +
+                       " " + quote(dir / "x.npy") + " " + quote(dir / "tfjs.npy"),
+                   dir / "log.txt");
+  Sequential m = load_model(dir / "tj");
+  EXPECT_EQ(m.name(), "tfjs_made");
+  EXPECT_EQ(m.num_layers(), 7);
+  const Tensor tfjs = read_npy(dir / "tfjs.npy").values;
+  const Tensor keel = m.predict(x);
+  EXPECT_LE(max_abs_diff(keel, tfjs), 1e-5);
+  // And the tfjs model folds (bn_in into 'hidden', bn_mid into 'hidden2' which has no bias).
+  FoldResult r = fold_batch_norm(m);
+  EXPECT_EQ(r.folded.size(), 2u) << r.report();
+  EXPECT_LE(max_abs_diff(r.model.predict(x), tfjs), 1e-5);
+}
+
+TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
+  ScratchDir dir("onnx");
+  const Tensor x = testing::random_images(20, 33);
+  write_npy(dir / "x.npy", x);
+  std::vector<fs::path> models;
+  for (const char* name : {"seed-mlp", "seed-mlp-bn-before"}) {
+    reset_default_names();
+    Sequential m = testing::trained_seed_model(name, 20);
+    write_npy(dir / (std::string(name) + ".npy"), m.predict(x));
+    for (bool fold : {false, true}) {
+      const fs::path p = dir / (std::string(name) + (fold ? "-folded" : "") + ".onnx");
+      export_onnx(m, p, {.fold_bn = fold});
+      models.push_back(p);
+    }
+  }
+  // onnx.checker (installed by scripts/install-deps.sh --test).
+  ASSERT_EQ(run("/usr/bin/python3 -c 'import onnx'", dir / "py.txt"), 0)
+      << "/usr/bin/python3 cannot import onnx: install Debian's python3-onnx "
+         "(scripts/install-deps.sh --test)";
+  std::string check = "/usr/bin/python3 " + quote(kScripts / "onnx_check.py");
+  for (const auto& p : models) check.append(" ").append(quote(p));
+  expect_script_ok(check, dir / "check.txt");
+
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  for (const auto& p : models) {
+    const std::string stem = p.stem().string();
+    const std::string base = stem.substr(0, stem.find("-folded"));
+    expect_script_ok(node + quote(kScripts / "onnx_run.js") + " " + quote(p) + " " +
+                         quote(dir / "x.npy") + " " + quote(dir / (base + ".npy")),
+                     dir / "ort.txt");
+  }
+}
+
+// ---- the deployment CLI end to end ----
+
+// A Fashion-MNIST directory with the first `train` training images and the whole test split.
+void write_small_fashion_mnist(const fs::path& dir, const FashionMnist& data, int64_t train) {
+  fs::create_directories(dir);
+  auto images = [](const std::vector<uint8_t>& src, int64_t n) {
+    return IdxArray{IdxType::kUint8, {n, 28, 28}, {src.begin(), src.begin() + n * 784}};
+  };
+  auto labels = [](const std::vector<uint8_t>& src, int64_t n) {
+    return IdxArray{IdxType::kUint8, {n}, {src.begin(), src.begin() + n}};
+  };
+  write_idx(dir / "train-images-idx3-ubyte", images(data.train_images, train));
+  write_idx(dir / "train-labels-idx1-ubyte", labels(data.train_labels, train));
+  write_idx(dir / "t10k-images-idx3-ubyte", images(data.test_images, data.test_count));
+  write_idx(dir / "t10k-labels-idx1-ubyte", labels(data.test_labels, data.test_count));
+}
+
+TEST(DeployCli, TrainSaveFoldVerifyEvaluatePredictExport) {
+  const char* bin = std::getenv("KEEL_BIN");
+  if (!bin) GTEST_SKIP() << "KEEL_BIN is not set (run through ctest)";
+  FashionMnist data;
+  try {
+    data = load_fashion_mnist(default_fashion_mnist_dir());
+  } catch (const Error& e) {
+    GTEST_SKIP() << "Fashion-MNIST is not installed: " << e.what();
+  }
+  ScratchDir dir("deploy_cli");
+  // 3000 training images keep the epoch short; --verify uses the real 10000-image test split.
+  write_small_fashion_mnist(dir / "small", data, 3000);
+  const std::string keel = quote(bin) + " ";
+  for (const char* name : {"seed-mlp", "seed-mlp-bn-before"}) {
+    const fs::path m = dir / (std::string(name) + "-m"), f = dir / (std::string(name) + "-f");
+    ASSERT_EQ(run(keel + "train " + name + " --epochs 1 --validation 500 --verbose 0 --data " +
+                      quote(dir / "small") + " --save " + quote(m),
+                  dir / "train.txt"),
+              0)
+        << read_text(dir / "train.txt");
+    ASSERT_EQ(run(keel + "fold-bn " + quote(m) + " " + quote(f) + " --verify fashion-mnist",
+                  dir / "fold.txt"),
+              0)
+        << read_text(dir / "fold.txt");
+    const std::string out = read_text(dir / "fold.txt");
+    std::printf("%s: keel fold-bn --verify fashion-mnist\n%s", name, out.c_str());
+    EXPECT_NE(out.find("Folded 3 of 3 BatchNormalization layers"), std::string::npos) << out;
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(out, match, std::regex("max abs difference: +([0-9.e+-]+)")));
+    EXPECT_LE(std::stod(match[1]), 1e-5) << out;
+    EXPECT_NE(out.find("Verified on 10000 test images"), std::string::npos) << out;
+    EXPECT_NE(out.find("(identical)"), std::string::npos) << out;
+
+    // The folded model has no BN layer left and evaluates like the original.
+    ASSERT_EQ(run(keel + "summary " + quote(f), dir / "summary.txt"), 0);
+    EXPECT_EQ(read_text(dir / "summary.txt").find("BatchNormalization"), std::string::npos);
+    ASSERT_EQ(run(keel + "evaluate " + quote(m), dir / "eval_m.txt"), 0);
+    ASSERT_EQ(run(keel + "evaluate " + quote(f), dir / "eval_f.txt"), 0);
+    const std::regex acc("accuracy ([0-9.]+)");
+    std::smatch am, af;
+    const std::string em = read_text(dir / "eval_m.txt"), ef = read_text(dir / "eval_f.txt");
+    ASSERT_TRUE(std::regex_search(em, am, acc)) << em;
+    ASSERT_TRUE(std::regex_search(ef, af, acc)) << ef;
+    EXPECT_EQ(am[1], af[1]);
+  }
+  // predict on an IDX file (uint8 pixels, scaled like training) and on .npy; export.
+  const fs::path m = dir / "seed-mlp-m";
+  ASSERT_EQ(run(keel + "predict " + quote(m) + " --input " +
+                    quote(dir / "small" / "t10k-images-idx3-ubyte") + " --output " +
+                    quote(dir / "p.npy"),
+                dir / "predict.txt"),
+            0)
+      << read_text(dir / "predict.txt");
+  const Tensor p = read_npy(dir / "p.npy").values;
+  ASSERT_EQ(p.dims(), (std::vector<int64_t>{10000, 10}));
+  Sequential loaded = load_model(m);
+  DataView test;
+  test.size = 10000;
+  test.sample_dims = {28, 28};
+  test.x_uint8 = data.test_images.data();
+  test.x_scale = 1.0f / 255.0f;
+  EXPECT_EQ(max_abs_diff(p, loaded.predict(test, 32)), 0.0);
+  ASSERT_EQ(run(keel + "export " + quote(m) + " --onnx " + quote(dir / "m.onnx") + " --fold-bn",
+                dir / "export.txt"),
+            0);
+  EXPECT_TRUE(fs::exists(dir / "m.onnx"));
+  // User errors: exit code 2 and one line naming the file.
+  EXPECT_EQ(run(keel + "predict " + quote(m) + " --input " + quote(dir / "missing.npy"),
+                dir / "err.txt"),
+            2);
+  EXPECT_NE(read_text(dir / "err.txt").find("missing.npy"), std::string::npos);
+  EXPECT_EQ(run(keel + "evaluate " + quote(dir / "small"), dir / "err2.txt"), 2);
+  EXPECT_NE(read_text(dir / "err2.txt").find("model.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel

@@ -1,0 +1,81 @@
+// ONNX export: wire-format basics and graph contents. The full model is validated by onnx.checker
+// and run by ONNX Runtime in tests/interop/interop_test.cpp.
+#include "keel/io/onnx_export.h"
+
+#include <gtest/gtest.h>
+
+#include "../../src/io/protobuf_wire.h"
+#include "interop/trained_models.h"
+#include "keel/core/error.h"
+#include "keel/layers/layers.h"
+
+namespace keel {
+namespace {
+
+bool contains(const std::string& bytes, const std::string& text) {
+  return bytes.find(text) != std::string::npos;
+}
+
+TEST(OnnxExport, ProtobufWireEncoding) {
+  // Closed-form encodings from the protobuf encoding guide.
+  protobuf::Writer w;
+  w.int64_field(1, 150);  // 08 96 01
+  EXPECT_EQ(w.bytes(), std::string("\x08\x96\x01", 3));
+  protobuf::Writer neg;
+  neg.int64_field(3, -1);  // tag 0x18, then ten bytes: 9 x 0xff, 0x01
+  EXPECT_EQ(neg.bytes(), std::string("\x18") + std::string(9, '\xff') + std::string("\x01"));
+  protobuf::Writer s;
+  s.bytes_field(2, "testing");  // 12 07 74 65 73 74 69 6e 67
+  EXPECT_EQ(s.bytes(), std::string("\x12\x07testing", 9));
+  protobuf::Writer f;
+  f.float_field(2, 1.0f);  // 15 00 00 80 3f
+  EXPECT_EQ(f.bytes(), std::string("\x15\x00\x00\x80\x3f", 5));
+  protobuf::Writer outer;
+  outer.message_field(3, w);  // 1a 03 08 96 01
+  EXPECT_EQ(outer.bytes(), std::string("\x1a\x03\x08\x96\x01", 5));
+}
+
+TEST(OnnxExport, SeedModelGraphUnfoldedAndFolded) {
+  reset_default_names();
+  Sequential m = testing::trained_seed_model("seed-mlp", 1);
+  const std::string plain = onnx_model_bytes(m);
+  // ModelProto starts with ir_version = 8 (field 1, varint).
+  EXPECT_EQ(plain.substr(0, 2), std::string("\x08\x08", 2));
+  for (const char* op : {"Flatten", "BatchNormalization", "Gemm", "Elu", "Softmax", "keel",
+                         "dense/kernel", "batch_normalization/moving_variance", "batch", "input",
+                         "output"}) {
+    EXPECT_TRUE(contains(plain, op)) << op;
+  }
+  const std::string folded = onnx_model_bytes(m, {.fold_bn = true});
+  EXPECT_FALSE(contains(folded, "BatchNormalization"));
+  EXPECT_TRUE(contains(folded, "Gemm"));
+  // Folding drops the BN parameters: 3 x (gamma, beta, mean, var) = (784 + 300 + 100) x 4 floats.
+  EXPECT_GT(plain.size(), folded.size() + (784 + 300 + 100) * 4 * 4);
+}
+
+TEST(OnnxExport, ActivationsMapToOnnxOps) {
+  reset_default_names();
+  Sequential m(Dense(4, {.activation = "gelu", .input_shape = {3}}), Activation("swish"),
+               Activation("selu"), Activation("leaky_relu"), Activation("softplus"),
+               Activation("tanh"), Dropout(0.3), Dense(2, {.activation = "sigmoid"}));
+  m.build();
+  const std::string bytes = onnx_model_bytes(m);
+  for (const char* op : {"Erf", "Sigmoid", "Selu", "LeakyRelu", "Softplus", "Tanh", "Mul"})
+    EXPECT_TRUE(contains(bytes, op)) << op;
+  EXPECT_FALSE(contains(bytes, "Dropout"));
+}
+
+TEST(OnnxExport, BnOnRank3InputIsAnErrorNamingTheLayer) {
+  reset_default_names();
+  Sequential m(BatchNormalization({.input_shape = {4, 5}, .name = "bn3d"}), Flatten(), Dense(2));
+  m.build();
+  try {
+    onnx_model_bytes(m, {.fold_bn = true});  // followed by Flatten: cannot fold either
+    FAIL() << "expected keel::Error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "'bn3d'")) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace keel

@@ -1,0 +1,108 @@
+// The vectorised elementwise kernels against their scalar references (issue 4): ELU with the
+// polynomial exp, the fused activation + bias backward, BN apply, and the small-M GEMM path.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "keel/core/rng.h"
+#include "keel/kernels/activations.h"
+#include "keel/kernels/batch_norm.h"
+#include "keel/kernels/bias.h"
+#include "keel/kernels/gemm.h"
+
+namespace keel {
+namespace {
+
+std::vector<float> random_vec(int64_t n, uint64_t seed, double scale = 3.0) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = static_cast<float>(rng.normal() * scale);
+  return v;
+}
+
+TEST(KernelsFused, EluMatchesLibmWithinTwoUlpAndKeepsTheKink) {
+  std::vector<float> z;
+  for (float v = -100.0f; v <= 3.0f; v += 0.0137f) z.push_back(v);
+  z.push_back(0.0f);
+  z.push_back(-0.0f);
+  z.push_back(-1e-30f);
+  std::vector<float> y(z.size()), y_ref(z.size());
+  activation_forward(ActivationKind::kElu, z.data(), y.data(), 1, int64_t(z.size()));
+  activation_forward_ref(ActivationKind::kElu, z.data(), y_ref.data(), 1, int64_t(z.size()));
+  for (size_t i = 0; i < z.size(); ++i) {
+    // exp(z) - 1 in float: an error of 2 ulp of exp(z) (<= 1) is at most 2^-23 absolute.
+    ASSERT_NEAR(y[i], y_ref[i], 2.4e-7f) << "z=" << z[i];
+  }
+  EXPECT_EQ(y[z.size() - 3], 0.0f);                   // elu(0) = 0
+  EXPECT_EQ(y[z.size() - 1], y_ref[z.size() - 1]);    // tiny negatives: exp - 1 = 0 exactly
+  EXPECT_EQ(y_ref[0], -1.0f);
+  EXPECT_EQ(y[0], -1.0f);  // saturates like expf
+  // Backward at the kink y == 0 uses slope 1 (TF EluGrad), also through the fused bias path.
+  const float y0 = 0.0f, dy = 3.0f;
+  float dz = 0.0f, db = 0.0f;
+  activation_bias_backward(ActivationKind::kElu, nullptr, &y0, &dy, &dz, &db, 1, 1);
+  EXPECT_EQ(dz, 3.0f);
+  EXPECT_EQ(db, 3.0f);
+}
+
+TEST(KernelsFused, ActivationBiasBackwardMatchesReference) {
+  for (int64_t rows : {1, 3, 7, 8, 9, 17, 64, 65, 300}) {
+    for (int64_t cols : {1, 7, 15, 16, 17, 64, 65, 130, 300}) {
+      for (ActivationKind kind : {ActivationKind::kElu, ActivationKind::kLinear,
+                                  ActivationKind::kRelu, ActivationKind::kTanh}) {
+        const auto z = random_vec(rows * cols, uint64_t(rows * 31 + cols));
+        std::vector<float> y(z.size());
+        activation_forward_ref(kind, z.data(), y.data(), rows, cols);
+        const auto dy = random_vec(rows * cols, 77);
+        std::vector<float> dz(z.size()), dz_r(z.size()), db(cols, 0.25f), db_r(cols, 0.25f);
+        activation_bias_backward(kind, z.data(), y.data(), dy.data(), dz.data(), db.data(), rows, cols);
+        activation_bias_backward_ref(kind, z.data(), y.data(), dy.data(), dz_r.data(), db_r.data(),
+                                     rows, cols);
+        ASSERT_EQ(dz, dz_r) << rows << "x" << cols;  // same formula, elementwise: exact
+        for (int64_t j = 0; j < cols; ++j)
+          ASSERT_NEAR(db[j], db_r[j], 1e-5 * (1 + std::fabs(db_r[j]))) << rows << "x" << cols;
+        // In place (dz == dy) gives the same.
+        auto inplace = dy;
+        std::vector<float> db2(cols, 0.25f);
+        activation_bias_backward(kind, z.data(), y.data(), inplace.data(), inplace.data(),
+                                 db2.data(), rows, cols);
+        ASSERT_EQ(inplace, dz);
+        ASSERT_EQ(db2, db);
+      }
+    }
+  }
+}
+
+TEST(KernelsFused, BatchNormApplyMatchesReference) {
+  for (int64_t outer : {1, 3, 17, 256}) {
+    for (int64_t channels : {1, 7, 16, 17, 784}) {
+      const auto x = random_vec(outer * channels, 5), scale = random_vec(channels, 6),
+                 shift = random_vec(channels, 7);
+      std::vector<float> y(x.size()), y_r(x.size());
+      batch_norm_apply(x.data(), scale.data(), shift.data(), y.data(), outer, channels, 1);
+      batch_norm_apply_ref(x.data(), scale.data(), shift.data(), y_r.data(), outer, channels, 1);
+      ASSERT_EQ(y, y_r);
+    }
+  }
+}
+
+TEST(KernelsFused, SmallGemmAccumulatesAndMatchesReference) {
+  for (int64_t m : {1, 2}) {
+    for (int64_t n : {1, 10, 63, 64, 65, 300}) {
+      for (int64_t k : {1, 100, 784}) {
+        const auto a = random_vec(m * k, 1, 1.0), b = random_vec(k * n, 2, 1.0);
+        for (bool acc : {false, true}) {
+          std::vector<float> c(size_t(m * n), 0.5f), c_r(size_t(m * n), 0.5f);
+          gemm(a.data(), b.data(), c.data(), m, n, k, false, false, acc);
+          gemm_ref(a.data(), b.data(), c_r.data(), m, n, k, false, false, acc);
+          for (size_t i = 0; i < c.size(); ++i)
+            ASSERT_NEAR(c[i], c_r[i], 1e-4 * (1 + std::sqrt(double(k)))) << m << "x" << n << "x" << k;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keel
