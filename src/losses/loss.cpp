@@ -28,13 +28,15 @@ inline float clip_probability(float p) {
 }
 inline bool inside_clip(float p) { return p >= kEpsilon && p <= 1.0f - kEpsilon; }
 
-void check_dims(const LossBatch& b, const std::string& loss, int64_t expected_true_width) {
-  KEEL_CHECK(b.batch >= 0 && b.width > 0, "loss '", loss, "': invalid batch ", b.batch,
+// Takes the loss itself, not its name: the name string is only built when a check fails, so a
+// training step allocates nothing here.
+void check_dims(const LossBatch& b, const Loss& loss_fn, int64_t expected_true_width) {
+  KEEL_CHECK(b.batch >= 0 && b.width > 0, "loss '", loss_fn.name(), "': invalid batch ", b.batch,
              " / width ", b.width, "; expected batch >= 0 and width > 0");
-  KEEL_CHECK(b.true_width == expected_true_width, "loss '", loss, "': y_true has width ",
+  KEEL_CHECK(b.true_width == expected_true_width, "loss '", loss_fn.name(), "': y_true has width ",
              b.true_width, " but expected ", expected_true_width, " for y_pred of width ",
              b.width);
-  KEEL_CHECK(b.batch == 0 || (b.y_pred != nullptr && b.y_true != nullptr), "loss '", loss,
+  KEEL_CHECK(b.batch == 0 || (b.y_pred != nullptr && b.y_true != nullptr), "loss '", loss_fn.name(),
              "': y_pred / y_true must not be null");
 }
 
@@ -54,7 +56,7 @@ class RegressionLoss final : public Loss {
     return {};
   }
   double compute(const LossBatch& b, float* grad, bool* grad_wrt_logits) const override {
-    check_dims(b, name(), b.width);
+    check_dims(b, *this, b.width);
     if (grad_wrt_logits) *grad_wrt_logits = false;
     const int64_t n = b.batch * b.width;
     // d(mean over batch of mean over width) / d y_pred = per-element derivative / (batch*width).
@@ -134,7 +136,7 @@ class CategoricalCrossentropy final : public Loss {
     return sparse_ ? "sparse_categorical_crossentropy" : "categorical_crossentropy";
   }
   double compute(const LossBatch& b, float* grad, bool* grad_wrt_logits) const override {
-    check_dims(b, name(), sparse_ ? 1 : b.width);
+    check_dims(b, *this, sparse_ ? 1 : b.width);
     const bool use_model_logits =
         !from_logits_ && b.logits != nullptr && b.logits_of == LogitsOf::kSoftmax;
     if (grad_wrt_logits) *grad_wrt_logits = use_model_logits;
@@ -205,7 +207,7 @@ class BinaryCrossentropy final : public Loss {
   explicit BinaryCrossentropy(bool from_logits) : Loss(from_logits) {}
   std::string name() const override { return "binary_crossentropy"; }
   double compute(const LossBatch& b, float* grad, bool* grad_wrt_logits) const override {
-    check_dims(b, name(), b.width);
+    check_dims(b, *this, b.width);
     const bool use_model_logits =
         !from_logits_ && b.logits != nullptr && b.logits_of == LogitsOf::kSigmoid;
     if (grad_wrt_logits) *grad_wrt_logits = use_model_logits;

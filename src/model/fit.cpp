@@ -42,10 +42,14 @@ void TrainingState::reset_metrics() {
   for (auto& m : metrics) m->reset();
 }
 
-Logs TrainingState::logs(const std::string& prefix) const {
+void TrainingState::fill_logs(Logs& out) const {
+  out.set("loss", loss_tracker.result());
+  for (const auto& m : metrics) out.set(m->name(), m->result());
+}
+
+Logs TrainingState::logs() const {
   Logs out;
-  out.set(prefix + "loss", loss_tracker.result());
-  for (const auto& m : metrics) out.set(prefix + m->name(), m->result());
+  fill_logs(out);
   return out;
 }
 
@@ -191,6 +195,7 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
   stop_training = false;
   Logs empty;
   for (auto& cb : callbacks) cb->on_train_begin(empty);
+  Logs batch_logs;  // reused by every batch so a step allocates nothing
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs && !stop_training; ++epoch) {
     for (auto& cb : callbacks) cb->on_epoch_begin(epoch, empty);
     std::iota(order.begin(), order.end(), int64_t{0});
@@ -201,7 +206,6 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
         std::swap(order[i], order[rng.uniform_int(static_cast<uint64_t>(i + 1))]);
     }
     t.reset_metrics();
-    Logs logs;
     for (int64_t step = 0; step < steps; ++step) {
       const auto start = std::chrono::steady_clock::now();
       const int64_t first = step * bs, count = std::min(bs, n - first);
@@ -210,10 +214,11 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
       train_step(*this, t, count, y_width, callbacks, step);
       history.train_seconds += seconds_since(start);
       history.train_samples += count;
-      logs = t.logs();
-      for (auto& cb : callbacks) cb->on_train_batch_end(step, logs);
+      t.fill_logs(batch_logs);
+      for (auto& cb : callbacks) cb->on_train_batch_end(step, batch_logs);
       if (stop_training) break;
     }
+    Logs logs = batch_logs;  // the epoch's logs: the running values plus validation
     if (validation) {
       const Logs val = evaluate(*validation, {.batch_size = bs, .verbose = 0});
       for (const auto& [name, value] : val.items()) logs.set("val_" + name, value);

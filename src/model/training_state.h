@@ -31,7 +31,10 @@ struct TrainingState {
   void ensure_batch_buffers(int64_t batch, int64_t x_width, int64_t y_width, int64_t out_width);
   void ensure_metrics(int64_t out_width, int64_t true_width);
   void reset_metrics();
-  Logs logs(const std::string& prefix = "") const;
+  Logs logs() const;
+  // Writes loss and metrics into `out` in place: after the first batch the keys exist, so this
+  // allocates nothing (fit calls it after every step).
+  void fill_logs(Logs& out) const;
 };
 
 }  // namespace keel
