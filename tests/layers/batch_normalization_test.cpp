@@ -60,6 +60,10 @@ TEST(LayersBatchNormalization, MatchesPyTorchGolden) {
   const auto golden = nlohmann::json::parse(in);
   for (const auto& c : golden["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
+    // Looser only for outputs of the mean-1e4 case (see tools/golden/layers_bn.py); statistics are
+    // always compared tightly.
+    const double vt = c.value("value_tolerance", 0.0);
+    const auto tol = [vt](double t) { return std::max(t, vt); };
     const auto shape = c["shape"].get<std::vector<int64_t>>();
     std::vector<int64_t> sample(shape.begin() + 1, shape.end());
     const int64_t batch = shape[0];
@@ -74,18 +78,29 @@ TEST(LayersBatchNormalization, MatchesPyTorchGolden) {
       const auto x = step["x"].get<std::vector<float>>();
       h.zero_grads();
       const auto y = h.forward(x, batch, Mode::kTraining);
-      expect_near_all(y, step["y"], 2e-5, "y");
+      expect_near_all(y, step["y"], tol(2e-5), "y");
       const auto dx = h.backward(x, y, step["dy"].get<std::vector<float>>(), batch);
-      expect_near_all(dx, step["dx"], 1e-4, "dx");
-      expect_near_all(h.grad("gamma"), step["dgamma"], 1e-4, "dgamma");
-      expect_near_all(h.grad("beta"), step["dbeta"], 1e-5, "dbeta");
+      expect_near_all(dx, step["dx"], tol(1e-4), "dx");
+      expect_near_all(h.grad("gamma"), step["dgamma"], tol(1e-4), "dgamma");
+      expect_near_all(h.grad("beta"), step["dbeta"], tol(1e-5), "dbeta");
       expect_near_all(h.value("moving_mean"), step["moving_mean"], 1e-6, "moving_mean");
       expect_near_all(h.value("moving_variance"), step["moving_variance"], 1e-6, "moving_variance");
     }
     const auto mm = h.value("moving_mean"), mv = h.value("moving_variance");
     const auto y = h.forward(c["inference"]["x"].get<std::vector<float>>(), batch, Mode::kInference);
-    expect_near_all(y, c["inference"]["y"], 2e-5, "inference y");
+    expect_near_all(y, c["inference"]["y"], tol(2e-5), "inference y");
     EXPECT_EQ(h.value("moving_mean"), mm);  // inference changes no state
+    EXPECT_EQ(h.value("moving_variance"), mv);
+
+    // Frozen (trainable=False): inference mode even for a training forward; dx through fixed stats.
+    h.layer().set_trainable(false);
+    const auto& frozen = c["frozen"];
+    const auto fx = frozen["x"].get<std::vector<float>>();
+    const auto fy = h.forward(fx, batch, Mode::kTraining);
+    expect_near_all(fy, frozen["y"], tol(2e-5), "frozen y");
+    const auto fdx = h.backward(fx, fy, frozen["dy"].get<std::vector<float>>(), batch);
+    expect_near_all(fdx, frozen["dx"], tol(2e-5), "frozen dx");
+    EXPECT_EQ(h.value("moving_mean"), mm);
     EXPECT_EQ(h.value("moving_variance"), mv);
   }
 }

@@ -10,8 +10,11 @@ Keras conventions are applied on top of PyTorch (keras-semantics.md):
     the biased batch variance like Keras, but its running_var uses the UNBIASED variance, so the
     moving statistics are updated here by hand: v -= (v - batch_stat) * (1 - 0.99), biased var.
   * Loss: sparse categorical cross-entropy from the softmax logits (torch cross_entropy), mean.
-  * SGD with Keras momentum form (equal to PyTorch's for constant lr) and Keras clipnorm
-    (per variable g*c/max(||g||, c)) or global_clipnorm, applied by hand before the update.
+  * The optimizer step is written out by hand with Keras's formulas (keras-semantics.md §2, §6):
+    SGD (plain, momentum m = mu*m - lr*g; w += m, nesterov w += mu*m - lr*g) and Adam (tf.keras
+    2.11: m += (g-m)(1-b1), v += (g^2-v)(1-b2), w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+1e-7)),
+    after exactly one clipping rule: clipvalue (clamp), clipnorm (per variable
+    g*c/max(||g||, c)) or global_clipnorm (g * c*min(1/global, 1/c)).
 Run: /usr/bin/python3 tools/golden/training_steps.py
 """
 import json
@@ -24,7 +27,8 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "trai
 torch.set_default_dtype(torch.float32)
 
 
-def build_case(name, bn_before, clip, momentum, seed):
+def build_case(name, bn_before, clip, momentum, seed, optimizer="sgd", nesterov=False, num_steps=3,
+               lr=0.05):
     rng = np.random.default_rng(seed)
     in_dims, h1, h2, classes = (4, 5), 12, 8, 5
     fan_in = in_dims[0] * in_dims[1]
@@ -66,7 +70,7 @@ def build_case(name, bn_before, clip, momentum, seed):
     t = {k: torch.tensor(v, requires_grad=not ("moving" in k)) for k, v in weights.items()}
     trainable = [k for k in order if "moving" not in k]
     velocity = {k: torch.zeros_like(t[k]) for k in trainable}
-    lr = 0.05
+    adam_v = {k: torch.zeros_like(t[k]) for k in trainable}
 
     def forward(x, training):
         h = x.reshape(x.shape[0], -1)
@@ -101,7 +105,8 @@ def build_case(name, bn_before, clip, momentum, seed):
 
     batches = []
     steps = []
-    for step, batch in enumerate((16, 16, 9)):  # the last batch is a partial one
+    sizes = [16] * (num_steps - 1) + [9]  # the last batch is a partial one
+    for step, batch in enumerate(sizes):
         x = rng.uniform(0, 1, (batch,) + in_dims).astype(np.float32)
         y = rng.integers(0, classes, batch)
         batches.append({"x": x.reshape(batch, -1).tolist(), "y": y.astype(float).tolist()})
@@ -110,7 +115,9 @@ def build_case(name, bn_before, clip, momentum, seed):
         grads = torch.autograd.grad(loss, [t[k] for k in trainable])
         grads = [g.detach().clone() for g in grads]
         global_norm = float(np.sqrt(sum(float((g.double() ** 2).sum()) for g in grads)))
-        if clip[0] == "clipnorm":
+        if clip[0] == "clipvalue":
+            grads = [torch.clamp(g, -clip[1], clip[1]) for g in grads]
+        elif clip[0] == "clipnorm":
             c = clip[1]
             grads = [g * c / torch.clamp(torch.linalg.vector_norm(g), min=c) for g in grads]
         elif clip[0] == "global_clipnorm":
@@ -119,14 +126,28 @@ def build_case(name, bn_before, clip, momentum, seed):
             grads = [g * np.float32(scale) for g in grads]
         with torch.no_grad():
             for k, g in zip(trainable, grads):
-                velocity[k] = momentum * velocity[k] - lr * g
-                t[k] += velocity[k]
-        steps.append({"loss": float(loss), "preclip_global_norm": global_norm,
-                      "weights": {k: t[k].detach().numpy().ravel().tolist() for k in order}})
+                if optimizer == "adam":
+                    b1, b2 = np.float32(0.9), np.float32(0.999)
+                    it = step + 1
+                    alpha = np.float32(lr * np.sqrt(1.0 - np.float64(b2) ** it) / (1.0 - np.float64(b1) ** it))
+                    velocity[k] += (g - velocity[k]) * np.float32(1 - 0.9)
+                    adam_v[k] += (g * g - adam_v[k]) * np.float32(1 - 0.999)
+                    t[k] -= (velocity[k] * alpha) / (torch.sqrt(adam_v[k]) + np.float32(1e-7))
+                else:
+                    velocity[k] = momentum * velocity[k] - lr * g
+                    t[k] += momentum * velocity[k] - lr * g if nesterov else velocity[k]
+        record = {"loss": float(loss), "preclip_global_norm": global_norm}
+        # Every weight (moving statistics included) after steps 1, 10 and 20: enough to catch a
+        # drift, small enough to commit.
+        if num_steps <= 3 or step == 0 or (step + 1) % 10 == 0:
+            record["weights"] = {k: t[k].detach().numpy().ravel().tolist() for k in order}
+        steps.append(record)
     x_eval = rng.uniform(0, 1, (7,) + in_dims).astype(np.float32)
     with torch.no_grad():
         probs, _ = forward(torch.tensor(x_eval), False)
     case = {"name": name, "bn_before": bn_before, "clip": clip[0], "clip_value": clip[1],
+            "optimizer": optimizer, "nesterov": nesterov,
+            "tolerance": 1e-5,
             "momentum": momentum, "learning_rate": lr, "order": order, "initial": initial,
             "batches": batches, "steps": steps,
             "eval_x": x_eval.reshape(7, -1).tolist(), "eval_probs": probs.numpy().tolist()}
@@ -138,4 +159,19 @@ os.makedirs(OUT, exist_ok=True)
 build_case("seed_mlp_clipnorm", False, ("clipnorm", 0.5), 0.0, 1)
 build_case("seed_mlp_bn_before_global_momentum", True, ("global_clipnorm", 1.0), 0.9, 2)
 build_case("seed_mlp_noclip_momentum", False, ("none", 0.0), 0.9, 3)
+# Issue 3's matrix: 20 steps of SGD (plain, momentum, nesterov) and Adam, each with every clip rule.
+# Thresholds are small enough that each rule actually clips on most steps.
+seed = 10
+for opt, mom, nest, lr in (("sgd", 0.0, False, 0.05), ("sgd", 0.9, False, 0.02),
+                           ("sgd", 0.9, True, 0.02), ("adam", 0.0, False, 0.002)):
+    label = opt if opt == "adam" else ("sgd_nesterov" if nest else ("sgd_momentum" if mom else "sgd"))
+    for clip in (("clipvalue", 0.05), ("clipnorm", 0.3), ("global_clipnorm", 0.8)):
+        seed += 1
+        # Adam runs on the BN-after-activation model only: in the BN-before model the input BN's
+        # beta gradient is exactly 0 in exact arithmetic (Dense without activation, then BN, which
+        # removes any constant shift), so both sides hold rounding noise of random sign there, and
+        # Adam scales noise to +-lr per step: no two float32 implementations can agree on it.
+        bn_before = seed % 2 == 0 and opt != "adam"
+        build_case(f"steps20_{label}_{clip[0]}", bn_before, clip, mom, seed, optimizer=opt,
+                   nesterov=nest, num_steps=20, lr=lr)
 print("wrote", OUT)
