@@ -8,7 +8,8 @@ Training: SGD lr 0.01 with per-variable clipnorm=1.0 (Keras clipnorm: each gradi
           rescaled to L2 norm <= 1), sparse categorical cross-entropy from the logits, one epoch
           over the first 55,000 Fashion-MNIST training images (pixels / 255, uint8 kept in memory,
           shuffled gather per batch, as keel does).
-Inference: eval mode, torch.no_grad(); batch 1 (median of many calls) and batch 10,000.
+Inference: eval mode, torch.no_grad(); batch 1 (median of many calls) and batch 10,000; batch 1
+           also for the same model with each BN folded into the Linear after it (fold_bn_forward).
 Prints one JSON object on stdout.
 
 Usage: /usr/bin/python3 bench/torch_seed_mlp.py [--data DIR] [--epochs-samples N]
@@ -97,6 +98,31 @@ def eval_latency(model, x, repeats):
     return statistics.median(times)
 
 
+def fold_bn_forward(model):
+    """Eval-mode copy of the seed model with each BatchNorm1d folded into the Linear after it.
+
+    BN before a Linear is x -> s*x + t (s = gamma / sqrt(var + eps), t = beta - mean*s), so
+    W' = W diag(s), b' = b + W t. (torch.nn.utils.fusion only fuses Linear -> BN.)"""
+    layers, pending = [], None
+    for m in model:
+        if isinstance(m, nn.BatchNorm1d):
+            s = m.weight.detach().double() / torch.sqrt(m.running_var.double() + m.eps)
+            pending = (s, m.bias.detach().double() - m.running_mean.double() * s)
+        elif isinstance(m, nn.Linear) and pending is not None:
+            s, t = pending
+            w = m.weight.detach().double()
+            fused = nn.Linear(m.in_features, m.out_features)
+            with torch.no_grad():
+                fused.weight.copy_((w * s[None, :]).float())
+                fused.bias.copy_((m.bias.detach().double() + w @ t).float())
+            layers.append(fused)
+            pending = None
+        else:
+            assert pending is None, "BatchNorm1d not followed by a Linear"
+            layers.append(m)
+    return nn.Sequential(*layers).eval()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.environ.get("KEEL_FASHION_MNIST_DIR") or
@@ -116,6 +142,10 @@ def main():
     x10k = x[:10000].float() / 255.0
     out["predict_b1_us"] = eval_latency(model, x1, 2000) * 1e6
     out["predict_b10000_ms"] = eval_latency(model, x10k, 20) * 1e3
+    fused = fold_bn_forward(model)
+    with torch.no_grad():
+        out["fold_max_abs_diff"] = (fused(x1) - model.eval()(x1)).abs().max().item()
+    out["predict_b1_folded_us"] = eval_latency(fused, x1, 2000) * 1e6
     print(json.dumps(out))
 
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "keel/core/error.h"
+#include "temp_dir.h"
 #include "keel/io/file_bytes.h"
 
 namespace keel {
@@ -21,22 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("keel_atomic_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add);
-    fs::remove_all(path);
-  }
-  int entries() const {
-    int n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(path)) ++n;
-    return n;
-  }
-};
+using keel::testing::TempDir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -46,7 +32,7 @@ std::string slurp(const fs::path& p) {
 }
 
 TEST(AtomicFileTest, CreatesAndReplaces) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   const fs::path p = tmp.path / "model.json";
   write_file_atomically(p, std::string_view("first"));
   EXPECT_EQ(slurp(p), "first");
@@ -59,7 +45,7 @@ TEST(AtomicFileTest, CreatesAndReplaces) {
 }
 
 TEST(AtomicFileTest, StreamingWriterHandlesSmallAndLargeWrites) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   const fs::path p = tmp.path / "big.bin";
   std::string expected;
   write_file_atomically(p, [&](std::ostream& out) {
@@ -78,7 +64,7 @@ TEST(AtomicFileTest, StreamingWriterHandlesSmallAndLargeWrites) {
 }
 
 TEST(AtomicFileTest, ThrowingWriterKeepsOldFileAndRemovesTemp) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   const fs::path p = tmp.path / "weights.bin";
   write_file_atomically(p, std::string_view("old contents"));
   try {
@@ -95,7 +81,7 @@ TEST(AtomicFileTest, ThrowingWriterKeepsOldFileAndRemovesTemp) {
 }
 
 TEST(AtomicFileTest, KeepsPermissionsOfReplacedFile) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   const fs::path p = tmp.path / "secret";
   write_file_atomically(p, std::string_view("a"));
   fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
@@ -104,7 +90,7 @@ TEST(AtomicFileTest, KeepsPermissionsOfReplacedFile) {
 }
 
 TEST(AtomicFileTest, ErrorsNamePathAndReason) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   try {
     write_file_atomically(tmp.path / "missing_dir" / "x.txt", std::string_view("x"));
     FAIL() << "expected keel::Error";
@@ -134,7 +120,7 @@ TEST(AtomicFileTest, ErrorsNamePathAndReason) {
 // A write that fails midway (here EFBIG from a file-size limit, standing in for a full disk)
 // must report the OS reason and leave the old file intact.
 TEST(AtomicFileTest, FailedWriteReportsErrnoAndKeepsOldFile) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   const fs::path p = tmp.path / "ckpt";
   write_file_atomically(p, std::string_view("old"));
   struct rlimit saved {};
@@ -168,7 +154,7 @@ TEST(AtomicFileTest, FailedWriteReportsErrnoAndKeepsOldFile) {
 
 TEST(AtomicFileTest, UnwritableDirectoryKeepsOldFile) {
   if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
-  TempDir tmp;
+  TempDir tmp("atomic");
   const fs::path p = tmp.path / "f";
   write_file_atomically(p, std::string_view("old"));
   fs::permissions(tmp.path, fs::perms::owner_read | fs::perms::owner_exec);
@@ -177,7 +163,7 @@ TEST(AtomicFileTest, UnwritableDirectoryKeepsOldFile) {
 }
 
 TEST(FileBytesTest, ReadsWholeFile) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   std::string text(300000, 'a');
   text[12345] = '\0';
   write_file_atomically(tmp.path / "f", std::string_view(text));
@@ -189,7 +175,7 @@ TEST(FileBytesTest, ReadsWholeFile) {
 }
 
 TEST(FileBytesTest, ClearErrors) {
-  TempDir tmp;
+  TempDir tmp("atomic");
   auto message = [](const fs::path& p) {
     try {
       read_file_bytes(p);

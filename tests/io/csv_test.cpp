@@ -13,24 +13,14 @@
 #include <vector>
 
 #include "keel/core/error.h"
+#include "temp_dir.h"
 
 namespace keel {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("keel_csv_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return path / name;
-  }
-};
+using keel::testing::TempDir;
 
 std::string error_of(const fs::path& p, const CsvOptions& options = {}) {
   try {
@@ -42,7 +32,7 @@ std::string error_of(const fs::path& p, const CsvOptions& options = {}) {
 }
 
 TEST(CsvTest, HeaderAutoDetectedAndLabelByName) {
-  TempDir tmp;
+  TempDir tmp("csv");
   const auto p = tmp.write("iris.csv", "x1, x2,label,x3\n1.5,-2,0,3e2\n+4,5.25,\"1\",6\n");
   CsvOptions options;
   options.label_column = std::string("label");
@@ -58,7 +48,7 @@ TEST(CsvTest, HeaderAutoDetectedAndLabelByName) {
 }
 
 TEST(CsvTest, NoHeaderNegativeLabelIndexCrlfAndBlankLines) {
-  TempDir tmp;
+  TempDir tmp("csv");
   const auto p = tmp.write("data.csv", "1,2,3\r\n\r\n4,5,6\r\n\n");
   CsvOptions options;
   options.label_column = int64_t{-1};
@@ -71,7 +61,7 @@ TEST(CsvTest, NoHeaderNegativeLabelIndexCrlfAndBlankLines) {
 }
 
 TEST(CsvTest, FeaturesOnlyAndOtherDelimiter) {
-  TempDir tmp;
+  TempDir tmp("csv");
   const auto p = tmp.write("data.tsv", "0.5\t1\n2\t-0.125\n");
   CsvOptions options;
   options.delimiter = '\t';
@@ -82,7 +72,7 @@ TEST(CsvTest, FeaturesOnlyAndOtherDelimiter) {
 }
 
 TEST(CsvTest, ExplicitHeaderWithNumericNamesAndAbsentHeader) {
-  TempDir tmp;
+  TempDir tmp("csv");
   const auto p = tmp.write("years.csv", "2019,2020\n1,2\n");
   CsvOptions with;
   with.header = CsvOptions::Header::kPresent;
@@ -93,7 +83,7 @@ TEST(CsvTest, ExplicitHeaderWithNumericNamesAndAbsentHeader) {
 }
 
 TEST(CsvTest, AllowNonfinite) {
-  TempDir tmp;
+  TempDir tmp("csv");
   const auto p = tmp.write("nan.csv", "1,nan\n2,inf\n");
   CsvOptions options;
   options.allow_nonfinite = true;
@@ -137,7 +127,7 @@ TEST(CsvTest, MalformedFilesFailWithFileLineAndColumn) {
       {"label_index.csv", "1,2\n", label(int64_t{2}), {"label_column 2 is out of range"}},
       {"label_only.csv", "1\n2\n", label(int64_t{0}), {"at least one feature column"}},
   };
-  TempDir tmp;
+  TempDir tmp("csv");
   for (const Malformed& c : cases) {
     const fs::path p = tmp.write(c.name, c.text);
     const std::string message = error_of(p, c.options);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "keel/core/error.h"
+#include "temp_dir.h"
 #include "keel/io/idx.h"
 
 namespace keel {
@@ -23,14 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("keel_fashion_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using keel::testing::TempDir;
 
 std::map<std::string, std::vector<int64_t>> read_golden() {
   std::ifstream in(fs::path(KEEL_SOURCE_DIR) / "tests/data/io/fashion_mnist_golden.txt");
@@ -127,7 +121,7 @@ std::string error_of(const fs::path& dir) {
 }
 
 TEST(FashionMnistTest, LoadsSyntheticRawAndGzipAndPrefersGzip) {
-  TempDir tmp;
+  TempDir tmp("fashion");
   Fixture f;
   f.write(tmp.path, /*gz=*/false);
   FashionMnist raw = load_fashion_mnist(tmp.path);
@@ -155,7 +149,7 @@ TEST(FashionMnistTest, DefaultDirHonoursEnvironment) {
 }
 
 TEST(FashionMnistTest, MissingDirectoryOrFileSaysHowToGetIt) {
-  TempDir tmp;
+  TempDir tmp("fashion");
   const std::string missing_dir = error_of(tmp.path / "nowhere");
   EXPECT_NE(missing_dir.find((tmp.path / "nowhere").string() + " does not exist"), std::string::npos) << missing_dir;
   EXPECT_NE(missing_dir.find("apt-get install dataset-fashion-mnist"), std::string::npos) << missing_dir;
@@ -195,7 +189,7 @@ TEST(FashionMnistTest, InvalidDataSetsFailWithFileAndField) {
        "train-labels-idx1-ubyte.gz", "type is int16; expected uint8 labels"},
   };
   for (const Defect& d : defects) {
-    TempDir tmp;
+    TempDir tmp("fashion");
     Fixture f;
     d.corrupt(f);
     f.write(tmp.path);
@@ -226,7 +220,7 @@ TEST(FashionMnistTest, HeaderClaimingBillionsOfImagesFailsFast) {
   std::vector<uint8_t> raw = {0, 0, 8, 3, 0x80, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
   raw.resize(raw.size() + 3 * 784, 5);
   for (bool gz : {false, true}) {
-    TempDir tmp;
+    TempDir tmp("fashion");
     Fixture().write(tmp.path);
     const std::vector<uint8_t> bytes = gz ? gzip(raw) : raw;
     const std::string name = gz ? "train-images-idx3-ubyte.gz" : "train-images-idx3-ubyte";

@@ -16,20 +16,14 @@
 #include <vector>
 
 #include "keel/core/error.h"
+#include "temp_dir.h"
 
 namespace keel {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("keel_idx_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using keel::testing::TempDir;
 
 void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
   std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
@@ -108,7 +102,7 @@ TEST(IdxTest, ReadsPythonWrittenFixturesOfEveryType) {
 }
 
 TEST(IdxTest, RoundTripsEveryTypeRawAndGzip) {
-  TempDir tmp;
+  TempDir tmp("idx");
   const IdxType types[] = {IdxType::kUint8, IdxType::kInt8,    IdxType::kInt16,
                            IdxType::kInt32, IdxType::kFloat32, IdxType::kFloat64};
   for (IdxType type : types) {
@@ -143,7 +137,7 @@ TEST(IdxTest, RoundTripsEveryTypeRawAndGzip) {
 }
 
 TEST(IdxTest, ReadsMultiMemberGzip) {
-  TempDir tmp;
+  TempDir tmp("idx");
   const std::vector<uint8_t> data = {1, 2, 3, 4, 5, 6};
   const std::vector<uint8_t> raw = concat(header(0x08, {2, 3}), data);
   // `cat a.gz b.gz` of the two halves is one valid gzip file.
@@ -165,7 +159,7 @@ TEST(IdxTest, ToTensorSignExtendsAndConvertsFloats) {
 }
 
 TEST(IdxTest, AllowNonfiniteKeepsNaN) {
-  TempDir tmp;
+  TempDir tmp("idx");
   // float32 NaN big-endian: 7f c0 00 00.
   write_bytes(tmp.path / "nan", concat(header(0x0D, {1}), {0x7f, 0xc0, 0, 0}));
   EXPECT_NE(error_of(tmp.path / "nan").find("element 0 is nan"), std::string::npos);
@@ -174,7 +168,7 @@ TEST(IdxTest, AllowNonfiniteKeepsNaN) {
 }
 
 TEST(IdxTest, MissingFileAndDirectoryAreClearErrors) {
-  TempDir tmp;
+  TempDir tmp("idx");
   EXPECT_NE(error_of(tmp.path / "nope.gz").find("nope.gz: file not found"), std::string::npos);
   EXPECT_NE(error_of(tmp.path).find("is a directory"), std::string::npos);
 }
@@ -224,7 +218,7 @@ TEST(IdxTest, MalformedFilesFailWithFileAndField) {
       {"float_inf", concat(header(0x0D, {2}), {0, 0, 0, 0, 0x7f, 0x80, 0, 0}),
        {"data element 1 is inf", "finite float32"}},
   };
-  TempDir tmp;
+  TempDir tmp("idx");
   for (const Malformed& c : cases) {
     const fs::path p = tmp.path / c.name;
     write_bytes(p, c.bytes);
@@ -240,7 +234,7 @@ TEST(IdxTest, MalformedFilesFailWithFileAndField) {
 }
 
 TEST(IdxTest, WriteRejectsInconsistentArrays) {
-  TempDir tmp;
+  TempDir tmp("idx");
   IdxArray a;
   a.dims = {2, 2};
   a.bytes = {1, 2, 3};

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "keel/core/error.h"
+#include "temp_dir.h"
 #include "keel/io/file_bytes.h"
 
 namespace keel {
@@ -24,14 +25,7 @@ namespace fs = std::filesystem;
 
 const fs::path kFixtures = fs::path(KEEL_SOURCE_DIR) / "tests/data/io/npy";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("keel_npy_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using keel::testing::TempDir;
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -110,7 +104,7 @@ TEST(NpyTest, RejectsNumpyFilesItCannotRepresent) {
 }
 
 TEST(NpyTest, WriteMatchesNumpyByteForByte) {
-  TempDir tmp;
+  TempDir tmp("npy");
   const NpyArray f4 = read_npy(kFixtures / "f4_v1.npy");
   write_npy(tmp.path / "f4.npy", f4.values);
   EXPECT_EQ(read_file_bytes(tmp.path / "f4.npy"), read_file_bytes(kFixtures / "f4_v1.npy"));
@@ -131,7 +125,7 @@ TEST(NpyTest, WriteMatchesNumpyByteForByte) {
 }
 
 TEST(NpyTest, RoundTripsAwkwardShapes) {
-  TempDir tmp;
+  TempDir tmp("npy");
   for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{1}, {7, 9}, {2, 3, 5, 1}, {0, 4}}) {
     Tensor t(dims);
     for (int64_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(i) * 0.1f - 3.0f;
@@ -146,7 +140,7 @@ TEST(NpyTest, RoundTripsAwkwardShapes) {
 }
 
 TEST(NpyTest, ParsesHeaderVariantsNumpyMayWrite) {
-  TempDir tmp;
+  TempDir tmp("npy");
   const std::string payload(8, '\0');
   // Double quotes, key order, no trailing comma, extra spaces, Python 2 long suffix.
   write_bytes(tmp.path / "a.npy",
@@ -217,7 +211,7 @@ TEST(NpyTest, MalformedFilesFailWithFileAndField) {
                                 std::string("\0\0\0\0\0\0\xf0\x4f", 8)),
        {"data element 0", "float32 range"}},
   };
-  TempDir tmp;
+  TempDir tmp("npy");
   for (const Malformed& c : cases) {
     const fs::path p = tmp.path / c.name;
     write_bytes(p, c.bytes);
@@ -233,7 +227,7 @@ TEST(NpyTest, MalformedFilesFailWithFileAndField) {
 }
 
 TEST(NpyTest, WriteRejectsEmptyTensorAndMismatchedValues) {
-  TempDir tmp;
+  TempDir tmp("npy");
   EXPECT_THROW(write_npy(tmp.path / "x.npy", Tensor()), Error);
   const std::vector<uint8_t> three = {1, 2, 3};
   EXPECT_THROW(write_npy(tmp.path / "x.npy", {2, 2}, three), Error);
