@@ -123,6 +123,7 @@ int run_train(const TrainFlags& f) {
   fit.seed = f.seed;
   if (f.validation > 0) fit.validation_data = all.slice(train_count, data.train_count);
   add_watch_callbacks(f.watch, model, fit);
+  if (!f.save.empty()) check_save_target(f.save);  // fail now, not after an hour of training
   // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a
   // failed run must not leave a summary on stdout that looks like the start of a result.
   if (f.verbose > 0) std::cout << model.summary();

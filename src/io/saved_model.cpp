@@ -144,6 +144,8 @@ int64_t element_count(const std::vector<int64_t>& dims) {
 
 }  // namespace
 
+void check_save_target(const fs::path& dir) { check_replaceable(dir); }
+
 void save_model(const Sequential& model, const fs::path& dir_arg, const SaveModelOptions& options) {
   KEEL_CHECK(model.built(), "model '", model.name(), "' is not built; build it before saving");
   KEEL_CHECK(options.user_metadata.is_null() || options.user_metadata.is_object(),

@@ -145,6 +145,9 @@ const std::vector<Case>& file_cases() {
        {"x_truncated.idx", "header claims 3 samples of 4 float32"}},
       {"input missing", {"predict", "{tmp}/model_ok", "--input", "{tmp}/nope.npy"},
        {"nope.npy", "not found"}},
+      // --save to something that is not a saved-model directory fails before training starts.
+      {"save target is a file", {"train", "--data", "{tmp}/data_ok", "--validation", "2", "--save", "{tmp}/x_ok.npy"},
+       {"x_ok.npy", "not a directory"}},
       // Saved models (TF.js model.json + shard).
       {"saved model missing", {"predict", "{tmp}/no_model", "--input", "{tmp}/x_ok.npy"},
        {"no_model"}},

@@ -39,6 +39,10 @@ struct SaveModelOptions {
 void save_model(const Sequential& model, const std::filesystem::path& dir,
                 const SaveModelOptions& options = {});
 
+// Throws the error save_model would throw for `dir` (exists but is not a directory, or holds files
+// that are not part of a saved model). Lets a long job (keel train --save) fail before it starts.
+void check_save_target(const std::filesystem::path& dir);
+
 // Reads model.json and its shards and returns the built model with the stored weights. Accepts
 // what tfjs writes (any shard names and shard count, optimizer weights marked "group": "optimizer",
 // which are ignored). Every inconsistency is a keel::Error naming the file, the weight and the
