@@ -114,7 +114,7 @@ Micro-benchmarks of each fused kernel against its naive reference: `build-bench/
 (Google Benchmark; `--benchmark_filter=BatchNorm` etc.).
 """
 import os
-notes = os.path.join(os.path.dirname(os.path.abspath("bench/run.sh")), "bench", "benchmarks_notes.md")
+notes = "bench/benchmarks_notes.md"  # run.sh runs from the repository root
 if os.path.exists(notes):
     doc += "\n" + open(notes).read()
 open("docs/BENCHMARKS.md", "w").write(doc)
