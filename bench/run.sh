@@ -5,8 +5,7 @@
 #
 # Builds keel_bench and keel in build-bench/ (Release), then per run:
 #   keel_bench --report           keel training 1 epoch at batch 32 / 256 (SGD lr 0.01, clipnorm 1),
-#                                 bare oneDNN matmuls of one step, predict at batch 1 / 10,000,
-#                                 predict at batch 1 of the BN-folded model (fold_batch_norm)
+#                                 bare oneDNN matmuls of one step, predict at batch 1 / 10,000
 #   bench/torch_seed_mlp.py       the same with PyTorch (Debian python3-torch, 2 threads)
 # and once: peak RSS of the default `keel train` (/usr/bin/time -v).
 # Prints the table of medians and writes it with the machine description to docs/BENCHMARKS.md.
@@ -56,19 +55,6 @@ lines = ["| measurement | keel | PyTorch | keel vs PyTorch | target |", "|---|--
 for name, kv, tv, r, unit, target in rows:
     ok = "met" if r >= target else "NOT met"
     lines.append(f"| {name} | {kv:,.1f} | {tv:,.1f} | {r:.1f}{unit} | ≥ {target}x ({ok}) |")
-# Single-sample predict of the same trained model with its BN layers folded into the Dense layers
-# (keel: fold_batch_norm; PyTorch: the same fold by hand), each ratio within a run.
-kf, tf_ = "predict_b1_folded_us", "predict_b1_folded_us"
-lines += ["", "| predict, batch 1 (µs) | keel | keel, BN folded | folded vs unfolded keel | PyTorch eval | "
-          "folded keel vs PyTorch eval | PyTorch eval, BN folded |", "|---|---|---|---|---|---|---|",
-          f"| median of {runs} runs | {med([k['predict_b1_us'] for k in K]):.1f} | {med([k[kf] for k in K]):.1f} | "
-          f"{med([k['predict_b1_us'] / k[kf] for k in K]):.2f}x faster | {med([t['predict_b1_us'] for t in T]):.1f} | "
-          f"{ratio(lambda k, t: t['predict_b1_us'] / k[kf]):.1f}x faster | {med([t[tf_] for t in T]):.1f} |"]
-folds = sorted({(k["bn_folded"], k["bn_kept"]) for k in K})
-lines += ["", f"BN layers folded / kept by `fold_batch_norm` on the seed model: "
-          + ", ".join(f"{f} / {kept}" for f, kept in folds)
-          + f"; largest |folded - unfolded| of the batch-1 softmax output: "
-          f"{max(k['fold_max_abs_diff'] for k in K):.2g} (keel), {max(t['fold_max_abs_diff'] for t in T):.2g} (PyTorch)."]
 lines += ["", "| step time vs bare oneDNN GEMMs of the step (9 matmuls) | step (µs) | GEMMs (µs) | ratio | target |",
           "|---|---|---|---|---|"]
 for b in (32, 256):
@@ -100,8 +86,6 @@ Numbers are medians of {runs} runs; each ratio is taken within a run, then the m
   `torch.set_num_threads(2)`, BN momentum 0.01 / eps 1e-3, SGD lr 0.01 with per-variable clip_grad_norm_(1.0).
 - Training: one epoch of 55,000 samples, shuffled uint8 gather, through `fit()` (keel) or a plain loop (PyTorch).
 - Predict: batch 1 is the median of 5,000 (keel) / 2,000 (PyTorch) calls of `predict` / eval-mode forward.
-  "BN folded" is the same trained model after `fold_batch_norm` (keel; timed in alternating blocks
-  of 500 calls with the unfolded one) or after folding each BatchNorm1d into the Linear after it (PyTorch).
 
 {table}
 

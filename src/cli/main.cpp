@@ -7,10 +7,8 @@
 
 #include "commands.h"
 #include "keel/core/error.h"
-#include "keel/kernels/threads.h"
 
 int main(int argc, char** argv) {
-  keel::use_passive_openmp_wait(argv);
   CLI::App app{"keel: Keras-style neural network training on the CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "keel 0.1.0");
