@@ -97,6 +97,14 @@ void read_common(ConfigReader& r, Options& o) {
 
 }  // namespace
 
+// The Adam family's shared hyperparameters (Adam, AdamW, Nadam).
+template <typename Options>
+void read_moments(ConfigReader& r, Options& o) {
+  r.read("beta_1", o.beta_1);
+  r.read("beta_2", o.beta_2);
+  r.read("epsilon", o.epsilon);
+}
+
 std::unique_ptr<Optimizer> make_optimizer(std::string_view name, const nlohmann::json& config) {
   std::string key(name);
   std::transform(key.begin(), key.end(), key.begin(),
@@ -113,27 +121,21 @@ std::unique_ptr<Optimizer> make_optimizer(std::string_view name, const nlohmann:
   } else if (key == "adam") {
     AdamOptions o;
     read_common(r, o);
-    r.read("beta_1", o.beta_1);
-    r.read("beta_2", o.beta_2);
-    r.read("epsilon", o.epsilon);
+    read_moments(r, o);
     r.read("amsgrad", o.amsgrad);
     r.finish();
     out = std::make_unique<Adam>(o);
   } else if (key == "adamw") {
     AdamWOptions o;
     read_common(r, o);
-    r.read("beta_1", o.beta_1);
-    r.read("beta_2", o.beta_2);
-    r.read("epsilon", o.epsilon);
+    read_moments(r, o);
     r.read("amsgrad", o.amsgrad);
     r.finish();
     out = std::make_unique<AdamW>(o);
   } else if (key == "nadam") {
     NadamOptions o;
     read_common(r, o);
-    r.read("beta_1", o.beta_1);
-    r.read("beta_2", o.beta_2);
-    r.read("epsilon", o.epsilon);
+    read_moments(r, o);
     r.finish();
     out = std::make_unique<Nadam>(o);
   } else if (key == "rmsprop") {
