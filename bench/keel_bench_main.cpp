@@ -2,6 +2,7 @@
 // report bench/run.sh consumes.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "bench_common.h"
@@ -9,6 +10,9 @@
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--report") == 0) return keel::bench::run_report();
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--phases") == 0)
+      return keel::bench::run_phases(i + 1 < argc ? std::atoll(argv[i + 1]) : 32);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "keel/core/error.h"
+#include "keel/core/huge_pages.h"
 #include "keel/io/atomic_file.h"
 #include "keel/io/file_bytes.h"
 
@@ -245,6 +246,8 @@ IdxArray read_idx(const std::filesystem::path& path, const IdxReadOptions& optio
   if (!gz) {
     const uint64_t held = file.size() - header_size;
     if (held != claimed) size_error(held);
+    array.bytes.reserve(static_cast<size_t>(held));
+    advise_huge_pages(array.bytes.data(), array.bytes.capacity());
     array.bytes.assign(reinterpret_cast<const uint8_t*>(file.data()) + header_size,
                        reinterpret_cast<const uint8_t*>(file.data()) + file.size());
   } else {
@@ -252,7 +255,11 @@ IdxArray read_idx(const std::filesystem::path& path, const IdxReadOptions& optio
     // (deflate's ratio is below 1032:1), then grow only as real data arrives. Asking for one
     // byte more than claimed detects trailing data.
     const uint64_t expansion_bound = static_cast<uint64_t>(file.size()) * 1032;
-    array.bytes.reserve(static_cast<size_t>(std::min({claimed, expansion_bound, uint64_t{1} << 30})));
+    // claimed + 1: the trailing-data probe below must not outgrow the reservation (a regrowth
+    // would copy the images into a fresh buffer without the huge-page advice, at twice the size).
+    array.bytes.reserve(
+        static_cast<size_t>(std::min({claimed + 1, expansion_bound, uint64_t{1} << 30})));
+    advise_huge_pages(array.bytes.data(), array.bytes.capacity());
     const uint64_t held = gz->read(array.bytes, claimed == kMaxBytes ? kMaxBytes : claimed + 1);
     if (held > claimed) {
       // Count the rest in a small scratch buffer so the message reports the true length.

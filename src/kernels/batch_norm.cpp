@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "dispatch.h"
+#include "simd.h"
 
 namespace keel {
 
@@ -19,35 +20,60 @@ constexpr int64_t kBlock = 64;
 
 int64_t num_blocks(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
 
-// Channels [c0, c0 + w) of the (N, C) layout: two passes over the rows, double accumulators.
-KEEL_MULTIVERSION void stats_block(const float* x, float* mean, float* var, int64_t outer,
-                                   int64_t channels, int64_t c0, int64_t w, double inv_n) {
-  double sum[kBlock] = {}, sq[kBlock] = {};
+// Channels [c0, c0 + w) of the (N, C) layout: two passes over the rows, double accumulators
+// (8 channels per vector of doubles; lanes past w load 0 and are never written back).
+// kFullBlock: w == kBlock, so every loop over the vectors has a constant trip count, the compiler
+// unrolls it and the accumulators stay in registers (with a runtime count they live on the stack
+// and every row pays a store-to-load round trip per vector).
+template <bool kFullBlock>
+KEEL_SIMD_INLINE void stats_block_body(const float* x, float* mean, float* var, int64_t outer,
+                                       int64_t channels, int64_t c0, int64_t w, double inv_n) {
+  using namespace simd;
+  constexpr int64_t kVecs = kBlock / 8;
+  const int64_t vecs = kFullBlock ? kVecs : (w + 7) / 8;
+  f64x8 sum[kVecs] = {}, sq[kVecs] = {};
+  auto load8 = [w](const float* row, int64_t j) {
+    return kFullBlock || j + 8 <= w ? load_f64(row + j) : load_partial_f64(row + j, w - j);
+  };
   for (int64_t r = 0; r < outer; ++r) {
-    const float* __restrict row = x + r * channels + c0;
-    for (int64_t j = 0; j < w; ++j) sum[j] += row[j];
+    const float* row = x + r * channels + c0;
+#pragma GCC unroll 8
+    for (int64_t v = 0; v < vecs; ++v) sum[v] += load8(row, v * 8);
   }
-  for (int64_t j = 0; j < w; ++j) sum[j] *= inv_n;  // now the mean
+#pragma GCC unroll 8
+  for (int64_t v = 0; v < vecs; ++v) sum[v] *= inv_n;  // now the mean
   for (int64_t r = 0; r < outer; ++r) {
-    const float* __restrict row = x + r * channels + c0;
-    for (int64_t j = 0; j < w; ++j) {
-      const double d = row[j] - sum[j];
-      sq[j] += d * d;
+    const float* row = x + r * channels + c0;
+#pragma GCC unroll 8
+    for (int64_t v = 0; v < vecs; ++v) {
+      const f64x8 d = load8(row, v * 8) - sum[v];
+      sq[v] += d * d;
     }
   }
   for (int64_t j = 0; j < w; ++j) {
-    mean[c0 + j] = static_cast<float>(sum[j]);
-    var[c0 + j] = static_cast<float>(sq[j] * inv_n);
+    mean[c0 + j] = static_cast<float>(sum[j / 8][j % 8]);
+    var[c0 + j] = static_cast<float>(sq[j / 8][j % 8] * inv_n);
   }
+}
+
+KEEL_MULTIVERSION void stats_block(const float* x, float* mean, float* var, int64_t outer,
+                                   int64_t channels, int64_t c0, int64_t w, double inv_n) {
+  if (w == kBlock) return stats_block_body<true>(x, mean, var, outer, channels, c0, w, inv_n);
+  stats_block_body<false>(x, mean, var, outer, channels, c0, w, inv_n);
 }
 
 // Rows of y = x·scale + shift, (rows, channels) layout.
 KEEL_MULTIVERSION void apply_rows(const float* x, const float* scale, const float* shift, float* y,
                                   int64_t rows, int64_t channels) {
+  using namespace simd;
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * channels;
     float* yr = y + r * channels;
-    for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+    int64_t c = 0;
+    for (; c + kLanes <= channels; c += kLanes) {
+      store(yr + c, load(xr + c) * load(scale + c) + load(shift + c));
+    }
+    for (; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
   }
 }
 }  // namespace
@@ -166,37 +192,70 @@ BackwardCoefficients coefficients(double s1, double s2, double inv_n, float r, f
           static_cast<float>(-gr * s1 * inv_n)};
 }
 
-// Channels [c0, c0 + w) of the (N, C) backward: the two sums in double, then dx.
-KEEL_MULTIVERSION void backward_block(const float* x, const float* dy, const float* mean,
-                                      const float* inv_std, const float* gamma, float* dx,
-                                      float* dgamma, float* dbeta, int64_t outer, int64_t channels,
-                                      int64_t c0, int64_t w, double inv_n) {
-  double s1[kBlock] = {}, s2[kBlock] = {};
-  float mu[kBlock];
-  for (int64_t j = 0; j < w; ++j) mu[j] = mean[c0 + j];
+// Channels [c0, c0 + w) of the (N, C) backward: the two sums in double, then dx. 16 channels per
+// float vector (two vectors of doubles for the sums); lanes past w are 0 and never written back.
+// kFullBlock as in stats_block_body.
+template <bool kFullBlock>
+KEEL_SIMD_INLINE void backward_block_body(const float* x, const float* dy, const float* mean,
+                                          const float* inv_std, const float* gamma, float* dx,
+                                          float* dgamma, float* dbeta, int64_t outer,
+                                          int64_t channels, int64_t c0, int64_t w, double inv_n) {
+  using namespace simd;
+  constexpr int64_t kVecs = kBlock / kLanes;
+  const int64_t vecs = kFullBlock ? kVecs : (w + kLanes - 1) / kLanes;
+  auto load16 = [w](const float* p, int64_t j) {
+    return kFullBlock || j + kLanes <= w ? load(p + j) : load_partial(p + j, w - j);
+  };
+  f32x16 mu[kVecs];
+#pragma GCC unroll 4
+  for (int64_t v = 0; v < vecs; ++v) mu[v] = load16(mean + c0, v * kLanes);
+  f64x8 s1[2 * kVecs] = {}, s2[2 * kVecs] = {};
   for (int64_t r = 0; r < outer; ++r) {
-    const float* __restrict xr = x + r * channels + c0;
-    const float* __restrict dyr = dy + r * channels + c0;
-    for (int64_t j = 0; j < w; ++j) {
-      s1[j] += dyr[j];
-      s2[j] += static_cast<double>(dyr[j]) * (xr[j] - mu[j]);
+    const float* xr = x + r * channels + c0;
+    const float* dyr = dy + r * channels + c0;
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < vecs; ++v) {
+      const f32x16 g = load16(dyr, v * kLanes);
+      const f32x16 xm = load16(xr, v * kLanes) - mu[v];  // in float first, as documented above
+      s1[2 * v] += low_f64(g);
+      s1[2 * v + 1] += high_f64(g);
+      s2[2 * v] += low_f64(g) * low_f64(xm);
+      s2[2 * v + 1] += high_f64(g) * high_f64(xm);
     }
   }
-  float k_dy[kBlock], k_xm[kBlock], k_c[kBlock];
+  alignas(64) float k_dy[kBlock] = {}, k_xm[kBlock] = {}, k_c[kBlock] = {};
   for (int64_t j = 0; j < w; ++j) {
+    const double sum1 = s1[j / 8][j % 8], sum2 = s2[j / 8][j % 8];
     const float r = inv_std[c0 + j];
-    if (dgamma != nullptr) dgamma[c0 + j] += static_cast<float>(s2[j] * r);
-    if (dbeta != nullptr) dbeta[c0 + j] += static_cast<float>(s1[j]);
-    const auto k = coefficients(s1[j], s2[j], inv_n, r, gamma ? gamma[c0 + j] : 1.0f);
+    if (dgamma != nullptr) dgamma[c0 + j] += static_cast<float>(sum2 * r);
+    if (dbeta != nullptr) dbeta[c0 + j] += static_cast<float>(sum1);
+    const auto k = coefficients(sum1, sum2, inv_n, r, gamma ? gamma[c0 + j] : 1.0f);
     k_dy[j] = k.k_dy, k_xm[j] = k.k_xm, k_c[j] = k.k_c;
   }
   if (dx == nullptr) return;
   for (int64_t r = 0; r < outer; ++r) {
-    const float* __restrict xr = x + r * channels + c0;
-    const float* __restrict dyr = dy + r * channels + c0;
-    float* __restrict dxr = dx + r * channels + c0;
-    for (int64_t j = 0; j < w; ++j) dxr[j] = k_dy[j] * dyr[j] + k_xm[j] * (xr[j] - mu[j]) + k_c[j];
+    const float* xr = x + r * channels + c0;
+    const float* dyr = dy + r * channels + c0;
+    float* dxr = dx + r * channels + c0;
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < vecs; ++v) {
+      const int64_t j = v * kLanes;
+      const f32x16 d = load(k_dy + j) * load16(dyr, j) +
+                       load(k_xm + j) * (load16(xr, j) - mu[v]) + load(k_c + j);
+      if (kFullBlock || j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
+    }
   }
+}
+KEEL_MULTIVERSION void backward_block(const float* x, const float* dy, const float* mean,
+                                      const float* inv_std, const float* gamma, float* dx,
+                                      float* dgamma, float* dbeta, int64_t outer, int64_t channels,
+                                      int64_t c0, int64_t w, double inv_n) {
+  if (w == kBlock) {
+    return backward_block_body<true>(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer,
+                                     channels, c0, w, inv_n);
+  }
+  backward_block_body<false>(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer, channels, c0,
+                             w, inv_n);
 }
 }  // namespace
 

@@ -1,9 +1,10 @@
 #include "keel/kernels/bias.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "dispatch.h"
-#include "fast_math.h"
+#include "simd.h"
 #include "keel/kernels/activations.h"
 
 namespace keel {
@@ -18,22 +19,27 @@ constexpr int64_t kParallelMinElements = int64_t{1} << 18;
 constexpr int64_t kColumnBlock = 64;
 
 // z, y: (rows, cols) with row stride `cols`; bias: (cols) or nullptr. One call per row range.
+// z may equal y (the Dense forward writes the GEMM result into y and activates in place).
 KEEL_MULTIVERSION void bias_elu_rows(float* z, const float* bias, float* y, int64_t rows,
                                      int64_t cols) {
+  using namespace simd;
+  const bool keep_z = z != y;
   for (int64_t r = 0; r < rows; ++r) {
     float* zr = z + r * cols;
     float* yr = y + r * cols;
-    if (bias != nullptr) {
-      if (zr != yr) {
-        for (int64_t j = 0; j < cols; ++j) {
-          zr[j] += bias[j];
-          yr[j] = elu(zr[j]);
-        }
-      } else {
-        for (int64_t j = 0; j < cols; ++j) yr[j] = elu(yr[j] + bias[j]);
-      }
-    } else {
-      for (int64_t j = 0; j < cols; ++j) yr[j] = elu(zr[j]);
+    int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) {
+      f32x16 v = load(zr + j);
+      if (bias != nullptr) v += load(bias + j);
+      if (keep_z) store(zr + j, v);
+      store(yr + j, elu(v));
+    }
+    if (j < cols) {
+      const int64_t w = cols - j;
+      f32x16 v = load_partial(zr + j, w);
+      if (bias != nullptr) v += load_partial(bias + j, w);
+      if (keep_z) store_partial(zr + j, v, w);
+      store_partial(yr + j, elu(v), w);
     }
   }
 }
@@ -47,29 +53,43 @@ KEEL_MULTIVERSION void bias_rows(float* z, const float* bias, int64_t rows, int6
 
 // Columns [j0, j0 + w) of dz = elu'(y)·dy (or dy for linear) and dbias += Σ_rows dz, in row
 // order with double accumulators: the bits do not depend on how blocks are spread over threads.
-KEEL_MULTIVERSION void elu_bias_backward_block(const float* y, const float* dy, float* dz,
-                                               float* dbias, int64_t rows, int64_t cols,
-                                               int64_t j0, int64_t w, bool is_elu) {
-  double acc[kColumnBlock] = {};
+// dz may alias dy (elementwise, same index). kFullBlock: w == kColumnBlock, so the loops over
+// the vectors have constant trip counts and the accumulators stay in registers.
+template <bool kFullBlock>
+KEEL_SIMD_INLINE void elu_bias_backward_body(const float* y, const float* dy, float* dz,
+                                             float* dbias, int64_t rows, int64_t cols, int64_t j0,
+                                             int64_t w, bool is_elu) {
+  using namespace simd;
+  static_assert(kColumnBlock % kLanes == 0);
+  constexpr int64_t kVecs = kColumnBlock / kLanes;
+  const int64_t vecs = kFullBlock ? kVecs : (w + kLanes - 1) / kLanes;
+  auto load16 = [w](const float* p, int64_t j) {
+    return kFullBlock || j + kLanes <= w ? load(p + j) : load_partial(p + j, w - j);
+  };
+  f64x8 acc[2 * kVecs] = {};
   for (int64_t r = 0; r < rows; ++r) {
-    // dz may alias dy (elementwise, same index), so no __restrict on those two.
-    const float* __restrict yr = y + r * cols + j0;
+    const float* yr = y + r * cols + j0;
     const float* dyr = dy + r * cols + j0;
     float* dzr = dz + r * cols + j0;
-    if (is_elu) {
-      for (int64_t j = 0; j < w; ++j) {
-        dzr[j] = elu_grad(yr[j], dyr[j]);
-        acc[j] += dzr[j];
-      }
-    } else {
-      for (int64_t j = 0; j < w; ++j) {
-        dzr[j] = dyr[j];
-        acc[j] += dzr[j];
-      }
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < vecs; ++v) {
+      const int64_t j = v * kLanes;
+      f32x16 d = load16(dyr, j);
+      if (is_elu) d = elu_grad(load16(yr, j), d);
+      if (kFullBlock || j + kLanes <= w) store(dzr + j, d); else store_partial(dzr + j, d, w - j);
+      acc[2 * v] += low_f64(d);  // lanes past w are 0 and never read back
+      acc[2 * v + 1] += high_f64(d);
     }
   }
   if (dbias != nullptr)
-    for (int64_t j = 0; j < w; ++j) dbias[j0 + j] += static_cast<float>(acc[j]);
+    for (int64_t j = 0; j < w; ++j) dbias[j0 + j] += static_cast<float>(acc[j / 8][j % 8]);
+}
+
+KEEL_MULTIVERSION void elu_bias_backward_block(const float* y, const float* dy, float* dz,
+                                               float* dbias, int64_t rows, int64_t cols,
+                                               int64_t j0, int64_t w, bool is_elu) {
+  if (w == kColumnBlock) return elu_bias_backward_body<true>(y, dy, dz, dbias, rows, cols, j0, w, is_elu);
+  elu_bias_backward_body<false>(y, dy, dz, dbias, rows, cols, j0, w, is_elu);
 }
 
 KEEL_MULTIVERSION void column_sums_block(const float* dy, float* dbias, int64_t rows, int64_t cols,

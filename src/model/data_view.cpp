@@ -45,6 +45,20 @@ DataView DataView::slice(int64_t begin, int64_t end) const {
   return view;
 }
 
+void DataView::prefetch(const int64_t* indices, int64_t first, int64_t n) const {
+  constexpr int64_t kLine = 64;
+  const int64_t xw = x_width();
+  const auto* base = x_uint8 != nullptr ? reinterpret_cast<const char*>(x_uint8)
+                                        : reinterpret_cast<const char*>(x_float);
+  if (base == nullptr) return;
+  const int64_t row_bytes = xw * (x_uint8 != nullptr ? 1 : static_cast<int64_t>(sizeof(float)));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t s = indices ? indices[first + i] : first + i;
+    const char* row = base + s * row_bytes;
+    for (int64_t b = 0; b < row_bytes; b += kLine) __builtin_prefetch(row + b, 0, 3);
+  }
+}
+
 void DataView::gather(const int64_t* indices, int64_t first, int64_t n, float* x_out,
                       float* y_out) const {
   const int64_t xw = x_width();

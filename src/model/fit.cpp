@@ -211,6 +211,7 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
       const int64_t first = step * bs, count = std::min(bs, n - first);
       for (auto& cb : callbacks) cb->on_train_batch_begin(step, empty);
       data.gather(order.data(), first, count, t.x_batch.get(), t.y_batch.get());
+      if (step + 1 < steps) data.prefetch(order.data(), first + bs, std::min(bs, n - first - bs));
       train_step(*this, t, count, y_width, callbacks, step);
       history.train_seconds += seconds_since(start);
       history.train_samples += count;

@@ -32,6 +32,10 @@ struct DataView {
   // Copies samples indices[0..n) into x_out (n, x_width) and, when labels exist and y_out is not
   // null, y_out (n, y_width). indices == nullptr means samples first..first+n-1.
   void gather(const int64_t* indices, int64_t first, int64_t n, float* x_out, float* y_out) const;
+  // Asks the CPU to start loading the samples a later gather(indices, first, n, ...) will read.
+  // A shuffled batch reads n rows scattered over the whole dataset, each a DRAM miss; fit issues
+  // this for the next batch before computing the current one, so the rows arrive meanwhile.
+  void prefetch(const int64_t* indices, int64_t first, int64_t n) const;
 };
 
 }  // namespace keel

@@ -1,0 +1,104 @@
+// Portable 16-lane float vectors for the memory-bound kernels (private to src/kernels).
+//
+// GCC/Clang vector extensions instead of intrinsics: inside a KEEL_MULTIVERSION function
+// (dispatch.h) the same source becomes one zmm per vector in the avx512f clone, two ymm in the
+// avx2 clone and four xmm in the baseline x86-64 one. Every operation is an IEEE float op on each
+// lane, FP contraction is off (dispatch.h), so all clones and the scalar tails give the same bits.
+// Auto-vectorisation was not enough: GCC left ELU's exp scalar in the avx2/avx512 clones.
+//
+// Helpers are always_inline: a vector argument to a non-inlined default-target function would
+// go through memory (the baseline ABI has no 64-byte registers).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "dispatch.h"
+
+#define KEEL_SIMD_INLINE inline __attribute__((always_inline))
+
+namespace keel::simd {
+
+constexpr int64_t kLanes = 16;
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
+
+KEEL_SIMD_INLINE f32x16 splat(float v) { return f32x16{} + v; }
+KEEL_SIMD_INLINE f64x8 splat_f64(double v) { return f64x8{} + v; }
+
+KEEL_SIMD_INLINE f32x16 load(const float* p) {
+  f32x16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+KEEL_SIMD_INLINE void store(float* p, f32x16 v) { std::memcpy(p, &v, sizeof v); }
+
+// First n < 16 lanes from p, the rest 0; and the matching store of the first n lanes.
+// (Element loops, not memcpy: a variable-length memcpy is a libc call per row tail.)
+KEEL_SIMD_INLINE f32x16 load_partial(const float* p, int64_t n) {
+  f32x16 v = {};
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+KEEL_SIMD_INLINE void store_partial(float* p, f32x16 v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+}
+
+// 8 floats widened to doubles (one zmm of doubles in the avx512f clone).
+KEEL_SIMD_INLINE f64x8 load_f64(const float* p) {
+  f32x8 v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, f64x8);
+}
+KEEL_SIMD_INLINE f64x8 load_partial_f64(const float* p, int64_t n) {
+  f32x8 v = {};
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return __builtin_convertvector(v, f64x8);
+}
+
+// Lanes 0-7 and 8-15 widened to doubles.
+KEEL_SIMD_INLINE f64x8 low_f64(f32x16 v) {
+  return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
+}
+KEEL_SIMD_INLINE f64x8 high_f64(f32x16 v) {
+  return __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15),
+                                 f64x8);
+}
+
+KEEL_SIMD_INLINE f32x16 select(i32x16 mask, f32x16 a, f32x16 b) { return mask ? a : b; }
+
+// exp(x) for x <= 0, lane by lane the same operations as fast_math.h's exp_nonpositive (so the
+// vector and scalar paths agree to the bit).
+KEEL_SIMD_INLINE f32x16 exp_nonpositive(f32x16 x) {
+  x = select(x < -87.0f, splat(-87.0f), x);
+  const i32x16 n = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, i32x16);
+  const f32x16 fx = __builtin_convertvector(n, f32x16);
+  f32x16 r = x - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  f32x16 p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const i32x16 bits = (n + 127) << 23;
+  f32x16 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// Keras elu (alpha 1): z > 0 ? z : exp(z) - 1, as fast_math.h's elu.
+KEEL_SIMD_INLINE f32x16 elu(f32x16 z) {
+  const f32x16 e = exp_nonpositive(select(z < 0.0f, z, splat(0.0f))) - 1.0f;
+  return select(z > 0.0f, z, e);
+}
+
+// TF EluGrad from the output: y < 0 ? dy·(y + 1) : dy.
+KEEL_SIMD_INLINE f32x16 elu_grad(f32x16 y, f32x16 dy) {
+  return select(y < 0.0f, dy * (y + 1.0f), dy);
+}
+
+}  // namespace keel::simd
