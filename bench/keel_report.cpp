@@ -4,7 +4,8 @@
 //   * the bare oneDNN matmuls of one training step at the same batch (the bound);
 //   * predict latency at batch 1 (median of many calls) and 10,000;
 //   * predict latency at batch 1 of the same model with its BatchNormalization layers folded
-//     into the Dense layers (fold_batch_norm), timed interleaved with the unfolded one.
+//     into the Dense layers (fold_batch_norm), timed interleaved with the unfolded one, and of
+//     predict_into (the caller's output buffer, no result Tensor) on the unfolded model.
 #include "bench_common.h"
 
 #include <algorithm>
@@ -142,9 +143,12 @@ int run_report() {
   // The folded model comes from the same trained model; both are timed the same way, in
   // alternating blocks of 500 calls, so a load change on the shared machine hits both alike.
   FoldResult folded = fold_batch_norm(model);
-  std::vector<double> t1, t1_folded;
+  // predict_into (the caller's buffer, no result Tensor) is timed in the same blocks.
+  std::vector<double> t1, t1_folded, t1_into;
+  std::vector<float> y1(10);
   for (int i = 0; i < 200; ++i) model.predict(x1, 1);
   for (int i = 0; i < 200; ++i) folded.model.predict(x1, 1);
+  for (int i = 0; i < 200; ++i) model.predict_into(x1.values(), y1, 1);
   for (int block = 0; block < 10; ++block) {
     for (auto [m, times] : {std::pair{&model, &t1}, std::pair{&folded.model, &t1_folded}}) {
       for (int i = 0; i < 500; ++i) {
@@ -152,6 +156,11 @@ int run_report() {
         const Tensor y = m->predict(x1, 1);
         times->push_back(since(t));
       }
+    }
+    for (int i = 0; i < 500; ++i) {
+      const auto t = Clock::now();
+      model.predict_into(x1.values(), y1, 1);
+      t1_into.push_back(since(t));
     }
   }
   // The folded model must compute the same function; a wrong fold would make its time meaningless.
@@ -177,9 +186,10 @@ int run_report() {
   }
   std::printf("\"predict_b1_us\": %.3f, \"predict_b1_folded_us\": %.3f, \"bn_folded\": %zu, "
               "\"bn_kept\": %zu, \"fold_max_abs_diff\": %.3g, \"forward_b1_us\": %.3f, "
-              "\"predict_b10000_ms\": %.3f}\n",
+              "\"predict_into_b1_us\": %.3f, \"predict_b10000_ms\": %.3f}\n",
               median(t1) * 1e6, median(t1_folded) * 1e6, folded.folded.size(), folded.kept.size(),
-              static_cast<double>(fold_max_abs_diff), median(tf) * 1e6, median(t10k) * 1e3);
+              static_cast<double>(fold_max_abs_diff), median(tf) * 1e6, median(t1_into) * 1e6,
+              median(t10k) * 1e3);
   return 0;
 }
 

@@ -4,18 +4,14 @@
 #include <cmath>
 
 #include "dispatch.h"
+#include "parallel.h"
 #include "simd.h"
 
 namespace keel {
 
 namespace {
-// 2^18: the seed model at batch 256 (at most 200k elements per kernel) stays on one thread. A
-// parallel region waits for its slowest thread; on a shared 2-core machine a descheduled worker
-// turned a 90 µs BN/ELU pass into milliseconds (keel_bench BM_BiasElu), while one thread
-// streams these sizes in ~50-180 µs.
-constexpr int64_t kParallelMinElements = int64_t{1} << 18;
-// Channel block of the (N, C) path: the block's double accumulators live on the stack, and the
-// inner loop runs over contiguous channels of one row, so it vectorises.
+// Channel block of the (N, C) path: the block's double accumulators fit in vector registers, and
+// the inner loop runs over contiguous channels of one row. Blocks are the unit of parallel work.
 constexpr int64_t kBlock = 64;
 
 int64_t num_blocks(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
@@ -31,14 +27,12 @@ KEEL_SIMD_INLINE void stats_block_body(const float* x, float* mean, float* var, 
   using namespace simd;
   constexpr int64_t kVecs = kBlock / 8;
   const int64_t vecs = kFullBlock ? kVecs : (w + 7) / 8;
+  const int64_t wc = kFullBlock ? kBlock : w;  // a constant for full blocks
   f64x8 sum[kVecs] = {}, sq[kVecs] = {};
-  auto load8 = [w](const float* row, int64_t j) {
-    return kFullBlock || j + 8 <= w ? load_f64(row + j) : load_partial_f64(row + j, w - j);
-  };
   for (int64_t r = 0; r < outer; ++r) {
     const float* row = x + r * channels + c0;
 #pragma GCC unroll 8
-    for (int64_t v = 0; v < vecs; ++v) sum[v] += load8(row, v * 8);
+    for (int64_t v = 0; v < vecs; ++v) sum[v] += load_f64_upto(row, v * 8, wc);
   }
 #pragma GCC unroll 8
   for (int64_t v = 0; v < vecs; ++v) sum[v] *= inv_n;  // now the mean
@@ -46,7 +40,7 @@ KEEL_SIMD_INLINE void stats_block_body(const float* x, float* mean, float* var, 
     const float* row = x + r * channels + c0;
 #pragma GCC unroll 8
     for (int64_t v = 0; v < vecs; ++v) {
-      const f64x8 d = load8(row, v * 8) - sum[v];
+      const f64x8 d = load_f64_upto(row, v * 8, wc) - sum[v];
       sq[v] += d * d;
     }
   }
@@ -203,20 +197,18 @@ KEEL_SIMD_INLINE void backward_block_body(const float* x, const float* dy, const
   using namespace simd;
   constexpr int64_t kVecs = kBlock / kLanes;
   const int64_t vecs = kFullBlock ? kVecs : (w + kLanes - 1) / kLanes;
-  auto load16 = [w](const float* p, int64_t j) {
-    return kFullBlock || j + kLanes <= w ? load(p + j) : load_partial(p + j, w - j);
-  };
-  f32x16 mu[kVecs];
+  const int64_t wc = kFullBlock ? kBlock : w;  // a constant for full blocks
+  f32x16 mu[kVecs] = {};
 #pragma GCC unroll 4
-  for (int64_t v = 0; v < vecs; ++v) mu[v] = load16(mean + c0, v * kLanes);
+  for (int64_t v = 0; v < vecs; ++v) mu[v] = load_upto(mean + c0, v * kLanes, wc);
   f64x8 s1[2 * kVecs] = {}, s2[2 * kVecs] = {};
   for (int64_t r = 0; r < outer; ++r) {
     const float* xr = x + r * channels + c0;
     const float* dyr = dy + r * channels + c0;
 #pragma GCC unroll 4
     for (int64_t v = 0; v < vecs; ++v) {
-      const f32x16 g = load16(dyr, v * kLanes);
-      const f32x16 xm = load16(xr, v * kLanes) - mu[v];  // in float first, as documented above
+      const f32x16 g = load_upto(dyr, v * kLanes, wc);
+      const f32x16 xm = load_upto(xr, v * kLanes, wc) - mu[v];  // in float first, as documented above
       s1[2 * v] += low_f64(g);
       s1[2 * v + 1] += high_f64(g);
       s2[2 * v] += low_f64(g) * low_f64(xm);
@@ -240,8 +232,8 @@ KEEL_SIMD_INLINE void backward_block_body(const float* x, const float* dy, const
 #pragma GCC unroll 4
     for (int64_t v = 0; v < vecs; ++v) {
       const int64_t j = v * kLanes;
-      const f32x16 d = load(k_dy + j) * load16(dyr, j) +
-                       load(k_xm + j) * (load16(xr, j) - mu[v]) + load(k_c + j);
+      const f32x16 d = load(k_dy + j) * load_upto(dyr, j, wc) +
+                       load(k_xm + j) * (load_upto(xr, j, wc) - mu[v]) + load(k_c + j);
       if (kFullBlock || j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
     }
   }

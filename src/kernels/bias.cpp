@@ -4,18 +4,15 @@
 #include <cstring>
 
 #include "dispatch.h"
+#include "parallel.h"
 #include "simd.h"
 #include "keel/kernels/activations.h"
 
 namespace keel {
 
 namespace {
-// Below this many elements a parallel region costs more than it saves: waking the team takes
-// µs, and a parallel region waits for its slowest thread, so on a shared 2-core machine one
-// descheduled worker turned a 90 µs pass into milliseconds (keel_bench BM_BiasElu). 2^18 keeps
-// every elementwise kernel of the seed model (≤ 200k elements at batch 256) on one thread.
-constexpr int64_t kParallelMinElements = int64_t{1} << 18;
-// Column block for reductions: 64 double accumulators live on the stack (no allocation).
+// Column block for reductions: 64 double accumulators fit in vector registers (no allocation);
+// blocks are the unit of parallel work.
 constexpr int64_t kColumnBlock = 64;
 
 // z, y: (rows, cols) with row stride `cols`; bias: (cols) or nullptr. One call per row range.
@@ -63,9 +60,7 @@ KEEL_SIMD_INLINE void elu_bias_backward_body(const float* y, const float* dy, fl
   static_assert(kColumnBlock % kLanes == 0);
   constexpr int64_t kVecs = kColumnBlock / kLanes;
   const int64_t vecs = kFullBlock ? kVecs : (w + kLanes - 1) / kLanes;
-  auto load16 = [w](const float* p, int64_t j) {
-    return kFullBlock || j + kLanes <= w ? load(p + j) : load_partial(p + j, w - j);
-  };
+  const int64_t wc = kFullBlock ? kColumnBlock : w;  // a constant for full blocks
   f64x8 acc[2 * kVecs] = {};
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols + j0;
@@ -74,8 +69,8 @@ KEEL_SIMD_INLINE void elu_bias_backward_body(const float* y, const float* dy, fl
 #pragma GCC unroll 4
     for (int64_t v = 0; v < vecs; ++v) {
       const int64_t j = v * kLanes;
-      f32x16 d = load16(dyr, j);
-      if (is_elu) d = elu_grad(load16(yr, j), d);
+      f32x16 d = load_upto(dyr, j, wc);
+      if (is_elu) d = elu_grad(load_upto(yr, j, wc), d);
       if (kFullBlock || j + kLanes <= w) store(dzr + j, d); else store_partial(dzr + j, d, w - j);
       acc[2 * v] += low_f64(d);  // lanes past w are 0 and never read back
       acc[2 * v + 1] += high_f64(d);

@@ -8,7 +8,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "dispatch.h"
+#include "keel/kernels/matvec.h"
 
 namespace keel {
 
@@ -60,44 +60,11 @@ CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool tra
   return ctx.cache.emplace(key, std::move(entry)).first->second;
 }
 
-// Rows of A below this go through small_gemm instead of oneDNN: a oneDNN matmul call has a fixed
-// cost of several µs (argument map, stream, thread team), which dominates a single-sample
-// predict. Only m == 1: the hand loop rounds differently from oneDNN, and predict must give a
-// sample the same bits whatever its batch companions (fit_test), so batches stay on oneDNN.
+// Products with one row of A (single-sample predict) go to matvec instead of oneDNN: a oneDNN
+// matmul call has a fixed cost of several µs (argument map, stream, thread team), which dominates
+// a single-sample predict. Only m == 1: matvec rounds differently from oneDNN, and predict must
+// give a sample the same bits whatever its batch companions (fit_test), so batches stay on oneDNN.
 constexpr int64_t kSmallM = 1;
-constexpr int64_t kColumnTile = 64;  // 4 zmm / 8 ymm accumulators held in registers
-
-// c (m, n) = / += a (m, k) · b (k, n), all row-major, one thread. Each output tile of 64 columns
-// accumulates over p in order, so the bits depend only on the shape.
-KEEL_MULTIVERSION void small_gemm(const float* a, const float* b, float* c, int64_t m, int64_t n,
-                                  int64_t k, bool accumulate) {
-  for (int64_t i = 0; i < m; ++i) {
-    const float* ai = a + i * k;
-    float* ci = c + i * n;
-    int64_t j0 = 0;
-    for (; j0 + kColumnTile <= n; j0 += kColumnTile) {
-      float acc[kColumnTile];
-      for (int64_t j = 0; j < kColumnTile; ++j) acc[j] = accumulate ? ci[j0 + j] : 0.0f;
-      for (int64_t p = 0; p < k; ++p) {
-        const float av = ai[p];
-        const float* __restrict bp = b + p * n + j0;
-        for (int64_t j = 0; j < kColumnTile; ++j) acc[j] += av * bp[j];
-      }
-      for (int64_t j = 0; j < kColumnTile; ++j) ci[j0 + j] = acc[j];
-    }
-    if (j0 < n) {
-      const int64_t w = n - j0;
-      float acc[kColumnTile];
-      for (int64_t j = 0; j < w; ++j) acc[j] = accumulate ? ci[j0 + j] : 0.0f;
-      for (int64_t p = 0; p < k; ++p) {
-        const float av = ai[p];
-        const float* __restrict bp = b + p * n + j0;
-        for (int64_t j = 0; j < w; ++j) acc[j] += av * bp[j];
-      }
-      for (int64_t j = 0; j < w; ++j) ci[j0 + j] = acc[j];
-    }
-  }
-}
 
 }  // namespace
 
@@ -108,7 +75,7 @@ void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_
     if (!accumulate) std::memset(c, 0, static_cast<size_t>(m * n) * sizeof(float));
     return;
   }
-  if (m <= kSmallM && !trans_a && !trans_b) return small_gemm(a, b, c, m, n, k, accumulate);
+  if (m <= kSmallM && !trans_a && !trans_b) return matvec(a, b, c, k, n, accumulate);
   CachedMatmul& mm = get_matmul(m, n, k, trans_a, trans_b, accumulate);
   mm.a.set_data_handle(const_cast<float*>(a));
   mm.b.set_data_handle(const_cast<float*>(b));

@@ -46,6 +46,11 @@ KEEL_SIMD_INLINE void store_partial(float* p, f32x16 v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) p[i] = v[i];
 }
 
+// Lanes [j, min(j + 16, w)) of p: a full load, or a partial one at the end of a block of w.
+KEEL_SIMD_INLINE f32x16 load_upto(const float* p, int64_t j, int64_t w) {
+  return j + kLanes <= w ? load(p + j) : load_partial(p + j, w - j);
+}
+
 // 8 floats widened to doubles (one zmm of doubles in the avx512f clone).
 KEEL_SIMD_INLINE f64x8 load_f64(const float* p) {
   f32x8 v;
@@ -65,6 +70,11 @@ KEEL_SIMD_INLINE f64x8 low_f64(f32x16 v) {
 KEEL_SIMD_INLINE f64x8 high_f64(f32x16 v) {
   return __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15),
                                  f64x8);
+}
+
+// Lanes [j, min(j + 8, w)) of p widened to doubles.
+KEEL_SIMD_INLINE f64x8 load_f64_upto(const float* p, int64_t j, int64_t w) {
+  return j + 8 <= w ? load_f64(p + j) : load_partial_f64(p + j, w - j);
 }
 
 KEEL_SIMD_INLINE f32x16 select(i32x16 mask, f32x16 a, f32x16 b) { return mask ? a : b; }

@@ -1,5 +1,6 @@
 // evaluate / predict: inference-mode passes. They never change weights or BN statistics; only
 // scratch buffers (activations, batch buffers) are written.
+#include <algorithm>
 #include <iostream>
 
 #include "keel/callbacks/progbar.h"
@@ -57,8 +58,55 @@ Logs Sequential::evaluate(const DataView& data, EvaluateOptions options) {
   return logs;
 }
 
+namespace {
+
+// Float samples already in memory, read in place: out (count, out_width) = model(x (count, width)).
+// Allocates nothing once the model's activation buffers have seen a batch of min(bs, count).
+void predict_float_rows(Sequential& model, const float* x, int64_t count, int64_t width,
+                        float* out, int64_t bs) {
+  const int64_t out_width = model.output_shape().sample_size();
+  for (int64_t first = 0; first < count; first += bs) {
+    const int64_t n = std::min(bs, count - first);
+    const float* y = model.forward(x + first * width, n, Mode::kInference);
+    std::copy_n(y, n * out_width, out + first * out_width);
+  }
+}
+
+}  // namespace
+
 Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
-  return predict(DataView::of(x), batch_size);
+  // Not through DataView::of: a single-sample predict is a few µs, and the view's sample_dims
+  // vector is an allocation and a copy on every call. Same checks, same messages.
+  KEEL_CHECK(x.rank() >= 1, "input array must have at least one dimension (the samples)");
+  if (!built_) build();
+  KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
+  int64_t width = 1;
+  for (int64_t i = 1; i < x.rank(); ++i) width *= x.dim(i);
+  KEEL_CHECK(width == input_shape().sample_size(), "predict(): each sample has ", width,
+             " values but the model expects input ", input_shape().to_string());
+  const int64_t count = x.dim(0);
+  std::vector<int64_t> dims = output_shape().dims();
+  dims[0] = count;
+  Tensor result(std::move(dims));
+  predict_float_rows(*this, x.data(), count, width, result.data(),
+                     std::min(batch_size, std::max<int64_t>(count, 1)));
+  return result;
+}
+
+void Sequential::predict_into(std::span<const float> x, std::span<float> out, int64_t batch_size) {
+  if (!built_) build();
+  KEEL_CHECK(batch_size >= 1, "predict_into(): batch_size ", batch_size, " must be >= 1");
+  const int64_t width = input_shape().sample_size(), out_width = output_shape().sample_size();
+  const auto size = static_cast<int64_t>(x.size());
+  KEEL_CHECK(size % width == 0, "predict_into(): the input holds ", size,
+             " values, not a whole number of samples of ", width, " values (input ",
+             input_shape().to_string(), ")");
+  const int64_t count = size / width;
+  KEEL_CHECK(static_cast<int64_t>(out.size()) == count * out_width, "predict_into(): the output "
+             "holds ", out.size(), " values but ", count, " samples need ", count * out_width,
+             " (output ", output_shape().to_string(), ")");
+  predict_float_rows(*this, x.data(), count, width, out.data(),
+                     std::min(batch_size, std::max<int64_t>(count, 1)));
 }
 
 Tensor Sequential::predict(const DataView& data, int64_t batch_size) {

@@ -1,8 +1,10 @@
 // Gradient clipping (tf.keras >= 2.11 Optimizer._clip_gradients; TF clip_ops formulas).
 //
-// Passes over the gradients: one read pass for the norms (always: the pre-clip norm is reported
-// and is how non-finite gradients are detected before anything changes), then at most one
-// read-write pass for the rule that applies. Norms are accumulated in double; the element
+// One read pass over the gradients (optimizer_kernels.h, parallel over fixed chunks): the
+// pre-clip norms (always: the pre-clip norm is reported and is how non-finite gradients are
+// detected before anything changes) and, for clipvalue, the post-clamp sums. The rule then
+// becomes one GradTransform per variable, which the optimizer applies as it reads each gradient
+// element, so the clipped gradient is never written. Norms are accumulated in double; the element
 // updates use TF's float32 expressions: clipnorm (g*c)/norm (a vectorisable divide, so the seed's
 // [0.9, 100] gives 0.008999635 exactly as TF prints it), global_clipnorm g * (c * min(1/gn, 1/c)).
 #include "keel/optimizers/clipping.h"
@@ -16,47 +18,6 @@
 
 namespace keel {
 namespace {
-
-// g: (n). Eight independent double accumulators so the compiler can vectorise the reduction
-// without -ffast-math; the fixed order keeps the result deterministic.
-double sum_squares(const float* g, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) {
-      const double x = g[i + j];
-      acc[j] += x * x;
-    }
-  }
-  for (; i < n; ++i) acc[i & 7] += static_cast<double>(g[i]) * g[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-// g: (n), scaled in place.
-void scale_in_place(float* g, int64_t n, float scale) {
-  for (int64_t i = 0; i < n; ++i) g[i] *= scale;
-}
-
-// g: (n) <- (g * c) / norm, TF clip_by_norm's float expression.
-void clip_norm_in_place(float* g, int64_t n, float c, float norm) {
-  for (int64_t i = 0; i < n; ++i) g[i] = (g[i] * c) / norm;
-}
-
-// g: (n), clamped in place to [-v, v]; returns the sum of squares after clamping and sets
-// *changed when some element moved. NaN elements stay NaN (tf.clip_by_value does the same).
-double clamp_in_place(float* g, int64_t n, float v, bool* changed) {
-  double acc = 0.0;
-  int64_t moved = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = g[i];
-    const float c = x < -v ? -v : (x > v ? v : x);
-    moved += c != x;
-    g[i] = c;
-    acc += static_cast<double>(c) * c;
-  }
-  if (moved) *changed = true;
-  return acc;
-}
 
 [[noreturn]] void throw_nonfinite(std::span<const ParamRef> params) {
   for (const ParamRef& p : params) {
@@ -95,16 +56,36 @@ double global_gradient_norm(std::span<const ParamRef> params) {
   return std::sqrt(total);
 }
 
-ClipResult clip_gradients(std::span<const ParamRef> params, const ClipOptions& o,
-                          std::span<double> scratch) {
-  validate_clip_options(o);
-  const bool keep = scratch.size() == params.size();
-  double total = 0.0;
-  for (size_t v = 0; v < params.size(); ++v) {
-    const double s = sum_squares(params[v].grad, params[v].size);
-    if (keep) scratch[v] = s;
-    total += s;
+void ClipWorkspace::prepare(std::span<const ParamRef> params) {
+  bool same = params.size() == sizes.size();
+  for (size_t v = 0; same && v < params.size(); ++v) same = params[v].size == sizes[v];
+  if (!same) {
+    sizes.resize(params.size());
+    for (size_t v = 0; v < params.size(); ++v) sizes[v] = params[v].size;
+    chunks = split_into_chunks(sizes);
+    chunk_sums.assign(chunks.size(), ChunkSums{});
+    grads.assign(params.size(), nullptr);
+    sum_squares.assign(params.size(), 0.0);
+    transforms.assign(params.size(), GradTransform{});
   }
+  for (size_t v = 0; v < params.size(); ++v) grads[v] = params[v].grad;
+}
+
+ClipResult plan_clipping(std::span<const ParamRef> params, const ClipOptions& o,
+                         ClipWorkspace& ws) {
+  validate_clip_options(o);
+  ws.prepare(params);
+  const bool by_value = o.clipvalue && !o.clipnorm && !o.global_clipnorm;
+  const float v = by_value ? static_cast<float>(*o.clipvalue) : 0.0f;
+  gradient_chunk_sums(ws.grads.data(), ws.chunks, v, ws.chunk_sums.data());
+  // Per variable in chunk order, then over variables in order: a fixed order, one thread.
+  std::fill(ws.sum_squares.begin(), ws.sum_squares.end(), 0.0);
+  for (size_t c = 0; c < ws.chunks.size(); ++c)
+    ws.sum_squares[ws.chunks[c].var] += ws.chunk_sums[c].sum_squares;
+  double total = 0.0;
+  for (double s : ws.sum_squares) total += s;
+  std::fill(ws.transforms.begin(), ws.transforms.end(), GradTransform{});
+
   ClipResult r;
   r.preclip_global_norm = r.postclip_global_norm = std::sqrt(total);
   r.finite = std::isfinite(total);
@@ -116,12 +97,11 @@ ClipResult clip_gradients(std::span<const ParamRef> params, const ClipOptions& o
   if (o.clipnorm) {
     const double c = *o.clipnorm;
     double post = 0.0;
-    for (size_t v = 0; v < params.size(); ++v) {
-      const ParamRef& p = params[v];
-      const double s = keep ? scratch[v] : sum_squares(p.grad, p.size);
+    for (size_t k = 0; k < params.size(); ++k) {
+      const double s = ws.sum_squares[k];
       const double norm = std::sqrt(s);
       if (norm > c) {  // also true for +inf: finite elements become 0, inf ones NaN, as in TF
-        clip_norm_in_place(p.grad, p.size, static_cast<float>(c), static_cast<float>(norm));
+        ws.transforms[k] = {ClipKind::kNorm, static_cast<float>(c), static_cast<float>(norm)};
         r.clipped = true;
         post += c * c;
       } else {
@@ -137,16 +117,32 @@ ClipResult clip_gradients(std::span<const ParamRef> params, const ClipOptions& o
       const float cf = static_cast<float>(c), nf = static_cast<float>(norm);
       const float scale =
           r.finite ? cf * std::min(1.0f / nf, 1.0f / cf) : std::numeric_limits<float>::quiet_NaN();
-      for (const ParamRef& p : params) scale_in_place(p.grad, p.size, scale);
+      std::fill(ws.transforms.begin(), ws.transforms.end(), GradTransform{ClipKind::kScale, scale});
       r.clipped = true;
       r.postclip_global_norm = norm * static_cast<double>(scale);
     }
-  } else if (o.clipvalue) {
-    const float v = static_cast<float>(*o.clipvalue);
+  } else if (by_value) {
     double post = 0.0;
-    for (const ParamRef& p : params) post += clamp_in_place(p.grad, p.size, v, &r.clipped);
+    for (size_t c = 0; c < ws.chunks.size(); ++c) {
+      post += ws.chunk_sums[c].clamped_sum_squares;
+      // A variable the clamp does not change needs no transform (NaN counts as changed).
+      if (ws.chunk_sums[c].clamped > 0) {
+        ws.transforms[ws.chunks[c].var] = {ClipKind::kClamp, v};
+        r.clipped = true;
+      }
+    }
     r.postclip_global_norm = std::sqrt(post);
   }
+  return r;
+}
+
+ClipResult clip_gradients(std::span<const ParamRef> params, const ClipOptions& o,
+                          std::span<double> scratch) {
+  ClipWorkspace ws;
+  const ClipResult r = plan_clipping(params, o, ws);
+  if (scratch.size() == params.size()) std::copy(ws.sum_squares.begin(), ws.sum_squares.end(), scratch.begin());
+  if (r.finite || o.on_nonfinite != NonFinitePolicy::kSkipStep)
+    apply_grad_transforms(ws.grads.data(), ws.transforms.data(), ws.chunks);
   return r;
 }
 

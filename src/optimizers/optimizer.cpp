@@ -1,6 +1,7 @@
 // Optimizer base: slot arena, clipping, weight decay, iterations, Keras config.
 #include "keel/optimizers/optimizer.h"
 
+#include <cassert>
 #include <cmath>
 
 #include "keel/core/error.h"
@@ -68,7 +69,7 @@ void Optimizer::build(std::span<const ParamRef> params) {
       for (int64_t i = 0; i < slot_stride_; ++i) s[i] = init;
     }
   }
-  norm_scratch_.assign(params.size(), 0.0);
+  clip_ws_.prepare(params);  // the one allocation of the clip scratch
   slot_ptrs_.assign(num_slots_, nullptr);
   built_ = true;
 }
@@ -76,29 +77,36 @@ void Optimizer::build(std::span<const ParamRef> params) {
 StepResult Optimizer::apply_gradients(std::span<const ParamRef> params) {
   build(params);
   StepResult result;
-  result.clip = clip_gradients(params, clip_, norm_scratch_);
+  result.clip = plan_clipping(params, clip_, clip_ws_);
   if (!result.clip.finite && clip_.on_nonfinite == NonFinitePolicy::kSkipStep) {
     ++skipped_steps_;
     result.skipped = true;
     return result;
   }
-  if (weight_decay_ && *weight_decay_ != 0.0) {
+  prepare_step(iterations_ + 1);
+  apply_update(params, clip_ws_.transforms);
+  ++iterations_;
+  return result;
+}
+
+void Optimizer::apply_update(std::span<const ParamRef> params, std::span<const GradTransform> clip) {
+  apply_grad_transforms(clip_ws_.grads.data(), clip.data(), clip_ws_.chunks);
+  if (has_weight_decay()) {
     // Keras _apply_weight_decay: variable.assign_sub(variable * wd * lr), before the update.
-    const float wd = static_cast<float>(*weight_decay_);
+    const float wd = weight_decay_f();
     for (const ParamRef& p : params) {
       float* w = p.value;
       for (int64_t i = 0; i < p.size; ++i) w[i] -= w[i] * wd * lr_f_;
     }
   }
-  prepare_step(iterations_ + 1);
   for (size_t v = 0; v < params.size(); ++v) {
-    for (size_t k = 0; k < num_slots_; ++k) {
-      slot_ptrs_[k] = slot_arena_.get() + static_cast<int64_t>(k) * slot_stride_ + var_offsets_[v];
-    }
+    for (size_t k = 0; k < num_slots_; ++k) slot_ptrs_[k] = slot(k, v);
     update_step(params[v].value, params[v].grad, params[v].size, slot_ptrs_.data());
   }
-  ++iterations_;
-  return result;
+}
+
+void Optimizer::update_step(float*, const float*, int64_t, float* const*) {
+  assert(false && "an optimizer overrides apply_update or update_step");
 }
 
 std::vector<std::pair<std::string, std::span<float>>> Optimizer::slots() {
@@ -107,11 +115,8 @@ std::vector<std::pair<std::string, std::span<float>>> Optimizer::slots() {
   const std::vector<std::string> names = slot_names();
   for (size_t v = 0; v < var_names_.size(); ++v) {
     for (size_t k = 0; k < num_slots_; ++k) {
-      float* base = slot_arena_ ? slot_arena_.get() + static_cast<int64_t>(k) * slot_stride_ +
-                                      var_offsets_[v]
-                                : nullptr;
       out.emplace_back(var_names_[v] + "/" + names[k],
-                       std::span<float>(base, static_cast<size_t>(var_sizes_[v])));
+                       std::span<float>(slot(k, v), static_cast<size_t>(var_sizes_[v])));
     }
   }
   return out;

@@ -1,5 +1,6 @@
-// SGD update loops (keras/optimizers/sgd.py update_step). The float expressions keep Keras's
-// operand order: m = -g*lr + m*momentum is the same IEEE value as m*momentum - g*lr.
+// SGD (keras/optimizers/sgd.py update_step); the loops are sgd_update in optimizer_kernels.cpp,
+// which keep Keras's operand order (m = -g*lr + m*momentum is the same IEEE value as
+// m*momentum - g*lr) and apply the clip transform as they read g.
 #include "keel/optimizers/sgd.h"
 
 namespace keel {
@@ -15,26 +16,20 @@ std::vector<std::string> SGD::slot_names() const {
   return {"m"};
 }
 
-void SGD::update_step(float* w, const float* g, int64_t n, float* const* slots) {
-  const float lr = this->lr();
-  if (momentum_ == 0.0 && !nesterov_) {
-    for (int64_t i = 0; i < n; ++i) w[i] -= g[i] * lr;
-    return;
+void SGD::apply_update(std::span<const ParamRef> params, std::span<const GradTransform> clip) {
+  SgdStep step;
+  step.rule = nesterov_ ? SgdRule::kNesterov
+                        : (momentum_ == 0.0 ? SgdRule::kPlain : SgdRule::kMomentum);
+  step.lr = lr();
+  step.momentum = static_cast<float>(momentum_);
+  step.weight_decay = has_weight_decay();
+  step.wd = weight_decay_f();
+  vars_.resize(params.size());  // allocates on the first step only
+  for (size_t v = 0; v < params.size(); ++v) {
+    vars_[v] = {params[v].value, params[v].grad, step.rule == SgdRule::kPlain ? nullptr : slot(0, v),
+                clip[v]};
   }
-  const float mu = static_cast<float>(momentum_);
-  float* m = slots[0];
-  if (nesterov_) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float step = g[i] * lr;
-      m[i] = m[i] * mu - step;
-      w[i] += m[i] * mu - step;
-    }
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = m[i] * mu - g[i] * lr;
-      w[i] += m[i];
-    }
-  }
+  sgd_update(vars_.data(), chunks(), step);
 }
 
 void SGD::add_config(nlohmann::json& c) const {

@@ -5,8 +5,8 @@
 //   backward  dW += xᵀ·dy       gemm(x, dy, dW, fan_in, units, batch, true, false, true)
 //   backward  dx = dy·Wᵀ        gemm(dy, W, dx, batch, fan_in, units, false, true, false)
 //
-// Products with m == 1 row (single-sample predict) and no transposes skip oneDNN: a hand loop
-// over 64-column register tiles, because oneDNN's fixed per-call cost (~µs) would dominate.
+// Products with m == 1 row (single-sample predict) and no transposes skip oneDNN and go to
+// matvec (keel/kernels/matvec.h), because oneDNN's fixed per-call cost (~µs) would dominate.
 // Otherwise oneDNN primitives are created once per (M, N, K, transposes, accumulate, thread count) and cached
 // per calling thread, so steady-state calls only rebind data pointers. The thread count is in the
 // key because oneDNN fixes its work split (and so the summation order) when a primitive is

@@ -100,6 +100,10 @@ class Sequential {
   // Outputs for every sample in inference mode, batched; (n, output dims...).
   Tensor predict(const DataView& data, int64_t batch_size = 32);
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  // predict into a caller's buffer: x holds whole samples (input_shape().sample_size() floats
+  // each), out exactly as many outputs (output_shape().sample_size() floats each). Same bits as
+  // predict; allocates nothing once a batch of that size has been seen (embedding, serving).
+  void predict_into(std::span<const float> x, std::span<float> out, int64_t batch_size = 32);
   // Keras model.stop_training: a callback sets it to end fit() after the current batch/epoch.
   bool stop_training = false;
   const StepStats& last_step() const;

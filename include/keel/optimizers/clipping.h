@@ -14,6 +14,9 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
+
+#include "keel/kernels/optimizer_kernels.h"
 
 namespace keel {
 
@@ -55,10 +58,32 @@ void validate_clip_options(const ClipOptions& options, std::string_view where = 
 // most 1.2e77, so no finite float gradient (1e20 included) can overflow and no rescaling is needed.
 double global_gradient_norm(std::span<const ParamRef> params);
 
-// Clips the gradients in place. With on_nonfinite == kError a non-finite gradient throws before
-// anything is modified; with kSkipStep the gradients are left unchanged and result.finite is false.
-// `scratch`, when it has params.size() entries, receives each variable's sum of squares and saves
-// the per-variable clipnorm rule a second pass over the gradients.
+// Scratch for clipping one fixed variable list every step without allocating: the chunking of the
+// variables (optimizer_kernels.h) and per-chunk / per-variable results.
+struct ClipWorkspace {
+  std::vector<int64_t> sizes;             // per variable, what the chunks were split from
+  std::vector<ParamChunk> chunks;
+  std::vector<ChunkSums> chunk_sums;      // per chunk
+  std::vector<float*> grads;              // per variable, this step's gradient buffers
+  std::vector<double> sum_squares;        // per variable, pre-clip Σ g²
+  std::vector<GradTransform> transforms;  // per variable, what the update applies to g
+  // Re-splits only when the sizes change; otherwise just records this step's buffers.
+  void prepare(std::span<const ParamRef> params);
+};
+
+// Decides the clip from the norms (one read pass over the gradients, in parallel) without writing
+// any gradient: ws.transforms[v] is the transform the update must apply to every element of
+// variable v's gradient, ws.sum_squares[v] its pre-clip sum of squares. The non-finite policy is
+// applied here: kError throws before anything is modified; kSkipStep returns finite == false and
+// the caller must not update. The result is the same whatever the thread count.
+ClipResult plan_clipping(std::span<const ParamRef> params, const ClipOptions& options,
+                         ClipWorkspace& ws);
+
+// Clips the gradients in place (plan_clipping, then the transforms written back). With
+// on_nonfinite == kError a non-finite gradient throws before anything is modified; with kSkipStep
+// the gradients are left unchanged and result.finite is false. `scratch`, when it has
+// params.size() entries, receives each variable's sum of squares. Allocates; optimizers use
+// plan_clipping and fuse the transform into their update instead.
 ClipResult clip_gradients(std::span<const ParamRef> params, const ClipOptions& options,
                           std::span<double> scratch = {});
 

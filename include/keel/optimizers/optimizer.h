@@ -3,9 +3,12 @@
 // apply_gradients(params) does, in Keras's order (keras/optimizers/optimizer.py):
 //   1. build slots on the first call (the only allocation; later calls must pass the same
 //      variables, same order and sizes);
-//   2. clip_gradients (one rule; the pre-clip global norm is reported; non-finite policy);
+//   2. plan_clipping (one rule; the pre-clip global norm is reported; non-finite policy), which
+//      turns the rule into a per-variable GradTransform and writes nothing;
 //   3. decoupled weight decay when set: w -= w * weight_decay * lr;
-//   4. the optimizer's update step, one contiguous loop per variable;
+//   4. the optimizer's update step with the clip transform applied to each gradient element as
+//      it is read (apply_update; SGD fuses 3 and 4 into one pass, so the gradient buffers keep
+//      their pre-clip values; optimizers without fused loops write the clipped gradient first);
 //   5. iterations += 1.
 // With on_nonfinite = skip_step a non-finite gradient stops after 2: weights, slots and
 // iterations are unchanged (Adam's bias correction then stays in step) and skipped_steps()
@@ -101,11 +104,28 @@ class Optimizer {
   virtual float slot_initial_value(size_t /*slot*/) const { return 0.0f; }
   // Called once per step before the per-variable updates; t = iterations() + 1.
   virtual void prepare_step(int64_t /*t*/) {}
-  // One variable: w, g (size), slots[k] points at that variable's buffer of slot k.
-  virtual void update_step(float* w, const float* g, int64_t size, float* const* slots) = 0;
+  // Steps 3 and 4 for all variables: weight decay (when has_weight_decay()), then the update with
+  // g' = clip[v](g) for every gradient element of params[v] (clip: (params.size())). Override it
+  // with fused loops (optimizer_kernels.h; chunks() splits the work deterministically). The
+  // default writes the clipped gradients back, decays, then calls update_step per variable.
+  virtual void apply_update(std::span<const ParamRef> params, std::span<const GradTransform> clip);
+  // One variable of the default apply_update: w, g (size, already clipped), slots[k] points at
+  // that variable's buffer of slot k. An optimizer overrides this or apply_update.
+  virtual void update_step(float* w, const float* g, int64_t size, float* const* slots);
   virtual void add_config(nlohmann::json& config) const = 0;
 
   float lr() const { return lr_f_; }
+  bool has_weight_decay() const { return weight_decay_ && *weight_decay_ != 0.0; }
+  float weight_decay_f() const { return static_cast<float>(weight_decay_.value_or(0.0)); }
+  // Slot k of variable v (nullptr when the optimizer has no slots); valid after build().
+  float* slot(size_t k, size_t v) const {
+    return slot_arena_ ? slot_arena_.get() + static_cast<int64_t>(k) * slot_stride_ + var_offsets_[v]
+                       : nullptr;
+  }
+  // The variables split into fixed chunks (split_into_chunks), valid inside apply_update.
+  std::span<const ParamChunk> chunks() const { return clip_ws_.chunks; }
+  // This step's gradient buffers, one per variable, valid inside apply_update.
+  float* const* gradient_buffers() const { return clip_ws_.grads.data(); }
   // Keras stores hyperparameters as Python floats; the variables computing with them are float32.
   static void check_range(double value, double lo, double hi, const char* field,
                           const std::string& where, bool hi_inclusive = true);
@@ -125,7 +145,7 @@ class Optimizer {
   int64_t slot_stride_ = 0;                       // elements per slot (sum of var sizes)
   size_t num_slots_ = 0;
   std::unique_ptr<float[], detail::AlignedFree> slot_arena_;
-  std::vector<double> norm_scratch_;
+  ClipWorkspace clip_ws_;
   std::vector<float*> slot_ptrs_;  // per step, reused
 };
 

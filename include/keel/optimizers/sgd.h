@@ -4,6 +4,9 @@
 //   nesterov:       m = momentum * m - lr * g; w += momentum * m - lr * g
 #pragma once
 
+#include <vector>
+
+#include "keel/kernels/optimizer_kernels.h"
 #include "keel/optimizers/optimizer.h"
 
 namespace keel {
@@ -24,12 +27,14 @@ class SGD final : public Optimizer {
 
  protected:
   std::vector<std::string> slot_names() const override;
-  void update_step(float* w, const float* g, int64_t size, float* const* slots) override;
+  // Clipping, weight decay and the update in one pass over all variables (sgd_update).
+  void apply_update(std::span<const ParamRef> params, std::span<const GradTransform> clip) override;
   void add_config(nlohmann::json& config) const override;
 
  private:
   double momentum_;
   bool nesterov_;
+  std::vector<SgdVar> vars_;  // per step, reused
 };
 
 }  // namespace keel
