@@ -127,16 +127,48 @@ void batch_norm_stats_ref(const float* x, float* mean, float* var, int64_t outer
   }
 }
 
+namespace {
+// One loop per (gamma?, beta?) so each vectorises (sqrt and divide are exact IEEE ops in every
+// lane; with the null checks inside, GCC kept it scalar: ~1.2 µs of a ~12 µs predict).
+template <bool kGamma, bool kBeta>
+KEEL_SIMD_INLINE void scale_shift_loop(const float* __restrict mean, const float* __restrict var,
+                                       const float* __restrict gamma, const float* __restrict beta,
+                                       float epsilon, float* __restrict scale,
+                                       float* __restrict shift, float* __restrict inv_std,
+                                       int64_t channels) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const float inv = 1.0f / std::sqrt(var[c] + epsilon);
+    inv_std[c] = inv;
+    const float k = kGamma ? inv * gamma[c] : inv;
+    scale[c] = k;
+    shift[c] = kBeta ? beta[c] - mean[c] * k : -(mean[c] * k);
+  }
+}
+
+KEEL_MULTIVERSION void scale_shift(const float* mean, const float* var, const float* gamma,
+                                   const float* beta, float epsilon, float* scale, float* shift,
+                                   float* inv_std, int64_t channels) {
+  if (gamma && beta) return scale_shift_loop<true, true>(mean, var, gamma, beta, epsilon, scale, shift, inv_std, channels);
+  if (gamma) return scale_shift_loop<true, false>(mean, var, gamma, beta, epsilon, scale, shift, inv_std, channels);
+  if (beta) return scale_shift_loop<false, true>(mean, var, gamma, beta, epsilon, scale, shift, inv_std, channels);
+  scale_shift_loop<false, false>(mean, var, gamma, beta, epsilon, scale, shift, inv_std, channels);
+}
+}  // namespace
+
 void batch_norm_scale_shift(const float* mean, const float* var, const float* gamma,
                             const float* beta, float epsilon, float* scale, float* shift,
                             float* inv_std, int64_t channels) {
-  for (int64_t c = 0; c < channels; ++c) {
-    float inv = 1.0f / std::sqrt(var[c] + epsilon);
-    if (inv_std != nullptr) inv_std[c] = inv;
-    if (gamma != nullptr) inv *= gamma[c];
-    scale[c] = inv;
-    shift[c] = beta != nullptr ? beta[c] - mean[c] * inv : -(mean[c] * inv);
+  if (inv_std == nullptr) {
+    // Rare (the layers always keep it): a scratch-free scalar loop.
+    for (int64_t c = 0; c < channels; ++c) {
+      float inv = 1.0f / std::sqrt(var[c] + epsilon);
+      if (gamma != nullptr) inv *= gamma[c];
+      scale[c] = inv;
+      shift[c] = beta != nullptr ? beta[c] - mean[c] * inv : -(mean[c] * inv);
+    }
+    return;
   }
+  scale_shift(mean, var, gamma, beta, epsilon, scale, shift, inv_std, channels);
 }
 
 void batch_norm_apply(const float* x, const float* scale, const float* shift, float* y,

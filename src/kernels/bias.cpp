@@ -109,7 +109,12 @@ void bias_activation_forward(float* z, const float* bias, float* y, int64_t rows
     for (int64_t r = 0; r < rows; ++r) bias_elu_rows(z + r * cols, bias, y + r * cols, 1, cols);
     return;
   }
-#pragma omp parallel for schedule(static) if (parallel)
+  if (!parallel) {  // not even an inactive OpenMP region: entering one costs ~0.2 µs
+    if (bias != nullptr) bias_rows(z, bias, rows, cols);
+    activation_forward(kind, z, y, rows, cols);
+    return;
+  }
+#pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     if (bias != nullptr) bias_rows(z + r * cols, bias, 1, cols);
     activation_forward(kind, z + r * cols, y + r * cols, 1, cols);

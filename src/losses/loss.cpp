@@ -98,8 +98,17 @@ double softmax_ce_row(const float* z, const float* t, int64_t label, int64_t wid
                       float* g) {
   float zmax = z[0];
   for (int64_t k = 1; k < width; ++k) zmax = std::max(zmax, z[k]);
+  // The exponentials are kept for the gradient (p_k = e_k / Σe) when the row is short enough for
+  // a stack buffer: a double exp costs ~10 ns and the step computes one per logit.
+  constexpr int64_t kKeep = 64;
+  double e[kKeep];
+  const bool keep = g != nullptr && width <= kKeep;
   double sum_exp = 0.0;
-  for (int64_t k = 0; k < width; ++k) sum_exp += std::exp(static_cast<double>(z[k] - zmax));
+  for (int64_t k = 0; k < width; ++k) {
+    const double ek = std::exp(static_cast<double>(z[k] - zmax));
+    if (keep) e[k] = ek;
+    sum_exp += ek;
+  }
   const double lse = static_cast<double>(zmax) + std::log(sum_exp);
   double loss = 0.0, t_sum = 1.0;
   if (t) {
@@ -113,7 +122,7 @@ double softmax_ce_row(const float* z, const float* t, int64_t label, int64_t wid
   }
   if (g) {
     for (int64_t k = 0; k < width; ++k) {
-      const double p = std::exp(static_cast<double>(z[k]) - lse);
+      const double p = keep ? e[k] / sum_exp : std::exp(static_cast<double>(z[k]) - lse);
       const double target = t ? t[k] : (k == label ? 1.0 : 0.0);
       g[k] = static_cast<float>((p * t_sum - target) * scale);
     }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "keel/core/error.h"
+#include "keel/kernels/gather.h"
 
 namespace keel {
 
@@ -62,16 +63,17 @@ void DataView::prefetch(const int64_t* indices, int64_t first, int64_t n) const 
 void DataView::gather(const int64_t* indices, int64_t first, int64_t n, float* x_out,
                       float* y_out) const {
   const int64_t xw = x_width();
+  if (x_uint8 != nullptr) {
+    gather_rows_u8(x_uint8, indices, first, n, xw, x_scale, x_out);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t s = indices ? indices[first + i] : first + i;
+      std::memcpy(x_out + i * xw, x_float + s * xw, static_cast<size_t>(xw) * sizeof(float));
+    }
+  }
+  if (y_out == nullptr) return;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t s = indices ? indices[first + i] : first + i;
-    float* __restrict dst = x_out + i * xw;
-    if (x_uint8) {
-      const uint8_t* __restrict src = x_uint8 + s * xw;
-      for (int64_t j = 0; j < xw; ++j) dst[j] = static_cast<float>(src[j]) * x_scale;
-    } else {
-      std::memcpy(dst, x_float + s * xw, static_cast<size_t>(xw) * sizeof(float));
-    }
-    if (y_out == nullptr) continue;
     if (y_uint8) {
       for (int64_t j = 0; j < y_width; ++j) y_out[i * y_width + j] = y_uint8[s * y_width + j];
     } else if (y_float) {

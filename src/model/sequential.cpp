@@ -161,10 +161,14 @@ const float* Sequential::forward(const float* x, int64_t batch, Mode mode) {
   KEEL_CHECK(built_, "model '", name_, "' is not built; call build() or compile() first");
   KEEL_CHECK(batch > 0, "model '", name_, "': batch size ", batch, " must be positive");
   ensure_activation_buffers(batch);
+  outputs_.resize(layers_.size());  // allocates once (the size never shrinks)
   const float* in = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(in, activations_[i].get(), batch, mode);
-    in = activations_[i].get();
+    if (!layers_[i]->output_is_input()) {
+      layers_[i]->forward(in, activations_[i].get(), batch, mode);
+      in = activations_[i].get();
+    }
+    outputs_[i] = in;
   }
   return in;
 }
@@ -182,12 +186,18 @@ void Sequential::backward(const float* x, const float* dy, int64_t batch, bool f
   const float* grad_out = dy;
   for (size_t k = layers_.size(); k-- > 0 && k >= lowest;) {
     Layer& layer = *layers_[k];
-    const float* in = k == 0 ? x : activations_[k - 1].get();
-    float* dx = k == lowest ? nullptr : deltas_[k % 2].get();
+    if (layer.output_is_input() && !(from_logits && k + 1 == layers_.size())) {
+      continue;  // dx is dy: grad_out passes through unchanged
+    }
+    const float* in = k == 0 ? x : outputs_[k - 1];
+    // Ping-pong between the two delta buffers: never the one holding grad_out (after a skipped
+    // reshape layer the parity of k says nothing about which one that is).
+    float* dx = k == lowest ? nullptr
+                : grad_out == deltas_[0].get() ? deltas_[1].get() : deltas_[0].get();
     if (from_logits && k + 1 == layers_.size()) {
       layer.backward_from_logits(in, grad_out, dx, batch);
     } else {
-      layer.backward(in, activations_[k].get(), grad_out, dx, batch);
+      layer.backward(in, outputs_[k], grad_out, dx, batch);
     }
     grad_out = dx;
   }

@@ -1,6 +1,8 @@
 // Sequential structure: default names in code order, arenas, trainable flags.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <span>
 #include <vector>
 
 #include "keel/core/error.h"
@@ -81,6 +83,48 @@ TEST(Sequential, ErrorsNameTheModelAndTheFix) {
   }
   Sequential dup(Dense(3, {.input_shape = {2}, .name = "d"}));
   EXPECT_THROW(dup.add(Dense(2, {.name = "d"})), Error);
+}
+
+
+// Flatten is a pure reshape: the model passes buffers through it instead of copying, including
+// in the middle of the stack, where the layer after it must see the right input and the delta
+// buffers must be chosen by what holds dy, not by layer index. Gradients are checked against
+// central finite differences of L = Σ out·r for a fixed r (an oracle independent of backward).
+TEST(Sequential, FlattenInsideTheStackPassesGradientsThrough) {
+  // Two layers on each side of the inner Flatten (a ping-pong by layer index would hand dense_1
+  // one buffer as both dy and dx).
+  Sequential model(Dense(3, {.activation = "tanh", .input_shape = {4, 2}}),
+                   Dense(3, {.activation = "tanh"}), Flatten(), Dense(5, {.activation = "tanh"}),
+                   Dense(2), Flatten());
+  model.build(std::nullopt, 7);
+  constexpr int64_t kBatch = 3;
+  std::vector<float> x(kBatch * 8), r(kBatch * 2);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7f * static_cast<float>(i) + 0.3f);
+  for (size_t i = 0; i < r.size(); ++i) r[i] = std::cos(1.3f * static_cast<float>(i));
+  auto objective = [&] {
+    const float* out = model.forward(x.data(), kBatch, Mode::kInference);
+    double sum = 0.0;
+    for (size_t i = 0; i < r.size(); ++i) sum += static_cast<double>(out[i]) * r[i];
+    return sum;
+  };
+  model.zero_gradients();
+  model.forward(x.data(), kBatch, Mode::kTraining);
+  model.backward(x.data(), r.data(), kBatch, false);
+  const std::span<float> grads = model.gradient_arena();
+  const std::vector<float> analytic(grads.begin(), grads.end());
+  std::span<float> params = model.parameter_arena();
+  ASSERT_EQ(params.size(), analytic.size());  // every variable is trainable here
+  constexpr float kStep = 1e-2f;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const float saved = params[i];
+    params[i] = saved + kStep;
+    const double up = objective();
+    params[i] = saved - kStep;
+    const double down = objective();
+    params[i] = saved;
+    const double numeric = (up - down) / (2.0 * kStep);
+    EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << "parameter " << i;
+  }
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ class Flatten : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   void forward(const float* x, float* y, int64_t batch, Mode mode) override;
   void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
+  bool output_is_input() const override { return true; }
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
 };

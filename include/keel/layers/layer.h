@@ -95,6 +95,10 @@ class Layer {
   // Softmax outputs: Keras computes cross-entropy from the pre-softmax logits (no clipping).
   // A layer whose output is a softmax returns true here, exposes the logits of its latest forward
   // (either mode) and can back-propagate a gradient given w.r.t. those logits.
+  // A pure reshape (Flatten): the output is the input's bytes unchanged and dx is dy. The model
+  // then passes the input buffer on instead of calling forward/backward (no copy per batch).
+  virtual bool output_is_input() const { return false; }
+
   virtual bool outputs_softmax() const { return false; }
   virtual const float* logits() const { return nullptr; }
   virtual void backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch);

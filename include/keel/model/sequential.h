@@ -124,6 +124,9 @@ class Sequential {
   std::unique_ptr<float[], detail::AlignedFree> params_, grads_;
   // activations_[i] is the output of layer i; sized for activation_capacity_ samples.
   std::vector<std::unique_ptr<float[], detail::AlignedFree>> activations_, deltas_;
+  // outputs_[i]: where layer i's output of the latest forward is: activations_[i], or the
+  // layer's input when the layer is a pure reshape (Layer::output_is_input).
+  std::vector<const float*> outputs_;
   int64_t activation_capacity_ = 0;
   std::unique_ptr<TrainingState> training_;
 };
