@@ -1,5 +1,7 @@
 #include "keel/layers/batch_normalization.h"
 
+#include <algorithm>
+
 #include "keel/core/error.h"
 #include "keel/kernels/batch_norm.h"
 #include "layer_config.h"
@@ -93,6 +95,10 @@ void BatchNormalization::backward(const float* x, const float*, const float* dy,
   const float* gamma = gamma_ >= 0 ? find(gamma_)->value : nullptr;
   float* dgamma = gamma_ >= 0 ? find(gamma_)->grad : nullptr;
   float* dbeta = beta_ >= 0 ? find(beta_)->grad : nullptr;
+  if (overwrite_gradients()) {
+    for (float* g : {dgamma, dbeta})
+      if (g != nullptr) std::fill_n(g, channels_, 0.0f);
+  }
   if (last_forward_training_) {
     batch_norm_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta, outer,
                         channels_, inner_);

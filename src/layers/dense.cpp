@@ -1,5 +1,7 @@
 #include "keel/layers/dense.h"
 
+#include <algorithm>
+
 #include "keel/core/error.h"
 #include "keel/kernels/activations.h"
 #include "keel/kernels/bias.h"
@@ -71,6 +73,7 @@ void Dense::backward(const float*x, const float* y, const float* dy, float* dx, 
   const ActivationKind kind = options_.activation.kind();
   ensure_size(dz_, m * units_);
   float* dbias = options_.use_bias ? variables()[1].grad : nullptr;
+  if (dbias != nullptr && overwrite_gradients()) std::fill_n(dbias, units_, 0.0f);
   // dz and the bias gradient in one pass over dy.
   activation_bias_backward(kind, z_.data(), y, dy, dz_.data(), dbias, m, units_);
   weight_and_input_gradients(x, dz_.data(), dx, batch);
@@ -79,7 +82,9 @@ void Dense::backward(const float*x, const float* y, const float* dy, float* dx, 
 void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batch) {
   const int64_t m = rows(batch);
   if (options_.use_bias && variables()[1].grad != nullptr) {
-    bias_backward(dz, variables()[1].grad, m, units_);
+    float* dbias = variables()[1].grad;
+    if (overwrite_gradients()) std::fill_n(dbias, units_, 0.0f);
+    bias_backward(dz, dbias, m, units_);
   }
   weight_and_input_gradients(x, dz, dx, batch);
 }
@@ -87,7 +92,9 @@ void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batc
 void Dense::weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch) {
   const int64_t m = rows(batch);
   const Variable& kernel = variables()[0];
-  if (kernel.grad != nullptr) gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, true);
+  if (kernel.grad != nullptr) {
+    gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, !overwrite_gradients());
+  }
   if (dx != nullptr) gemm(dz, kernel.value, dx, m, fan_in_, units_, false, true, false);
 }
 

@@ -89,6 +89,7 @@ void Sequential::compile(CompileOptions options) {
     if (v->trainable) state->params.push_back({v->name, v->value, v->grad, v->size()});
   }
   training_ = std::move(state);
+  zero_gradients();
 }
 
 bool Sequential::compiled() const { return training_ != nullptr; }
@@ -111,7 +112,6 @@ std::vector<std::string> Sequential::metric_names() const {
 static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y_width,
                        std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
   const int64_t out_width = model.output_shape().sample_size();
-  model.zero_gradients();
   const float* out = model.forward(t.x_batch.get(), n, Mode::kTraining);
   LossBatch lb;
   lb.y_pred = out;
@@ -125,7 +125,10 @@ static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y
   // Metrics see the predictions of this forward pass, before the update (as in Keras).
   t.ensure_metrics(out_width, y_width);
   for (auto& m : t.metrics) m->update({out, t.y_batch.get(), n, out_width, y_width});
-  model.backward(t.x_batch.get(), t.dloss.get(), n, wrt_logits);
+  // Overwrites every gradient the optimizer reads (no zero_gradients pass; compile() zeroed the
+  // arena once, so gradients of frozen layers below the trainable ones stay 0).
+  model.backward(t.x_batch.get(), t.dloss.get(), n, wrt_logits,
+                 Sequential::GradientUpdate::kOverwrite);
   for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
   const StepResult r = t.optimizer->apply_gradients(t.params);
   t.last = {loss_sum / static_cast<double>(n), r.clip.preclip_global_norm,

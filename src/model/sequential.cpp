@@ -173,7 +173,8 @@ const float* Sequential::forward(const float* x, int64_t batch, Mode mode) {
   return in;
 }
 
-void Sequential::backward(const float* x, const float* dy, int64_t batch, bool from_logits) {
+void Sequential::backward(const float* x, const float* dy, int64_t batch, bool from_logits,
+                          GradientUpdate update) {
   assert(batch <= activation_capacity_);
   // Below the lowest layer with a trainable variable no gradient is needed: that layer's dx is
   // skipped (the seed model's BatchNormalization(784) over the pixels) and lower layers not run.
@@ -189,6 +190,7 @@ void Sequential::backward(const float* x, const float* dy, int64_t batch, bool f
     if (layer.output_is_input() && !(from_logits && k + 1 == layers_.size())) {
       continue;  // dx is dy: grad_out passes through unchanged
     }
+    layer.set_overwrite_gradients(update == GradientUpdate::kOverwrite);
     const float* in = k == 0 ? x : outputs_[k - 1];
     // Ping-pong between the two delta buffers: never the one holding grad_out (after a skipped
     // reshape layer the parity of k says nothing about which one that is).

@@ -1,6 +1,7 @@
 // Sequential structure: default names in code order, arenas, trainable flags.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 #include <vector>
@@ -125,6 +126,36 @@ TEST(Sequential, FlattenInsideTheStackPassesGradientsThrough) {
     const double numeric = (up - down) / (2.0 * kStep);
     EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << "parameter " << i;
   }
+}
+
+
+// fit() lets layers overwrite their gradients instead of zeroing the arena and adding: the
+// result must be exactly the zero-then-add result, whatever the arena held before.
+TEST(Sequential, OverwritingBackwardEqualsZeroThenAdd) {
+  Sequential model(Flatten({.input_shape = {3, 4}}), BatchNormalization(),
+                   Dense(6, {.activation = "elu"}), BatchNormalization(),
+                   Dense(3, {.activation = "softmax", .use_bias = false}));
+  model.build(std::nullopt, 11);
+  constexpr int64_t kBatch = 5;
+  std::vector<float> x(kBatch * 12), dy(kBatch * 3);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+  for (size_t i = 0; i < dy.size(); ++i) dy[i] = std::cos(0.91f * static_cast<float>(i));
+  const std::span<float> grads = model.gradient_arena();
+
+  model.zero_gradients();
+  model.forward(x.data(), kBatch, Mode::kTraining);
+  model.backward(x.data(), dy.data(), kBatch, /*from_logits=*/true);
+  const std::vector<float> added(grads.begin(), grads.end());
+
+  std::fill(grads.begin(), grads.end(), 123.0f);
+  model.forward(x.data(), kBatch, Mode::kTraining);
+  model.backward(x.data(), dy.data(), kBatch, true, Sequential::GradientUpdate::kOverwrite);
+  for (size_t i = 0; i < grads.size(); ++i) EXPECT_EQ(grads[i], added[i]) << "gradient " << i;
+
+  // kAdd still adds (DESIGN.md: backward accumulates).
+  model.forward(x.data(), kBatch, Mode::kTraining);
+  model.backward(x.data(), dy.data(), kBatch, true);
+  for (size_t i = 0; i < grads.size(); ++i) EXPECT_EQ(grads[i], added[i] + added[i]) << i;
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 //    call (BN moving statistics stay untouched).
 //  * backward(x, y, dy, dx, batch) belongs to the latest kTraining forward with the same x, y.
 //    It WRITES dx (when dx != nullptr) and ADDS (+=) into the gradient views of trainable
-//    variables; the model zeroes the gradient arena once per step.
+//    variables; the model zeroes the gradient arena once per step. (fit() instead asks layers to
+//    overwrite their gradients, set_overwrite_gradients: the same values as zero-then-add without
+//    a 1 MB memset and without the weight-gradient GEMM reading back zeros, every step.)
 //  * No allocation in forward/backward once a batch of that size has been seen (buffers grow to the
 //    largest batch and are reused).
 #pragma once
@@ -99,6 +101,10 @@ class Layer {
   // then passes the input buffer on instead of calling forward/backward (no copy per batch).
   virtual bool output_is_input() const { return false; }
 
+  // When true, backward writes (=) the gradients of this layer's variables instead of adding.
+  void set_overwrite_gradients(bool overwrite) { overwrite_gradients_ = overwrite; }
+  bool overwrite_gradients() const { return overwrite_gradients_; }
+
   virtual bool outputs_softmax() const { return false; }
   virtual const float* logits() const { return nullptr; }
   virtual void backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch);
@@ -122,6 +128,7 @@ class Layer {
   std::string default_prefix_;
   bool trainable_ = true;
   bool built_ = false;
+  bool overwrite_gradients_ = false;
   std::vector<int64_t> declared_input_shape_;  // without the batch dim
   Shape input_shape_;
   Shape output_shape_;

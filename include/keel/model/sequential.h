@@ -77,9 +77,13 @@ class Sequential {
   std::string summary() const;
 
   // Low-level passes over a batch. forward returns the output buffer, valid until the next call;
-  // backward takes dL/d(output) (or dL/d(logits) when from_logits) and adds into the gradients.
+  // backward takes dL/d(output) (or dL/d(logits) when from_logits) and adds into the gradients,
+  // or with GradientUpdate::kOverwrite writes them (what fit does each step instead of
+  // zero_gradients + add: same values, one pass less over the 1 MB gradient arena).
+  enum class GradientUpdate { kAdd, kOverwrite };
   const float* forward(const float* x, int64_t batch, Mode mode);
-  void backward(const float* x, const float* dy, int64_t batch, bool from_logits);
+  void backward(const float* x, const float* dy, int64_t batch, bool from_logits,
+                GradientUpdate update = GradientUpdate::kAdd);
   // Logits of the last forward when the output layer is a softmax, else nullptr.
   const float* output_logits() const;
   bool outputs_softmax() const;
