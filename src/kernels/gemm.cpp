@@ -14,11 +14,14 @@ namespace keel {
 
 namespace {
 
-using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool, int>;
+// What runs after the product, inside the primitive: nothing, or bias then an activation.
+enum class Epilogue { kNone, kBias, kBiasElu };
+
+using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool, Epilogue, int>;
 
 struct CachedMatmul {
   dnnl::matmul primitive;
-  dnnl::memory a, b, c;  // user-pointer memories; the handle is rebound on every call
+  dnnl::memory a, b, c, bias;  // user-pointer memories; the handle is rebound on every call
 };
 
 struct Context {
@@ -34,9 +37,9 @@ Context& context() {
 }
 
 CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-                         bool accumulate) {
+                         bool accumulate, Epilogue epilogue = Epilogue::kNone) {
   Context& ctx = context();
-  const Key key{m, n, k, trans_a, trans_b, accumulate, omp_get_max_threads()};
+  const Key key{m, n, k, trans_a, trans_b, accumulate, epilogue, omp_get_max_threads()};
   auto it = ctx.cache.find(key);
   if (it != ctx.cache.end()) return it->second;
 
@@ -46,17 +49,22 @@ CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool tra
   const dnnl::memory::desc a_md(dims{m, k}, dt::f32, trans_a ? dims{1, m} : dims{k, 1});
   const dnnl::memory::desc b_md(dims{k, n}, dt::f32, trans_b ? dims{1, k} : dims{n, 1});
   const dnnl::memory::desc c_md(dims{m, n}, dt::f32, dims{n, 1});
+  const dnnl::memory::desc bias_md(dims{1, n}, dt::f32, dims{n, 1});
   dnnl::primitive_attr attr;
-  if (accumulate) {
-    // The sum post-op reads the old C before writing: C = A·B + 1.0*C (beta = 1).
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, ctx.engine);
+  dnnl::post_ops ops;
+  // The sum post-op reads the old C before writing: C = A·B + 1.0*C (beta = 1).
+  if (accumulate) ops.append_sum(1.0f);
+  // ELU (alpha 1) on the output tile while it is still in registers/L1: no separate pass.
+  if (epilogue == Epilogue::kBiasElu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_elu, 1.0f, 0.0f);
+  attr.set_post_ops(ops);
+  const bool bias = epilogue != Epilogue::kNone;
+  const dnnl::matmul::primitive_desc pd(
+      bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md),
+      attr, ctx.engine);
   CachedMatmul entry{dnnl::matmul(pd), dnnl::memory(a_md, ctx.engine, nullptr),
                      dnnl::memory(b_md, ctx.engine, nullptr),
-                     dnnl::memory(c_md, ctx.engine, nullptr)};
+                     dnnl::memory(c_md, ctx.engine, nullptr),
+                     dnnl::memory(bias_md, ctx.engine, nullptr)};
   return ctx.cache.emplace(key, std::move(entry)).first->second;
 }
 
@@ -87,6 +95,28 @@ void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_
       {DNNL_ARG_SRC, mm.a.get()}, {DNNL_ARG_WEIGHTS, mm.b.get()}, {DNNL_ARG_DST, mm.c.get()}};
   dnnl_primitive_execute(mm.primitive.get(), ctx.stream.get(), 3, args);
   dnnl_stream_wait(ctx.stream.get());
+}
+
+bool gemm_bias_activation(const float* x, const float* w, const float* bias, float* y, int64_t m,
+                          int64_t n, int64_t k, ActivationKind kind) {
+  if (m <= kSmallM || n == 0 || k == 0 || bias == nullptr) return false;
+  Epilogue epilogue;
+  if (kind == ActivationKind::kElu) epilogue = Epilogue::kBiasElu;
+  else if (kind == ActivationKind::kLinear) epilogue = Epilogue::kBias;
+  else return false;
+  CachedMatmul& mm = get_matmul(m, n, k, false, false, false, epilogue);
+  mm.a.set_data_handle(const_cast<float*>(x));
+  mm.b.set_data_handle(const_cast<float*>(w));
+  mm.c.set_data_handle(y);
+  mm.bias.set_data_handle(const_cast<float*>(bias));
+  Context& ctx = context();
+  const dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mm.a.get()},
+                                   {DNNL_ARG_WEIGHTS, mm.b.get()},
+                                   {DNNL_ARG_BIAS, mm.bias.get()},
+                                   {DNNL_ARG_DST, mm.c.get()}};
+  dnnl_primitive_execute(mm.primitive.get(), ctx.stream.get(), 4, args);
+  dnnl_stream_wait(ctx.stream.get());
+  return true;
 }
 
 void gemm_ref(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,

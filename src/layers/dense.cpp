@@ -63,6 +63,7 @@ void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
     ensure_size(z_, m * units_);
     z = z_.data();
   }
+  if (z == y && gemm_bias_activation(x, kernel, bias, y, m, units_, fan_in_, kind)) return;
   gemm(x, kernel, z, m, units_, fan_in_, false, false, false);
   // z == y: bias + activation in place, one pass.
   bias_activation_forward(z, bias, y, m, units_, kind);

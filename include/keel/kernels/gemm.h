@@ -15,6 +15,8 @@
 
 #include <cstdint>
 
+#include "keel/layers/activation_function.h"
+
 namespace keel {
 
 // a: (m, k) row-major, or (k, m) when trans_a
@@ -23,6 +25,14 @@ namespace keel {
 // c must not alias a or b.
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
           bool trans_b, bool accumulate);
+
+// Dense forward in one oneDNN call: y (m, n) = act(x (m, k) · w (k, n) + bias (n)), the bias add
+// and ELU done by the primitive on each output tile while it is hot (no separate pass over y).
+// Handles act = elu / linear with a bias and m > 1; returns false (nothing written) otherwise,
+// and the caller uses gemm + bias_activation_forward. oneDNN's ELU rounds like any other
+// correctly-implemented exp (within a few ulp of Keras's), not bit-identically to keel's own.
+bool gemm_bias_activation(const float* x, const float* w, const float* bias, float* y, int64_t m,
+                          int64_t n, int64_t k, ActivationKind kind);
 
 // Naive triple loop with double accumulation; same contract. For tests.
 void gemm_ref(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
