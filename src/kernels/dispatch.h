@@ -17,7 +17,11 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#if defined(__x86_64__) && defined(__has_attribute) && !defined(KEEL_NO_MULTIVERSION)
+// Clang (the fuzz build) rejects the 64-byte vector helpers of simd.h inside an avx2 clone (it
+// checks the vector ABI before inlining), so with clang the kernels compile once, for baseline
+// x86-64. GCC is the compiler for speed (scripts/build.sh, CMake default on Debian).
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(KEEL_NO_MULTIVERSION) && \
+    !defined(__clang__)
 #if __has_attribute(target_clones)
 #define KEEL_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif

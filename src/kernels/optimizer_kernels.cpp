@@ -20,7 +20,9 @@
 
 // GCC 12 false positive inside its own intrinsics headers (_mm512_cvtps_pd starts from
 // _mm512_undefined_pd, which it then reports as maybe uninitialised).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #define KEEL_OPT_INLINE inline __attribute__((always_inline))
 
