@@ -3,8 +3,10 @@
 //   keras.optimizers.SGD(clipvalue=1.0): [0.9, 100.0] -> [0.9, 1.0]            (direction changes)
 //   keras.optimizers.SGD(clipnorm=1.0):  [0.9, 100.0] -> [0.00899964, 0.9999595] (direction kept)
 //
-// Clipping happens inside apply_gradients, in place on the gradient buffer, before the update;
-// with learning_rate = 1 and weights starting at 0 the weights end at minus the clipped gradient.
+// Clipping happens inside apply_gradients, fused with the update: with learning_rate = 1 and
+// weights starting at 0 the weights end at minus the clipped gradient. The gradient buffer keeps
+// the values backward computed (as in TF, where gradients are immutable tensors); call
+// keel::clip_gradients (keel/optimizers/clipping.h) to clip a buffer in place.
 // Exits non-zero if a value is wrong (the test suite runs this program).
 #include <cmath>
 #include <cstdio>
@@ -19,12 +21,12 @@ bool run(const char* label, keel::SGD& sgd, float expected0, float expected1) {
   std::vector<float> gradient{0.9f, 100.0f};
   const keel::ParamRef param{"w", weights.data(), gradient.data(), 2};
   const keel::StepResult step = sgd.apply_gradients({&param, 1});
-  std::printf("%-22s gradient [0.9, 100.0] -> [%.8g, %.8g]  (norm %.6f -> %.6f)  weights [%.8g, %.8g]\n",
-              label, gradient[0], gradient[1], step.clip.preclip_global_norm,
-              step.clip.postclip_global_norm, weights[0], weights[1]);
+  const float applied0 = -weights[0], applied1 = -weights[1];
+  std::printf("%-22s gradient [0.9, 100.0] -> [%.8g, %.8g]  (norm %.6f -> %.6f)\n", label,
+              applied0, applied1, step.clip.preclip_global_norm, step.clip.postclip_global_norm);
   auto close = [](float a, float b) { return std::fabs(a - b) <= 1e-6f * std::fmax(1.0f, std::fabs(b)); };
-  const bool ok = close(gradient[0], expected0) && close(gradient[1], expected1) &&
-                  close(weights[0], -expected0) && close(weights[1], -expected1) && step.clip.clipped;
+  const bool ok = close(applied0, expected0) && close(applied1, expected1) && step.clip.clipped &&
+                  gradient[0] == 0.9f && gradient[1] == 100.0f;
   if (!ok) std::printf("  WRONG: expected [%.8g, %.8g]\n", expected0, expected1);
   return ok;
 }
