@@ -17,6 +17,7 @@
 
 #include "dispatch.h"
 #include "parallel.h"
+#include "simd.h"
 
 // GCC 12 false positive inside its own intrinsics headers (_mm512_cvtps_pd starts from
 // _mm512_undefined_pd, which it then reports as maybe uninitialised).
@@ -30,32 +31,17 @@ namespace keel {
 namespace {
 
 
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef double f64x8 __attribute__((vector_size(64)));
-typedef int32_t i32x16 __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
-
-KEEL_OPT_INLINE f32x16 splat(float v) { return f32x16{} + v; }
-KEEL_OPT_INLINE f32x16 load(const float* p) {
-  f32x16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-KEEL_OPT_INLINE void store(float* p, f32x16 v) { std::memcpy(p, &v, sizeof v); }
-// First n lanes from p (n < 16), the others 0.
-KEEL_OPT_INLINE f32x16 load_partial(const float* p, int64_t n) {
-  f32x16 v = {};
-  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
-  return v;
-}
-KEEL_OPT_INLINE f64x8 low_f64(f32x16 v) {
-  return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
-}
-KEEL_OPT_INLINE f64x8 high_f64(f32x16 v) {
-  return __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15),
-                                 f64x8);
-}
+using simd::f32x16;
+using simd::f32x8;
+using simd::f64x8;
+using simd::high_f64;
+using simd::i32x16;
+using simd::kLanes;
+using simd::load;
+using simd::load_partial;
+using simd::low_f64;
+using simd::splat;
+using simd::store;
 
 // Clipvalue's clamp, branch-free (selects) so it vectorises; NaN compares false and passes through.
 KEEL_OPT_INLINE float clamp1(float x, float v) { return x < -v ? -v : (x > v ? v : x); }
