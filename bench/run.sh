@@ -55,6 +55,17 @@ lines = ["| measurement | keel | PyTorch | keel vs PyTorch | target |", "|---|--
 for name, kv, tv, r, unit, target in rows:
     ok = "met" if r >= target else "NOT met"
     lines.append(f"| {name} | {kv:,.1f} | {tv:,.1f} | {r:.1f}{unit} | ≥ {target}x ({ok}) |")
+lines += ["", "| predict, batch 1 (µs) | keel | keel, BN folded | folded vs unfolded keel | PyTorch eval | "
+          "folded keel vs PyTorch eval | PyTorch eval, BN folded |", "|---|---|---|---|---|---|---|",
+          f"| median of {runs} runs | {med([k['predict_b1_us'] for k in K]):.1f} | "
+          f"{med([k['predict_b1_folded_us'] for k in K]):.1f} | "
+          f"{ratio(lambda k, t: k['predict_b1_us'] / k['predict_b1_folded_us']):.2f}x faster | "
+          f"{med([t['predict_b1_us'] for t in T]):.1f} | "
+          f"{ratio(lambda k, t: t['predict_b1_us'] / k['predict_b1_folded_us']):.1f}x faster | "
+          f"{med([t['predict_b1_folded_us'] for t in T]):.1f} |", "",
+          f"BN layers folded / kept by `fold_batch_norm` on the seed model: {K[0]['bn_folded']} / "
+          f"{K[0]['bn_kept']}; largest |folded - unfolded| of the batch-1 softmax output: "
+          f"{max(k['fold_max_abs_diff'] for k in K):.2g} (keel), {max(t['fold_max_abs_diff'] for t in T):.2g} (PyTorch)."]
 lines += ["", "| step time vs bare oneDNN GEMMs of the step (9 matmuls) | step (µs) | GEMMs (µs) | ratio | target |",
           "|---|---|---|---|---|"]
 for b in (32, 256):
