@@ -184,6 +184,16 @@ void Sequential::backward(const float* x, const float* dy, int64_t batch, bool f
       if (v.trainable && v.grad != nullptr) lowest = k;
     }
   }
+  if (update == GradientUpdate::kOverwrite) {
+    // Layers below `lowest` are not run, yet their gradients may still be in a compiled
+    // optimizer's list (frozen after compile(), which Keras only honours at the next compile):
+    // overwrite means they must read 0, not the last step's values.
+    for (size_t k = 0; k < lowest && k < layers_.size(); ++k) {
+      for (const auto& v : layers_[k]->variables()) {
+        if (v.grad != nullptr) std::fill_n(v.grad, v.size(), 0.0f);
+      }
+    }
+  }
   const float* grad_out = dy;
   for (size_t k = layers_.size(); k-- > 0 && k >= lowest;) {
     Layer& layer = *layers_[k];
@@ -201,6 +211,7 @@ void Sequential::backward(const float* x, const float* dy, int64_t batch, bool f
     } else {
       layer.backward(in, outputs_[k], grad_out, dx, batch);
     }
+    layer.set_overwrite_gradients(false);  // a direct Layer::backward call adds again
     grad_out = dx;
   }
 }

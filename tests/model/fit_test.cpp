@@ -166,5 +166,24 @@ TEST(Fit, RejectsBadArgumentsWithClearErrors) {
   }
 }
 
+
+// fit() overwrites gradients instead of zeroing them each step. A layer frozen after compile()
+// (Keras: the optimizer sees it at the next compile) that ends up below every trainable layer is
+// no longer run backward; its gradients must then read 0, not replay the last step's values,
+// so plain SGD leaves it where it was (as zeroing every step did).
+TEST(Fit, LayerFrozenAfterCompileBelowTheRestIsNotMovedByStaleGradients) {
+  Tensor x, y;
+  make_data(64, x, y);
+  Sequential m = small_model();
+  m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1}),
+             .loss = "sparse_categorical_crossentropy"});
+  m.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});
+  m.layer(1).set_trainable(false);  // the input BatchNormalization, the lowest trainable layer
+  const std::vector<float> before(m.layer(1).variables()[0].value,
+                                  m.layer(1).variables()[0].value + 6);  // gamma
+  m.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+  for (int64_t c = 0; c < 6; ++c) EXPECT_EQ(m.layer(1).variables()[0].value[c], before[size_t(c)]) << c;
+}
+
 }  // namespace
 }  // namespace keel

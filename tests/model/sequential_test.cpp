@@ -151,6 +151,9 @@ TEST(Sequential, OverwritingBackwardEqualsZeroThenAdd) {
   model.forward(x.data(), kBatch, Mode::kTraining);
   model.backward(x.data(), dy.data(), kBatch, true, Sequential::GradientUpdate::kOverwrite);
   for (size_t i = 0; i < grads.size(); ++i) EXPECT_EQ(grads[i], added[i]) << "gradient " << i;
+  for (int64_t k = 0; k < model.num_layers(); ++k) {
+    EXPECT_FALSE(model.layer(k).overwrite_gradients()) << "a direct Layer::backward must add again";
+  }
 
   // kAdd still adds (DESIGN.md: backward accumulates).
   model.forward(x.data(), kBatch, Mode::kTraining);
