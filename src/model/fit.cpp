@@ -125,8 +125,9 @@ static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y
   // Metrics see the predictions of this forward pass, before the update (as in Keras).
   t.ensure_metrics(out_width, y_width);
   for (auto& m : t.metrics) m->update({out, t.y_batch.get(), n, out_width, y_width});
-  // Overwrites every gradient the optimizer reads (no zero_gradients pass; compile() zeroed the
-  // arena once, so gradients of frozen layers below the trainable ones stay 0).
+  // Overwrites every gradient the optimizer reads (no zero_gradients pass): layers that run
+  // backward write theirs, and Sequential::backward zeroes those of layers below the lowest
+  // trainable one (frozen after compile()).
   model.backward(t.x_batch.get(), t.dloss.get(), n, wrt_logits,
                  Sequential::GradientUpdate::kOverwrite);
   for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
