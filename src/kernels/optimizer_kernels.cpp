@@ -25,7 +25,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#define KEEL_OPT_INLINE inline __attribute__((always_inline))
 
 namespace keel {
 namespace {
@@ -44,8 +43,8 @@ using simd::splat;
 using simd::store;
 
 // Clipvalue's clamp, branch-free (selects) so it vectorises; NaN compares false and passes through.
-KEEL_OPT_INLINE float clamp1(float x, float v) { return x < -v ? -v : (x > v ? v : x); }
-KEEL_OPT_INLINE f32x16 clamp16(const f32x16& x, float v) {
+KEEL_SIMD_INLINE float clamp1(float x, float v) { return x < -v ? -v : (x > v ? v : x); }
+KEEL_SIMD_INLINE f32x16 clamp16(const f32x16& x, float v) {
   const f32x16 hi = splat(v), lo = splat(-v);
   return x < lo ? lo : (x > hi ? hi : x);
 }
@@ -54,7 +53,7 @@ KEEL_OPT_INLINE f32x16 clamp16(const f32x16& x, float v) {
 
 // 32 elements (two vectors) into the four 8-lane accumulators: element j -> lane j % 32.
 template <bool kClamp>
-KEEL_OPT_INLINE void accumulate32(const f32x16& x0, const f32x16& x1, float v, f64x8* acc, f64x8* cacc,
+KEEL_SIMD_INLINE void accumulate32(const f32x16& x0, const f32x16& x1, float v, f64x8* acc, f64x8* cacc,
                                   i32x16* moved) {
   f64x8 d = low_f64(x0);
   acc[0] += d * d;
@@ -80,14 +79,14 @@ KEEL_OPT_INLINE void accumulate32(const f32x16& x0, const f32x16& x1, float v, f
 }
 
 // The fixed combination of the 32 lanes (sum_squares_lanes_ref mirrors it).
-KEEL_OPT_INLINE double combine(const f64x8* acc) {
+KEEL_SIMD_INLINE double combine(const f64x8* acc) {
   const f64x8 s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 // g: (n), n <= kOptimizerChunk.
 template <bool kClamp>
-KEEL_OPT_INLINE ChunkSums chunk_sums_body(const float* g, int64_t n, float v) {
+KEEL_SIMD_INLINE ChunkSums chunk_sums_body(const float* g, int64_t n, float v) {
   f64x8 acc[4] = {}, cacc[4] = {};
   i32x16 moved = {};
   int64_t i = 0;
@@ -206,14 +205,14 @@ ChunkSums chunk_sums(const float* g, int64_t n, float clamp) {
 // ---- gradient transforms ---------------------------------------------------------------------
 
 template <ClipKind kKind>
-KEEL_OPT_INLINE float transform1(float g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
+KEEL_SIMD_INLINE float transform1(float g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
   if constexpr (kKind == ClipKind::kNorm) return (g * a) / b;
   if constexpr (kKind == ClipKind::kScale) return g * a;
   if constexpr (kKind == ClipKind::kClamp) return clamp1(g, a);
   return g;
 }
 template <ClipKind kKind>
-KEEL_OPT_INLINE f32x16 transform16(f32x16 g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
+KEEL_SIMD_INLINE f32x16 transform16(f32x16 g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
   if constexpr (kKind == ClipKind::kNorm) return (g * a) / b;
   if constexpr (kKind == ClipKind::kScale) return g * a;
   if constexpr (kKind == ClipKind::kClamp) return clamp16(g, a);
@@ -221,7 +220,7 @@ KEEL_OPT_INLINE f32x16 transform16(f32x16 g, [[maybe_unused]] float a, [[maybe_u
 }
 
 template <ClipKind kKind>
-KEEL_OPT_INLINE void transform_body(float* g, int64_t n, float a, float b) {
+KEEL_SIMD_INLINE void transform_body(float* g, int64_t n, float a, float b) {
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) store(g + i, transform16<kKind>(load(g + i), a, b));
   for (; i < n; ++i) g[i] = transform1<kKind>(g[i], a, b);
@@ -240,7 +239,7 @@ KEEL_MULTIVERSION void transform_chunk(float* g, int64_t n, GradTransform t) {
 
 // One element (scalar or vector: the same expression on every lane), Keras's operand order.
 template <SgdRule kRule, ClipKind kKind, typename V>
-KEEL_OPT_INLINE void sgd_element(V& w, V g, V& m, const SgdStep& s, [[maybe_unused]] float a,
+KEEL_SIMD_INLINE void sgd_element(V& w, V g, V& m, const SgdStep& s, [[maybe_unused]] float a,
                                  [[maybe_unused]] float b) {
   if (s.weight_decay) w = w - (w * s.wd) * s.lr;
   if constexpr (kKind == ClipKind::kNone) {
@@ -262,7 +261,7 @@ KEEL_OPT_INLINE void sgd_element(V& w, V g, V& m, const SgdStep& s, [[maybe_unus
 }
 
 template <SgdRule kRule, ClipKind kKind>
-KEEL_OPT_INLINE void sgd_body(float* w, const float* g, float* m, int64_t n, const SgdStep& s,
+KEEL_SIMD_INLINE void sgd_body(float* w, const float* g, float* m, int64_t n, const SgdStep& s,
                               float a, float b) {
   constexpr bool kSlot = kRule != SgdRule::kPlain;
   int64_t i = 0;
@@ -280,7 +279,7 @@ KEEL_OPT_INLINE void sgd_body(float* w, const float* g, float* m, int64_t n, con
 }
 
 template <SgdRule kRule>
-KEEL_OPT_INLINE void sgd_rule(float* w, const float* g, float* m, int64_t n, const SgdStep& s,
+KEEL_SIMD_INLINE void sgd_rule(float* w, const float* g, float* m, int64_t n, const SgdStep& s,
                               GradTransform t) {
   switch (t.kind) {
     case ClipKind::kNone: return sgd_body<kRule, ClipKind::kNone>(w, g, m, n, s, t.a, t.b);

@@ -26,7 +26,6 @@ typedef float f32x8 __attribute__((vector_size(32)));
 typedef double f64x8 __attribute__((vector_size(64)));
 
 KEEL_SIMD_INLINE f32x16 splat(float v) { return f32x16{} + v; }
-KEEL_SIMD_INLINE f64x8 splat_f64(double v) { return f64x8{} + v; }
 
 KEEL_SIMD_INLINE f32x16 load(const float* p) {
   f32x16 v;

@@ -89,7 +89,6 @@ void Sequential::compile(CompileOptions options) {
     if (v->trainable) state->params.push_back({v->name, v->value, v->grad, v->size()});
   }
   training_ = std::move(state);
-  zero_gradients();
 }
 
 bool Sequential::compiled() const { return training_ != nullptr; }
