@@ -1,11 +1,12 @@
 #include "keel/kernels/activations.h"
 
-#include "dispatch.h"
-#include "fast_math.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include "dispatch.h"
+#include "fast_math.h"
+#include "simd.h"
 
 namespace keel {
 
@@ -140,6 +141,20 @@ void activation_backward_ref(ActivationKind kind, const float* z, const float* y
 
 namespace {
 
+// v[i] = exp(v[i]) for v[i] <= 0, flushed to 0 below -87 (where exp_nonpositive clamps; Eigen's
+// float exp, which TF's softmax uses, flushes below -88.38 likewise): sixteen lanes at a time, the
+// tail through the same vector code, so every element gets the same bits.
+KEEL_SIMD_INLINE simd::f32x16 exp_or_zero(simd::f32x16 v) {
+  using namespace simd;
+  return select(v < -87.0f, splat(0.0f), exp_nonpositive(v));
+}
+KEEL_MULTIVERSION void exp_nonpositive_loop(float* v, int64_t n) {
+  using namespace simd;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) store(v + i, exp_or_zero(load(v + i)));
+  if (i < n) store_partial(v + i, exp_or_zero(load_partial(v + i, n - i)), n - i);
+}
+
 KEEL_MULTIVERSION void elu_forward_loop(const float* __restrict z, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = elu(z[i]);
 }
@@ -150,11 +165,35 @@ KEEL_MULTIVERSION void elu_backward_loop(const float* __restrict y, const float*
 
 }  // namespace
 
-// Fast paths for the activations on the seed model's hot path (elu); the others are
-// transcendental-heavy and rare, so they share the reference code.
+void softmax_exponentials(const float* z, float* e, int64_t rows, int64_t cols) {
+  // Rows of 10 logits are too short to vectorise one by one: shift every row first, then one
+  // vector exp over the whole (rows, cols) array. The shifted values are <= 0 (0 at the max).
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * cols;
+    float* er = e + r * cols;
+    float max = zr[0];
+    for (int64_t k = 1; k < cols; ++k) max = std::max(max, zr[k]);
+    for (int64_t k = 0; k < cols; ++k) er[k] = zr[k] - max;
+  }
+  exp_nonpositive_loop(e, rows * cols);
+}
+
+// Fast paths for the activations on the seed model's hot path (elu, and softmax on its output
+// layer); the others are transcendental-heavy and rare, so they share the reference code.
 void activation_forward(ActivationKind kind, const float* z, float* y, int64_t rows,
                         int64_t cols) {
   if (kind == ActivationKind::kElu) return elu_forward_loop(z, y, rows * cols);
+  if (kind == ActivationKind::kSoftmax) {
+    softmax_exponentials(z, y, rows, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* yr = y + r * cols;
+      float sum = 0.0f;
+      for (int64_t k = 0; k < cols; ++k) sum += yr[k];
+      const float inv = 1.0f / sum;
+      for (int64_t k = 0; k < cols; ++k) yr[k] *= inv;
+    }
+    return;
+  }
   activation_forward_ref(kind, z, y, rows, cols);
 }
 

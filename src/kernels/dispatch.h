@@ -9,6 +9,9 @@
 // into FMA is off in every file that includes this: otherwise the AVX2/AVX-512 clones round
 // differently from the baseline one, and BN's x*scale + shift no longer cancels exactly (a batch
 // of one must give exactly beta). All clones then give the same bits.
+//
+// Include it after the standard headers: templates instantiated after the pragma (std::max in a
+// softmax loop) get its optimize attribute and GCC then keeps them out of line.
 #pragma once
 
 #if defined(__clang__)

@@ -14,8 +14,10 @@
 #include <cctype>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "keel/core/error.h"
+#include "keel/kernels/activations.h"
 
 namespace keel {
 namespace {
@@ -92,23 +94,16 @@ class RegressionLoss final : public Loss {
 
 // ---- softmax crossentropy on logits (tf.nn.(sparse_)softmax_cross_entropy_with_logits) ---------
 
-// z: (width) logits, t: (width) targets or nullptr with label y. Writes (softmax(z)*sum(t) - t)
-// * scale into g when g != nullptr; returns sum_k t_k * (logsumexp(z) - z_k).
-double softmax_ce_row(const float* z, const float* t, int64_t label, int64_t width, float scale,
-                      float* g) {
+// z: (width) logits, e: (width) exp(z - max z) (softmax_exponentials), t: (width) targets or
+// nullptr with label y. Writes (softmax(z)*sum(t) - t) * scale into g when g != nullptr (g may
+// equal e); returns sum_k t_k * (logsumexp(z) - z_k). The exponentials are float, as in TF's
+// kernel; their sum, the log and the loss are double.
+double softmax_ce_row(const float* z, const float* e, const float* t, int64_t label,
+                      int64_t width, float scale, float* g) {
   float zmax = z[0];
   for (int64_t k = 1; k < width; ++k) zmax = std::max(zmax, z[k]);
-  // The exponentials are kept for the gradient (p_k = e_k / Σe) when the row is short enough for
-  // a stack buffer: a double exp costs ~10 ns and the step computes one per logit.
-  constexpr int64_t kKeep = 64;
-  double e[kKeep];
-  const bool keep = g != nullptr && width <= kKeep;
   double sum_exp = 0.0;
-  for (int64_t k = 0; k < width; ++k) {
-    const double ek = std::exp(static_cast<double>(z[k] - zmax));
-    if (keep) e[k] = ek;
-    sum_exp += ek;
-  }
+  for (int64_t k = 0; k < width; ++k) sum_exp += e[k];
   const double lse = static_cast<double>(zmax) + std::log(sum_exp);
   double loss = 0.0, t_sum = 1.0;
   if (t) {
@@ -121,8 +116,9 @@ double softmax_ce_row(const float* z, const float* t, int64_t label, int64_t wid
     loss = lse - z[label];
   }
   if (g) {
+    const double inv_sum = 1.0 / sum_exp;
     for (int64_t k = 0; k < width; ++k) {
-      const double p = keep ? e[k] / sum_exp : std::exp(static_cast<double>(z[k]) - lse);
+      const double p = e[k] * inv_sum;
       const double target = t ? t[k] : (k == label ? 1.0 : 0.0);
       g[k] = static_cast<float>((p * t_sum - target) * scale);
     }
@@ -151,14 +147,26 @@ class CategoricalCrossentropy final : public Loss {
     if (grad_wrt_logits) *grad_wrt_logits = use_model_logits;
     const int64_t w = b.width;
     const float scale = b.batch > 0 ? 1.0f / static_cast<float>(b.batch) : 0.0f;
+    const bool on_logits = from_logits_ || use_model_logits;
+    const float* logits = use_model_logits ? b.logits : b.y_pred;
+    float* exps = nullptr;  // (batch, w) exponentials, in grad's storage when there is one
+    if (on_logits) {
+      if (grad != nullptr) {
+        exps = grad;
+      } else {
+        thread_local std::vector<float> scratch;  // evaluation only; fit passes grad
+        scratch.resize(static_cast<size_t>(b.batch * w));
+        exps = scratch.data();
+      }
+      softmax_exponentials(logits, exps, b.batch, w);
+    }
     double total = 0.0;
     for (int64_t s = 0; s < b.batch; ++s) {
       const float* t = sparse_ ? nullptr : b.y_true + s * w;
       const int64_t label = sparse_ ? checked_label(b.y_true[s], s, w) : -1;
       float* g = grad ? grad + s * w : nullptr;
-      if (from_logits_ || use_model_logits) {
-        const float* z = (use_model_logits ? b.logits : b.y_pred) + s * w;
-        total += softmax_ce_row(z, t, label, w, scale, g);
+      if (on_logits) {
+        total += softmax_ce_row(logits + s * w, exps + s * w, t, label, w, scale, g);
       } else {
         total += sparse_ ? clipped_sparse_row(b.y_pred + s * w, label, w, scale, g)
                          : clipped_dense_row(b.y_pred + s * w, t, w, scale, g);

@@ -2,6 +2,7 @@
 // polynomial exp, the fused activation + bias backward, BN apply, and the small-M GEMM path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -44,6 +45,35 @@ TEST(KernelsFused, EluMatchesLibmWithinTwoUlpAndKeepsTheKink) {
   activation_bias_backward(ActivationKind::kElu, nullptr, &y0, &dy, &dz, &db, 1, 1);
   EXPECT_EQ(dz, 3.0f);
   EXPECT_EQ(db, 3.0f);
+}
+
+// The vectorised softmax against libm's (reference) one: row lengths that leave vector tails and
+// rows longer than a vector, logits far apart (exp flushes to 0 like Eigen's), in place too.
+TEST(KernelsFused, SoftmaxMatchesLibmReference) {
+  for (int64_t cols : {1, 3, 10, 17, 40}) {
+    const int64_t rows = 13;
+    std::vector<float> z = random_vec(rows * cols, 11 + static_cast<uint64_t>(cols), 6.0);
+    z[0] = 200.0f;  // every other logit of row 0 is > 87 below it: probability exactly 0
+    std::vector<float> y(z.size()), y_ref(z.size()), e(z.size());
+    activation_forward(ActivationKind::kSoftmax, z.data(), y.data(), rows, cols);
+    activation_forward_ref(ActivationKind::kSoftmax, z.data(), y_ref.data(), rows, cols);
+    softmax_exponentials(z.data(), e.data(), rows, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      float zmax = z[size_t(r * cols)];
+      for (int64_t k = 1; k < cols; ++k) zmax = std::max(zmax, z[size_t(r * cols + k)]);
+      for (int64_t k = 0; k < cols; ++k) {
+        const size_t i = size_t(r * cols + k);
+        ASSERT_NEAR(y[i], y_ref[i], 4e-7f * std::max(1e-30f, y_ref[i]) + 1e-37f) << r << "," << k;
+        const double exact = std::exp(static_cast<double>(z[i] - zmax));
+        ASSERT_NEAR(e[i], exact, 2.5e-7 * exact + 2e-38) << r << "," << k;
+      }
+    }
+    for (int64_t k = 1; k < cols; ++k) EXPECT_EQ(y[size_t(k)], 0.0f);
+    EXPECT_EQ(y[0], 1.0f);
+    std::vector<float> in_place = z;
+    activation_forward(ActivationKind::kSoftmax, in_place.data(), in_place.data(), rows, cols);
+    EXPECT_EQ(in_place, y);
+  }
 }
 
 TEST(KernelsFused, ActivationBiasBackwardMatchesReference) {

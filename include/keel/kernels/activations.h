@@ -38,6 +38,11 @@ void activation_forward(ActivationKind kind, const float* z, float* y, int64_t r
 void activation_backward(ActivationKind kind, const float* z, const float* y, const float* dy,
                          float* dz, int64_t rows, int64_t cols);
 
+// e[r, k] = exp(z[r, k] - max_k z[r, k]) for every row of (rows, cols), with the vectorised exp
+// of the fast elu (within 2 ulp of expf; 0 below -87, as Eigen's float exp flushes). e may equal
+// z. The softmax forward and the softmax cross-entropy losses share it.
+void softmax_exponentials(const float* z, float* e, int64_t rows, int64_t cols);
+
 // Scalar references with libm's expf (the fast elu uses a vectorisable exp, within 2 ulp of
 // expf). Same contracts.
 void activation_forward_ref(ActivationKind kind, const float* z, float* y, int64_t rows,
