@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "dispatch.h"
 #include "parallel.h"
@@ -14,33 +16,31 @@ namespace {
 // the inner loop runs over contiguous channels of one row. Blocks are the unit of parallel work.
 constexpr int64_t kBlock = 64;
 
-int64_t num_blocks(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
 
 // Channels [c0, c0 + w) of the (N, C) layout: two passes over the rows, double accumulators
 // (8 channels per vector of doubles; lanes past w load 0 and are never written back).
-// kFullBlock: w == kBlock, so every loop over the vectors has a constant trip count, the compiler
-// unrolls it and the accumulators stay in registers (with a runtime count they live on the stack
-// and every row pays a store-to-load round trip per vector).
-template <bool kFullBlock>
+// kGroups = ceil(w / 16) is a template constant so every loop over the vectors has a constant trip
+// count, the compiler unrolls it and the accumulators stay in registers (with a runtime count they
+// live on the stack and every row pays a store-to-load round trip per vector). stats_block passes
+// w as a literal for whole groups, so the tail checks fold away too.
+template <int kGroups>
 KEEL_SIMD_INLINE void stats_block_body(const float* x, float* mean, float* var, int64_t outer,
                                        int64_t channels, int64_t c0, int64_t w, double inv_n) {
   using namespace simd;
-  constexpr int64_t kVecs = kBlock / 8;
-  const int64_t vecs = kFullBlock ? kVecs : (w + 7) / 8;
-  const int64_t wc = kFullBlock ? kBlock : w;  // a constant for full blocks
+  constexpr int64_t kVecs = 2 * kGroups;
   f64x8 sum[kVecs] = {}, sq[kVecs] = {};
   for (int64_t r = 0; r < outer; ++r) {
     const float* row = x + r * channels + c0;
 #pragma GCC unroll 8
-    for (int64_t v = 0; v < vecs; ++v) sum[v] += load_f64_upto(row, v * 8, wc);
+    for (int64_t v = 0; v < kVecs; ++v) sum[v] += load_f64_upto(row, v * 8, w);
   }
 #pragma GCC unroll 8
-  for (int64_t v = 0; v < vecs; ++v) sum[v] *= inv_n;  // now the mean
+  for (int64_t v = 0; v < kVecs; ++v) sum[v] *= inv_n;  // now the mean
   for (int64_t r = 0; r < outer; ++r) {
     const float* row = x + r * channels + c0;
 #pragma GCC unroll 8
-    for (int64_t v = 0; v < vecs; ++v) {
-      const f64x8 d = load_f64_upto(row, v * 8, wc) - sum[v];
+    for (int64_t v = 0; v < kVecs; ++v) {
+      const f64x8 d = load_f64_upto(row, v * 8, w) - sum[v];
       sq[v] += d * d;
     }
   }
@@ -50,10 +50,13 @@ KEEL_SIMD_INLINE void stats_block_body(const float* x, float* mean, float* var, 
   }
 }
 
+static_assert(kBlock == 4 * simd::kLanes, "the block dispatches below handle 1 to 4 groups of 16");
+
 KEEL_MULTIVERSION void stats_block(const float* x, float* mean, float* var, int64_t outer,
                                    int64_t channels, int64_t c0, int64_t w, double inv_n) {
-  if (w == kBlock) return stats_block_body<true>(x, mean, var, outer, channels, c0, w, inv_n);
-  stats_block_body<false>(x, mean, var, outer, channels, c0, w, inv_n);
+#define KEEL_STATS(G, W) return stats_block_body<G>(x, mean, var, outer, channels, c0, W, inv_n)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_STATS)
+#undef KEEL_STATS
 }
 
 // Rows of y = x·scale + shift, (rows, channels) layout.
@@ -78,11 +81,9 @@ void batch_norm_stats(const float* x, float* mean, float* var, int64_t outer, in
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t blk = 0; blk < num_blocks(channels); ++blk) {
-      const int64_t c0 = blk * kBlock;
-      stats_block(x, mean, var, outer, channels, c0, std::min(kBlock, channels - c0), inv_n);
-    }
+    for_each_column_block(channels, kBlock, parallel, [&](int64_t c0, int64_t w) {
+      stats_block(x, mean, var, outer, channels, c0, w, inv_n);
+    });
     return;
   }
 #pragma omp parallel for schedule(static) if (parallel)
@@ -218,68 +219,88 @@ BackwardCoefficients coefficients(double s1, double s2, double inv_n, float r, f
           static_cast<float>(-gr * s1 * inv_n)};
 }
 
-// Channels [c0, c0 + w) of the (N, C) backward: the two sums in double, then dx. 16 channels per
-// float vector (two vectors of doubles for the sums); lanes past w are 0 and never written back.
-// kFullBlock as in stats_block_body.
-template <bool kFullBlock>
-KEEL_SIMD_INLINE void backward_block_body(const float* x, const float* dy, const float* mean,
-                                          const float* inv_std, const float* gamma, float* dx,
-                                          float* dgamma, float* dbeta, int64_t outer,
-                                          int64_t channels, int64_t c0, int64_t w, double inv_n) {
+// Channels [c0, c0 + w) of the (N, C) backward: the two sums in double (16 channels per float
+// vector, two vectors of doubles per sum; lanes past w are 0 and never written back), then dgamma,
+// dbeta and, when k != nullptr, the dx coefficients of each channel into k (3 arrays of `channels`).
+// kGroups = ceil(w / 16) as in stats_block_body.
+template <int kGroups>
+KEEL_SIMD_INLINE void backward_sums_body(const float* x, const float* dy, const float* mean,
+                                         const float* inv_std, const float* gamma, float* dgamma,
+                                         float* dbeta, float* k, int64_t outer, int64_t channels,
+                                         int64_t c0, int64_t w, double inv_n) {
   using namespace simd;
-  constexpr int64_t kVecs = kBlock / kLanes;
-  const int64_t vecs = kFullBlock ? kVecs : (w + kLanes - 1) / kLanes;
-  const int64_t wc = kFullBlock ? kBlock : w;  // a constant for full blocks
-  f32x16 mu[kVecs] = {};
+  f32x16 mu[kGroups] = {};
 #pragma GCC unroll 4
-  for (int64_t v = 0; v < vecs; ++v) mu[v] = load_upto(mean + c0, v * kLanes, wc);
-  f64x8 s1[2 * kVecs] = {}, s2[2 * kVecs] = {};
+  for (int64_t v = 0; v < kGroups; ++v) mu[v] = load_upto(mean + c0, v * kLanes, w);
+  f64x8 s1[2 * kGroups] = {}, s2[2 * kGroups] = {};
   for (int64_t r = 0; r < outer; ++r) {
     const float* xr = x + r * channels + c0;
     const float* dyr = dy + r * channels + c0;
 #pragma GCC unroll 4
-    for (int64_t v = 0; v < vecs; ++v) {
-      const f32x16 g = load_upto(dyr, v * kLanes, wc);
-      const f32x16 xm = load_upto(xr, v * kLanes, wc) - mu[v];  // in float first, as documented above
+    for (int64_t v = 0; v < kGroups; ++v) {
+      const f32x16 g = load_upto(dyr, v * kLanes, w);
+      const f32x16 xm = load_upto(xr, v * kLanes, w) - mu[v];  // in float first, as documented above
       s1[2 * v] += low_f64(g);
       s1[2 * v + 1] += high_f64(g);
       s2[2 * v] += low_f64(g) * low_f64(xm);
       s2[2 * v + 1] += high_f64(g) * high_f64(xm);
     }
   }
-  alignas(64) float k_dy[kBlock] = {}, k_xm[kBlock] = {}, k_c[kBlock] = {};
   for (int64_t j = 0; j < w; ++j) {
     const double sum1 = s1[j / 8][j % 8], sum2 = s2[j / 8][j % 8];
     const float r = inv_std[c0 + j];
     if (dgamma != nullptr) dgamma[c0 + j] += static_cast<float>(sum2 * r);
     if (dbeta != nullptr) dbeta[c0 + j] += static_cast<float>(sum1);
-    const auto k = coefficients(sum1, sum2, inv_n, r, gamma ? gamma[c0 + j] : 1.0f);
-    k_dy[j] = k.k_dy, k_xm[j] = k.k_xm, k_c[j] = k.k_c;
+    if (k == nullptr) continue;
+    const auto kc = coefficients(sum1, sum2, inv_n, r, gamma ? gamma[c0 + j] : 1.0f);
+    k[c0 + j] = kc.k_dy, k[channels + c0 + j] = kc.k_xm, k[2 * channels + c0 + j] = kc.k_c;
   }
-  if (dx == nullptr) return;
-  for (int64_t r = 0; r < outer; ++r) {
-    const float* xr = x + r * channels + c0;
-    const float* dyr = dy + r * channels + c0;
-    float* dxr = dx + r * channels + c0;
+}
+KEEL_MULTIVERSION void backward_sums_block(const float* x, const float* dy, const float* mean,
+                                           const float* inv_std, const float* gamma, float* dgamma,
+                                           float* dbeta, float* k, int64_t outer, int64_t channels,
+                                           int64_t c0, int64_t w, double inv_n) {
+#define KEEL_SUMS(G, W)                                                                          \
+  return backward_sums_body<G>(x, dy, mean, inv_std, gamma, dgamma, dbeta, k, outer, channels, c0, \
+                               W, inv_n)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_SUMS)
+#undef KEEL_SUMS
+}
+
+// dx = k_dy·dy + k_xm·(x - μ) + k_c over `rows` rows of w <= kBlock channels at row stride
+// `stride`; the pointers are offset to the first channel (k_* as backward_sums_body wrote them).
+// The block's coefficients stay in registers across the rows (kGroups as in stats_block_body).
+template <int kGroups>
+KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const float* mean,
+                                       const float* k_dy, const float* k_xm, const float* k_c,
+                                       float* dx, int64_t rows, int64_t w, int64_t stride) {
+  using namespace simd;
+  f32x16 mu[kGroups], a[kGroups], b[kGroups], c[kGroups];
 #pragma GCC unroll 4
-    for (int64_t v = 0; v < vecs; ++v) {
+  for (int64_t v = 0; v < kGroups; ++v) {
+    mu[v] = load_upto(mean, v * kLanes, w);
+    a[v] = load_upto(k_dy, v * kLanes, w);
+    b[v] = load_upto(k_xm, v * kLanes, w);
+    c[v] = load_upto(k_c, v * kLanes, w);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * stride;
+    const float* dyr = dy + r * stride;
+    float* dxr = dx + r * stride;
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kGroups; ++v) {
       const int64_t j = v * kLanes;
-      const f32x16 d = load(k_dy + j) * load_upto(dyr, j, wc) +
-                       load(k_xm + j) * (load_upto(xr, j, wc) - mu[v]) + load(k_c + j);
-      if (kFullBlock || j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
+      const f32x16 d = a[v] * load_upto(dyr, j, w) + b[v] * (load_upto(xr, j, w) - mu[v]) + c[v];
+      if (j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
     }
   }
 }
-KEEL_MULTIVERSION void backward_block(const float* x, const float* dy, const float* mean,
-                                      const float* inv_std, const float* gamma, float* dx,
-                                      float* dgamma, float* dbeta, int64_t outer, int64_t channels,
-                                      int64_t c0, int64_t w, double inv_n) {
-  if (w == kBlock) {
-    return backward_block_body<true>(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer,
-                                     channels, c0, w, inv_n);
-  }
-  backward_block_body<false>(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer, channels, c0,
-                             w, inv_n);
+KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, const float* mean,
+                                         const float* k_dy, const float* k_xm, const float* k_c,
+                                         float* dx, int64_t rows, int64_t w, int64_t stride) {
+#define KEEL_DX(G, W) return backward_dx_body<G>(x, dy, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_DX)
+#undef KEEL_DX
 }
 }  // namespace
 
@@ -290,11 +311,37 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t blk = 0; blk < num_blocks(channels); ++blk) {
-      const int64_t c0 = blk * kBlock;
-      backward_block(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer, channels, c0,
-                     std::min(kBlock, channels - c0), inv_n);
+    float* k = nullptr;  // the dx coefficients: k_dy, k_xm, k_c, `channels` each
+    if (dx != nullptr) {
+      thread_local std::vector<float> coefficients;  // grows once per shape, then reused
+      if (coefficients.size() < static_cast<size_t>(3 * channels)) coefficients.resize(size_t(3 * channels));
+      k = coefficients.data();
+    }
+    // The sums go by channel blocks. dx too, right after each block's sums while its rows are in
+    // cache, on one thread or when each thread's columns start on a cache line in every row;
+    // otherwise (300 channels: 1,200-byte rows) the team writes dx by rows after a barrier (see
+    // for_each_column_block).
+    const bool lines_per_block =
+        !parallel || (channels % kColumnGranule == 0 && reinterpret_cast<uintptr_t>(dx) % 64 == 0);
+    const auto dx_block = [&](int64_t c0, int64_t w, int64_t r0, int64_t rows) {
+      const int64_t at = r0 * channels + c0;
+      backward_dx_block(x + at, dy + at, mean + c0, k + c0, k + channels + c0,
+                        k + 2 * channels + c0, dx + at, rows, w, channels);
+    };
+#pragma omp parallel if (parallel)
+    {
+      for_each_block(thread_share(channels, kColumnGranule), kBlock, [&](int64_t c0, int64_t w) {
+        backward_sums_block(x, dy, mean, inv_std, gamma, dgamma, dbeta, k, outer, channels, c0, w,
+                            inv_n);
+        if (dx != nullptr && lines_per_block) dx_block(c0, w, 0, outer);
+      });
+      if (dx != nullptr && !lines_per_block) {
+#pragma omp barrier
+        const Range rows = thread_share(outer, 1);
+        for_each_block({0, channels}, kBlock, [&](int64_t c0, int64_t w) {
+          dx_block(c0, w, rows.begin, rows.end - rows.begin);
+        });
+      }
     }
     return;
   }

@@ -1,6 +1,7 @@
 #include "keel/kernels/bias.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "dispatch.h"
@@ -48,30 +49,29 @@ KEEL_MULTIVERSION void bias_rows(float* z, const float* bias, int64_t rows, int6
   }
 }
 
-// Columns [j0, j0 + w) of dz = elu'(y)·dy (or dy for linear) and dbias += Σ_rows dz, in row
-// order with double accumulators: the bits do not depend on how blocks are spread over threads.
-// dz may alias dy (elementwise, same index). kFullBlock: w == kColumnBlock, so the loops over
-// the vectors have constant trip counts and the accumulators stay in registers.
-template <bool kFullBlock>
+// Columns [j0, j0 + w) of dz = elu'(y)·dy (or dy for linear; dz == nullptr: not stored) and
+// dbias += Σ_rows dz (dbias == nullptr: not summed), in row order with double accumulators: the
+// bits do not depend on how blocks are spread over threads. dz may alias dy (elementwise, same
+// index). kGroups = ceil(w / 16) is a constant, so the loops over the vectors have constant trip
+// counts and the accumulators stay in registers; whole groups also get w as a literal.
+template <int kGroups>
 KEEL_SIMD_INLINE void elu_bias_backward_body(const float* y, const float* dy, float* dz,
                                              float* dbias, int64_t rows, int64_t cols, int64_t j0,
                                              int64_t w, bool is_elu) {
   using namespace simd;
-  static_assert(kColumnBlock % kLanes == 0);
-  constexpr int64_t kVecs = kColumnBlock / kLanes;
-  const int64_t vecs = kFullBlock ? kVecs : (w + kLanes - 1) / kLanes;
-  const int64_t wc = kFullBlock ? kColumnBlock : w;  // a constant for full blocks
-  f64x8 acc[2 * kVecs] = {};
+  f64x8 acc[2 * kGroups] = {};
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols + j0;
     const float* dyr = dy + r * cols + j0;
     float* dzr = dz + r * cols + j0;
 #pragma GCC unroll 4
-    for (int64_t v = 0; v < vecs; ++v) {
+    for (int64_t v = 0; v < kGroups; ++v) {
       const int64_t j = v * kLanes;
-      f32x16 d = load_upto(dyr, j, wc);
-      if (is_elu) d = elu_grad(load_upto(yr, j, wc), d);
-      if (kFullBlock || j + kLanes <= w) store(dzr + j, d); else store_partial(dzr + j, d, w - j);
+      f32x16 d = load_upto(dyr, j, w);
+      if (is_elu) d = elu_grad(load_upto(yr, j, w), d);
+      if (dz != nullptr) {
+        if (j + kLanes <= w) store(dzr + j, d); else store_partial(dzr + j, d, w - j);
+      }
       acc[2 * v] += low_f64(d);  // lanes past w are 0 and never read back
       acc[2 * v + 1] += high_f64(d);
     }
@@ -80,11 +80,14 @@ KEEL_SIMD_INLINE void elu_bias_backward_body(const float* y, const float* dy, fl
     for (int64_t j = 0; j < w; ++j) dbias[j0 + j] += static_cast<float>(acc[j / 8][j % 8]);
 }
 
+static_assert(kColumnBlock == 4 * simd::kLanes, "the block dispatch below handles 1 to 4 groups of 16");
+
 KEEL_MULTIVERSION void elu_bias_backward_block(const float* y, const float* dy, float* dz,
                                                float* dbias, int64_t rows, int64_t cols,
                                                int64_t j0, int64_t w, bool is_elu) {
-  if (w == kColumnBlock) return elu_bias_backward_body<true>(y, dy, dz, dbias, rows, cols, j0, w, is_elu);
-  elu_bias_backward_body<false>(y, dy, dz, dbias, rows, cols, j0, w, is_elu);
+#define KEEL_BODY(G, W) return elu_bias_backward_body<G>(y, dy, dz, dbias, rows, cols, j0, W, is_elu)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_BODY)
+#undef KEEL_BODY
 }
 
 KEEL_MULTIVERSION void column_sums_block(const float* dy, float* dbias, int64_t rows, int64_t cols,
@@ -97,7 +100,6 @@ KEEL_MULTIVERSION void column_sums_block(const float* dy, float* dbias, int64_t 
   for (int64_t j = 0; j < w; ++j) dbias[j0 + j] += static_cast<float>(acc[j]);
 }
 
-int64_t column_blocks(int64_t cols) { return (cols + kColumnBlock - 1) / kColumnBlock; }
 }  // namespace
 
 void bias_activation_forward(float* z, const float* bias, float* y, int64_t rows, int64_t cols,
@@ -140,12 +142,30 @@ void activation_bias_backward(ActivationKind kind, const float* z, const float* 
     return;
   }
   const bool is_elu = kind == ActivationKind::kElu;
-  const int64_t blocks = column_blocks(cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements && blocks > 1)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t j0 = blk * kColumnBlock;
-    elu_bias_backward_block(y, dy, dz, dbias, rows, cols, j0, std::min(kColumnBlock, cols - j0),
-                            is_elu);
+  // One pass by column blocks on one thread or when each thread's columns start on a cache line
+  // in every row; otherwise (300 columns: 1,200-byte rows) dz by rows, then the sums of dz by
+  // column blocks after a barrier (see for_each_column_block). The sums are the same either way.
+  const bool parallel = rows * cols >= kParallelMinElements;
+  const bool lines_per_block =
+      !parallel || (cols % kColumnGranule == 0 && reinterpret_cast<uintptr_t>(dz) % 64 == 0);
+#pragma omp parallel if (parallel)
+  {
+    const Range columns = thread_share(cols, kColumnGranule);
+    if (lines_per_block) {
+      for_each_block(columns, kColumnBlock, [&](int64_t j0, int64_t w) {
+        elu_bias_backward_block(y, dy, dz, dbias, rows, cols, j0, w, is_elu);
+      });
+    } else {
+      const Range r = thread_share(rows, 1);
+      activation_backward(kind, nullptr, y + r.begin * cols, dy + r.begin * cols, dz + r.begin * cols,
+                          r.end - r.begin, cols);
+      if (dbias != nullptr) {
+#pragma omp barrier
+        for_each_block(columns, kColumnBlock, [&](int64_t j0, int64_t w) {
+          elu_bias_backward_block(nullptr, dz, nullptr, dbias, rows, cols, j0, w, false);
+        });
+      }
+    }
   }
 }
 
@@ -157,12 +177,8 @@ void activation_bias_backward_ref(ActivationKind kind, const float* z, const flo
 }
 
 void bias_backward(const float* dy, float* dbias, int64_t rows, int64_t cols) {
-  const int64_t blocks = column_blocks(cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements && blocks > 1)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t j0 = blk * kColumnBlock;
-    column_sums_block(dy, dbias, rows, cols, j0, std::min(kColumnBlock, cols - j0));
-  }
+  for_each_column_block(cols, kColumnBlock, rows * cols >= kParallelMinElements,
+                        [&](int64_t j0, int64_t w) { column_sums_block(dy, dbias, rows, cols, j0, w); });
 }
 
 void bias_backward_ref(const float* dy, float* dbias, int64_t rows, int64_t cols) {

@@ -111,3 +111,14 @@ KEEL_SIMD_INLINE f32x16 elu_grad(f32x16 y, f32x16 dy) {
 }
 
 }  // namespace keel::simd
+
+// Column blocks of up to 4 vectors (64 channels) with the vector count as a template constant:
+// runs BODY(G, W) (a macro that returns) for G = ceil(w / 16) in [1, 4], with W the literal 16·G
+// when w fills its vectors (so tail checks fold away) and w otherwise.
+#define KEEL_FOR_VECTOR_COUNT(w, BODY)          \
+  switch (((w) + 15) / 16) {                    \
+    case 4: if ((w) == 64) BODY(4, 64); BODY(4, w); \
+    case 3: if ((w) == 48) BODY(3, 48); BODY(3, w); \
+    case 2: if ((w) == 32) BODY(2, 32); BODY(2, w); \
+    default: if ((w) == 16) BODY(1, 16); BODY(1, w); \
+  }

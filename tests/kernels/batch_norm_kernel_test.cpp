@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "keel/core/rng.h"
+#include "keel/core/tensor.h"
+#include "keel/kernels/activations.h"
 #include "keel/kernels/bias.h"
 #include "keel/kernels/threads.h"
 
@@ -105,27 +107,56 @@ TEST(KernelsBatchNorm, MovingUpdateKerasForm) {
   EXPECT_EQ(moving[1], 1.0f - (1.0f - 0.5f) * decay);
 }
 
-TEST(KernelsBatchNorm, ResultsIndependentOfThreadCount) {
+// The parallel paths at the seed model's batch-256 shapes: BN backward and Dense's ELU + bias
+// backward write by column blocks when every row starts on a cache line (784 channels, aligned
+// output) and by row ranges otherwise (300 channels; 784 with an output one float off a line).
+// Every path must give the same bits for any thread count, and match the references.
+TEST(KernelsBatchNorm, ResultsIndependentOfThreadCountOnEveryWritePath) {
   const int saved = num_threads();
-  const int64_t outer = 256, c = 300;
-  const auto x = random_vec(outer * c, 5, 3.0, 2.0), dy = random_vec(outer * c, 6);
-  std::vector<std::vector<float>> results;
-  for (int threads : {1, 2, 3}) {
-    set_num_threads(threads);
-    std::vector<float> mean(c), var(c), dx(outer * c), dg(c, 0.0f), db(c, 0.0f), dbias(c, 0.0f);
-    batch_norm_stats(x.data(), mean.data(), var.data(), outer, c, 1);
-    std::vector<float> inv_std(c);
-    for (int64_t j = 0; j < c; ++j) inv_std[j] = 1.0f / std::sqrt(var[j] + 1e-3f);
-    batch_norm_backward(x.data(), dy.data(), mean.data(), inv_std.data(), nullptr, dx.data(),
-                        dg.data(), db.data(), outer, c, 1);
-    bias_backward(dy.data(), dbias.data(), outer, c);
-    std::vector<float> all = mean;
-    for (const auto* v : {&var, &dx, &dg, &db, &dbias}) all.insert(all.end(), v->begin(), v->end());
-    results.push_back(std::move(all));
+  const int64_t outer = 256;
+  for (int64_t c : {300, 784}) {
+    for (int64_t misalign : {0, 1}) {
+      const int64_t n = outer * c;
+      const auto x = random_vec(n, 5, 3.0, 2.0), dy = random_vec(n, 6);
+      const auto y_elu = random_vec(n, 7, 0.0, 1.0);
+      const auto gamma = random_vec(c, 8, 1.0, 0.3);
+      auto storage = allocate_aligned_floats(2 * n + 1);  // dx, dz: 64-byte aligned + misalign
+      float* dx = storage.get() + misalign;
+      float* dz = dx + n;
+      std::vector<std::vector<float>> results;
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        std::vector<float> mean(c), var(c), dg(c, 0.0f), db(c, 0.0f), dbias(c, 0.0f), dbias2(c, 0.0f);
+        batch_norm_stats(x.data(), mean.data(), var.data(), outer, c, 1);
+        std::vector<float> inv_std(c);
+        for (int64_t j = 0; j < c; ++j) inv_std[j] = 1.0f / std::sqrt(var[j] + 1e-3f);
+        batch_norm_backward(x.data(), dy.data(), mean.data(), inv_std.data(), gamma.data(), dx,
+                            dg.data(), db.data(), outer, c, 1);
+        bias_backward(dy.data(), dbias.data(), outer, c);
+        activation_bias_backward(ActivationKind::kElu, nullptr, y_elu.data(), dy.data(), dz,
+                                 dbias2.data(), outer, c);
+        if (threads == 2) {  // the references, once
+          std::vector<float> dx_r(n), dg_r(c, 0.0f), db_r(c, 0.0f), dz_r(n), dbias2_r(c, 0.0f);
+          batch_norm_backward_ref(x.data(), dy.data(), mean.data(), inv_std.data(), gamma.data(),
+                                  dx_r.data(), dg_r.data(), db_r.data(), outer, c, 1);
+          activation_bias_backward_ref(ActivationKind::kElu, nullptr, y_elu.data(), dy.data(),
+                                       dz_r.data(), dbias2_r.data(), outer, c);
+          expect_close(std::vector<float>(dx, dx + n), dx_r, 2e-5, "dx");
+          expect_close(dg, dg_r, 1e-5, "dgamma");
+          expect_close(db, db_r, 1e-5, "dbeta");
+          ASSERT_EQ(std::vector<float>(dz, dz + n), dz_r);
+          expect_close(dbias2, dbias2_r, 1e-5, "dbias (elu)");
+        }
+        std::vector<float> all = mean;
+        for (const auto* v : {&var, &dg, &db, &dbias, &dbias2}) all.insert(all.end(), v->begin(), v->end());
+        all.insert(all.end(), dx, dx + 2 * n);
+        results.push_back(std::move(all));
+      }
+      set_num_threads(saved);
+      EXPECT_EQ(results[0], results[1]) << c << " channels, misalign " << misalign;
+      EXPECT_EQ(results[0], results[2]) << c << " channels, misalign " << misalign;
+    }
   }
-  set_num_threads(saved);
-  EXPECT_EQ(results[0], results[1]);
-  EXPECT_EQ(results[0], results[2]);
 }
 
 TEST(KernelsBias, FastMatchesReference) {
