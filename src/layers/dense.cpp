@@ -10,12 +10,6 @@
 
 namespace keel {
 
-namespace {
-void ensure_size(std::vector<float>& buffer, int64_t n) {
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-}
-}  // namespace
-
 Dense::Dense(int64_t units, DenseOptions options)
     : Layer("dense", options.name, options.input_shape), units_(units), options_(std::move(options)) {
   KEEL_CHECK(units > 0, "layer '", name(), "' (Dense): units ", units, " must be a positive integer");
@@ -60,8 +54,7 @@ void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
   const float* bias = options_.use_bias ? variables()[1].value : nullptr;
   float* z = y;
   if (!backward_needs_only_output(kind)) {
-    ensure_size(z_, m * units_);
-    z = z_.data();
+    z = z_.ensure(m * units_);
   }
   if (z == y && gemm_bias_activation(x, kernel, bias, y, m, units_, fan_in_, kind)) return;
   gemm(x, kernel, z, m, units_, fan_in_, false, false, false);
@@ -72,7 +65,7 @@ void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
 void Dense::backward(const float*x, const float* y, const float* dy, float* dx, int64_t batch) {
   const int64_t m = rows(batch);
   const ActivationKind kind = options_.activation.kind();
-  ensure_size(dz_, m * units_);
+  dz_.ensure(m * units_);
   float* dbias = options_.use_bias ? variables()[1].grad : nullptr;
   if (dbias != nullptr && overwrite_gradients()) std::fill_n(dbias, units_, 0.0f);
   // dz and the bias gradient in one pass over dy.

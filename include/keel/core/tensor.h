@@ -20,6 +20,26 @@ struct AlignedFree {
 // 64-byte aligned float buffer (cache line / AVX-512 vector); contents uninitialised.
 std::unique_ptr<float[], detail::AlignedFree> allocate_aligned_floats(int64_t count);
 
+// A layer's scratch that grows to the largest batch seen and is then reused (no allocation per
+// step), 64-byte aligned: kernels that split rows or columns over threads then never have two
+// cores writing one cache line at a row start. Contents are uninitialised after growth.
+class ScratchBuffer {
+ public:
+  float* ensure(int64_t count) {
+    if (count > capacity_) {
+      data_ = allocate_aligned_floats(count);
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<float[], detail::AlignedFree> data_;
+  int64_t capacity_ = 0;
+};
+
 class Tensor {
  public:
   Tensor() = default;

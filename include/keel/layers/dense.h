@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "keel/core/tensor.h"
 #include "keel/layers/activation_function.h"
 #include "keel/layers/layer.h"
 
@@ -56,9 +57,9 @@ class Dense : public Layer {
   int64_t units_;
   DenseOptions options_;
   int64_t fan_in_ = 0, rows_per_sample_ = 1;
-  std::vector<float> z_;   // pre-activation of the latest forward, for activations whose
-                          // derivative needs it (relu family, softplus, gelu, swish, softmax)
-  std::vector<float> dz_;  // gradient w.r.t. z
+  ScratchBuffer z_;   // pre-activation of the latest forward, for activations whose
+                      // derivative needs it (relu family, softplus, gelu, swish, softmax)
+  ScratchBuffer dz_;  // gradient w.r.t. z
 };
 
 }  // namespace keel
