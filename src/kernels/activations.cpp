@@ -141,9 +141,10 @@ void activation_backward_ref(ActivationKind kind, const float* z, const float* y
 
 namespace {
 
-// v[i] = exp(v[i]) for v[i] <= 0, flushed to 0 below -87 (where exp_nonpositive clamps; Eigen's
-// float exp, which TF's softmax uses, flushes below -88.38 likewise): sixteen lanes at a time, the
-// tail through the same vector code, so every element gets the same bits.
+// v[i] = exp(v[i]) for v[i] <= 0, flushed to 0 below -87 (where exp_nonpositive clamps, so
+// exp(-2000) is 0 rather than exp(-87) ~ 1.6e-38; the true values there are below 1.7e-38, which
+// no softmax sum of at least 1 can see): sixteen lanes at a time, the tail through the same
+// vector code, so every element gets the same bits.
 KEEL_SIMD_INLINE simd::f32x16 exp_or_zero(simd::f32x16 v) {
   using namespace simd;
   return select(v < -87.0f, splat(0.0f), exp_nonpositive(v));
@@ -166,6 +167,7 @@ KEEL_MULTIVERSION void elu_backward_loop(const float* __restrict y, const float*
 }  // namespace
 
 void softmax_exponentials(const float* z, float* e, int64_t rows, int64_t cols) {
+  if (cols <= 0) return;
   // Rows of 10 logits are too short to vectorise one by one: shift every row first, then one
   // vector exp over the whole (rows, cols) array. The shifted values are <= 0 (0 at the max).
   for (int64_t r = 0; r < rows; ++r) {

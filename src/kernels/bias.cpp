@@ -61,15 +61,14 @@ KEEL_SIMD_INLINE void elu_bias_backward_body(const float* y, const float* dy, fl
   using namespace simd;
   f64x8 acc[2 * kGroups] = {};
   for (int64_t r = 0; r < rows; ++r) {
-    const float* yr = y + r * cols + j0;
-    const float* dyr = dy + r * cols + j0;
-    float* dzr = dz + r * cols + j0;
+    const int64_t at = r * cols + j0;  // offsets only on the pointers in use (y, dz may be null)
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
       const int64_t j = v * kLanes;
-      f32x16 d = load_upto(dyr, j, w);
-      if (is_elu) d = elu_grad(load_upto(yr, j, w), d);
+      f32x16 d = load_upto(dy + at, j, w);
+      if (is_elu) d = elu_grad(load_upto(y + at, j, w), d);
       if (dz != nullptr) {
+        float* dzr = dz + at;
         if (j + kLanes <= w) store(dzr + j, d); else store_partial(dzr + j, d, w - j);
       }
       acc[2 * v] += low_f64(d);  // lanes past w are 0 and never read back

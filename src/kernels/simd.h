@@ -120,5 +120,6 @@ KEEL_SIMD_INLINE f32x16 elu_grad(f32x16 y, f32x16 dy) {
     case 4: if ((w) == 64) BODY(4, 64); BODY(4, w); \
     case 3: if ((w) == 48) BODY(3, 48); BODY(3, w); \
     case 2: if ((w) == 32) BODY(2, 32); BODY(2, w); \
-    default: if ((w) == 16) BODY(1, 16); BODY(1, w); \
+    case 1: if ((w) == 16) BODY(1, 16); BODY(1, w); \
+    default: __builtin_unreachable(); /* blocks hold 1 to 64 columns */ \
   }

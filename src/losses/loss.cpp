@@ -147,30 +147,43 @@ class CategoricalCrossentropy final : public Loss {
     if (grad_wrt_logits) *grad_wrt_logits = use_model_logits;
     const int64_t w = b.width;
     const float scale = b.batch > 0 ? 1.0f / static_cast<float>(b.batch) : 0.0f;
-    const bool on_logits = from_logits_ || use_model_logits;
-    const float* logits = use_model_logits ? b.logits : b.y_pred;
-    float* exps = nullptr;  // (batch, w) exponentials, in grad's storage when there is one
-    if (on_logits) {
-      if (grad != nullptr) {
-        exps = grad;
-      } else {
-        thread_local std::vector<float> scratch;  // evaluation only; fit passes grad
-        scratch.resize(static_cast<size_t>(b.batch * w));
-        exps = scratch.data();
-      }
-      softmax_exponentials(logits, exps, b.batch, w);
-    }
     double total = 0.0;
+    if (from_logits_ || use_model_logits) {
+      const float* logits = use_model_logits ? b.logits : b.y_pred;
+      // The float exponentials of the logits go into grad's storage (fit), else into a stack
+      // buffer a block of rows at a time (evaluate), so compute() allocates nothing; only rows
+      // wider than the buffer (over 1,024 classes) use a per-thread scratch that grows once.
+      constexpr int64_t kStackFloats = 1024;
+      float stack[kStackFloats];
+      float* scratch = stack;
+      int64_t block = b.batch;
+      if (grad == nullptr) {
+        block = std::max<int64_t>(1, kStackFloats / w);
+        if (w > kStackFloats) {
+          thread_local std::vector<float> wide;
+          if (wide.size() < static_cast<size_t>(w)) wide.resize(static_cast<size_t>(w));
+          scratch = wide.data();
+        }
+      }
+      for (int64_t s0 = 0; s0 < b.batch; s0 += block) {
+        const int64_t rows = std::min(block, b.batch - s0);
+        float* e = grad != nullptr ? grad + s0 * w : scratch;
+        softmax_exponentials(logits + s0 * w, e, rows, w);
+        for (int64_t s = s0; s < s0 + rows; ++s) {
+          const float* t = sparse_ ? nullptr : b.y_true + s * w;
+          const int64_t label = sparse_ ? checked_label(b.y_true[s], s, w) : -1;
+          float* g = grad ? grad + s * w : nullptr;
+          total += softmax_ce_row(logits + s * w, e + (s - s0) * w, t, label, w, scale, g);
+        }
+      }
+      return total;
+    }
     for (int64_t s = 0; s < b.batch; ++s) {
       const float* t = sparse_ ? nullptr : b.y_true + s * w;
       const int64_t label = sparse_ ? checked_label(b.y_true[s], s, w) : -1;
       float* g = grad ? grad + s * w : nullptr;
-      if (on_logits) {
-        total += softmax_ce_row(logits + s * w, exps + s * w, t, label, w, scale, g);
-      } else {
-        total += sparse_ ? clipped_sparse_row(b.y_pred + s * w, label, w, scale, g)
-                         : clipped_dense_row(b.y_pred + s * w, t, w, scale, g);
-      }
+      total += sparse_ ? clipped_sparse_row(b.y_pred + s * w, label, w, scale, g)
+                       : clipped_dense_row(b.y_pred + s * w, t, w, scale, g);
     }
     return total;
   }

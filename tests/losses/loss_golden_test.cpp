@@ -1,4 +1,5 @@
 // Losses against tools/golden/losses_golden.py (PyTorch autograd, Keras formulas re-derived).
+#include <cmath>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -69,6 +70,37 @@ TEST(LossClosedForm, SoftmaxLogitsPathIsNotClippedButProbabilityPathIs) {
   const double clipped = scce->compute(b, nullptr, &wrt_logits);
   const double eps = 1e-7f, top = 1.0f - 1e-7f;
   EXPECT_NEAR(clipped, std::log(eps + top) - std::log(eps), 1e-6);
+}
+
+// Evaluation (no gradient buffer) takes the exponentials a block of rows at a time through a
+// stack buffer (102 rows of 10, 1 row of 2,000); training takes them all at once in the gradient
+// buffer. Both must give the same loss to the bit, for every row count around the block edges.
+TEST(LossClosedForm, SoftmaxCrossEntropyWithAndWithoutGradientAgree) {
+  for (int64_t width : {10, 2000}) {
+    for (int64_t batch : {0, 1, 101, 102, 103, 250}) {
+      std::vector<float> logits(static_cast<size_t>(batch * width)), labels(static_cast<size_t>(batch));
+      for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>((i * 7919) % 97) * 0.1f - 4.0f;
+      for (int64_t s = 0; s < batch; ++s) labels[size_t(s)] = static_cast<float>((s * 3) % width);
+      if (batch > 0) logits[1] = -INFINITY;  // a class the model rules out: probability 0
+      LossBatch b;
+      b.y_pred = logits.data();
+      b.y_true = labels.data();
+      b.batch = batch;
+      b.width = width;
+      b.true_width = 1;
+      auto loss = make_loss("sparse_categorical_crossentropy", /*from_logits=*/true);
+      std::vector<float> grad(logits.size());
+      const double with_grad = loss->compute(b, grad.data(), nullptr);
+      const double without = loss->compute(b, nullptr, nullptr);
+      EXPECT_EQ(with_grad, without) << width << " x " << batch;
+      if (batch > 0) {
+        EXPECT_EQ(grad[1], 0.0f);  // exp(-inf) = 0
+        EXPECT_TRUE(std::isfinite(with_grad));
+      } else {
+        EXPECT_EQ(with_grad, 0.0);
+      }
+    }
+  }
 }
 
 TEST(LossErrors, SparseLabelOutOfRangeNamesSampleAndValue) {

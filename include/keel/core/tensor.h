@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace keel {
@@ -21,10 +22,22 @@ struct AlignedFree {
 std::unique_ptr<float[], detail::AlignedFree> allocate_aligned_floats(int64_t count);
 
 // A layer's scratch that grows to the largest batch seen and is then reused (no allocation per
-// step), 64-byte aligned: kernels that split rows or columns over threads then never have two
-// cores writing one cache line at a row start. Contents are uninitialised after growth.
+// step), 64-byte aligned (so rows of a multiple of 16 floats start on cache lines, which the
+// kernels' column splits rely on). Contents are uninitialised after growth. Copying copies no
+// contents (scratch is per-pass state, not part of a layer's value); a moved-from buffer is empty.
 class ScratchBuffer {
  public:
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) {}
+  ScratchBuffer& operator=(const ScratchBuffer&) { return *this; }
+  ScratchBuffer(ScratchBuffer&& other) noexcept
+      : data_(std::move(other.data_)), capacity_(std::exchange(other.capacity_, 0)) {}
+  ScratchBuffer& operator=(ScratchBuffer&& other) noexcept {
+    data_ = std::move(other.data_);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+
   float* ensure(int64_t count) {
     if (count > capacity_) {
       data_ = allocate_aligned_floats(count);

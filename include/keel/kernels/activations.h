@@ -39,7 +39,7 @@ void activation_backward(ActivationKind kind, const float* z, const float* y, co
                          float* dz, int64_t rows, int64_t cols);
 
 // e[r, k] = exp(z[r, k] - max_k z[r, k]) for every row of (rows, cols), with the vectorised exp
-// of the fast elu (within 2 ulp of expf; 0 below -87, as Eigen's float exp flushes). e may equal
+// of the fast elu (within 2 ulp of expf; 0 below -87 where expf gives < 1.7e-38). e may equal
 // z. The softmax forward and the softmax cross-entropy losses share it.
 void softmax_exponentials(const float* z, float* e, int64_t rows, int64_t cols);
 
