@@ -54,6 +54,21 @@ void BM_EluBackward(benchmark::State& state) {
 BENCHMARK(BM_EluBackward<false>)->Apply(shapes);
 BENCHMARK(BM_EluBackward<true>)->Apply(shapes);
 
+// Softmax of the output layer (10 classes): the batch-wide vector exp against libm per logit.
+template <bool kRef>
+void BM_Softmax(benchmark::State& state) {
+  const int64_t r = state.range(0), c = state.range(1);
+  auto z = random_vector(r * c, 1), y = z;
+  for (auto _ : state) {
+    if (kRef) activation_forward_ref(ActivationKind::kSoftmax, z.data(), y.data(), r, c);
+    else activation_forward(ActivationKind::kSoftmax, z.data(), y.data(), r, c);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * r * c * 8);
+}
+BENCHMARK(BM_Softmax<false>)->Args({32, 10})->Args({256, 10});
+BENCHMARK(BM_Softmax<true>)->Args({32, 10})->Args({256, 10});
+
 // Training-mode BN forward: statistics + affine form + normalise.
 template <bool kRef>
 void BM_BatchNormForward(benchmark::State& state) {
