@@ -78,8 +78,9 @@ for b in (32, 256):
                  f"{med([k[f'bare_gemm_step_us_b{b}'] for k in K]):,.0f} | {r:.2f} | {r_mean:.2f} | {target} |")
 lines += ["", "Median step: the median wall time of the epoch's batches (gather, forward, loss, metrics, "
           "backward, clip, update), the steady state the GEMM bound (timed after warm-up) compares with. "
-          "Epoch mean step: training time / steps, which also carries the first step's one-time set-up "
-          "(~10 ms: oneDNN primitives built for the batch's shapes) and the shared machine's stalls."]
+          "Epoch mean step: training time / steps, which also carries the one-time set-up of the first "
+          "batch and of the last, partial one (~10-30 ms each: oneDNN primitives built for their shapes) "
+          "and the shared machine's stalls."]
 rss_mb = int(rss_kb) / 1024 if rss_kb else float("nan")
 lines += ["", f"Peak RSS of `keel train --epochs 1 --verbose 0` (default model and batch): {rss_mb:.0f} MB "
           f"(target ≤ 150 MB: {'met' if rss_mb <= 150 else 'NOT met'}).",
