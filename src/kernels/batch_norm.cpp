@@ -321,8 +321,7 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
     // cache, on one thread or when each thread's columns start on a cache line in every row;
     // otherwise (300 channels: 1,200-byte rows) the team writes dx by rows after a barrier (see
     // for_each_column_block).
-    const bool lines_per_block =
-        !parallel || (channels % kColumnGranule == 0 && reinterpret_cast<uintptr_t>(dx) % 64 == 0);
+    const bool lines_per_block = column_blocks_own_their_lines(dx, channels, parallel);
     const auto dx_block = [&](int64_t c0, int64_t w, int64_t r0, int64_t rows) {
       const int64_t at = r0 * channels + c0;
       backward_dx_block(x + at, dy + at, mean + c0, k + c0, k + channels + c0,

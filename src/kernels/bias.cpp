@@ -145,8 +145,7 @@ void activation_bias_backward(ActivationKind kind, const float* z, const float* 
   // in every row; otherwise (300 columns: 1,200-byte rows) dz by rows, then the sums of dz by
   // column blocks after a barrier (see for_each_column_block). The sums are the same either way.
   const bool parallel = rows * cols >= kParallelMinElements;
-  const bool lines_per_block =
-      !parallel || (cols % kColumnGranule == 0 && reinterpret_cast<uintptr_t>(dz) % 64 == 0);
+  const bool lines_per_block = column_blocks_own_their_lines(dz, cols, parallel);
 #pragma omp parallel if (parallel)
   {
     const Range columns = thread_share(cols, kColumnGranule);

@@ -43,8 +43,8 @@ using simd::splat;
 using simd::store;
 
 // Clipvalue's clamp, branch-free (selects) so it vectorises; NaN compares false and passes through.
-KEEL_SIMD_INLINE float clamp1(float x, float v) { return x < -v ? -v : (x > v ? v : x); }
-KEEL_SIMD_INLINE f32x16 clamp16(const f32x16& x, float v) {
+KEEL_SIMD_INLINE float clamp(float x, float v) { return x < -v ? -v : (x > v ? v : x); }
+KEEL_SIMD_INLINE f32x16 clamp(const f32x16& x, float v) {
   const f32x16 hi = splat(v), lo = splat(-v);
   return x < lo ? lo : (x > hi ? hi : x);
 }
@@ -64,7 +64,7 @@ KEEL_SIMD_INLINE void accumulate32(const f32x16& x0, const f32x16& x1, float v, 
   d = high_f64(x1);
   acc[3] += d * d;
   if constexpr (kClamp) {
-    const f32x16 c0 = clamp16(x0, v), c1 = clamp16(x1, v);
+    const f32x16 c0 = clamp(x0, v), c1 = clamp(x1, v);
     *moved -= (c0 != x0);  // -1 per changed lane
     *moved -= (c1 != x1);
     d = low_f64(c0);
@@ -204,26 +204,20 @@ ChunkSums chunk_sums(const float* g, int64_t n, float clamp) {
 
 // ---- gradient transforms ---------------------------------------------------------------------
 
-template <ClipKind kKind>
-KEEL_SIMD_INLINE float transform1(float g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
+// The clip transform of one element or one vector (the same expression on every lane).
+template <ClipKind kKind, typename V>
+KEEL_SIMD_INLINE V transform(V g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
   if constexpr (kKind == ClipKind::kNorm) return (g * a) / b;
   if constexpr (kKind == ClipKind::kScale) return g * a;
-  if constexpr (kKind == ClipKind::kClamp) return clamp1(g, a);
-  return g;
-}
-template <ClipKind kKind>
-KEEL_SIMD_INLINE f32x16 transform16(f32x16 g, [[maybe_unused]] float a, [[maybe_unused]] float b) {
-  if constexpr (kKind == ClipKind::kNorm) return (g * a) / b;
-  if constexpr (kKind == ClipKind::kScale) return g * a;
-  if constexpr (kKind == ClipKind::kClamp) return clamp16(g, a);
+  if constexpr (kKind == ClipKind::kClamp) return clamp(g, a);
   return g;
 }
 
 template <ClipKind kKind>
 KEEL_SIMD_INLINE void transform_body(float* g, int64_t n, float a, float b) {
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) store(g + i, transform16<kKind>(load(g + i), a, b));
-  for (; i < n; ++i) g[i] = transform1<kKind>(g[i], a, b);
+  for (; i + kLanes <= n; i += kLanes) store(g + i, transform<kKind>(load(g + i), a, b));
+  for (; i < n; ++i) g[i] = transform<kKind>(g[i], a, b);
 }
 
 KEEL_MULTIVERSION void transform_chunk(float* g, int64_t n, GradTransform t) {
@@ -242,12 +236,7 @@ template <SgdRule kRule, ClipKind kKind, typename V>
 KEEL_SIMD_INLINE void sgd_element(V& w, V g, V& m, const SgdStep& s, [[maybe_unused]] float a,
                                  [[maybe_unused]] float b) {
   if (s.weight_decay) w = w - (w * s.wd) * s.lr;
-  if constexpr (kKind == ClipKind::kNone) {
-  } else if constexpr (sizeof(V) == sizeof(float)) {
-    g = transform1<kKind>(g, a, b);
-  } else {
-    g = transform16<kKind>(g, a, b);
-  }
+  g = transform<kKind>(g, a, b);
   if constexpr (kRule == SgdRule::kPlain) {
     w = w - g * s.lr;
   } else if constexpr (kRule == SgdRule::kMomentum) {

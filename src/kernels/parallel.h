@@ -45,6 +45,14 @@ void for_each_block(Range r, int64_t block, const F& f) {
 // columns), and the line bouncing between the cores cost more than the second core saved
 // (BN(300) backward: 28 µs for the dx pass on two threads vs 11 on one). Row-sized outputs are
 // written by row ranges (thread_share(rows, 1)) instead.
+// Whether a (rows, cols) output at `out` may be written by column blocks: on one thread, or when
+// every thread's columns start on a cache line in every row (cols a multiple of the granule,
+// 64-byte aligned rows). Otherwise write it by row ranges.
+inline bool column_blocks_own_their_lines(const float* out, int64_t cols, bool parallel) {
+  return !parallel ||
+         (cols % kColumnGranule == 0 && reinterpret_cast<uintptr_t>(out) % 64 == 0);
+}
+
 template <typename F>
 void for_each_column_block(int64_t cols, int64_t block, bool parallel, const F& f) {
 #pragma omp parallel if (parallel && cols > kColumnGranule)
