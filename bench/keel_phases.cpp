@@ -34,7 +34,7 @@ int run_phases(long long batch_arg) {
   all.y_width = 1;
 
   reset_default_names();
-  Sequential model = seed_mlp();
+  Model model = seed_mlp();
   model.build(std::nullopt, 42);
   SGD sgd(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0});
   auto loss = make_loss("sparse_categorical_crossentropy");
@@ -68,7 +68,7 @@ int run_phases(long long batch_arg) {
     bool wrt_logits = false;
     loss->compute(lb, dloss.data(), &wrt_logits);
     t[3] = Clock::now();
-    model.backward(x.data(), dloss.data(), batch, wrt_logits, Sequential::GradientUpdate::kOverwrite);
+    model.backward(x.data(), dloss.data(), batch, wrt_logits, Model::GradientUpdate::kOverwrite);
     t[4] = Clock::now();
     sgd.apply_gradients(params);
     t[5] = Clock::now();
@@ -98,7 +98,8 @@ int run_phases(long long batch_arg) {
     const float* in = x.data();
     for (int64_t i = 0; i < layers; ++i) {
       const auto t0 = Clock::now();
-      model.layer(i).forward(in, act[size_t(i)].data(), batch, Mode::kTraining);
+      auto& layer = static_cast<UnaryLayer&>(model.layer(i));
+      layer.unary_forward(in, act[size_t(i)].data(), batch, Mode::kTraining);
       if (rep >= 20) fwd[size_t(i)] += std::chrono::duration<double>(Clock::now() - t0).count();
       in = act[size_t(i)].data();
     }
@@ -110,8 +111,9 @@ int run_phases(long long batch_arg) {
       float* dx = i == 1 ? nullptr : (i % 2 ? dx_a.data() : dx_b.data());
       const float* xin = act[size_t(i - 1)].data();
       const auto t0 = Clock::now();
-      if (i == layers - 1) model.layer(i).backward_from_logits(xin, dy, dx, batch);
-      else model.layer(i).backward(xin, act[size_t(i)].data(), dy, dx, batch);
+      auto& layer = static_cast<UnaryLayer&>(model.layer(i));
+      if (i == layers - 1) layer.unary_backward_from_logits(xin, dy, dx, batch, Write::kSet);
+      else layer.unary_backward(xin, act[size_t(i)].data(), dy, dx, batch, Write::kSet);
       if (rep >= 20) bwd[size_t(i)] += std::chrono::duration<double>(Clock::now() - t0).count();
       dy = dx;
     }

@@ -16,7 +16,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/model/builtin_models.h"
 #include "keel/model/fold_batch_norm.h"
@@ -107,7 +107,7 @@ struct TrainResult {
   double samples_per_second, step_seconds, median_step_seconds;
 };
 
-TrainResult train_one_epoch(const DataView& data, int64_t batch, Sequential& model) {
+TrainResult train_one_epoch(const DataView& data, int64_t batch, Model& model) {
   model.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0}),
                  .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
@@ -134,7 +134,7 @@ int run_report() {
   std::printf("{");
   for (int64_t batch : {32, 256}) {
     reset_default_names();
-    Sequential model = seed_mlp();
+    Model model = seed_mlp();
     model.build(std::nullopt, 42);
     const TrainResult r = train_one_epoch(train, batch, model);
     const double gemm = bare_gemm_step_seconds(batch);
@@ -147,7 +147,7 @@ int run_report() {
 
   // Inference on a model with trained BN statistics.
   reset_default_names();
-  Sequential model = seed_mlp();
+  Model model = seed_mlp();
   model.build(std::nullopt, 42);
   train_one_epoch(train.slice(0, 2560), 256, model);
   Tensor x10k({10000, 28, 28});

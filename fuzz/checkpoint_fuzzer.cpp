@@ -17,9 +17,9 @@ namespace {
 
 // Dense(3) -> BatchNormalization -> Dropout -> Dense(2) on 4 features, SGD with momentum: every
 // kind of state a checkpoint holds (weights, moving statistics, a slot, a Dropout generator).
-keel::Sequential& model() {
-  static keel::Sequential* m = [] {
-    auto* built = new keel::Sequential(keel::model_from_json(R"({"class_name": "Sequential",
+keel::Model& model() {
+  static keel::Model* m = [] {
+    auto* built = new keel::Model(keel::model_from_json(R"({"class_name": "Sequential",
       "config": {"name": "fuzz", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},
         {"class_name": "Dense", "config": {"units": 3, "name": "dense"}},

@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!doc.is_discarded()) measure(doc, budget);
   if (budget.too_big) return 0;
   try {
-    keel::Sequential model = keel::model_from_json(text, "<fuzz>", 42);
+    keel::Model model = keel::model_from_json(text, "<fuzz>", 42);
     (void)model.summary();
     (void)keel::model_to_json(model);
   } catch (const keel::Error& e) {

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   keel::fuzz::write_scratch("model/model.json", data + 2, json_size);
   keel::fuzz::write_scratch("model/group1-shard1of1.bin", data + 2 + json_size, size - 2 - json_size);
   try {
-    keel::Sequential model = keel::load_model(dir);
+    keel::Model model = keel::load_model(dir);
     (void)model.summary();
   } catch (const keel::Error& e) {
     keel::fuzz::report(e);

@@ -14,7 +14,7 @@
 
 namespace keel {
 
-void add_observability_callbacks(const ObservabilityOptions& o, Sequential& model, FitOptions& fit,
+void add_observability_callbacks(const ObservabilityOptions& o, Model& model, FitOptions& fit,
                                  std::ostream* out_ptr) {
   std::ostream& out = out_ptr ? *out_ptr : std::cout;
   KEEL_CHECK(o.grad_norm_every >= 0, "--grad-norm-every ", o.grad_norm_every,

@@ -47,7 +47,7 @@ std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::strin
   return set;
 }
 
-void check_input_fits(const Sequential& model, const std::string& what, int64_t sample_size) {
+void check_input_fits(const Model& model, const std::string& what, int64_t sample_size) {
   KEEL_CHECK(model.input_shape().sample_size() == sample_size, what, " has ", sample_size,
              " values per sample, but model '", model.name(), "' takes input ",
              model.input_shape().to_string());
@@ -64,7 +64,7 @@ double accuracy(const Tensor& probs, const uint8_t* labels) {
 }
 
 // Median wall time of a single-sample inference forward over `count` samples, in microseconds.
-double single_sample_latency_us(Sequential& model, const DataView& data, int64_t count) {
+double single_sample_latency_us(Model& model, const DataView& data, int64_t count) {
   count = std::min(count, data.size);
   std::vector<float> x(static_cast<size_t>(data.x_width()));
   std::vector<double> times;
@@ -84,7 +84,7 @@ struct FoldFlags {
 };
 
 int run_fold(const FoldFlags& f) {
-  Sequential model = load_model(f.saved);
+  Model model = load_model(f.saved);
   FoldResult result = fold_batch_norm(model);
   const size_t total = result.folded.size() + result.kept.size();
   std::printf("Folded %zu of %zu BatchNormalization layers (%s -> %s)\n", result.folded.size(),
@@ -136,7 +136,7 @@ int run_fold(const FoldFlags& f) {
 
 int run_evaluate(const std::string& saved, const std::string& data, int64_t batch_size) {
   KEEL_CHECK(batch_size >= 1, "--batch-size ", batch_size, " is not allowed; expected >= 1");
-  Sequential model = load_model(saved);
+  Model model = load_model(saved);
   const auto test = load_test_set("--data", data);
   check_input_fits(model, "--data " + data, test->view.x_width());
   model.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
@@ -179,7 +179,7 @@ Tensor read_input(const std::string& path_text) {
 int run_predict(const std::string& saved, const std::string& input, const std::string& output,
                 int64_t batch_size) {
   KEEL_CHECK(batch_size >= 1, "--batch-size ", batch_size, " is not allowed; expected >= 1");
-  Sequential model = load_model(saved);
+  Model model = load_model(saved);
   Tensor x = read_input(input);
   const int64_t sample = model.input_shape().sample_size();
   // One sample of the model's input size (with or without a batch dim), or N samples of it.

@@ -9,9 +9,9 @@
 
 namespace keel::cli {
 
-Sequential load_model_arg(const std::string& model, uint64_t seed) {
+Model load_model_arg(const std::string& model, uint64_t seed) {
   if (is_builtin_model(model)) {
-    Sequential m = builtin_model(model);
+    Model m = builtin_model(model);
     m.build(std::nullopt, seed);
     return m;
   }

@@ -10,6 +10,6 @@ namespace keel::cli {
 
 // "seed-mlp" / "seed-mlp-bn-before", or a path to a Keras JSON config (model.to_json() output or a
 // TF.js model.json). Throws keel::Error naming the argument when it is neither.
-Sequential load_model_arg(const std::string& model, uint64_t seed);
+Model load_model_arg(const std::string& model, uint64_t seed);
 
 }  // namespace keel::cli

@@ -27,7 +27,7 @@ Handler add_variables_command(CLI::App& app) {
                   "seed-mlp (default), seed-mlp-bn-before, or a Keras JSON config file");
   cmd->add_option("--layer", *layer, "only the variables of layer I (0-based, as model.layers[I])");
   return [model, layer] {
-    Sequential m = load_model_arg(*model, 42);
+    Model m = load_model_arg(*model, 42);
     if (*layer != -1) {
       KEEL_CHECK(*layer >= 0 && *layer < m.num_layers(), "--layer ", *layer,
                  " is out of range; model '", m.name(), "' has layers 0..", m.num_layers() - 1);

@@ -89,7 +89,7 @@ int run_train(const TrainFlags& f) {
   KEEL_CHECK(f.threads >= 0, "--threads ", f.threads, " is not allowed; expected >= 1 (0: all cores)");
   if (f.threads > 0) set_num_threads(f.threads);
 
-  Sequential model = load_model_arg(f.model, f.seed);
+  Model model = load_model_arg(f.model, f.seed);
   const auto optimizer = std::shared_ptr<Optimizer>(make_optimizer(f.optimizer, optimizer_config(f)));
   model.compile({.optimizer = optimizer, .loss = f.loss, .metrics = {"accuracy"}});
 

@@ -24,7 +24,7 @@ void add_watch_flags(CLI::App& cmd, WatchFlags& f) {
                "divide the learning rate by 10 after 10 epochs without val_loss improving");
 }
 
-void add_watch_callbacks(const WatchFlags& f, Sequential& model, FitOptions& fit) {
+void add_watch_callbacks(const WatchFlags& f, Model& model, FitOptions& fit) {
   ObservabilityOptions o = f.options;
   // Checked here, before `keel train` prints anything; the TensorBoard callback would only fail
   // when training begins, after the summary is on stdout.

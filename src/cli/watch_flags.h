@@ -20,6 +20,6 @@ struct WatchFlags {
 
 void add_watch_flags(CLI::App& cmd, WatchFlags& flags);
 // Validates the flags and adds the callbacks (restoring from --resume) to `fit`.
-void add_watch_callbacks(const WatchFlags& flags, Sequential& model, FitOptions& fit);
+void add_watch_callbacks(const WatchFlags& flags, Model& model, FitOptions& fit);
 
 }  // namespace keel::cli

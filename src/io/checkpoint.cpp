@@ -8,7 +8,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 #include "keel/core/error.h"
 #include "keel/io/atomic_file.h"
 #include "keel/io/crc32c.h"
@@ -222,7 +222,7 @@ std::filesystem::path checkpoint_path(const std::filesystem::path& dir) {
 }
 
 namespace {
-std::vector<ParamRef> trainable_params(Sequential& model) {
+std::vector<ParamRef> trainable_params(Model& model) {
   std::vector<ParamRef> params;
   for (Variable* v : model.variables())
     if (v->trainable) params.push_back({v->name, v->value, v->grad, v->size()});
@@ -230,7 +230,7 @@ std::vector<ParamRef> trainable_params(Sequential& model) {
 }
 }  // namespace
 
-Checkpoint capture_training_state(Sequential& model, const TrainingProgress& progress,
+Checkpoint capture_training_state(Model& model, const TrainingProgress& progress,
                                   std::span<const std::shared_ptr<Callback>> callbacks) {
   Checkpoint ck;
   for (Variable* v : model.variables())
@@ -277,7 +277,7 @@ void copy_entry(const CheckpointEntry& e, std::span<float> out, const std::strin
 }
 }  // namespace
 
-TrainingProgress restore_training_state(const Checkpoint& ck, Sequential& model,
+TrainingProgress restore_training_state(const Checkpoint& ck, Model& model,
                                         std::span<const std::shared_ptr<Callback>> callbacks) {
   // Variables are matched by position (arena order) and size, like Keras's load_weights by
   // topology: default layer names (dense_3 vs dense) depend on what else the process built.

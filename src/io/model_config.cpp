@@ -118,7 +118,7 @@ const json& model_document(const json& document, const std::string& source) {
 }
 
 // model_from_config without the json::exception guard.
-Sequential sequential_from_config(const json& document, const std::string& source, uint64_t seed) {
+Model sequential_from_config(const json& document, const std::string& source, uint64_t seed) {
   const json& model_json = model_document(document, source);
   const json& config = model_json["config"];
 
@@ -203,7 +203,7 @@ Sequential sequential_from_config(const json& document, const std::string& sourc
 
 }  // namespace
 
-Sequential model_from_config(const json& document, const std::string& source, uint64_t seed) {
+Model model_from_config(const json& document, const std::string& source, uint64_t seed) {
   // nlohmann throws its own exceptions from inside the checks, e.g. type_error.316 when dump()
   // meets invalid UTF-8 in a string it is quoting for an error message: still bad input.
   try {
@@ -213,7 +213,7 @@ Sequential model_from_config(const json& document, const std::string& source, ui
   }
 }
 
-Sequential model_from_json(const std::string& json_text, const std::string& source_name,
+Model model_from_json(const std::string& json_text, const std::string& source_name,
                            uint64_t seed) {
   json document;
   try {
@@ -230,13 +230,13 @@ Sequential model_from_json(const std::string& json_text, const std::string& sour
   return model_from_config(document, source_name, seed);
 }
 
-Sequential load_model_config(const std::filesystem::path& path, uint64_t seed) {
+Model load_model_config(const std::filesystem::path& path, uint64_t seed) {
   const std::vector<std::byte> bytes = read_file_bytes(path);
   const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   return model_from_json(text, path.string(), seed);
 }
 
-nlohmann::json model_to_config(const Sequential& model) {
+nlohmann::json model_to_config(const Model& model) {
   KEEL_CHECK(model.num_layers() > 0, "model '", model.name(), "' has no layers to serialise");
   const Layer& first = model.layer(0);
   std::vector<int64_t> dims;
@@ -270,7 +270,7 @@ nlohmann::json model_to_config(const Sequential& model) {
           {"backend", "tensorflow"}};
 }
 
-std::string model_to_json(const Sequential& model) {
+std::string model_to_json(const Model& model) {
   // Keras's top-level key order (nlohmann::json would sort it); layer configs keep their own.
   const json config = model_to_config(model);
   nlohmann::ordered_json out;

@@ -217,7 +217,7 @@ std::string emit_batch_norm(GraphBuilder& g, const BatchNormalization& bn, const
                  {"momentum", static_cast<float>(bn.options().momentum), {}}});
 }
 
-std::string encode_model(const Sequential& model) {
+std::string encode_model(const Model& model) {
   KEEL_CHECK(model.built(), "ONNX export: model '", model.name(), "' is not built");
   GraphBuilder g;
   std::string x = "input";
@@ -254,12 +254,12 @@ std::string encode_model(const Sequential& model) {
 
 }  // namespace
 
-std::string onnx_model_bytes(const Sequential& model, const OnnxOptions& options) {
+std::string onnx_model_bytes(const Model& model, const OnnxOptions& options) {
   if (!options.fold_bn) return encode_model(model);
   return encode_model(fold_batch_norm(model).model);
 }
 
-void export_onnx(const Sequential& model, const std::filesystem::path& path,
+void export_onnx(const Model& model, const std::filesystem::path& path,
                  const OnnxOptions& options) {
   write_file_atomically(path, onnx_model_bytes(model, options));
 }

@@ -146,7 +146,7 @@ int64_t element_count(const std::vector<int64_t>& dims) {
 
 void check_save_target(const fs::path& dir) { check_replaceable(dir); }
 
-void save_model(const Sequential& model, const fs::path& dir_arg, const SaveModelOptions& options) {
+void save_model(const Model& model, const fs::path& dir_arg, const SaveModelOptions& options) {
   KEEL_CHECK(model.built(), "model '", model.name(), "' is not built; build it before saving");
   KEEL_CHECK(options.user_metadata.is_null() || options.user_metadata.is_object(),
              "save_model: user_metadata must be a JSON object, got ",
@@ -199,7 +199,7 @@ json load_model_metadata(const fs::path& dir) {
 
 namespace {
 // load_model without the json::exception guard.
-Sequential load_model_unchecked(const fs::path& dir) {
+Model load_model_unchecked(const fs::path& dir) {
   const fs::path json_path = dir / "model.json";
   const std::string src = json_path.string();
   const json doc = read_model_json(dir);
@@ -213,7 +213,7 @@ Sequential load_model_unchecked(const fs::path& dir) {
   KEEL_CHECK(doc.contains("weightsManifest") && doc["weightsManifest"].is_array(), src,
              ": no 'weightsManifest' list; the file holds a topology without weights");
 
-  Sequential model = model_from_config(doc, src);
+  Model model = model_from_config(doc, src);
   std::map<std::string, Variable*> by_name;
   for (Variable* v : model.variables()) by_name[manifest_name(*v)] = v;
   std::map<std::string, bool> loaded;
@@ -297,7 +297,7 @@ Sequential load_model_unchecked(const fs::path& dir) {
 }
 }  // namespace
 
-Sequential load_model(const fs::path& dir) {
+Model load_model(const fs::path& dir) {
   // nlohmann's own exceptions (type_error.316 when dump() quotes invalid UTF-8 for a message, ...)
   // are bad input too.
   try {

@@ -10,7 +10,7 @@
 namespace keel {
 
 Activation::Activation(ActivationFunction activation, ActivationOptions options)
-    : Layer("activation", std::move(options.name), std::move(options.input_shape)),
+    : UnaryLayer("activation", std::move(options.name), std::move(options.input_shape)),
       activation_(activation) {
   set_trainable(options.trainable);
 }
@@ -21,7 +21,7 @@ Shape Activation::compute_output_shape(const Shape& input_shape) const {
   return input_shape;
 }
 
-void Activation::forward(const float* x, float* y, int64_t batch, Mode) {
+void Activation::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   const int64_t n = batch * input_shape().sample_size();
   if (outputs_softmax()) {
     if (static_cast<int64_t>(logits_.size()) < n) logits_.resize(static_cast<size_t>(n));
@@ -30,7 +30,8 @@ void Activation::forward(const float* x, float* y, int64_t batch, Mode) {
   activation_forward(activation_.kind(), x, y, n / cols(), cols());
 }
 
-void Activation::backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) {
+void Activation::unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
+                               Write) {
   if (dx == nullptr) return;
   const int64_t n = batch * input_shape().sample_size();
   activation_backward(activation_.kind(), x, y, dy, dx, n / cols(), cols());
@@ -40,7 +41,8 @@ bool Activation::outputs_softmax() const { return activation_.kind() == Activati
 
 const float* Activation::logits() const { return outputs_softmax() ? logits_.data() : nullptr; }
 
-void Activation::backward_from_logits(const float*, const float* dlogits, float* dx, int64_t batch) {
+void Activation::unary_backward_from_logits(const float*, const float* dlogits, float* dx, int64_t batch,
+                                           Write) {
   KEEL_CHECK(outputs_softmax(), "layer '", name(), "' (Activation): backward_from_logits needs "
              "softmax, got '", activation_.keras_name(), "'");
   if (dx != nullptr && dx != dlogits) {

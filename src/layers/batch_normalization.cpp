@@ -9,7 +9,7 @@
 namespace keel {
 
 BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
-    : Layer("batch_normalization", options.name, options.input_shape), options_(std::move(options)) {
+    : UnaryLayer("batch_normalization", options.name, options.input_shape), options_(std::move(options)) {
   KEEL_CHECK(options_.momentum >= 0.0 && options_.momentum <= 1.0, "layer '", name(),
              "' (BatchNormalization): momentum ", options_.momentum, " must be in [0, 1]");
   KEEL_CHECK(options_.epsilon > 0.0, "layer '", name(), "' (BatchNormalization): epsilon ",
@@ -64,7 +64,7 @@ std::vector<VariableSpec> BatchNormalization::variable_specs() const {
   return specs;
 }
 
-void BatchNormalization::forward(const float* x, float* y, int64_t batch, Mode mode) {
+void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, Mode mode) {
   const int64_t outer = batch * outer_per_sample_;
   const float* gamma = gamma_ >= 0 ? find(gamma_)->value : nullptr;
   const float* beta = beta_ >= 0 ? find(beta_)->value : nullptr;
@@ -89,13 +89,14 @@ void BatchNormalization::forward(const float* x, float* y, int64_t batch, Mode m
   }
 }
 
-void BatchNormalization::backward(const float* x, const float*, const float* dy, float* dx,
-                                  int64_t batch) {
+void BatchNormalization::unary_backward(const float* x, const float*, const float* dy, float* dx,
+                                  int64_t batch,
+                                       Write write) {
   const int64_t outer = batch * outer_per_sample_;
   const float* gamma = gamma_ >= 0 ? find(gamma_)->value : nullptr;
   float* dgamma = gamma_ >= 0 ? find(gamma_)->grad : nullptr;
   float* dbeta = beta_ >= 0 ? find(beta_)->grad : nullptr;
-  if (overwrite_gradients()) {
+  if (write == Write::kSet) {
     for (float* g : {dgamma, dbeta})
       if (g != nullptr) std::fill_n(g, channels_, 0.0f);
   }

@@ -11,7 +11,7 @@
 namespace keel {
 
 Dense::Dense(int64_t units, DenseOptions options)
-    : Layer("dense", options.name, options.input_shape), units_(units), options_(std::move(options)) {
+    : UnaryLayer("dense", options.name, options.input_shape), units_(units), options_(std::move(options)) {
   KEEL_CHECK(units > 0, "layer '", name(), "' (Dense): units ", units, " must be a positive integer");
   set_trainable(options_.trainable);
 }
@@ -47,7 +47,7 @@ bool backward_needs_only_output(ActivationKind kind) {
 }
 }  // namespace
 
-void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
+void Dense::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   const int64_t m = rows(batch);
   const ActivationKind kind = options_.activation.kind();
   const float* kernel = variables()[0].value;
@@ -62,32 +62,34 @@ void Dense::forward(const float* x, float* y, int64_t batch, Mode) {
   bias_activation_forward(z, bias, y, m, units_, kind);
 }
 
-void Dense::backward(const float*x, const float* y, const float* dy, float* dx, int64_t batch) {
+void Dense::unary_backward(const float*x, const float* y, const float* dy, float* dx, int64_t batch,
+                          Write write) {
   const int64_t m = rows(batch);
   const ActivationKind kind = options_.activation.kind();
   dz_.ensure(m * units_);
   float* dbias = options_.use_bias ? variables()[1].grad : nullptr;
-  if (dbias != nullptr && overwrite_gradients()) std::fill_n(dbias, units_, 0.0f);
+  if (dbias != nullptr && write == Write::kSet) std::fill_n(dbias, units_, 0.0f);
   // dz and the bias gradient in one pass over dy.
   activation_bias_backward(kind, z_.data(), y, dy, dz_.data(), dbias, m, units_);
-  weight_and_input_gradients(x, dz_.data(), dx, batch);
+  weight_and_input_gradients(x, dz_.data(), dx, batch, write);
 }
 
-void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batch) {
+void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batch, Write write) {
   const int64_t m = rows(batch);
   if (options_.use_bias && variables()[1].grad != nullptr) {
     float* dbias = variables()[1].grad;
-    if (overwrite_gradients()) std::fill_n(dbias, units_, 0.0f);
+    if (write == Write::kSet) std::fill_n(dbias, units_, 0.0f);
     bias_backward(dz, dbias, m, units_);
   }
-  weight_and_input_gradients(x, dz, dx, batch);
+  weight_and_input_gradients(x, dz, dx, batch, write);
 }
 
-void Dense::weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch) {
+void Dense::weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch,
+                                       Write write) {
   const int64_t m = rows(batch);
   const Variable& kernel = variables()[0];
   if (kernel.grad != nullptr) {
-    gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, !overwrite_gradients());
+    gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, write == Write::kAdd);
   }
   if (dx != nullptr) gemm(dz, kernel.value, dx, m, fan_in_, units_, false, true, false);
 }
@@ -98,10 +100,11 @@ bool Dense::outputs_softmax() const {
 
 const float* Dense::logits() const { return outputs_softmax() ? z_.data() : nullptr; }
 
-void Dense::backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch) {
+void Dense::unary_backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch,
+                                      Write write) {
   KEEL_CHECK(outputs_softmax(), "layer '", name(), "' (Dense): backward_from_logits needs a softmax "
              "activation, got '", options_.activation.keras_name(), "'");
-  backward_dz(x, dlogits, dx, batch);
+  backward_dz(x, dlogits, dx, batch, write);
 }
 
 nlohmann::json Dense::get_config() const {

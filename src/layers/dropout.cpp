@@ -20,7 +20,7 @@ Rng make_rng(const std::optional<int64_t>& seed) {
 }  // namespace
 
 Dropout::Dropout(double rate, DropoutOptions options)
-    : Layer("dropout", std::move(options.name), std::move(options.input_shape)),
+    : UnaryLayer("dropout", std::move(options.name), std::move(options.input_shape)),
       rate_(rate),
       seed_(options.seed),
       rng_(make_rng(options.seed)) {
@@ -31,7 +31,7 @@ Dropout::Dropout(double rate, DropoutOptions options)
 
 Shape Dropout::compute_output_shape(const Shape& input_shape) const { return input_shape; }
 
-void Dropout::forward(const float* x, float* y, int64_t batch, Mode mode) {
+void Dropout::unary_forward(const float* x, float* y, int64_t batch, Mode mode) {
   const int64_t n = batch * input_shape().sample_size();
   if (mode == Mode::kInference || rate_ == 0.0) {
     if (x != y) std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float));
@@ -44,7 +44,8 @@ void Dropout::forward(const float* x, float* y, int64_t batch, Mode mode) {
   dropout_forward(x, mask_.data(), static_cast<float>(1.0 / (1.0 - rate_)), y, n);
 }
 
-void Dropout::backward(const float*, const float*, const float* dy, float* dx, int64_t batch) {
+void Dropout::unary_backward(const float*, const float*, const float* dy, float* dx, int64_t batch,
+                            Write) {
   if (dx == nullptr) return;
   const int64_t n = batch * input_shape().sample_size();
   if (rate_ == 0.0) {

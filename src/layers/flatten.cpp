@@ -8,7 +8,7 @@
 namespace keel {
 
 Flatten::Flatten(FlattenOptions options)
-    : Layer("flatten", std::move(options.name), std::move(options.input_shape)) {
+    : UnaryLayer("flatten", std::move(options.name), std::move(options.input_shape)) {
   KEEL_CHECK(options.data_format == "channels_last", "layer '", name(), "' (Flatten): data_format '",
              options.data_format, "' is not supported; expected channels_last");
   set_trainable(options.trainable);
@@ -21,11 +21,12 @@ Shape Flatten::compute_output_shape(const Shape& input_shape) const {
   return Shape{input_shape[0], input_shape.sample_size()};
 }
 
-void Flatten::forward(const float* x, float* y, int64_t batch, Mode) {
+void Flatten::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   if (x != y) std::memcpy(y, x, static_cast<size_t>(batch * input_shape().sample_size()) * sizeof(float));
 }
 
-void Flatten::backward(const float*, const float*, const float* dy, float* dx, int64_t batch) {
+void Flatten::unary_backward(const float*, const float*, const float* dy, float* dx, int64_t batch,
+                            Write) {
   if (dx != nullptr && dx != dy) {
     std::memcpy(dx, dy, static_cast<size_t>(batch * input_shape().sample_size()) * sizeof(float));
   }

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "keel/core/error.h"
+#include "keel/layers/keras_tensor.h"
 
 namespace keel {
 
@@ -22,15 +23,22 @@ std::map<std::string, int64_t, std::less<>>& name_counts() {
   static std::map<std::string, int64_t, std::less<>> counts;
   return counts;
 }
-}  // namespace
-
-std::string unique_layer_name(std::string_view prefix) {
+int64_t next_uid(std::string_view prefix) {
   std::lock_guard lock(names_mutex());
   auto& counts = name_counts();
   auto it = counts.find(prefix);
   if (it == counts.end()) it = counts.emplace(std::string(prefix), 0).first;
-  const int64_t n = it->second++;
+  return it->second++;
+}
+}  // namespace
+
+std::string unique_layer_name(std::string_view prefix) {
+  const int64_t n = next_uid(prefix);
   return n == 0 ? std::string(prefix) : std::string(prefix) + "_" + std::to_string(n);
+}
+
+std::string unique_one_based_name(std::string_view prefix) {
+  return std::string(prefix) + "_" + std::to_string(next_uid(prefix) + 1);
 }
 
 void reset_default_names() {
@@ -52,10 +60,15 @@ void Layer::ensure_name() {
   if (name_.empty()) name_ = unique_layer_name(default_prefix_);
 }
 
-void Layer::build(const Shape& input_shape) {
+void Layer::build(std::span<const Shape> input_shapes) {
   ensure_name();
-  output_shape_ = compute_output_shape(input_shape);
-  input_shape_ = input_shape;
+  const int expected = num_inputs();
+  const auto given = static_cast<int64_t>(input_shapes.size());
+  KEEL_CHECK(expected == kVariadic ? given >= 2 : given == expected, "layer '", name(), "' (",
+             class_name(), ") takes ", expected == kVariadic ? "two or more" : std::to_string(expected),
+             " input tensor(s), got ", given);
+  output_shapes_ = compute_output_shapes(input_shapes);
+  input_shapes_.assign(input_shapes.begin(), input_shapes.end());
   built_ = true;
   on_build();
 }
@@ -75,10 +88,6 @@ int64_t Layer::count_params() const {
   return n;
 }
 
-void Layer::backward_from_logits(const float*, const float*, float*, int64_t) {
-  KEEL_FAIL("layer '", name_, "' (", class_name(), ") has no softmax output");
-}
-
 nlohmann::json Layer::base_config() const {
   nlohmann::json config;
   config["name"] = name();
@@ -90,6 +99,49 @@ nlohmann::json Layer::base_config() const {
   }
   config["dtype"] = "float32";
   return config;
+}
+
+KerasTensor Layer::operator()(const KerasTensor& x) && { return std::move(*this)({x}); }
+
+KerasTensor Layer::operator()(const std::vector<KerasTensor>& x) && {
+  // A temporary: its clone becomes the graph's layer (the temporary itself dies at the ';').
+  std::shared_ptr<Layer> owned = clone();
+  return call_layer(owned, x);
+}
+
+KerasTensor Layer::operator()(const KerasTensor& x) & { return (*this)(std::vector{x}); }
+
+KerasTensor Layer::operator()(const std::vector<KerasTensor>& x) & {
+  std::shared_ptr<Layer> self = weak_from_this().lock();
+  KEEL_CHECK(self != nullptr, "layer '", name(), "' (", class_name(),
+             ") is called on tensors but is not owned by a std::shared_ptr; to call one layer "
+             "several times (shared weights) create it with keel::shared(...), otherwise call a "
+             "temporary: Dense(10)(x)");
+  return call_layer(self, x);
+}
+
+std::vector<Shape> UnaryLayer::compute_output_shapes(std::span<const Shape> input_shapes) const {
+  return {compute_output_shape(input_shapes.front())};
+}
+
+void UnaryLayer::forward(const Context& ctx, std::span<const TensorRef> x,
+                         std::span<const TensorRef> y) {
+  unary_forward(x[0].f32(), y[0].f32(), x[0].batch(), ctx.mode);
+}
+
+void UnaryLayer::backward(const Context& ctx, std::span<const TensorRef> x,
+                          std::span<const TensorRef> y, std::span<const TensorRef> dy,
+                          std::span<const TensorRef> dx, Write write) {
+  float* dx0 = dx.empty() ? nullptr : static_cast<float*>(dx[0].data);
+  if (ctx.dy_wrt_logits) {
+    unary_backward_from_logits(x[0].f32(), dy[0].f32(), dx0, x[0].batch(), write);
+  } else {
+    unary_backward(x[0].f32(), y[0].f32(), dy[0].f32(), dx0, x[0].batch(), write);
+  }
+}
+
+void UnaryLayer::unary_backward_from_logits(const float*, const float*, float*, int64_t, Write) {
+  KEEL_FAIL("layer '", name(), "' (", class_name(), ") has no softmax output");
 }
 
 }  // namespace keel

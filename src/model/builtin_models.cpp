@@ -5,7 +5,7 @@
 
 namespace keel {
 
-Sequential seed_mlp() {
+Model seed_mlp() {
   return Sequential(
       Flatten({.input_shape = {28, 28}}),
       BatchNormalization(),
@@ -16,7 +16,7 @@ Sequential seed_mlp() {
       Dense(10, {.activation = "softmax"}));
 }
 
-Sequential seed_mlp_bn_before() {
+Model seed_mlp_bn_before() {
   return Sequential(
       Flatten({.input_shape = {28, 28}}),
       BatchNormalization(),
@@ -40,7 +40,7 @@ bool is_builtin_model(std::string_view name) {
   return false;
 }
 
-Sequential builtin_model(std::string_view name) {
+Model builtin_model(std::string_view name) {
   if (name == "seed-mlp") return seed_mlp();
   if (name == "seed-mlp-bn-before") return seed_mlp_bn_before();
   KEEL_FAIL("unknown model '", name,

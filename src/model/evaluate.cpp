@@ -3,18 +3,18 @@
 #include <algorithm>
 #include <iostream>
 
-#include "keel/callbacks/progbar.h"
+#include "keel/model/progbar.h"
 #include "keel/core/error.h"
-#include "keel/model/sequential.h"
+#include "keel/model/model.h"
 #include "training_state.h"
 
 namespace keel {
 
-Logs Sequential::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) {
+Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) {
   return evaluate(DataView::of(x, y), options);
 }
 
-Logs Sequential::evaluate(const DataView& data, EvaluateOptions options) {
+Logs Model::evaluate(const DataView& data, EvaluateOptions options) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before evaluate()");
   KEEL_CHECK(options.batch_size >= 1, "evaluate(): batch_size ", options.batch_size,
              " must be >= 1");
@@ -62,7 +62,7 @@ namespace {
 
 // Float samples already in memory, read in place: out (count, out_width) = model(x (count, width)).
 // Allocates nothing once the model's activation buffers have seen a batch of min(bs, count).
-void predict_float_rows(Sequential& model, const float* x, int64_t count, int64_t width,
+void predict_float_rows(Model& model, const float* x, int64_t count, int64_t width,
                         float* out, int64_t bs) {
   const int64_t out_width = model.output_shape().sample_size();
   for (int64_t first = 0; first < count; first += bs) {
@@ -74,11 +74,12 @@ void predict_float_rows(Sequential& model, const float* x, int64_t count, int64_
 
 }  // namespace
 
-Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
+Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   // Not through DataView::of: a single-sample predict is a few µs, and the view's sample_dims
   // vector is an allocation and a copy on every call. Same checks, same messages.
   KEEL_CHECK(x.rank() >= 1, "input array must have at least one dimension (the samples)");
   if (!built_) build();
+  check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
   int64_t width = 1;
   for (int64_t i = 1; i < x.rank(); ++i) width *= x.dim(i);
@@ -93,8 +94,9 @@ Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
   return result;
 }
 
-void Sequential::predict_into(std::span<const float> x, std::span<float> out, int64_t batch_size) {
+void Model::predict_into(std::span<const float> x, std::span<float> out, int64_t batch_size) {
   if (!built_) build();
+  check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict_into(): batch_size ", batch_size, " must be >= 1");
   const int64_t width = input_shape().sample_size(), out_width = output_shape().sample_size();
   const auto size = static_cast<int64_t>(x.size());
@@ -109,8 +111,9 @@ void Sequential::predict_into(std::span<const float> x, std::span<float> out, in
                      std::min(batch_size, std::max<int64_t>(count, 1)));
 }
 
-Tensor Sequential::predict(const DataView& data, int64_t batch_size) {
+Tensor Model::predict(const DataView& data, int64_t batch_size) {
   if (!built_) build();
+  check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
   KEEL_CHECK(data.x_width() == input_shape().sample_size(), "predict(): each sample has ",
              data.x_width(), " values but the model expects input ", input_shape().to_string());

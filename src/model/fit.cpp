@@ -4,10 +4,10 @@
 #include <iostream>
 #include <numeric>
 
-#include "keel/callbacks/progbar_logger.h"
+#include "keel/model/progbar_logger.h"
 #include "keel/core/error.h"
 #include "keel/core/rng.h"
-#include "keel/model/sequential.h"
+#include "keel/model/model.h"
 #include "keel/optimizers/sgd.h"
 #include "training_state.h"
 
@@ -77,8 +77,9 @@ void History::append(int64_t e, const Logs& logs) {
   }
 }
 
-void Sequential::compile(CompileOptions options) {
+void Model::compile(CompileOptions options) {
   if (!built_) build();
+  check_single_io("compile()");
   KEEL_CHECK(!options.loss.empty(), "compile(): no loss given; expected a Keras loss name such as ",
              "\"sparse_categorical_crossentropy\"");
   auto state = std::make_unique<TrainingState>();
@@ -91,24 +92,24 @@ void Sequential::compile(CompileOptions options) {
   training_ = std::move(state);
 }
 
-bool Sequential::compiled() const { return training_ != nullptr; }
+bool Model::compiled() const { return training_ != nullptr; }
 
-Optimizer& Sequential::optimizer() {
+Optimizer& Model::optimizer() {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() first");
   return *training_->optimizer;
 }
 
-const StepStats& Sequential::last_step() const {
+const StepStats& Model::last_step() const {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() first");
   return training_->last;
 }
 
-std::vector<std::string> Sequential::metric_names() const {
+std::vector<std::string> Model::metric_names() const {
   return training_ ? training_->metric_names : std::vector<std::string>{};
 }
 
 // One optimizer step on samples already gathered into the batch buffers.
-static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y_width,
+static void train_step(Model& model, TrainingState& t, int64_t n, int64_t y_width,
                        std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
   const int64_t out_width = model.output_shape().sample_size();
   const float* out = model.forward(t.x_batch.get(), n, Mode::kTraining);
@@ -125,10 +126,10 @@ static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y
   t.ensure_metrics(out_width, y_width);
   for (auto& m : t.metrics) m->update({out, t.y_batch.get(), n, out_width, y_width});
   // Overwrites every gradient the optimizer reads (no zero_gradients pass): layers that run
-  // backward write theirs, and Sequential::backward zeroes those of layers below the lowest
+  // backward write theirs, and Model::backward zeroes those of layers below the lowest
   // trainable one (frozen after compile()).
   model.backward(t.x_batch.get(), t.dloss.get(), n, wrt_logits,
-                 Sequential::GradientUpdate::kOverwrite);
+                 Model::GradientUpdate::kOverwrite);
   for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
   const StepResult r = t.optimizer->apply_gradients(t.params);
   t.last = {loss_sum / static_cast<double>(n), r.clip.preclip_global_norm,
@@ -136,7 +137,7 @@ static void train_step(Sequential& model, TrainingState& t, int64_t n, int64_t y
   t.loss_tracker.update(loss_sum / static_cast<double>(n), static_cast<double>(n));
 }
 
-static void check_data(const Sequential& model, const DataView& data, const char* what) {
+static void check_data(const Model& model, const DataView& data, const char* what) {
   KEEL_CHECK(data.size > 0, what, " holds no samples");
   KEEL_CHECK(data.has_labels(), what, " has no labels (y)");
   const int64_t expected = model.input_shape().sample_size();
@@ -145,11 +146,11 @@ static void check_data(const Sequential& model, const DataView& data, const char
              model.input_shape().to_string(), " (", expected, " values per sample)");
 }
 
-History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions options) {
+History Model::fit(const Tensor& x, const Tensor& y, FitOptions options) {
   return fit(DataView::of(x, y), std::move(options));
 }
 
-History Sequential::fit(const DataView& all_data, FitOptions options) {
+History Model::fit(const DataView& all_data, FitOptions options) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before fit()");
   KEEL_CHECK(options.batch_size >= 1, "fit(): batch_size ", options.batch_size, " must be >= 1");
   KEEL_CHECK(options.epochs >= 1, "fit(): epochs ", options.epochs, " must be >= 1");
@@ -234,7 +235,7 @@ History Sequential::fit(const DataView& all_data, FitOptions options) {
   return history;
 }
 
-Logs Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
+Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before train_on_batch()");
   const DataView data = DataView::of(x, y);
   check_data(*this, data, "train_on_batch data");

@@ -108,7 +108,7 @@ std::string FoldResult::report() const {
   return out;
 }
 
-FoldResult fold_batch_norm(const Sequential& model) {
+FoldResult fold_batch_norm(const Model& model) {
   KEEL_CHECK(model.built(), "fold_batch_norm: model '", model.name(), "' is not built");
   const int64_t n = model.num_layers();
   std::map<int64_t, DenseWork> work;  // layer index -> folded Dense weights
@@ -165,7 +165,7 @@ FoldResult fold_batch_norm(const Sequential& model) {
     new_layers.push_back(std::move(entry));
   }
   layers = std::move(new_layers);
-  Sequential folded_model = model_from_config(config, "fold_batch_norm('" + model.name() + "')");
+  Model folded_model = model_from_config(config, "fold_batch_norm('" + model.name() + "')");
 
   std::map<std::string, const Layer*> originals;
   for (int64_t i = 0; i < n; ++i) originals[model.layer(i).name()] = &model.layer(i);

@@ -8,7 +8,7 @@
 #include "keel/core/tensor.h"
 #include "keel/losses/loss.h"
 #include "keel/metrics/metric.h"
-#include "keel/model/sequential.h"
+#include "keel/model/model.h"
 #include "keel/optimizers/optimizer.h"
 
 namespace keel {

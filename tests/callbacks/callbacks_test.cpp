@@ -31,7 +31,7 @@ class Recorder : public Callback {
   std::vector<double> val_loss, loss;
 };
 
-void compile_sgd(Sequential& m, SGDOptions o) {
+void compile_sgd(Model& m, SGDOptions o) {
   m.compile({.optimizer = std::make_shared<SGD>(o), .loss = "sparse_categorical_crossentropy",
              .metrics = {"accuracy"}});
 }
@@ -43,7 +43,7 @@ TEST(EarlyStopping, RestoresTheWeightsOfTheBestEpoch) {
   Tensor vx, vy;
   make_data(60, vx, vy, 9);
   for (int64_t i = 0; i < 60; ++i) vy[i] = static_cast<float>((static_cast<int>(vy[i]) + 1) % 3);
-  Sequential m = small_model();
+  Model m = small_model();
   compile_sgd(m, {.learning_rate = 0.1});
   auto rec = std::make_shared<Recorder>();
   std::ostringstream out;
@@ -68,7 +68,7 @@ TEST(EarlyStopping, RestoresTheWeightsOfTheBestEpoch) {
 TEST(EarlyStopping, BaselineAndMinDeltaFollowKeras) {
   // Closed form: losses 1.0, 0.95, 0.949, 0.7 with min_delta 0.01 and patience 1: epoch 1 improves
   // (0.95 < 1.0 - 0.01), epoch 2 does not (0.949 > 0.94) -> wait 1 >= patience -> stop at epoch 2.
-  Sequential m = small_model();
+  Model m = small_model();
   m.build();
   EarlyStopping es({.monitor = "loss", .min_delta = 0.01, .patience = 1});
   es.set_model(&m);
@@ -88,7 +88,7 @@ TEST(TerminateOnNaN, StopsADivergingRunAndClippingPreventsIt) {
   Tensor x, y;
   make_data(160, x, y);
   for (bool clip : {false, true}) {
-    Sequential m = small_model();
+    Model m = small_model();
     SGDOptions o{.learning_rate = 1e6, .on_nonfinite = NonFinitePolicy::kIgnore};
     if (clip) o = {.learning_rate = 0.5, .clipnorm = 1e-6, .on_nonfinite = NonFinitePolicy::kIgnore};
     if (clip) o.learning_rate = 1e6;
@@ -115,7 +115,7 @@ TEST(CSVLogger, KerasLayoutAndAppendWithoutSecondHeader) {
   make_data(100, x, y);
   const auto dir = fresh_dir("csv");
   const auto file = dir / "log.csv";
-  Sequential m = small_model();
+  Model m = small_model();
   compile_sgd(m, {.learning_rate = 0.05});
   m.fit(x, y, {.epochs = 2, .verbose = 0, .validation_split = 0.2,
                .callbacks = {std::make_shared<CSVLogger>(file)}});
@@ -149,7 +149,7 @@ TEST(CSVLogger, PythonFloatRepr) {
 }
 
 TEST(ReduceLROnPlateau, ReducesAfterPatienceWithCooldown) {
-  Sequential m = small_model();
+  Model m = small_model();
   compile_sgd(m, {.learning_rate = 0.1});
   std::ostringstream out;
   ReduceLROnPlateau r({.monitor = "loss", .factor = 0.5, .patience = 2, .cooldown = 1, .min_lr = 0.03, .out = &out});
@@ -178,7 +178,7 @@ TEST(ReduceLROnPlateau, ReducesAfterPatienceWithCooldown) {
 TEST(LearningRateScheduler, SetsTheRateEachEpoch) {
   Tensor x, y;
   make_data(64, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   compile_sgd(m, {.learning_rate = 0.1});
   std::vector<double> seen;
   auto sched = std::make_shared<LearningRateScheduler>([&](int64_t epoch, double lr) {

@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "keel/callbacks/progbar.h"
+#include "keel/model/progbar.h"
 
 namespace keel {
 

@@ -36,7 +36,7 @@ inline Sequential small_model() {
                     BatchNormalization(), Dense(3, {.activation = "softmax"}));
 }
 
-inline std::vector<float> arena(Sequential& m) {
+inline std::vector<float> arena(Model& m) {
   auto a = m.parameter_arena();
   return {a.begin(), a.end()};
 }

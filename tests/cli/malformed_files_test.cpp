@@ -50,7 +50,7 @@ void expect_all_rejected(const std::string& reader, Read read, size_t at_least) 
 }
 
 // The model the checkpoint fixtures were written for: in(4) -> Dense(2) named 'dense'.
-Sequential checkpoint_model() {
+Model checkpoint_model() {
   return model_from_json(R"({"class_name": "Sequential", "config": {"name": "m", "layers": [
       {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},
       {"class_name": "Dense", "config": {"units": 2, "name": "dense"}}]}})",
@@ -69,7 +69,7 @@ TEST(MalformedFiles, Checkpoints) {
   expect_all_rejected(
       "checkpoint",
       [](const fs::path& p) {
-        Sequential model = checkpoint_model();
+        Model model = checkpoint_model();
         (void)restore_training_state(Checkpoint::load(p), model);
       },
       3);
@@ -78,7 +78,7 @@ TEST(MalformedFiles, Checkpoints) {
 TEST(MalformedFiles, CheckpointFixtureModelMatches) {
   // Control: the same entries with a valid seed restore fine, so the rejections above are about
   // the one broken entry each, not a mismatch with the model.
-  Sequential model = checkpoint_model();
+  Model model = checkpoint_model();
   Checkpoint ck = capture_training_state(model, {.epoch = 1, .global_step = 5, .seed = 42, .batch_size = 32});
   ck.put_floats("model/dense/kernel", std::vector<float>(8, 0.5f));
   EXPECT_EQ(restore_training_state(ck, model).epoch, 1);

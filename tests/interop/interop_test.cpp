@@ -90,7 +90,7 @@ TEST(TfjsInterop, TfjsLoadsKeelSavedSeedModels) {
   write_npy(dir / "x.npy", x);
   for (const char* name : {"seed-mlp", "seed-mlp-bn-before"}) {
     reset_default_names();
-    Sequential m = testing::trained_seed_model(name, 20);
+    Model m = testing::trained_seed_model(name, 20);
     FoldResult folded = fold_batch_norm(m);
     save_model(m, dir / name);
     save_model(folded.model, dir / (std::string(name) + "-folded"), {.user_metadata = {{"k", 1}}});
@@ -115,7 +115,7 @@ TEST(TfjsInterop, KeelLoadsModelTrainedInTfjs) {
   expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " make " + quote(dir / "tj") +
                        " " + quote(dir / "x.npy") + " " + quote(dir / "tfjs.npy"),
                    dir / "log.txt");
-  Sequential m = load_model(dir / "tj");
+  Model m = load_model(dir / "tj");
   EXPECT_EQ(m.name(), "tfjs_made");
   EXPECT_EQ(m.num_layers(), 7);
   const Tensor tfjs = read_npy(dir / "tfjs.npy").values;
@@ -134,7 +134,7 @@ TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
   std::vector<fs::path> models;
   for (const char* name : {"seed-mlp", "seed-mlp-bn-before"}) {
     reset_default_names();
-    Sequential m = testing::trained_seed_model(name, 20);
+    Model m = testing::trained_seed_model(name, 20);
     write_npy(dir / (std::string(name) + ".npy"), m.predict(x));
     for (bool fold : {false, true}) {
       const fs::path p = dir / (std::string(name) + (fold ? "-folded" : "") + ".onnx");
@@ -233,7 +233,7 @@ TEST(DeployCli, TrainSaveFoldVerifyEvaluatePredictExport) {
       << read_text(dir / "predict.txt");
   const Tensor p = read_npy(dir / "p.npy").values;
   ASSERT_EQ(p.dims(), (std::vector<int64_t>{10000, 10}));
-  Sequential loaded = load_model(m);
+  Model loaded = load_model(m);
   DataView test;
   test.size = 10000;
   test.sample_dims = {28, 28};

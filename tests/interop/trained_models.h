@@ -30,8 +30,8 @@ inline Tensor random_images(int64_t n, uint64_t seed) {
 
 // A built-in seed model after `steps` SGD steps (lr 0.05) on random images with random labels.
 // BN momentum is 0.99, so 40 steps move the moving statistics by about a third of the way.
-inline Sequential trained_seed_model(std::string_view name, int steps = 40, uint64_t seed = 3) {
-  Sequential m = builtin_model(name);
+inline Model trained_seed_model(std::string_view name, int steps = 40, uint64_t seed = 3) {
+  Model m = builtin_model(name);
   m.build(std::nullopt, seed);
   m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05}),
              .loss = "sparse_categorical_crossentropy"});

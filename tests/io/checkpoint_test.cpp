@@ -55,11 +55,11 @@ TEST(Checkpoint, RejectsCorruptionTruncationAndUnknownVersions) {
 TEST(Checkpoint, ResumedFitIsBitIdenticalToStraightFit) {
   Tensor x, y;
   make_data(130, x, y);
-  auto compile = [](Sequential& m) {
+  auto compile = [](Model& m) {
     m.compile({.optimizer = std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01}),
                .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   };
-  Sequential straight = small_model();
+  Model straight = small_model();
   compile(straight);
   straight.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .validation_split = 0.2});
 
@@ -68,7 +68,7 @@ TEST(Checkpoint, ResumedFitIsBitIdenticalToStraightFit) {
   first.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0, .validation_split = 0.2});
   const auto bytes = capture_training_state(first, {2, 14, 42, 16}).serialize();
 
-  Sequential resumed = small_model();  // fresh weights and an unbuilt optimizer
+  Model resumed = small_model();  // fresh weights and an unbuilt optimizer
   compile(resumed);
   const TrainingProgress p = restore_training_state(Checkpoint::deserialize(bytes, "t"), resumed);
   EXPECT_EQ(p.epoch, 2);
@@ -82,7 +82,7 @@ TEST(Checkpoint, ResumedFitIsBitIdenticalToStraightFit) {
 }
 
 TEST(Checkpoint, RestoreRejectsAnotherModel) {
-  Sequential a = small_model();
+  Model a = small_model();
   a.build();
   const Checkpoint ck = capture_training_state(a, {});
   Sequential b(Flatten({.input_shape = {6}}), Dense(3));

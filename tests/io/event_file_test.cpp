@@ -102,7 +102,7 @@ TEST(EventFile, CorruptionIsDetectedByTheDecoder) {
 TEST(EventFile, TensorBoardCallbackWritesKerasTagsAndGradientNorms) {
   Tensor x, y;
   make_data(200, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05, .clipnorm = 0.5}),
              .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   const auto dir = fresh_dir("tb");

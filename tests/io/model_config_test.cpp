@@ -56,7 +56,7 @@ std::string error_of(F&& f) {
   return "";
 }
 
-std::vector<json> layer_configs(const Sequential& model) {
+std::vector<json> layer_configs(const Model& model) {
   std::vector<json> configs;
   for (int64_t i = 0; i < model.num_layers(); ++i) configs.push_back(model.layer(i).get_config());
   return configs;
@@ -68,7 +68,7 @@ TEST(ModelConfig, EveryConfigHasTheGoldenSummary) {
   for (const auto& file : files) {
     SCOPED_TRACE(file.filename().string());
     reset_default_names();
-    Sequential model = load_model_config(file);
+    Model model = load_model_config(file);
     const fs::path expected = kData / "summary" / (file.stem().string() + ".txt");
     EXPECT_EQ(model.summary(), read_text(expected));
   }
@@ -78,9 +78,9 @@ TEST(ModelConfig, EveryConfigRoundTrips) {
   for (const auto& file : config_files()) {
     SCOPED_TRACE(file.filename().string());
     reset_default_names();
-    Sequential model = load_model_config(file);
+    Model model = load_model_config(file);
     const std::string text = model_to_json(model);
-    Sequential again = model_from_json(text, "round-trip");
+    Model again = model_from_json(text, "round-trip");
     EXPECT_EQ(again.summary(), model.summary());
     EXPECT_EQ(layer_configs(again), layer_configs(model));
     EXPECT_EQ(model_to_json(again), text);
@@ -117,7 +117,7 @@ TEST(ModelConfig, CodeBuiltModelRoundTrips) {
                    Dropout(0.25), Dense(10, {.activation = "softmax"}));
   model.layer(1).set_trainable(false);
   model.build();
-  Sequential again = model_from_json(model_to_json(model), "round-trip");
+  Model again = model_from_json(model_to_json(model), "round-trip");
   EXPECT_EQ(again.summary(), model.summary());
   EXPECT_EQ(layer_configs(again), layer_configs(model));
   EXPECT_FALSE(again.layer(1).trainable());
@@ -125,7 +125,7 @@ TEST(ModelConfig, CodeBuiltModelRoundTrips) {
 
 TEST(ModelConfig, KeepsFileNamesAndGivesDefaultsToUnnamedLayers) {
   reset_default_names();
-  Sequential model = model_from_json(R"({"class_name": "Sequential", "config": {"layers": [
+  Model model = model_from_json(R"({"class_name": "Sequential", "config": {"layers": [
       {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4]}},
       {"class_name": "Dense", "config": {"units": 3}},
       {"class_name": "Dense", "config": {"units": 3, "name": "My Output"}},
@@ -155,7 +155,7 @@ TEST(ModelConfig, AcceptsTfjsTopologyForms) {
   for (const auto& text : documents) {
     SCOPED_TRACE(text);
     reset_default_names();
-    Sequential model = model_from_json(text, "tfjs");
+    Model model = model_from_json(text, "tfjs");
     ASSERT_EQ(model.num_layers(), 1);
     EXPECT_EQ(model.layer(0).name(), "d");
     EXPECT_EQ(model.count_params(), 7 * 5 + 5);
@@ -164,7 +164,7 @@ TEST(ModelConfig, AcceptsTfjsTopologyForms) {
 
 TEST(ModelConfig, AcceptsBuildInputShape) {
   reset_default_names();
-  Sequential model = model_from_json(R"({"class_name": "Sequential", "config": {"name": "b",
+  Model model = model_from_json(R"({"class_name": "Sequential", "config": {"name": "b",
       "layers": [{"class_name": "Dense", "config": {"name": "d", "units": 2}}],
       "build_input_shape": [null, 3]}})",
                                      "build.json");
@@ -176,7 +176,7 @@ TEST(ModelConfig, AcceptsKeras3Layout) {
   // keras 3 model.to_json(): "module" / "registered_name" / "build_config" wrappers, InputLayer
   // "batch_shape", dtype policies, and the model's own trainable flag.
   reset_default_names();
-  Sequential model = model_from_json(R"({"module": "keras", "class_name": "Sequential",
+  Model model = model_from_json(R"({"module": "keras", "class_name": "Sequential",
       "config": {"name": "k3", "trainable": false, "dtype": {"module": "keras",
         "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null},
       "layers": [

@@ -37,7 +37,7 @@ TEST(OnnxExport, ProtobufWireEncoding) {
 
 TEST(OnnxExport, SeedModelGraphUnfoldedAndFolded) {
   reset_default_names();
-  Sequential m = testing::trained_seed_model("seed-mlp", 1);
+  Model m = testing::trained_seed_model("seed-mlp", 1);
   const std::string plain = onnx_model_bytes(m);
   // ModelProto starts with ir_version = 8 (field 1, varint).
   EXPECT_EQ(plain.substr(0, 2), std::string("\x08\x08", 2));

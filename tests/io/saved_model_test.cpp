@@ -41,10 +41,10 @@ std::string error_of(F&& f) {
 TEST(SavedModel, RoundTripIsBitIdenticalForBothSeedModels) {
   for (const char* name : {"seed-mlp", "seed-mlp-bn-before"}) {
     reset_default_names();
-    Sequential m = testing::trained_seed_model(name, 5);
+    Model m = testing::trained_seed_model(name, 5);
     ScratchDir dir("saved_rt");
     save_model(m, dir.path() / "m");
-    Sequential loaded = load_model(dir.path() / "m");
+    Model loaded = load_model(dir.path() / "m");
     ASSERT_EQ(loaded.parameter_arena().size(), m.parameter_arena().size()) << name;
     EXPECT_EQ(0, std::memcmp(loaded.parameter_arena().data(), m.parameter_arena().data(),
                              m.parameter_arena().size_bytes()))
@@ -65,7 +65,7 @@ TEST(SavedModel, RoundTripIsBitIdenticalForBothSeedModels) {
 
 TEST(SavedModel, WritesTheTfjsLayersLayout) {
   reset_default_names();
-  Sequential m = testing::trained_seed_model("seed-mlp", 1);
+  Model m = testing::trained_seed_model("seed-mlp", 1);
   ScratchDir dir("saved_layout");
   save_model(m, dir.path() / "m", {.user_metadata = {{"keel", {{"note", "x"}}}}});
   const json doc = read_json(dir.path() / "m" / "model.json");
@@ -96,11 +96,11 @@ TEST(SavedModel, WritesTheTfjsLayersLayout) {
 TEST(SavedModel, ReplacesAnExistingModelAndRefusesForeignDirectories) {
   ScratchDir dir("saved_replace");
   reset_default_names();
-  Sequential a = testing::trained_seed_model("seed-mlp", 1, 1);
-  Sequential b = testing::trained_seed_model("seed-mlp", 1, 2);
+  Model a = testing::trained_seed_model("seed-mlp", 1, 1);
+  Model b = testing::trained_seed_model("seed-mlp", 1, 2);
   save_model(a, dir / "m");
   save_model(b, dir / "m");  // over an existing model
-  Sequential loaded = load_model(dir / "m");
+  Model loaded = load_model(dir / "m");
   EXPECT_EQ(0, std::memcmp(loaded.parameter_arena().data(), b.parameter_arena().data(),
                            b.parameter_arena().size_bytes()));
   // A directory with other files is never replaced, and stays as it was.
@@ -218,7 +218,7 @@ TEST_F(SavedModelErrors, FormatDtypeAndQuantization) {
 TEST_F(SavedModelErrors, AcceptsTfjsVariants) {
   // tfjs writes trainable weights first, then the BN statistics; names may carry ":0"; shards may
   // be split; optimizer weights are skipped.
-  Sequential ref = load_model(dir_ / "m");
+  Model ref = load_model(dir_ / "m");
   auto bytes = read_file_bytes(shard());
   json w = weights();
   std::swap(w[2], w[4]);  // bn/gamma <-> bn/moving_mean: same shape, swapped bytes too
@@ -238,7 +238,7 @@ TEST_F(SavedModelErrors, AcceptsTfjsVariants) {
       .write(reinterpret_cast<const char*>(swapped.data() + half), std::streamsize(swapped.size() - half));
   doc_["weightsManifest"] = json::array({{{"paths", {"a.bin", "b.bin"}}, {"weights", w}}});
   ASSERT_EQ(load_error(), "");
-  Sequential loaded = load_model(dir_ / "m");
+  Model loaded = load_model(dir_ / "m");
   EXPECT_EQ(0, std::memcmp(loaded.parameter_arena().data(), ref.parameter_arena().data(),
                            ref.parameter_arena().size_bytes()));
   doc_["weightsManifest"][0]["paths"][0] = "../a.bin";

@@ -86,8 +86,7 @@ TEST(LayersDense, SoftmaxLogitsHooks) {
     for (int j = 0; j < 3; ++j) dlogits[r * 3 + j] = float(y[r * 3 + j] * (dy[r * 3 + j] - dot));
   }
   h.zero_grads();
-  std::vector<float> dx2(4);
-  h.layer().backward_from_logits(x.data(), dlogits.data(), dx2.data(), 2);
+  const auto dx2 = h.backward(x, y, dlogits, 2, Write::kAdd, /*dy_wrt_logits=*/true);
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(dx2[i], dx[i], 1e-6);
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(h.grad("kernel")[i], dkernel[i], 1e-6);
 }

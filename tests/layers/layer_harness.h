@@ -74,14 +74,28 @@ class LayerHarness {
   std::vector<float> forward(const std::vector<float>& x, int64_t batch, Mode mode) {
     EXPECT_EQ(static_cast<int64_t>(x.size()), in_size(batch));
     std::vector<float> y(static_cast<size_t>(out_size(batch)), NAN);
-    layer_->forward(x.data(), y.data(), batch, mode);
+    const TensorRef xr = view(x.data(), layer_->input_shape(), batch);
+    const TensorRef yr = view(y.data(), layer_->output_shape(), batch);
+    layer_->forward(Context{mode}, {&xr, 1}, {&yr, 1});
     return y;
   }
+  // Backward through the layer contract; parameter gradients are added (Write::kAdd) unless
+  // told to set them. With `dy_wrt_logits` dy is w.r.t. a softmax layer's logits.
   std::vector<float> backward(const std::vector<float>& x, const std::vector<float>& y,
-                              const std::vector<float>& dy, int64_t batch) {
+                              const std::vector<float>& dy, int64_t batch,
+                              Write write = Write::kAdd, bool dy_wrt_logits = false) {
     std::vector<float> dx(static_cast<size_t>(in_size(batch)), NAN);
-    layer_->backward(x.data(), y.data(), dy.data(), dx.data(), batch);
+    const TensorRef xr = view(x.data(), layer_->input_shape(), batch);
+    const TensorRef yr = view(y.data(), layer_->output_shape(), batch);
+    const TensorRef dyr = view(dy.data(), layer_->output_shape(), batch);
+    const TensorRef dxr = view(dx.data(), layer_->input_shape(), batch);
+    Context ctx{Mode::kTraining};
+    ctx.dy_wrt_logits = dy_wrt_logits;
+    layer_->backward(ctx, {&xr, 1}, {&yr, 1}, {&dyr, 1}, {&dxr, 1}, write);
     return dx;
+  }
+  static TensorRef view(const float* data, const Shape& shape, int64_t batch) {
+    return TensorRef{const_cast<float*>(data), DType::kF32, Dims(shape, batch)};
   }
 
  private:
@@ -135,6 +149,17 @@ inline void check_gradients(LayerHarness& h, std::vector<float> x, int64_t batch
     for (int64_t i = 0; i < v.size(); ++i) {
       EXPECT_NEAR(v.grad[i], 2.0f * grads_once[vi][size_t(i)], 1e-5 * std::max(1.0f, std::fabs(v.grad[i])))
           << v.name << "[" << i << "] backward did not accumulate";
+    }
+  }
+  // Write::kSet overwrites: after the doubled gradients, one set-mode backward gives them once.
+  const auto y3 = run(x);
+  h.backward(x, y3, w, batch, Write::kSet);
+  for (size_t vi = 0; vi < layer.variables().size(); ++vi) {
+    const Variable& v = layer.variables()[vi];
+    if (!v.grad) continue;
+    for (int64_t i = 0; i < v.size(); ++i) {
+      EXPECT_NEAR(v.grad[i], grads_once[vi][size_t(i)], 1e-5 * std::max(1.0f, std::fabs(v.grad[i])))
+          << v.name << "[" << i << "] Write::kSet did not overwrite";
     }
   }
 

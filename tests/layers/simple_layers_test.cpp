@@ -59,8 +59,7 @@ TEST(LayersActivation, SoftmaxOverLastAxisWithLogits) {
   EXPECT_FLOAT_EQ(y[6], 0.5f);
   ASSERT_TRUE(h.layer().outputs_softmax());
   EXPECT_EQ(std::vector<float>(h.layer().logits(), h.layer().logits() + 8), x);
-  std::vector<float> dx(8);
-  h.layer().backward_from_logits(x.data(), y.data(), dx.data(), 2);
+  const auto dx = h.backward(x, y, y, 2, Write::kAdd, /*dy_wrt_logits=*/true);
   EXPECT_EQ(dx, y);  // identity on the logits gradient
 }
 

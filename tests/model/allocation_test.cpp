@@ -24,7 +24,7 @@
 #include <memory>
 #include <new>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 #include "keel/core/rng.h"
 #include "keel/losses/loss.h"
 #include "keel/model/builtin_models.h"
@@ -185,7 +185,7 @@ TEST(Allocation, TrainingStepAllocatesNothingAfterTheFirst) {
 #endif
   for (int64_t batch : {32, 256, 3}) {
     reset_default_names();
-    Sequential model = seed_mlp();
+    Model model = seed_mlp();
     model.build(std::nullopt, 1);
     auto sgd = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0});
     model.compile({.optimizer = sgd, .loss = "sparse_categorical_crossentropy"});
@@ -274,7 +274,7 @@ TEST(Allocation, FitStepsAllocateNothingAfterTheFirst) {
   data.y_uint8 = labels.data();
   data.y_width = 1;
   reset_default_names();
-  Sequential model = seed_mlp();
+  Model model = seed_mlp();
   model.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.clipnorm = 1.0}),
                  .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});

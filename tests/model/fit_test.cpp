@@ -1,6 +1,7 @@
 // The Keras training API on small synthetic data: determinism, const inference, Keras batching.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 #include <sstream>
@@ -36,7 +37,7 @@ Sequential small_model() {
                     BatchNormalization(), Dense(3, {.activation = "softmax"}));
 }
 
-std::vector<float> arena(Sequential& m) {
+std::vector<float> arena(Model& m) {
   auto a = m.parameter_arena();
   return {a.begin(), a.end()};
 }
@@ -44,7 +45,7 @@ std::vector<float> arena(Sequential& m) {
 TEST(Fit, LearnsAndReportsKerasHistoryKeys) {
   Tensor x, y;
   make_data(300, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05}),
              .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   const History h = m.fit(x, y, {.epochs = 5, .verbose = 0, .validation_split = 0.2});
@@ -66,7 +67,7 @@ TEST(Fit, SameSeedGivesBitIdenticalWeightsWhateverTheThreadCount) {
   for (int threads : {1, 2, 1}) {
     set_num_threads(threads);
     reset_default_names();
-    Sequential m = small_model();
+    Model m = small_model();
     m.build(std::nullopt, 7);
     m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.momentum = 0.9, .clipnorm = 1.0}),
                .loss = "sparse_categorical_crossentropy"});
@@ -81,7 +82,7 @@ TEST(Fit, SameSeedGivesBitIdenticalWeightsWhateverTheThreadCount) {
 TEST(Fit, EvaluateAndPredictNeverChangeTheModel) {
   Tensor x, y;
   make_data(100, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   m.fit(x, y, {.epochs = 1, .verbose = 0});
   const auto before = arena(m);
@@ -91,14 +92,20 @@ TEST(Fit, EvaluateAndPredictNeverChangeTheModel) {
   const Tensor p2 = m.predict(x, 7);
   EXPECT_EQ(before, arena(m));
   EXPECT_EQ(*a.get("loss"), *b.get("loss"));
-  for (int64_t i = 0; i < p1.size(); ++i) ASSERT_EQ(p1[i], p2[i]);
+  // Batch-size invariance to the bit holds for oneDNN's AVX-512 kernels; its AVX2 gemm:jit rounds
+  // differently for different row counts (see KernelsGemm.ResultsIndependentOfThreadCount).
+  const bool bitwise = __builtin_cpu_supports("avx512f");
+  for (int64_t i = 0; i < p1.size(); ++i) {
+    if (bitwise) ASSERT_EQ(p1[i], p2[i]);
+    else ASSERT_NEAR(p1[i], p2[i], 1e-6f * std::max(1.0f, std::fabs(p1[i])));
+  }
 }
 
 TEST(Fit, PredictDoesNotDependOnTheBatchCompanions) {
   // keras-team/keras #12400: inference must never use batch statistics.
   Tensor x, y;
   make_data(40, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.loss = "sparse_categorical_crossentropy"});
   m.fit(x, y, {.epochs = 2, .verbose = 0});
   const Tensor all = m.predict(x, 40);
@@ -112,7 +119,7 @@ TEST(Fit, PredictDoesNotDependOnTheBatchCompanions) {
 TEST(Fit, KeepsTheLastPartialBatchAndSurvivesABatchOfOne) {
   Tensor x, y;
   make_data(33, x, y);  // 32 + 1: the last training batch holds a single sample
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.loss = "sparse_categorical_crossentropy"});
   const History h = m.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 0});
   EXPECT_EQ(h.train_samples, 66);
@@ -122,7 +129,7 @@ TEST(Fit, KeepsTheLastPartialBatchAndSurvivesABatchOfOne) {
 TEST(Fit, PrintsKerasEpochLinesOffATerminal) {
   Tensor x, y;
   make_data(100, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   std::ostringstream out;
   m.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 1, .validation_split = 0.2, .out = &out});
@@ -141,7 +148,7 @@ class StopAfterBatch : public Callback {
 TEST(Fit, StopTrainingEndsAfterTheCurrentBatch) {
   Tensor x, y;
   make_data(100, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.loss = "sparse_categorical_crossentropy"});
   const History h = m.fit(x, y, {.batch_size = 10, .epochs = 3, .verbose = 0,
                                  .callbacks = {std::make_shared<StopAfterBatch>()}});
@@ -152,7 +159,7 @@ TEST(Fit, StopTrainingEndsAfterTheCurrentBatch) {
 TEST(Fit, RejectsBadArgumentsWithClearErrors) {
   Tensor x, y;
   make_data(10, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   EXPECT_THROW(m.fit(x, y), Error);  // not compiled
   m.compile({.loss = "sparse_categorical_crossentropy"});
   EXPECT_THROW(m.fit(x, y, {.batch_size = 0}), Error);
@@ -174,7 +181,7 @@ TEST(Fit, RejectsBadArgumentsWithClearErrors) {
 TEST(Fit, LayerFrozenAfterCompileBelowTheRestIsNotMovedByStaleGradients) {
   Tensor x, y;
   make_data(64, x, y);
-  Sequential m = small_model();
+  Model m = small_model();
   m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1}),
              .loss = "sparse_categorical_crossentropy"});
   m.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});

@@ -22,19 +22,19 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
-int count_bn(const Sequential& m) {
+int count_bn(const Model& m) {
   int n = 0;
   for (int64_t i = 0; i < m.num_layers(); ++i) n += m.layer(i).class_name() == "BatchNormalization";
   return n;
 }
 
-const Variable& var(Sequential& m, const std::string& name) {
+const Variable& var(Model& m, const std::string& name) {
   for (Variable* v : m.variables())
     if (v->name == name) return *v;
   throw std::runtime_error("no variable " + name);
 }
 
-void set(Sequential& m, const std::string& name, std::vector<float> values) {
+void set(Model& m, const std::string& name, std::vector<float> values) {
   const Variable& v = var(m, name);
   ASSERT_EQ(v.size(), int64_t(values.size())) << name;
   std::copy(values.begin(), values.end(), v.value);
@@ -49,7 +49,7 @@ TEST(FoldBatchNorm, SeedModelsFoldCompletelyAndPredictTheSame) {
   for (const Case& c : {Case{"seed-mlp", {"dense", "dense_1", "dense_2"}, {false, false, false}},
                         Case{"seed-mlp-bn-before", {"dense", "dense", "dense_1"}, {false, true, true}}}) {
     reset_default_names();
-    Sequential m = testing::trained_seed_model(c.model);
+    Model m = testing::trained_seed_model(c.model);
     // The statistics really moved away from their initial values (so folding is not trivial).
     const Variable& mean = var(m, "batch_normalization/moving_mean:0");
     EXPECT_GT(std::fabs(mean.value[0]), 0.05) << c.model;

@@ -18,9 +18,9 @@ namespace keel {
 namespace {
 
 // The seed model with every variable random (BN statistics far from 0/1), so each term matters.
-Sequential random_seed_model() {
+Model random_seed_model() {
   reset_default_names();
-  Sequential model = seed_mlp();
+  Model model = seed_mlp();
   model.build(std::nullopt, 3);
   Rng rng(17, 0);
   for (Variable* v : model.variables()) {
@@ -47,7 +47,7 @@ Tensor random_images(int64_t n, uint64_t seed) {
 
 // Keras inference formulas in double: BN y = gamma·(x − mean)/sqrt(var + eps) + beta,
 // Dense y = act(x·W + b), ELU, softmax.
-std::vector<double> reference_forward(const Sequential& model, const float* x) {
+std::vector<double> reference_forward(const Model& model, const float* x) {
   std::vector<double> h(x, x + 784);
   for (int64_t l = 1; l < model.num_layers(); ++l) {
     const Layer& layer = model.layer(l);
@@ -81,7 +81,7 @@ std::vector<double> reference_forward(const Sequential& model, const float* x) {
 }
 
 TEST(PredictB1, SeedModelMatchesADoublePrecisionForward) {
-  Sequential model = random_seed_model();
+  Model model = random_seed_model();
   const Tensor x = random_images(6, 5);
   for (int64_t s = 0; s < 6; ++s) {
     const Tensor one({1, 28, 28}, {x.data() + s * 784, 784});
@@ -93,7 +93,7 @@ TEST(PredictB1, SeedModelMatchesADoublePrecisionForward) {
 }
 
 TEST(PredictB1, SameBitsWithOneOrTwoThreads) {
-  Sequential model = random_seed_model();
+  Model model = random_seed_model();
   const Tensor x = random_images(8, 6);
   const int saved = num_threads();
   std::vector<Tensor> out;
@@ -113,7 +113,7 @@ TEST(PredictB1, SameBitsWithOneOrTwoThreads) {
 }
 
 TEST(PredictB1, PredictIntoGivesTheSameBitsAsPredict) {
-  Sequential model = random_seed_model();
+  Model model = random_seed_model();
   const Tensor x = random_images(5, 7);
   for (int64_t batch : {1, 2, 32}) {
     const Tensor expected = model.predict(x, batch);
@@ -128,7 +128,7 @@ TEST(PredictB1, PredictIntoGivesTheSameBitsAsPredict) {
 }
 
 TEST(PredictB1, PredictIntoRejectsMismatchedBuffers) {
-  Sequential model = random_seed_model();
+  Model model = random_seed_model();
   std::vector<float> x(784 * 2), out(20);
   EXPECT_THROW(model.predict_into({x.data(), 785}, out), Error);       // not whole samples
   EXPECT_THROW(model.predict_into(x, {out.data(), 10}), Error);        // output too small
@@ -143,7 +143,7 @@ TEST(PredictB1, PredictIntoRejectsMismatchedBuffers) {
 }
 
 TEST(PredictB1, TensorPredictKeepsItsChecks) {
-  Sequential model = random_seed_model();
+  Model model = random_seed_model();
   EXPECT_THROW(model.predict(Tensor({1, 27, 28}), 1), Error);
   EXPECT_THROW(model.predict(Tensor({1, 28, 28}), 0), Error);
   EXPECT_THROW(model.predict(Tensor(std::vector<int64_t>{}), 1), Error);

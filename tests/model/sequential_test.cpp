@@ -32,7 +32,7 @@ TEST(Sequential, DefaultNamesFollowCodeOrderNotArgumentEvaluationOrder) {
 
 TEST(Sequential, VariablesLiveInOneArenaInKerasOrder) {
   reset_default_names();
-  Sequential m = seed_mlp();
+  Model m = seed_mlp();
   m.build();
   const auto vars = m.variables();
   ASSERT_EQ(vars.size(), 4u + 2u + 4u + 2u + 4u + 2u);
@@ -49,7 +49,7 @@ TEST(Sequential, VariablesLiveInOneArenaInKerasOrder) {
 
 TEST(Sequential, FreezingAfterBuildMovesGammaBetaToNonTrainable) {
   reset_default_names();
-  Sequential m = seed_mlp();
+  Model m = seed_mlp();
   m.build();
   m.layer(1).set_trainable(false);  // the input BN: 2 x 784 trainable -> non-trainable
   EXPECT_EQ(m.trainable_params(), 268978 - 2 * 784);
@@ -149,11 +149,8 @@ TEST(Sequential, OverwritingBackwardEqualsZeroThenAdd) {
 
   std::fill(grads.begin(), grads.end(), 123.0f);
   model.forward(x.data(), kBatch, Mode::kTraining);
-  model.backward(x.data(), dy.data(), kBatch, true, Sequential::GradientUpdate::kOverwrite);
+  model.backward(x.data(), dy.data(), kBatch, true, Model::GradientUpdate::kOverwrite);
   for (size_t i = 0; i < grads.size(); ++i) EXPECT_EQ(grads[i], added[i]) << "gradient " << i;
-  for (int64_t k = 0; k < model.num_layers(); ++k) {
-    EXPECT_FALSE(model.layer(k).overwrite_gradients()) << "a direct Layer::backward must add again";
-  }
 
   // kAdd still adds (DESIGN.md: backward accumulates).
   model.forward(x.data(), kBatch, Mode::kTraining);

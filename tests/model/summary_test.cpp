@@ -85,7 +85,7 @@ Sequential seed_mlp_bn_before() {
 
 TEST(Summary, SeedMlpMatchesReference) {
   reset_default_names();
-  Sequential model = seed_mlp();
+  Model model = seed_mlp();
   model.build();
   // tests/data/summary/seed_mlp.txt is /work/shared/reference/summary-seed-mlp.txt byte for byte
   // (tools/golden/summary_keras.py asserts it), committed so the test is self-contained.
@@ -94,14 +94,14 @@ TEST(Summary, SeedMlpMatchesReference) {
 
 TEST(Summary, SeedMlpBnBeforeMatchesReference) {
   reset_default_names();
-  Sequential model = seed_mlp_bn_before();
+  Model model = seed_mlp_bn_before();
   model.build();
   EXPECT_EQ(model.summary(), read_text(data("summary/seed_mlp_bn_before.txt")));
 }
 
 TEST(Summary, FrozenBatchNormalizationCountsAsNonTrainable) {
   reset_default_names();
-  Sequential model = seed_mlp();
+  Model model = seed_mlp();
   // Frozen before build, as `layer.trainable = False` before compile in Keras.
   model.layer(1).set_trainable(false);
   model.layer(5).set_trainable(false);

@@ -57,7 +57,7 @@ class TrainingGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TrainingGolden, MatchesPyTorchWithKerasConventions) {
   const nlohmann::json c = load_case(GetParam());
-  Sequential model = make_model(c["bn_before"].get<bool>());
+  Model model = make_model(c["bn_before"].get<bool>());
   const double tolerance = c.value("tolerance", 1e-5);
   model.build();
   // Load the generator's initial weights by name.

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 
 namespace keel {
 

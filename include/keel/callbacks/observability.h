@@ -11,7 +11,7 @@
 
 namespace keel {
 
-class Sequential;
+class Model;
 
 struct ObservabilityOptions {
   std::string logdir;                 // TensorBoard event files; empty: none
@@ -30,7 +30,7 @@ struct ObservabilityOptions {
 // checkpoint), and appends the callbacks to fit.callbacks in the order TerminateOnNaN,
 // TensorBoard, CSVLogger, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint. The monitored value
 // is val_loss when fit has validation data, else loss. Messages go to `out` (nullptr: std::cout).
-void add_observability_callbacks(const ObservabilityOptions& options, Sequential& model,
+void add_observability_callbacks(const ObservabilityOptions& options, Model& model,
                                  FitOptions& fit, std::ostream* out = nullptr);
 
 }  // namespace keel

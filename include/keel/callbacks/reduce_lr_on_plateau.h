@@ -7,7 +7,7 @@
 #include <iosfwd>
 #include <string>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 #include "keel/callbacks/monitor.h"
 
 namespace keel {

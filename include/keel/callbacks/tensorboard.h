@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 #include "keel/io/event_file.h"
 
 namespace keel {

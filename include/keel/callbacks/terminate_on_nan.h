@@ -5,7 +5,7 @@
 
 #include <iosfwd>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 
 namespace keel {
 

@@ -30,7 +30,7 @@
 
 namespace keel {
 
-class Sequential;
+class Model;
 class Callback;
 
 enum class CheckpointDType : uint8_t { kFloat32 = 1, kFloat64 = 2, kInt64 = 3, kUint64 = 4 };
@@ -89,13 +89,13 @@ std::filesystem::path checkpoint_path(const std::filesystem::path& dir);
 
 // Captures model variables, optimizer state (compiled model), Dropout generators and the state of
 // every callback that has a state_name().
-Checkpoint capture_training_state(Sequential& model, const TrainingProgress& progress,
+Checkpoint capture_training_state(Model& model, const TrainingProgress& progress,
                                   std::span<const std::shared_ptr<Callback>> callbacks = {});
 // Restores what capture_training_state saved into a model built and compiled the same way
 // (variables and optimizer slots are matched by position and size, as Keras load_weights does by
 // topology, since default layer names depend on what else the process built), and into
 // the callbacks whose state is present. Returns the progress to resume from.
-TrainingProgress restore_training_state(const Checkpoint& checkpoint, Sequential& model,
+TrainingProgress restore_training_state(const Checkpoint& checkpoint, Model& model,
                                         std::span<const std::shared_ptr<Callback>> callbacks = {});
 
 }  // namespace keel

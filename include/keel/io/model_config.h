@@ -30,22 +30,22 @@ namespace keel {
 
 // Parses `json_text` and returns the model, built and initialised from `seed` (Sequential::build).
 // `source_name` (a file name, "<string>") prefixes every error message.
-Sequential model_from_json(const std::string& json_text, const std::string& source_name,
+Model model_from_json(const std::string& json_text, const std::string& source_name,
                            uint64_t seed = 42);
 
 // The same from an already parsed document.
-Sequential model_from_config(const nlohmann::json& document, const std::string& source_name,
+Model model_from_config(const nlohmann::json& document, const std::string& source_name,
                              uint64_t seed = 42);
 
 // Reads and parses the file; errors name the path (missing, unreadable, invalid JSON with line and
 // column).
-Sequential load_model_config(const std::filesystem::path& path, uint64_t seed = 42);
+Model load_model_config(const std::filesystem::path& path, uint64_t seed = 42);
 
 // tf.keras 2.11 `model.to_json()`: {"class_name": "Sequential", "config": {"name", "layers":
 // [InputLayer "<first layer>_input", ...each layer's get_config()]}, "keras_version": "2.11.0",
 // "backend": "tensorflow"}. Needs the input shape: the model must be built or its first layer must
 // declare input_shape. model_from_json(model_to_json(m)) has m's summary and layer configs.
-std::string model_to_json(const Sequential& model);
-nlohmann::json model_to_config(const Sequential& model);
+std::string model_to_json(const Model& model);
+nlohmann::json model_to_config(const Model& model);
 
 }  // namespace keel

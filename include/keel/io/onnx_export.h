@@ -23,10 +23,10 @@ struct OnnxOptions {
 
 // The serialized ModelProto. Throws keel::Error naming the layer when something cannot be
 // expressed (BN over a non-channel axis of a rank > 2 input).
-std::string onnx_model_bytes(const Sequential& model, const OnnxOptions& options = {});
+std::string onnx_model_bytes(const Model& model, const OnnxOptions& options = {});
 
 // Writes onnx_model_bytes() to `path` atomically.
-void export_onnx(const Sequential& model, const std::filesystem::path& path,
+void export_onnx(const Model& model, const std::filesystem::path& path,
                  const OnnxOptions& options = {});
 
 }  // namespace keel

@@ -36,7 +36,7 @@ struct SaveModelOptions {
 
 // The model must be built. Throws keel::Error naming the path on any I/O failure or when `dir`
 // exists and is not a saved model directory.
-void save_model(const Sequential& model, const std::filesystem::path& dir,
+void save_model(const Model& model, const std::filesystem::path& dir,
                 const SaveModelOptions& options = {});
 
 // Throws the error save_model would throw for `dir` (exists but is not a directory, or holds files
@@ -49,7 +49,7 @@ void check_save_target(const std::filesystem::path& dir);
 // value: missing files, an unsupported "format" or dtype, quantized weights, shard bytes that do not
 // match the manifest, unknown / duplicate / missing weight names, shapes that disagree with the
 // layer config, NaN or infinite values.
-Sequential load_model(const std::filesystem::path& dir);
+Model load_model(const std::filesystem::path& dir);
 
 // model.json "userDefinedMetadata" of a saved model (null when absent).
 nlohmann::json load_model_metadata(const std::filesystem::path& dir);

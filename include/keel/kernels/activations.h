@@ -1,5 +1,5 @@
 // Activation kernels: forward y = f(z) and backward dz = f'(z)·dy, elementwise except softmax
-// (row-wise). The kind enum comes from keel/layers/activation_function.h (a plain enum, no layer
+// (row-wise). The kind enum comes from keel/kernels/activation_kind.h (a plain enum, no layer
 // code), so the layer and the kernel agree on one list.
 //
 // Formulas (Keras / TF):
@@ -21,7 +21,7 @@
 
 #include <cstdint>
 
-#include "keel/layers/activation_function.h"
+#include "keel/kernels/activation_kind.h"
 
 namespace keel {
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "keel/layers/activation_function.h"
+#include "keel/kernels/activation_kind.h"
 
 namespace keel {
 

@@ -19,20 +19,23 @@ struct ActivationOptions {
   bool trainable = true;
 };
 
-class Activation : public Layer {
+class Activation : public UnaryLayer {
  public:
   explicit Activation(ActivationFunction activation, ActivationOptions options = {});
 
   std::string class_name() const override { return "Activation"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Activation>(*this); }
   const ActivationFunction& activation() const { return activation_; }
 
   Shape compute_output_shape(const Shape& input_shape) const override;
-  void forward(const float* x, float* y, int64_t batch, Mode mode) override;
-  void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
+  void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
+  void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
+                      Write write) override;
 
   bool outputs_softmax() const override;
   const float* logits() const override;
-  void backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch) override;
+  void unary_backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch,
+                                  Write write) override;
 
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);

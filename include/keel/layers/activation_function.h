@@ -4,11 +4,9 @@
 #include <string>
 #include <string_view>
 
-namespace keel {
+#include "keel/kernels/activation_kind.h"
 
-enum class ActivationKind {
-  kLinear, kRelu, kElu, kSelu, kLeakyRelu, kTanh, kSigmoid, kSoftmax, kSoftplus, kGelu, kSwish
-};
+namespace keel {
 
 class ActivationFunction {
  public:

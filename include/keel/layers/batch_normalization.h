@@ -35,19 +35,21 @@ struct BatchNormalizationOptions {
   bool trainable = true;
 };
 
-class BatchNormalization : public Layer {
+class BatchNormalization : public UnaryLayer {
  public:
   explicit BatchNormalization(BatchNormalizationOptions options = {});
 
   std::string class_name() const override { return "BatchNormalization"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchNormalization>(*this); }
   const BatchNormalizationOptions& options() const { return options_; }
   // The normalised (non-negative) axis; valid after build.
   int64_t axis() const { return axis_; }
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
-  void forward(const float* x, float* y, int64_t batch, Mode mode) override;
-  void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
+  void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
+  void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
+                      Write write) override;
 
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);

@@ -25,22 +25,25 @@ struct DenseOptions {
   bool trainable = true;
 };
 
-class Dense : public Layer {
+class Dense : public UnaryLayer {
  public:
   explicit Dense(int64_t units, DenseOptions options = {});
 
   std::string class_name() const override { return "Dense"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Dense>(*this); }
   int64_t units() const { return units_; }
   const ActivationFunction& activation() const { return options_.activation; }
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
-  void forward(const float* x, float* y, int64_t batch, Mode mode) override;
-  void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
+  void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
+  void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
+                      Write write) override;
 
   bool outputs_softmax() const override;
   const float* logits() const override;
-  void backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch) override;
+  void unary_backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch,
+                                  Write write) override;
 
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
@@ -51,8 +54,9 @@ class Dense : public Layer {
  private:
   // Rows of the GEMM for a batch: batch × the product of the dims between batch and the last.
   int64_t rows(int64_t batch) const { return batch * rows_per_sample_; }
-  void backward_dz(const float* x, const float* dz, float* dx, int64_t batch);
-  void weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch);
+  void backward_dz(const float* x, const float* dz, float* dx, int64_t batch, Write write);
+  void weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch,
+                                  Write write);
 
   int64_t units_;
   DenseOptions options_;

@@ -26,18 +26,20 @@ struct DropoutOptions {
   bool trainable = true;
 };
 
-class Dropout : public Layer {
+class Dropout : public UnaryLayer {
  public:
   explicit Dropout(double rate, DropoutOptions options = {});
 
   std::string class_name() const override { return "Dropout"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(*this); }
   double rate() const { return rate_; }
   void set_seed(uint64_t seed) { rng_ = Rng(seed); }
   Rng& rng() { return rng_; }  // state is checkpointed by the owner
 
   Shape compute_output_shape(const Shape& input_shape) const override;
-  void forward(const float* x, float* y, int64_t batch, Mode mode) override;
-  void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
+  void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
+  void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
+                      Write write) override;
 
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);

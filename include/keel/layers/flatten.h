@@ -14,15 +14,17 @@ struct FlattenOptions {
   bool trainable = true;
 };
 
-class Flatten : public Layer {
+class Flatten : public UnaryLayer {
  public:
   explicit Flatten(FlattenOptions options = {});
 
   std::string class_name() const override { return "Flatten"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Flatten>(*this); }
   Shape compute_output_shape(const Shape& input_shape) const override;
-  void forward(const float* x, float* y, int64_t batch, Mode mode) override;
-  void backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch) override;
-  bool output_is_input() const override { return true; }
+  void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
+  void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
+                      Write write) override;
+  bool is_pure_reshape() const override { return true; }
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
 };

@@ -1,23 +1,26 @@
-// Layer: the base of every Keras-style layer.
+// Layer: the base of every Keras-style layer, and the contract between layers and the model's plan.
 //
 // Contract (DESIGN.md "layers"):
 //  * Shapes are full Keras shapes whose dims[0] is the unknown batch (Shape::batched).
-//  * build(input_shape) infers the output shape and declares variables (variable_specs). The model
-//    then allocates one parameter arena and one gradient arena and hands every layer named views
-//    into them (bind_variables), in variable_specs order, and fills them with the initializers.
-//  * forward(x, y, batch, mode) has no default mode. Mode::kTraining uses batch statistics / dropout
-//    and caches what backward needs; Mode::kInference never changes any state that outlives the
-//    call (BN moving statistics stay untouched).
-//  * backward(x, y, dy, dx, batch) belongs to the latest kTraining forward with the same x, y.
-//    It WRITES dx (when dx != nullptr) and ADDS (+=) into the gradient views of trainable
-//    variables; the model zeroes the gradient arena once per step. (fit() instead asks layers to
-//    overwrite their gradients, set_overwrite_gradients: the same values as zero-then-add without
-//    a 1 MB memset and without the weight-gradient GEMM reading back zeros, every step.)
-//  * No allocation in forward/backward once a batch of that size has been seen (buffers grow to the
-//    largest batch and are reused).
+//  * build(input_shapes) infers the output shapes and declares variables (variable_specs). The
+//    model then allocates one parameter arena and one gradient arena and hands every layer named
+//    views into them (bind_variables), in variable_specs order, and fills them with initializers.
+//  * forward(ctx, x, y) sees one view per input and per output (contiguous, row-major, dims[0] the
+//    batch). ctx.mode is never inferred: Mode::kTraining uses batch statistics / dropout and
+//    caches what backward needs; Mode::kInference never changes state that outlives the call.
+//  * backward(ctx, x, y, dy, dx, write) belongs to the latest kTraining forward with the same x, y.
+//    It WRITES every dx[i] whose data is non-null (a null view: that input needs no gradient) and
+//    sets (Write::kSet) or adds (Write::kAdd) the gradients of its trainable variables, as the plan
+//    says: a layer called twice in a graph is set by its first backward and added to by the next.
+//    With ctx.dy_wrt_logits the single dy is dL/d(logits) of a softmax output (outputs_softmax).
+//  * No allocation in forward/backward once a batch of that size has been seen.
+//  * Layers are called on symbolic tensors (functional API) through operator(); a layer object
+//    called more than once is one layer: its weights are shared and its gradients add.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,11 +28,23 @@
 #include <nlohmann/json.hpp>
 
 #include "keel/core/shape.h"
+#include "keel/core/tensor_ref.h"
 #include "keel/layers/initializers.h"
 
 namespace keel {
 
 enum class Mode { kTraining, kInference };
+// How backward stores the gradients of the layer's own variables.
+enum class Write : uint8_t { kSet, kAdd };
+
+class Communicator;  // dist/: all-reduce across data-parallel ranks (synchronized BN)
+
+// What a forward or backward call knows besides its tensors.
+struct Context {
+  Mode mode = Mode::kInference;
+  const Communicator* comm = nullptr;  // nullptr: a single process
+  bool dy_wrt_logits = false;          // backward: dy is w.r.t. the softmax's logits
+};
 
 // A variable as the user and the optimizer see it: a named view into the model's arenas.
 struct Variable {
@@ -49,7 +64,9 @@ struct VariableSpec {
   Initializer initializer;
 };
 
-class Layer {
+class KerasTensor;
+
+class Layer : public std::enable_shared_from_this<Layer> {
  public:
   virtual ~Layer() = default;
   Layer(Layer&&) = default;
@@ -59,9 +76,14 @@ class Layer {
 
   // Keras class name ("BatchNormalization").
   virtual std::string class_name() const = 0;
-  // Keras's default name is taken lazily, when the layer is added to a model or built, because C++
-  // evaluates constructor arguments in an unspecified order: Sequential(Dense(1), Dense(2)) must
-  // still name them dense, dense_1 as Keras does. Before that, name() is the bare prefix ("dense").
+  // A copy of the layer's configuration and state (not bound to any arena once a model rebinds
+  // it): graph transformations (BN folding) build new models from clones.
+  virtual std::unique_ptr<Layer> clone() const = 0;
+
+  // Keras's default name is taken lazily, when the layer is added to a model, called or built,
+  // because C++ evaluates constructor arguments in an unspecified order: Sequential(Dense(1),
+  // Dense(2)) must still name them dense, dense_1 as Keras does. Before that, name() is the bare
+  // prefix ("dense").
   const std::string& name() const { return name_.empty() ? default_prefix_ : name_; }
   void ensure_name();
 
@@ -74,12 +96,20 @@ class Layer {
   // The input_shape given at construction (Keras `input_shape=` / `batch_input_shape`), if any.
   const std::vector<int64_t>& declared_input_shape() const { return declared_input_shape_; }
 
-  void build(const Shape& input_shape);
-  bool built() const { return built_; }
-  const Shape& input_shape() const { return input_shape_; }
-  const Shape& output_shape() const { return output_shape_; }
+  // Number of input tensors the layer takes; kVariadic: two or more (merge layers).
+  static constexpr int kVariadic = -1;
+  virtual int num_inputs() const { return 1; }
 
-  virtual Shape compute_output_shape(const Shape& input_shape) const = 0;
+  void build(std::span<const Shape> input_shapes);
+  void build(const Shape& input_shape) { build(std::span<const Shape>(&input_shape, 1)); }
+  bool built() const { return built_; }
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  // The first input / output shape (the only one of a one-in/one-out layer).
+  const Shape& input_shape() const { return input_shapes_.front(); }
+  const Shape& output_shape() const { return output_shapes_.front(); }
+
+  virtual std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const = 0;
   virtual std::vector<VariableSpec> variable_specs() const { return {}; }
 
   // Called by the model with one view per spec, in spec order, names already set.
@@ -89,29 +119,33 @@ class Layer {
   // Keras count_params(): elements of every variable, trainable or not.
   int64_t count_params() const;
 
-  // x: (batch, input_shape().sample_size()), y: (batch, output_shape().sample_size()).
-  virtual void forward(const float* x, float* y, int64_t batch, Mode mode) = 0;
-  virtual void backward(const float* x, const float* y, const float* dy, float* dx,
-                        int64_t batch) = 0;
+  virtual void forward(const Context& ctx, std::span<const TensorRef> x,
+                       std::span<const TensorRef> y) = 0;
+  virtual void backward(const Context& ctx, std::span<const TensorRef> x,
+                        std::span<const TensorRef> y, std::span<const TensorRef> dy,
+                        std::span<const TensorRef> dx, Write write) = 0;
 
-  // Softmax outputs: Keras computes cross-entropy from the pre-softmax logits (no clipping).
-  // A layer whose output is a softmax returns true here, exposes the logits of its latest forward
-  // (either mode) and can back-propagate a gradient given w.r.t. those logits.
-  // A pure reshape (Flatten): the output is the input's bytes unchanged and dx is dy. The model
-  // then passes the input buffer on instead of calling forward/backward (no copy per batch).
-  virtual bool output_is_input() const { return false; }
+  // A pure reshape (Flatten): the output is the input's bytes unchanged and dx is dy. The plan
+  // aliases the output to the input and calls neither forward nor backward (no copy per batch).
+  virtual bool is_pure_reshape() const { return false; }
 
-  // When true, backward writes (=) the gradients of this layer's variables instead of adding.
-  void set_overwrite_gradients(bool overwrite) { overwrite_gradients_ = overwrite; }
-  bool overwrite_gradients() const { return overwrite_gradients_; }
-
+  // Softmax outputs: Keras computes cross-entropy from the pre-softmax logits (no clipping). A
+  // layer whose output is a softmax returns true here and exposes the logits of its latest forward
+  // (either mode); its backward accepts dy w.r.t. those logits (Context::dy_wrt_logits).
   virtual bool outputs_softmax() const { return false; }
   virtual const float* logits() const { return nullptr; }
-  virtual void backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch);
 
   // Keras get_config(): the "config" object of {"class_name": ..., "config": ...}; includes
   // name, trainable, dtype ("float32") and, when declared, batch_input_shape.
   virtual nlohmann::json get_config() const = 0;
+
+  // Functional API: apply the layer to symbolic tensors (keel::Input(...) or another layer's
+  // output) and get its output. A temporary (Dense(10)(x)) is moved into the graph; an lvalue must
+  // be owned by a std::shared_ptr (keel::shared(Dense(10))) so that every call is the same layer.
+  KerasTensor operator()(const KerasTensor& x) &&;
+  KerasTensor operator()(const std::vector<KerasTensor>& x) &&;
+  KerasTensor operator()(const KerasTensor& x) &;
+  KerasTensor operator()(const std::vector<KerasTensor>& x) &;
 
  protected:
   // `default_prefix` is Keras's snake_case class name ("batch_normalization"); an empty `name`
@@ -128,16 +162,50 @@ class Layer {
   std::string default_prefix_;
   bool trainable_ = true;
   bool built_ = false;
-  bool overwrite_gradients_ = false;
   std::vector<int64_t> declared_input_shape_;  // without the batch dim
-  Shape input_shape_;
-  Shape output_shape_;
+  std::vector<Shape> input_shapes_;
+  std::vector<Shape> output_shapes_;
   std::vector<Variable> variables_;
 };
+
+// One input, one output, float32: what most layers are. They implement the single-shape and
+// raw-pointer forms below and stay as plain as a layer without a graph around it.
+class UnaryLayer : public Layer {
+ public:
+  virtual Shape compute_output_shape(const Shape& input_shape) const = 0;
+  std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const final;
+  void forward(const Context& ctx, std::span<const TensorRef> x,
+               std::span<const TensorRef> y) final;
+  void backward(const Context& ctx, std::span<const TensorRef> x, std::span<const TensorRef> y,
+                std::span<const TensorRef> dy, std::span<const TensorRef> dx, Write write) final;
+
+  // x: (batch, input_shape().sample_size()), y: (batch, output_shape().sample_size()).
+  virtual void unary_forward(const float* x, float* y, int64_t batch, Mode mode) = 0;
+  // dx may be null (no input gradient needed).
+  virtual void unary_backward(const float* x, const float* y, const float* dy, float* dx,
+                              int64_t batch, Write write) = 0;
+  // Only for layers with outputs_softmax(): dlogits is dL/d(pre-softmax logits).
+  virtual void unary_backward_from_logits(const float* x, const float* dlogits, float* dx,
+                                          int64_t batch, Write write);
+
+ protected:
+  using Layer::Layer;
+};
+
+// std::shared_ptr owner for a layer that is called more than once (shared weights):
+//   auto encoder = keel::shared(Dense(16));  auto a = (*encoder)(x1), b = (*encoder)(x2);
+template <std::derived_from<Layer> L>
+std::shared_ptr<L> shared(L layer) {
+  auto owned = std::make_shared<L>(std::move(layer));
+  owned->ensure_name();
+  return owned;
+}
 
 // Keras backend.unique_object_name(prefix, zero_based=True): "dense", "dense_1", ... per prefix
 // for the whole process. reset_default_names() is keras.backend.clear_session() for names.
 std::string unique_layer_name(std::string_view prefix);
+// Keras's one-based uids ("input_1", "input_2"; "model", "model_1" for models are zero-based).
+std::string unique_one_based_name(std::string_view prefix);
 void reset_default_names();
 
 }  // namespace keel

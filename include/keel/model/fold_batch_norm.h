@@ -31,7 +31,7 @@ struct BnKept {
 };
 
 struct FoldResult {
-  Sequential model;              // new, built, inference only (Dense layer names are kept)
+  Model model;                   // new, built, inference only (Dense layer names are kept)
   std::vector<BnFold> folded;
   std::vector<BnKept> kept;
 
@@ -40,6 +40,6 @@ struct FoldResult {
 };
 
 // `model` must be built; it is not modified (its arena stays bit-identical).
-FoldResult fold_batch_norm(const Sequential& model);
+FoldResult fold_batch_norm(const Model& model);
 
 }  // namespace keel

@@ -35,4 +35,13 @@ std::string format_thousands(int64_t n);
 std::string format_summary(std::string_view model_name, const std::vector<SummaryRow>& rows,
                            int64_t trainable_params, int64_t non_trainable_params);
 
+// The same frame for any column layout: `line_length` wide rules, one row per entry of `rows`
+// (cells as Keras prints them), the header row, and the parameter footer. format_summary is this
+// with 65 columns at {29, 55, 65}; functional models use 98 columns at {32, 53, 65, 98}.
+std::string format_summary_table(std::string_view model_name, int64_t line_length,
+                                 const std::vector<int64_t>& positions,
+                                 const std::vector<std::string>& header,
+                                 const std::vector<std::vector<std::string>>& rows,
+                                 int64_t trainable_params, int64_t non_trainable_params);
+
 }  // namespace keel

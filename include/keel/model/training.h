@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 #include "keel/model/data_view.h"
 
 namespace keel {

@@ -1,4 +1,4 @@
-#include "keel/callbacks/callback.h"
+#include "keel/model/callback.h"
 
 namespace keel {
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <ostream>
 
-#include "keel/callbacks/callback.h"
-#include "keel/callbacks/progbar.h"
+#include "keel/model/callback.h"
+#include "keel/model/progbar.h"
 
 namespace keel {
 

@@ -11,7 +11,7 @@
 
 namespace keel {
 
-class Sequential;
+class Model;
 class Checkpoint;
 
 class Logs {
@@ -37,7 +37,7 @@ class Callback {
  public:
   virtual ~Callback() = default;
   // The model being trained; set by fit() before on_train_begin.
-  void set_model(Sequential* model) { model_ = model; }
+  void set_model(Model* model) { model_ = model; }
   virtual void set_params(const TrainingParams& params) { params_ = params; }
 
   virtual void on_train_begin(const Logs&) {}
@@ -65,7 +65,7 @@ class Callback {
   virtual void load_state(const Checkpoint& /*checkpoint*/, const std::string& /*prefix*/) {}
 
  protected:
-  Sequential* model_ = nullptr;
+  Model* model_ = nullptr;
   TrainingParams params_;
 };
 

@@ -1,4 +1,4 @@
-#include "keel/callbacks/progbar.h"
+#include "keel/model/progbar.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "keel/callbacks/progbar_logger.h"
+#include "keel/model/progbar_logger.h"
 
 namespace keel {
 

@@ -1,0 +1,80 @@
+#include "keel/layers/input_layer.h"
+
+#include "keel/core/error.h"
+#include "layer_config.h"
+
+namespace keel {
+
+namespace {
+std::string input_name(std::string name) {
+  return name.empty() ? unique_one_based_name("input") : std::move(name);
+}
+}  // namespace
+
+InputLayer::InputLayer(std::vector<int64_t> shape, InputOptions options)
+    : Layer("input", input_name(std::move(options.name)), {}), shape_(std::move(shape)) {
+  for (int64_t d : shape_) {
+    KEEL_CHECK(d > 0, "Input '", name(), "': shape dimension ", d,
+               " must be positive (the batch dimension is not part of shape)");
+  }
+  build(std::span<const Shape>{});
+}
+
+std::vector<Shape> InputLayer::compute_output_shapes(std::span<const Shape>) const {
+  return {Shape::batched(shape_)};
+}
+
+void InputLayer::forward(const Context&, std::span<const TensorRef>, std::span<const TensorRef>) {
+  KEEL_FAIL("InputLayer '", name(), "' never runs; the model hands its data to the consumers");
+}
+
+void InputLayer::backward(const Context&, std::span<const TensorRef>, std::span<const TensorRef>,
+                          std::span<const TensorRef>, std::span<const TensorRef>, Write) {
+  KEEL_FAIL("InputLayer '", name(), "' never runs backward");
+}
+
+nlohmann::json InputLayer::get_config() const {
+  // tf.keras 2.x key order: batch_input_shape, dtype, sparse, ragged, name.
+  nlohmann::json config;
+  nlohmann::json shape = nlohmann::json::array({nullptr});
+  for (int64_t d : shape_) shape.push_back(d);
+  config["batch_input_shape"] = shape;
+  config["dtype"] = "float32";
+  config["sparse"] = false;
+  config["ragged"] = false;
+  config["name"] = name();
+  return config;
+}
+
+std::unique_ptr<Layer> InputLayer::from_config(const nlohmann::json& config) {
+  constexpr const char* kCls = "InputLayer";
+  KEEL_CHECK(config.is_object(), kCls, ": config must be an object");
+  KEEL_CHECK(config.contains("batch_input_shape") && config["batch_input_shape"].is_array() &&
+                 !config["batch_input_shape"].empty(),
+             kCls, ": config needs 'batch_input_shape' as a list such as [null, 784]");
+  std::vector<int64_t> shape;
+  const auto& dims = config["batch_input_shape"];
+  for (size_t i = 1; i < dims.size(); ++i) {
+    KEEL_CHECK(dims[i].is_number_integer(), kCls, ": batch_input_shape[", i, "] is ", dims[i].dump(),
+               "; expected a positive integer");
+    shape.push_back(dims[i].get<int64_t>());
+  }
+  InputOptions options;
+  options.name = layer_config::get_string(config, kCls, "name", "");
+  if (config.contains("dtype")) {
+    const std::string dtype = layer_config::get_string(config, kCls, "dtype", "float32");
+    KEEL_CHECK(dtype == "float32", kCls, " '", options.name, "': dtype '", dtype,
+               "' is not supported; expected float32");
+  }
+  return std::make_unique<InputLayer>(std::move(shape), std::move(options));
+}
+
+KerasTensor Input(std::vector<int64_t> shape, InputOptions options) {
+  auto layer = std::make_shared<InputLayer>(std::move(shape), std::move(options));
+  auto node = std::make_shared<Node>();
+  node->layer = layer;
+  node->output_shapes = layer->output_shapes();
+  return KerasTensor(std::move(node), 0);
+}
+
+}  // namespace keel

@@ -1,0 +1,350 @@
+#include "plan.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "keel/core/error.h"
+#include "keel/kernels/merge.h"
+
+namespace keel {
+
+Model::Plan::Plan(const Model& model)
+    : nodes_(model.nodes()),
+      tensors_(model.tensors()),
+      inputs_(model.input_tensors()),
+      outputs_(model.output_tensors()) {
+  const auto& tensors = tensors_;
+  const auto& nodes = nodes_;
+  const size_t num_tensors = tensors.size();
+  root_.resize(num_tensors);
+  width_.resize(num_tensors);
+  for (size_t t = 0; t < num_tensors; ++t) {
+    root_[t] = static_cast<int64_t>(t);
+    width_[t] = tensors[t].shape.sample_size();
+    widest_ = std::max(widest_, width_[t]);
+  }
+  is_reshape_.resize(nodes.size());
+  readers_.assign(num_tensors, 0);
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const GraphNode& node = nodes[k];
+    is_reshape_[k] = node.layer->is_pure_reshape() && node.inputs.size() == 1 &&
+                     node.outputs.size() == 1;
+    if (is_reshape_[k]) {
+      root_[static_cast<size_t>(node.outputs[0])] = root(node.inputs[0]);
+    } else {
+      for (int64_t in : node.inputs) ++readers_[static_cast<size_t>(root(in))];
+    }
+    auto refs = [&](const std::vector<int64_t>& ids) {
+      std::vector<TensorRef> out;
+      for (int64_t id : ids) out.push_back(TensorRef{nullptr, DType::kF32, Dims(tensors[size_t(id)].shape, 0)});
+      return out;
+    };
+    x_refs_.push_back(refs(node.inputs));
+    dx_refs_.push_back(refs(node.inputs));
+    y_refs_.push_back(refs(node.outputs));
+    dy_refs_.push_back(refs(node.outputs));
+  }
+  is_output_root_.assign(num_tensors, false);
+  for (int64_t t : outputs_) is_output_root_[static_cast<size_t>(root(t))] = true;
+  data_.assign(num_tensors, nullptr);
+  activations_.resize(num_tensors);
+  grad_data_.assign(num_tensors, nullptr);
+  seeded_.assign(num_tensors, 0);
+}
+
+void Model::Plan::ensure_capacity(int64_t batch) {
+  if (batch <= capacity_) return;
+  const auto& tensors = tensors_;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    // Every root a node produces owns a buffer; model inputs are the caller's data.
+    if (tensors[t].producer >= 0 && root_[t] == static_cast<int64_t>(t)) {
+      activations_[t] = allocate_aligned_floats(batch * width_[t]);
+      data_[t] = activations_[t].get();
+    }
+  }
+  capacity_ = batch;
+}
+
+void Model::Plan::forward(std::span<const float* const> xs, int64_t batch, Mode mode) {
+  ensure_capacity(batch);
+  const auto& inputs = inputs_;
+  assert(xs.size() == inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) data_[static_cast<size_t>(inputs[i])] = const_cast<float*>(xs[i]);
+  const auto& nodes = nodes_;
+  const Context ctx{mode, nullptr, false};
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const GraphNode& node = nodes[k];
+    if (is_reshape_[k]) {
+      data_[static_cast<size_t>(node.outputs[0])] = data_[static_cast<size_t>(node.inputs[0])];
+      continue;
+    }
+    auto& x = x_refs_[k];
+    auto& y = y_refs_[k];
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i].data = data_[static_cast<size_t>(node.inputs[i])];
+      x[i].dims[0] = batch;
+    }
+    for (size_t i = 0; i < y.size(); ++i) {
+      y[i].data = data_[static_cast<size_t>(node.outputs[i])];
+      y[i].dims[0] = batch;
+    }
+    node.layer->forward(ctx, x, y);
+  }
+}
+
+const float* Model::Plan::output(int64_t i) const {
+  return data_[static_cast<size_t>(outputs_.at(static_cast<size_t>(i)))];
+}
+
+bool Model::Plan::output_fuses_logits(int64_t i) const {
+  const int64_t t = outputs_.at(static_cast<size_t>(i));
+  const int64_t producer = tensors_[static_cast<size_t>(t)].producer;
+  if (producer < 0 || is_reshape_[static_cast<size_t>(producer)]) return false;
+  int64_t outputs_here = 0;
+  for (int64_t o : outputs_) outputs_here += root(o) == t ? 1 : 0;
+  return nodes_[static_cast<size_t>(producer)].layer->outputs_softmax() &&
+         readers_[static_cast<size_t>(t)] == 0 && outputs_here == 1;
+}
+
+Model::Plan::Schedule Model::Plan::make_schedule() const {
+  const auto& nodes = nodes_;
+  const auto& tensors = tensors_;
+  const size_t num_tensors = tensors.size();
+  Schedule s;
+
+  // Which nodes run backward: those with something to train or an input that needs a gradient.
+  std::vector<char> needs_grad(num_tensors, 0), runs(nodes.size(), 0);
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    if (is_reshape_[k]) continue;
+    bool any_input = false;
+    for (int64_t in : nodes[k].inputs) any_input = any_input || needs_grad[size_t(root(in))];
+    runs[k] = trainable_signature_[k] || any_input;
+    for (int64_t out : nodes[k].outputs) needs_grad[size_t(out)] = runs[k];
+  }
+
+  // Who writes each gradient slot (root tensor): model-output seeds and consumers' dx.
+  std::vector<int64_t> writers(num_tensors, 0);
+  for (int64_t o : outputs_) ++writers[size_t(root(o))];
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    if (!runs[k]) continue;
+    for (int64_t in : nodes[k].inputs) writers[size_t(root(in))] += needs_grad[size_t(root(in))];
+  }
+
+  // Liveness: a slot's buffer is taken at its first write and given back once its producer has
+  // read it; scratch for the second and later writers lives for one step.
+  std::vector<int64_t> free_list;
+  auto take = [&]() {
+    if (!free_list.empty()) {
+      const int64_t b = free_list.back();
+      free_list.pop_back();
+      return b;
+    }
+    return s.num_buffers++;
+  };
+  s.slot_buffer.assign(num_tensors, -1);
+  std::vector<char> written(num_tensors, 0);
+  for (int64_t o : outputs_) {
+    const auto r = size_t(root(o));
+    if (!needs_grad[r] || writers[r] == 1) {
+      s.seed_buffer.push_back(-1);  // read in place from the caller's dy (or not read at all)
+      written[r] = 1;
+      continue;
+    }
+    if (s.slot_buffer[r] < 0) s.slot_buffer[r] = take();
+    written[r] = 1;
+    s.seed_buffer.push_back(s.slot_buffer[r]);
+  }
+  std::vector<const Layer*> layers_written;
+  for (size_t k = nodes.size(); k-- > 0;) {
+    if (!runs[k]) continue;
+    const GraphNode& node = nodes[k];
+    BackwardStep step;
+    step.node = static_cast<int64_t>(k);
+    const bool first_of_layer =
+        std::find(layers_written.begin(), layers_written.end(), node.layer) == layers_written.end();
+    step.write = first_of_layer ? Write::kSet : Write::kAdd;
+    if (first_of_layer) layers_written.push_back(node.layer);
+    for (int64_t out : node.outputs) {
+      // An output nothing reads still gets a (zero-filled) gradient buffer.
+      if (s.slot_buffer[size_t(out)] < 0 && writers[size_t(out)] == 0) {
+        s.slot_buffer[size_t(out)] = take();
+        step.zero_outputs.push_back(s.slot_buffer[size_t(out)]);
+      }
+    }
+    std::vector<int64_t> scratch;
+    for (int64_t in : node.inputs) {
+      const auto r = size_t(root(in));
+      if (!needs_grad[r]) {
+        step.dx_buffer.push_back(-1);
+        step.add_into_buffer.push_back(-1);
+      } else if (!written[r]) {
+        if (s.slot_buffer[r] < 0) s.slot_buffer[r] = take();
+        written[r] = 1;
+        step.dx_buffer.push_back(s.slot_buffer[r]);
+        step.add_into_buffer.push_back(-1);
+      } else {
+        scratch.push_back(take());
+        step.dx_buffer.push_back(scratch.back());
+        step.add_into_buffer.push_back(s.slot_buffer[r]);
+      }
+    }
+    for (int64_t b : scratch) free_list.push_back(b);
+    for (int64_t out : node.outputs) {
+      if (s.slot_buffer[size_t(out)] >= 0) free_list.push_back(s.slot_buffer[size_t(out)]);
+    }
+    s.steps.push_back(std::move(step));
+  }
+  // Under GradientUpdate::kOverwrite every gradient the optimizer may read must be written:
+  // variables of layers that never run backward (frozen after compile(), which Keras only honours
+  // at the next compile) read 0, not the last step's values.
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const Layer* layer = nodes[k].layer;
+    if (std::find(layers_written.begin(), layers_written.end(), layer) != layers_written.end()) continue;
+    for (const Variable& v : layer->variables()) {
+      if (v.grad != nullptr &&
+          std::find(s.zero_on_overwrite.begin(), s.zero_on_overwrite.end(), v.grad) ==
+              s.zero_on_overwrite.end()) {
+        s.zero_on_overwrite.push_back(v.grad);
+        s.zero_sizes.push_back(v.size());
+      }
+    }
+  }
+  return s;
+}
+
+void Model::Plan::ensure_schedule() {
+  const auto& nodes = nodes_;
+  bool changed = !schedule_valid_;
+  trainable_signature_.resize(nodes.size());
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    char has = 0;
+    for (const Variable& v : nodes[k].layer->variables()) has |= (v.trainable && v.grad != nullptr) ? 1 : 0;
+    changed = changed || trainable_signature_[k] != has;
+    trainable_signature_[k] = has;
+  }
+  if (!changed) return;
+  schedule_ = make_schedule();
+  schedule_valid_ = true;
+  grad_buffers_.clear();
+  grad_capacity_ = 0;
+}
+
+void Model::Plan::backward(std::span<const float* const> dys, std::span<const bool> from_logits,
+                           int64_t batch, GradientUpdate update) {
+  assert(batch <= capacity_);
+  ensure_schedule();
+  if (batch > grad_capacity_ || grad_buffers_.size() != size_t(schedule_.num_buffers)) {
+    grad_buffers_.clear();
+    for (int64_t b = 0; b < schedule_.num_buffers; ++b) grad_buffers_.push_back(allocate_aligned_floats(batch * widest_));
+    grad_capacity_ = batch;
+  }
+  if (update == GradientUpdate::kOverwrite) {
+    for (size_t i = 0; i < schedule_.zero_on_overwrite.size(); ++i)
+      std::fill_n(schedule_.zero_on_overwrite[i], schedule_.zero_sizes[i], 0.0f);
+  }
+  for (size_t t = 0; t < grad_data_.size(); ++t) {
+    const int64_t b = schedule_.slot_buffer[t];
+    grad_data_[t] = b >= 0 ? grad_buffers_[size_t(b)].get() : nullptr;
+  }
+  // Seed the output slots with the caller's gradients: in place when the output is the slot's
+  // only source, else copied in (first) or added (later) before the consumers add theirs.
+  const auto& outputs = outputs_;
+  std::vector<char>& seeded = seeded_;
+  std::fill(seeded.begin(), seeded.end(), 0);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto r = size_t(root(outputs[i]));
+    const int64_t n = batch * width_[r];
+    if (schedule_.seed_buffer[i] < 0) {
+      grad_data_[r] = const_cast<float*>(dys[i]);
+    } else if (!seeded[r]) {
+      std::memcpy(grad_data_[r], dys[i], size_t(n) * sizeof(float));
+    } else {
+      accumulate(grad_data_[r], dys[i], n);
+    }
+    seeded[r] = 1;
+  }
+
+  const auto& nodes = nodes_;
+  for (const BackwardStep& step : schedule_.steps) {
+    const auto k = size_t(step.node);
+    const GraphNode& node = nodes[k];
+    for (int64_t b : step.zero_outputs) std::fill_n(grad_buffers_[size_t(b)].get(), batch * widest_, 0.0f);
+    Context ctx{Mode::kTraining, nullptr, false};
+    auto& x = x_refs_[k];
+    auto& y = y_refs_[k];
+    auto& dy = dy_refs_[k];
+    auto& dx = dx_refs_[k];
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i].data = data_[size_t(node.inputs[i])];
+      x[i].dims[0] = batch;
+      const int64_t b = step.dx_buffer[i];
+      dx[i].data = b >= 0 ? grad_buffers_[size_t(b)].get() : nullptr;
+      dx[i].dims[0] = batch;
+    }
+    for (size_t i = 0; i < y.size(); ++i) {
+      const auto out = size_t(node.outputs[i]);
+      y[i].data = data_[out];
+      y[i].dims[0] = batch;
+      dy[i].data = grad_data_[out];
+      dy[i].dims[0] = batch;
+      for (size_t o = 0; o < outputs.size(); ++o) {
+        if (size_t(outputs[o]) == out && from_logits.size() > o && from_logits[o]) ctx.dy_wrt_logits = true;
+      }
+    }
+    const Write write = update == GradientUpdate::kOverwrite ? step.write : Write::kAdd;
+    node.layer->backward(ctx, x, y, dy, dx, write);
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (step.add_into_buffer[i] >= 0) {
+        accumulate(grad_buffers_[size_t(step.add_into_buffer[i])].get(),
+                   grad_buffers_[size_t(step.dx_buffer[i])].get(), batch * width_[size_t(node.inputs[i])]);
+      }
+    }
+  }
+}
+
+}  // namespace keel
+
+namespace keel {
+
+const float* Model::forward(const float* x, int64_t batch, Mode mode) {
+  check_single_io("forward(x)");
+  forward(std::span<const float* const>(&x, 1), batch, mode);
+  return plan_->output(0);
+}
+
+void Model::forward(std::span<const float* const> xs, int64_t batch, Mode mode) {
+  KEEL_CHECK(built_, "model '", name_, "' is not built; call build() or compile() first");
+  KEEL_CHECK(batch > 0, "model '", name_, "': batch size ", batch, " must be positive");
+  KEEL_CHECK(static_cast<int64_t>(xs.size()) == num_inputs(), "model '", name_, "' takes ",
+             num_inputs(), " inputs, got ", xs.size());
+  plan_->forward(xs, batch, mode);
+}
+
+const float* Model::output(int64_t i) const {
+  KEEL_CHECK(built_ && i >= 0 && i < num_outputs(), "model '", name_, "': no output ", i);
+  return plan_->output(i);
+}
+
+void Model::backward(const float*, const float* dy, int64_t batch, bool from_logits,
+                     GradientUpdate update) {
+  check_single_io("backward(x, dy)");
+  const bool logits[1] = {from_logits};
+  backward(std::span<const float* const>(&dy, 1), logits, batch, update);
+}
+
+void Model::backward(std::span<const float* const> dys, std::span<const bool> from_logits,
+                     int64_t batch, GradientUpdate update) {
+  assert(built_ && static_cast<int64_t>(dys.size()) == num_outputs());
+  plan_->backward(dys, from_logits, batch, update);
+}
+
+const float* Model::output_logits(int64_t i) const {
+  if (!built_ || !plan_->output_fuses_logits(i)) return nullptr;
+  return nodes_[static_cast<size_t>(tensors_[static_cast<size_t>(output_tensors_[static_cast<size_t>(i)])].producer)]
+      .layer->logits();
+}
+
+bool Model::outputs_softmax(int64_t i) const { return built_ && plan_->output_fuses_logits(i); }
+
+}  // namespace keel
