@@ -101,7 +101,9 @@ nlohmann::json Layer::base_config() const {
   return config;
 }
 
-KerasTensor Layer::operator()(const KerasTensor& x) && { return std::move(*this)({x}); }
+KerasTensor Layer::operator()(const KerasTensor& x) && {
+  return std::move(*this)(std::vector<KerasTensor>{x});
+}
 
 KerasTensor Layer::operator()(const std::vector<KerasTensor>& x) && {
   // A temporary: its clone becomes the graph's layer (the temporary itself dies at the ';').

@@ -1,0 +1,252 @@
+// Functional models against real tf.keras 2.12 (fixtures from tools/golden/functional_keras.py):
+// summary() byte for byte, model.weights order, and SGD training steps of a residual model whose
+// tensors fan out to several layers and whose one layer is called twice (shared weights).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "keel/core/error.h"
+#include "keel/layers/input_layer.h"
+#include "keel/layers/layers.h"
+#include "keel/layers/merge.h"
+#include "keel/model/model.h"
+#include "keel/model/sequential.h"
+#include "keel/optimizers/sgd.h"
+
+namespace keel {
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/tests/data/functional/" + name);
+  EXPECT_TRUE(in.good()) << "missing fixture " << name;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Model residual_mlp() {
+  KerasTensor x = Input({784});
+  KerasTensor h = Dense(128)(x);
+  for (int block = 0; block < 2; ++block) {
+    KerasTensor b = Dense(128, {.activation = "elu"})(h);
+    b = Dense(128)(b);
+    h = Add()({h, b});
+  }
+  return Model(x, Dense(10, {.activation = "softmax"})(h));
+}
+
+Model residual_mlp_bn() {
+  KerasTensor x = Input({784});
+  KerasTensor h = Dense(128)(x);
+  for (int block = 0; block < 2; ++block) {
+    KerasTensor b = Activation("elu")(BatchNormalization()(Dense(128)(h)));
+    b = BatchNormalization()(Dense(128)(b));
+    h = Add()({h, b});
+  }
+  return Model(x, Dense(10, {.activation = "softmax"})(h));
+}
+
+Model functional_chain() {
+  KerasTensor x = Input({28, 28});
+  KerasTensor h = Flatten()(x);
+  h = Dense(300, {.activation = "elu", .kernel_initializer = "he_normal"})(h);
+  return Model(x, Dense(10, {.activation = "softmax"})(h));
+}
+
+Model two_input_concat() {
+  KerasTensor a = Input({784}), b = Input({32});
+  KerasTensor ha = Dense(64, {.activation = "relu"})(a);
+  KerasTensor hb = Dense(16, {.activation = "relu"})(b);
+  KerasTensor c = Concatenate()({ha, hb});
+  return Model({a, b}, {Dense(10, {.activation = "softmax"})(c)});
+}
+
+Model shared_layer() {
+  KerasTensor x1 = Input({32}), x2 = Input({32});
+  auto shared = keel::shared(Dense(16, {.activation = "tanh"}));
+  KerasTensor h = Concatenate()({(*shared)(x1), (*shared)(x2)});
+  return Model({x1, x2}, {Dense(1)(h)});
+}
+
+Model merge_zoo() {
+  KerasTensor a = Input({8}), b = Input({8});
+  KerasTensor d1 = Dense(8)(a), d2 = Dense(8)(b);
+  KerasTensor s = Subtract()({d1, d2}), m = Multiply()({d1, d2}), av = Average()({d1, d2});
+  KerasTensor mx = Maximum()({d1, d2}), mn = Minimum()({d1, d2});
+  KerasTensor c = Concatenate()({s, m, av, mx, mn});
+  return Model({a, b}, {Dense(3)(c), s});
+}
+
+Model two_outputs() {
+  KerasTensor x = Input({20});
+  KerasTensor h = Dense(16, {.activation = "relu"})(x);
+  return Model({x}, {Dense(3, {.activation = "softmax", .name = "cls"})(h), Dense(1, {.name = "reg"})(h)});
+}
+
+struct SummaryCase {
+  const char* name;
+  Model (*make)();
+};
+
+class FunctionalSummary : public ::testing::TestWithParam<SummaryCase> {};
+
+TEST_P(FunctionalSummary, MatchesTfKeras212ByteForByte) {
+  reset_default_names();
+  const Model model = GetParam().make();
+  EXPECT_EQ(model.summary(), fixture(std::string(GetParam().name) + ".summary.txt"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, FunctionalSummary,
+    ::testing::Values(SummaryCase{"functional_chain", functional_chain},
+                      SummaryCase{"residual_mlp", residual_mlp},
+                      SummaryCase{"residual_mlp_bn", residual_mlp_bn},
+                      SummaryCase{"two_input_concat", two_input_concat},
+                      SummaryCase{"shared_layer", shared_layer},
+                      SummaryCase{"merge_zoo", merge_zoo},
+                      SummaryCase{"two_outputs", two_outputs}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// The model of training_steps.json: h fans out to three layers, `shared` is called twice.
+Model residual_shared() {
+  KerasTensor x = Input({6});
+  KerasTensor h = Dense(5, {.activation = "elu"})(x);
+  auto shared = keel::shared(Dense(5, {.activation = "tanh"}));
+  KerasTensor b1 = (*shared)(h);
+  KerasTensor b2 = (*shared)(Dense(5)(h));
+  KerasTensor s = Add()({h, b1, b2});
+  KerasTensor c = Concatenate()({s, Multiply()({b1, b2})});
+  return Model(x, Dense(4, {.activation = "softmax"})(c));
+}
+
+Tensor tensor_of(const nlohmann::json& rows, std::vector<int64_t> dims) {
+  std::vector<float> values;
+  for (const auto& row : rows) {
+    if (row.is_array())
+      for (const auto& v : row) values.push_back(v.get<float>());
+    else
+      values.push_back(row.get<float>());
+  }
+  return Tensor(std::move(dims), values);
+}
+
+void set_weights(Model& model, const nlohmann::json& weights) {
+  for (Variable* v : model.variables()) {
+    ASSERT_TRUE(weights.contains(v->name)) << v->name;
+    const auto& values = weights[v->name];
+    ASSERT_EQ(static_cast<int64_t>(values.size()), v->size()) << v->name;
+    for (int64_t i = 0; i < v->size(); ++i) v->value[i] = values[static_cast<size_t>(i)].get<float>();
+  }
+}
+
+void expect_weights(Model& model, const nlohmann::json& weights, const std::string& where) {
+  for (Variable* v : model.variables()) {
+    const auto& values = weights[v->name];
+    for (int64_t i = 0; i < v->size(); ++i) {
+      const double want = values[static_cast<size_t>(i)].get<double>();
+      ASSERT_NEAR(v->value[i], want, 1e-5 * std::max(1.0, std::fabs(want)))
+          << where << ": " << v->name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(FunctionalTraining, WeightsAreInKerasModelWeightsOrder) {
+  reset_default_names();
+  Model model = residual_shared();
+  const auto golden = nlohmann::json::parse(fixture("training_steps.json"));
+  const auto& expected = golden["models"]["residual_shared_momentum"]["variables"];
+  const auto vars = model.variables();
+  ASSERT_EQ(vars.size(), expected.size());
+  for (size_t i = 0; i < vars.size(); ++i) {
+    EXPECT_EQ(vars[i]->name, expected[i]["name"].get<std::string>()) << i;
+    EXPECT_EQ(vars[i]->shape, expected[i]["shape"].get<std::vector<int64_t>>()) << i;
+  }
+}
+
+void run_train_on_batch_case(const std::string& case_name, std::shared_ptr<Optimizer> optimizer) {
+  reset_default_names();
+  Model model = residual_shared();
+  const auto golden = nlohmann::json::parse(fixture("training_steps.json"));
+  const auto& c = golden["models"][case_name];
+  set_weights(model, c["initial_weights"]);
+  const Tensor x = tensor_of(c["x"], {10, 6});
+  const Tensor y = tensor_of(c["y"], {10, 1});
+  model.compile({.optimizer = std::move(optimizer), .loss = "sparse_categorical_crossentropy"});
+  const auto& steps = c["scenarios"]["train_on_batch"]["steps"];
+  for (size_t step = 0; step < steps.size(); ++step) {
+    const Logs logs = model.train_on_batch(x, y);
+    EXPECT_NEAR(*logs.get("loss"), steps[step]["loss"].get<double>(), 1e-5) << "step " << step;
+    expect_weights(model, steps[step]["weights"], case_name + " step " + std::to_string(step));
+  }
+  const Tensor p = model.predict(x);
+  const auto& want = c["scenarios"]["train_on_batch"]["predict"];
+  for (int64_t r = 0; r < 10; ++r)
+    for (int64_t j = 0; j < 4; ++j)
+      EXPECT_NEAR(p[r * 4 + j], want[size_t(r)][size_t(j)].get<double>(), 1e-5) << r << "," << j;
+}
+
+TEST(FunctionalTraining, MomentumStepsMatchTfKeras) {
+  run_train_on_batch_case("residual_shared_momentum",
+                          std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9}));
+}
+
+TEST(FunctionalTraining, ClipnormStepsMatchTfKeras) {
+  run_train_on_batch_case("residual_shared_clipnorm_0_25",
+                          std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .clipnorm = 0.25}));
+}
+
+TEST(FunctionalTraining, FitWithAPartialLastBatchMatchesTfKeras) {
+  reset_default_names();
+  Model model = residual_shared();
+  const auto golden = nlohmann::json::parse(fixture("training_steps.json"));
+  const auto& c = golden["models"]["residual_shared_momentum"];
+  set_weights(model, c["initial_weights"]);
+  const Tensor x = tensor_of(c["x"], {10, 6});
+  const Tensor y = tensor_of(c["y"], {10, 1});
+  model.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9}),
+                 .loss = "sparse_categorical_crossentropy"});
+  const History h = model.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 0, .shuffle = false});
+  const auto& scenario = c["scenarios"]["fit_batch_size_4"];
+  expect_weights(model, scenario["steps"].back()["weights"], "fit");
+  EXPECT_NEAR(h["loss"][0], scenario["history_loss"][0].get<double>(), 1e-5);
+}
+
+TEST(FunctionalModel, ErrorsNameTheProblem) {
+  reset_default_names();
+  KerasTensor x = Input({4});
+  Dense local(3);
+  try {
+    local(x);
+    FAIL() << "calling a non-shared lvalue layer must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("keel::shared"), std::string::npos) << e.what();
+  }
+  KerasTensor a = Dense(3)(x), b = Dense(5)(x);
+  EXPECT_THROW(Add()({a, b}), Error);  // (None, 3) vs (None, 5)
+  KerasTensor other = Input({4});
+  EXPECT_THROW(Model(other, a), Error);  // `a` does not depend on `other`
+}
+
+TEST(FunctionalModel, ChainPrintsLikeKerasAndSequentialTrainsTheSame) {
+  // A functional chain and the same Sequential give the same outputs from the same weights.
+  reset_default_names();
+  Model functional = functional_chain();
+  Sequential sequential(Flatten({.input_shape = {28, 28}}),
+                        Dense(300, {.activation = "elu", .kernel_initializer = "he_normal"}),
+                        Dense(10, {.activation = "softmax"}));
+  sequential.build();
+  auto fv = functional.variables();
+  auto sv = sequential.variables();
+  ASSERT_EQ(fv.size(), sv.size());
+  for (size_t i = 0; i < fv.size(); ++i) std::copy_n(fv[i]->value, fv[i]->size(), sv[i]->value);
+  Tensor x({3, 28, 28});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 101.0f;
+  const Tensor a = functional.predict(x), b = sequential.predict(x);
+  for (int64_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+}
+
+}  // namespace
+}  // namespace keel
