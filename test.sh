@@ -19,6 +19,7 @@ done
 deps=(--test)
 ((fuzz)) && deps+=(--fuzz)
 scripts/install-deps.sh "${deps[@]}"
+scripts/check_layering.sh
 scripts/build.sh build Release
 (cd build && ctest --output-on-failure -j2 --timeout 600)
 if ((sanitize)); then

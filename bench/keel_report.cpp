@@ -19,7 +19,7 @@
 #include "keel/model/callback.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/model/builtin_models.h"
-#include "keel/model/fold_batch_norm.h"
+#include "keel/deploy/fold_batch_norm.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/sgd.h"
 

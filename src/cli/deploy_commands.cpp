@@ -12,9 +12,9 @@
 #include "keel/io/fashion_mnist.h"
 #include "keel/io/idx.h"
 #include "keel/io/npy.h"
-#include "keel/io/onnx_export.h"
+#include "keel/deploy/onnx_export.h"
 #include "keel/io/saved_model.h"
-#include "keel/model/fold_batch_norm.h"
+#include "keel/deploy/fold_batch_norm.h"
 #include "keel/model/sequential.h"
 
 namespace keel::cli {

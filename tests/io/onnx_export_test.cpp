@@ -1,6 +1,6 @@
 // ONNX export: wire-format basics and graph contents. The full model is validated by onnx.checker
 // and run by ONNX Runtime in tests/interop/interop_test.cpp.
-#include "keel/io/onnx_export.h"
+#include "keel/deploy/onnx_export.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // fold_batch_norm: both seed models after real training steps fold completely and predict the same
 // (the unfolded model's BN inference path is the independent reference); a closed-form 1x1 case;
 // Dense with and without bias; BN layers that cannot fold are kept and reported.
-#include "keel/model/fold_batch_norm.h"
+#include "keel/deploy/fold_batch_norm.h"
 
 #include <cmath>
 #include <cstring>

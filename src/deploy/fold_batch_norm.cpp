@@ -1,10 +1,10 @@
-// BN folding (keel/model/fold_batch_norm.h, derivation in docs/bn_folding.md).
+// BN folding (keel/deploy/fold_batch_norm.h, derivation in docs/bn_folding.md).
 //
 // The folded model is rebuilt from the Keras config of the original (BN entries removed, folded
 // Dense layers given use_bias=true), so it is an ordinary Sequential with the original layer names;
 // then every surviving variable is copied and the folded Dense weights are written from double
 // working copies.
-#include "keel/model/fold_batch_norm.h"
+#include "keel/deploy/fold_batch_norm.h"
 
 #include <cmath>
 #include <map>

@@ -1,4 +1,4 @@
-// ONNX export (keel/io/onnx_export.h). Field numbers are those of onnx/onnx.proto (proto2):
+// ONNX export (keel/deploy/onnx_export.h). Field numbers are those of onnx/onnx.proto (proto2):
 //   ModelProto        ir_version 1, producer_name 2, producer_version 3, graph 7, opset_import 8
 //   OperatorSetIdProto domain 1, version 2
 //   GraphProto        node 1, name 2, initializer 5, input 11, output 12
@@ -7,7 +7,7 @@
 //   TensorProto       dims 1, data_type 2 (FLOAT = 1), name 8, raw_data 9 (little-endian)
 //   ValueInfoProto    name 1, type 2;  TypeProto tensor_type 1;  TypeProto.Tensor elem_type 1,
 //   shape 2;  TensorShapeProto dim 1;  Dimension dim_value 1, dim_param 2
-#include "keel/io/onnx_export.h"
+#include "keel/deploy/onnx_export.h"
 
 #include <cmath>
 #include <optional>
@@ -17,8 +17,8 @@
 #include "keel/io/atomic_file.h"
 #include "keel/kernels/activations.h"
 #include "keel/layers/layers.h"
-#include "keel/model/fold_batch_norm.h"
-#include "protobuf_wire.h"
+#include "keel/deploy/fold_batch_norm.h"
+#include "../io/protobuf_wire.h"  // the io module's protobuf encoder, shared with event files
 
 namespace keel {
 

@@ -5,7 +5,7 @@
 // activations -> Relu, Elu, Selu, LeakyRelu(0.2), Tanh, Sigmoid, Softplus, Softmax(axis=-1),
 // gelu -> 0.5·x·(1 + Erf(x/√2)), swish -> x·Sigmoid(x); BatchNormalization -> BatchNormalization
 // (inference: moving statistics, Keras epsilon) on rank-2 inputs, or folded into the neighbouring
-// Dense layers with fold_bn (keel/model/fold_batch_norm.h); Dropout is omitted (identity in
+// Dense layers with fold_bn (keel/deploy/fold_batch_norm.h); Dropout is omitted (identity in
 // inference). Weights are initializers named like the variables ("dense/kernel").
 // Accepted by onnx.checker (onnx >= 1.12) and ONNX Runtime; docs/deployment.md.
 #pragma once
