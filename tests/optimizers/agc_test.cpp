@@ -97,6 +97,13 @@ TEST(AgcClipping, ZeroWeightsUseTheFloor) {
   EXPECT_EQ(clip_gradients({&p, 1}, {.agc = 0.1}).agc_clipped_units, 1);  // limit 1e-4
   EXPECT_FLOAT_EQ(b.g[0], 6e-5f);
   EXPECT_FLOAT_EQ(b.g[1], 8e-5f);
+  // DeepMind's division guard, literally: ||G|| = 1e-8 over the limit 1e-12 is scaled by
+  // 1e-12 / max(1e-8, 1e-6) = 1e-6, not down to the limit.
+  Var t{"t", {2}, {0, 0}, {6e-9f, 8e-9f}};
+  p = t.ref();
+  EXPECT_EQ(clip_gradients({&p, 1}, {.agc = 1e-9}).agc_clipped_units, 1);
+  EXPECT_FLOAT_EQ(t.g[0], 6e-15f);
+  EXPECT_FLOAT_EQ(t.g[1], 8e-15f);
   // A zero gradient never triggers (and never divides by zero).
   Var z{"z", {2, 2}, {0, 0, 0, 0}, {0, 0, 0, 0}};
   p = z.ref();
