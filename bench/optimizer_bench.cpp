@@ -101,5 +101,34 @@ void BM_SgdApplyGradients(benchmark::State& state) {
 }
 BENCHMARK(BM_SgdApplyGradients)->Arg(0)->Arg(90)->Unit(benchmark::kMicrosecond);
 
+// The same step with adaptive gradient clipping (agc) on every variable, shapes from the seed
+// model. Arg 0: no unit over its limit (AGC reads w and g once more, writes nothing); arg 1: every
+// unit over it (AGC also scales g and the norms are read again); the gradients are restored
+// outside the timing so every step clips.
+void BM_SgdApplyGradientsAgc(benchmark::State& state) {
+  Buffers b;
+  const bool clip_all = state.range(0) == 1;
+  SGD sgd({.learning_rate = 1e-9, .momentum = 0.9, .clipnorm = 1.0,
+           .agc = clip_all ? 1e-6 : 1e6});
+  const std::vector<std::vector<int64_t>> shapes = {{784, 300}, {300}, {300, 100}, {100},
+                                                    {100, 10},  {10},  {784},      {784},
+                                                    {300},      {300}, {100},      {100}};
+  std::vector<ParamRef> params;
+  for (size_t v = 0; v < kSeedSizes.size(); ++v)
+    params.push_back({"v", b.w[v].data(), b.g[v].data(), kSeedSizes[v], shapes[v]});
+  const auto g0 = b.g;
+  for (auto _ : state) {
+    if (clip_all) {
+      state.PauseTiming();
+      b.g = g0;
+      state.ResumeTiming();
+    }
+    sgd.apply_gradients(params);
+    benchmark::DoNotOptimize(b.w[0].data());
+  }
+  state.SetBytesProcessed(state.iterations() * b.total() * 4);
+}
+BENCHMARK(BM_SgdApplyGradientsAgc)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace keel

@@ -29,7 +29,7 @@ struct TrainFlags {
   int64_t epochs = 10;
   int64_t batch_size = 32;
   std::string optimizer = "sgd";
-  std::optional<double> learning_rate, momentum, clipvalue, clipnorm, global_clipnorm;
+  std::optional<double> learning_rate, momentum, clipvalue, clipnorm, global_clipnorm, agc;
   bool nesterov = false;
   std::string loss = "sparse_categorical_crossentropy";
   int64_t validation = 5000;
@@ -56,6 +56,7 @@ nlohmann::json optimizer_config(const TrainFlags& f) {
   check_positive_finite(f.clipvalue, "--clipvalue");
   check_positive_finite(f.clipnorm, "--clipnorm");
   check_positive_finite(f.global_clipnorm, "--global-clipnorm");
+  check_positive_finite(f.agc, "--agc");
   if (f.learning_rate) config["learning_rate"] = *f.learning_rate;
   if (f.momentum) {
     KEEL_CHECK(f.optimizer == "sgd" || f.optimizer == "rmsprop", "--momentum applies to sgd and ",
@@ -71,6 +72,7 @@ nlohmann::json optimizer_config(const TrainFlags& f) {
   if (f.clipvalue) config["clipvalue"] = *f.clipvalue;
   if (f.clipnorm) config["clipnorm"] = *f.clipnorm;
   if (f.global_clipnorm) config["global_clipnorm"] = *f.global_clipnorm;
+  if (f.agc) config["agc"] = *f.agc;
   config["on_nonfinite"] = f.on_nonfinite;
   return config;
 }
@@ -181,6 +183,10 @@ Handler add_train_command(CLI::App& app) {
                                  "clip all gradients together to global L2 norm V");
   clipvalue->excludes(clipnorm)->excludes(global);
   clipnorm->excludes(global);
+  // AGC runs first and combines with any of the three (docs/clipping.md).
+  cmd->add_option("--agc", f->agc,
+                  "adaptive gradient clipping (NFNets): cap each output unit's gradient norm at "
+                  "L x its weight norm; runs before the --clip* rule");
   cmd->add_option("--on-nonfinite", f->on_nonfinite,
                   "non-finite gradients: error (default), skip_step or ignore")
       ->check(CLI::IsMember({"error", "skip_step", "ignore"}));

@@ -225,7 +225,7 @@ namespace {
 std::vector<ParamRef> trainable_params(Model& model) {
   std::vector<ParamRef> params;
   for (Variable* v : model.variables())
-    if (v->trainable) params.push_back({v->name, v->value, v->grad, v->size()});
+    if (v->trainable) params.push_back({v->name, v->value, v->grad, v->size(), v->shape});
   return params;
 }
 }  // namespace

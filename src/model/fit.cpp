@@ -87,7 +87,7 @@ void Model::compile(CompileOptions options) {
   state->loss = make_loss(options.loss, options.from_logits);
   state->metric_names = std::move(options.metrics);
   for (Variable* v : variables()) {
-    if (v->trainable) state->params.push_back({v->name, v->value, v->grad, v->size()});
+    if (v->trainable) state->params.push_back({v->name, v->value, v->grad, v->size(), v->shape});
   }
   training_ = std::move(state);
 }

@@ -65,9 +65,9 @@ namespace {
 AdamOptions adam_options(const AdamWOptions& o) {
   KEEL_CHECK(o.weight_decay.has_value(), "optimizer 'AdamW': weight_decay is unset; expected a "
              "float (Keras: 'Missing value of `weight_decay` which is required')");
-  return {o.learning_rate, o.beta_1,         o.beta_2,          o.epsilon,   o.amsgrad,
-          o.weight_decay,  o.clipnorm,       o.global_clipnorm, o.clipvalue, o.on_nonfinite,
-          o.name};
+  return {o.learning_rate, o.beta_1,   o.beta_2,          o.epsilon,   o.amsgrad,
+          o.weight_decay,  o.clipnorm, o.global_clipnorm, o.clipvalue, o.agc,
+          o.on_nonfinite,  o.name};
 }
 }  // namespace
 

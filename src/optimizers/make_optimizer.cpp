@@ -56,11 +56,13 @@ class ConfigReader {
   }
   void ignore(const char* key) { used_.insert(key); }
   void common(std::optional<double>& wd, std::optional<double>& cn, std::optional<double>& gcn,
-              std::optional<double>& cv, NonFinitePolicy& policy, std::string& name) {
+              std::optional<double>& cv, std::optional<double>& agc, NonFinitePolicy& policy,
+              std::string& name) {
     read("weight_decay", wd);
     read("clipnorm", cn);
     read("global_clipnorm", gcn);
     read("clipvalue", cv);
+    read("agc", agc);  // keel-specific (adaptive gradient clipping's lambda)
     read("name", name);
     std::string on_nonfinite;
     read("on_nonfinite", on_nonfinite);
@@ -91,7 +93,8 @@ class ConfigReader {
 
 template <typename Options>
 void read_common(ConfigReader& r, Options& o) {
-  r.common(o.weight_decay, o.clipnorm, o.global_clipnorm, o.clipvalue, o.on_nonfinite, o.name);
+  r.common(o.weight_decay, o.clipnorm, o.global_clipnorm, o.clipvalue, o.agc, o.on_nonfinite,
+           o.name);
   r.read("learning_rate", o.learning_rate);
 }
 

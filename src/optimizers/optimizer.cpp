@@ -12,7 +12,8 @@ Optimizer::Optimizer(std::string default_name, double learning_rate,
                      const CommonOptimizerOptions& common)
     : name_(common.name.empty() ? std::move(default_name) : common.name),
       weight_decay_(common.weight_decay),
-      clip_{common.clipnorm, common.global_clipnorm, common.clipvalue, common.on_nonfinite} {
+      clip_{common.clipnorm, common.global_clipnorm, common.clipvalue, common.agc,
+            common.on_nonfinite} {
   set_learning_rate(learning_rate);
   validate_clip_options(clip_, name_);
   if (weight_decay_) check_range(*weight_decay_, 0.0, 1.0e9, "weight_decay", name_);
@@ -132,6 +133,7 @@ nlohmann::json Optimizer::get_config() const {
   c["clipnorm"] = optional(clip_.clipnorm);
   c["global_clipnorm"] = optional(clip_.global_clipnorm);
   c["clipvalue"] = optional(clip_.clipvalue);
+  if (clip_.agc) c["agc"] = *clip_.agc;  // keel-specific: absent when unset (Keras has no such key)
   c["use_ema"] = false;
   c["ema_momentum"] = 0.99;
   c["ema_overwrite_frequency"] = nullptr;

@@ -222,6 +222,8 @@ const std::vector<Case>& flag_cases() {
       {"global clipnorm negative", train({"--global-clipnorm", "-2"}), {"--global-clipnorm", "-2"}},
       {"clipnorm and global", train({"--clipnorm", "1", "--global-clipnorm", "1"}),
        {"--clipnorm", "--global-clipnorm"}},
+      {"agc 0", train({"--agc", "0"}), {"--agc", "0"}},
+      {"agc nan", train({"--agc", "nan"}), {"--agc", "nan"}},
       {"verbose 7", train({"--verbose", "7"}), {"--verbose", "7"}},
       {"optimizer foo", train({"--optimizer", "foo"}), {"--optimizer", "foo"}},
       {"unknown flag", train({"--frobnicate", "3"}), {"--frobnicate"}},

@@ -33,6 +33,8 @@ import os
 import numpy as np
 import torch
 
+from keras_optim import keras_clip, keras_sgd
+
 SIZES = (5, 3)
 STEPS = 6
 rng = np.random.default_rng(1127)
@@ -42,22 +44,6 @@ for step in range(STEPS):
     scale = 40.0 if step in (1, 4) else 1.0
     GRADS.append([(rng.normal(0, 1, size=n) * scale).astype(np.float32).astype(np.float64)
                   for n in SIZES])
-
-
-# ---- Keras clipping (keras/optimizers/optimizer.py _clip_gradients, TF clip_ops) -------------
-
-def keras_clip(grads, cfg):
-    if cfg.get("clipnorm"):
-        c = cfg["clipnorm"]
-        return [g * c / max(np.linalg.norm(g), c) for g in grads]
-    if cfg.get("global_clipnorm"):
-        c = cfg["global_clipnorm"]
-        gn = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
-        return [g * c * min(1.0 / gn, 1.0 / c) for g in grads]
-    if cfg.get("clipvalue"):
-        v = cfg["clipvalue"]
-        return [np.clip(g, -v, v) for g in grads]
-    return grads
 
 
 # ---- PyTorch runner ----------------------------------------------------------------------------
@@ -130,15 +116,6 @@ def keras_adagrad(w, g, s, t, c):
     eps, lr = c.get("epsilon", 1e-7), c["learning_rate"]
     s["acc"] += g * g
     w -= lr * g / np.sqrt(s["acc"] + eps)
-
-
-def keras_sgd(w, g, s, t, c):
-    mu, lr = c.get("momentum", 0.0), c["learning_rate"]
-    s["m"] = -g * lr + s["m"] * mu
-    if c.get("nesterov"):
-        w += -g * lr + s["m"] * mu
-    else:
-        w += s["m"]
 
 
 def zeros_slots(*names, init=0.0):

@@ -49,6 +49,7 @@ struct AdamWOptions {
   std::optional<double> clipnorm{};
   std::optional<double> global_clipnorm{};
   std::optional<double> clipvalue{};
+  std::optional<double> agc{};
   NonFinitePolicy on_nonfinite = NonFinitePolicy::kError;
   std::string name{};
 };

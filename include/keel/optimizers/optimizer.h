@@ -3,8 +3,9 @@
 // apply_gradients(params) does, in Keras's order (keras/optimizers/optimizer.py):
 //   1. build slots on the first call (the only allocation; later calls must pass the same
 //      variables, same order and sizes);
-//   2. plan_clipping (one rule; the pre-clip global norm is reported; non-finite policy), which
-//      turns the rule into a per-variable GradTransform and writes nothing;
+//   2. plan_clipping (the pre-clip global norm is reported; non-finite policy; AGC when set,
+//      scaling the gradients in place; then one Keras rule), which turns the rule into a
+//      per-variable GradTransform and writes nothing more;
 //   3. decoupled weight decay when set: w -= w * weight_decay * lr;
 //   4. the optimizer's update step with the clip transform applied to each gradient element as
 //      it is read (apply_update; SGD fuses 3 and 4 into one pass, so the gradient buffers keep
@@ -39,6 +40,7 @@ namespace keel {
   std::optional<double> clipnorm{};                                      \
   std::optional<double> global_clipnorm{};                               \
   std::optional<double> clipvalue{};                                     \
+  std::optional<double> agc{}; /* keel: adaptive gradient clipping */    \
   NonFinitePolicy on_nonfinite = NonFinitePolicy::kError;              \
   std::string name{}; /* empty: the class name ("SGD") */
 
@@ -48,7 +50,8 @@ struct CommonOptimizerOptions {
 
 template <typename Options>
 CommonOptimizerOptions common_options(const Options& o) {
-  return {o.weight_decay, o.clipnorm, o.global_clipnorm, o.clipvalue, o.on_nonfinite, o.name};
+  return {o.weight_decay, o.clipnorm, o.global_clipnorm, o.clipvalue, o.agc, o.on_nonfinite,
+          o.name};
 }
 
 struct StepResult {
@@ -94,6 +97,7 @@ class Optimizer {
   // The "config" dict of tf.keras >= 2.11 get_config(): name, weight_decay, clipnorm,
   // global_clipnorm, clipvalue, use_ema, ema_momentum, ema_overwrite_frequency, jit_compile,
   // is_legacy_optimizer, learning_rate (as float32), then the optimizer's own hyperparameters.
+  // keel's "agc" only when set, so an optimizer without it gives exactly Keras's keys.
   nlohmann::json get_config() const;
 
  protected:
@@ -151,9 +155,10 @@ class Optimizer {
 
 // Keras names, case-insensitive: "sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad".
 // `config` holds Keras get_config keys (learning_rate, momentum, beta_1, clipnorm, weight_decay,
-// ...) plus keel's "on_nonfinite" ("error" | "skip_step" | "ignore"); null means unset. Keys
-// Keras writes but keel does not implement are accepted at their defaults (use_ema false,
-// jit_compile, is_legacy_optimizer false, ...); anything else throws keel::Error naming the key.
+// ...) plus keel's "on_nonfinite" ("error" | "skip_step" | "ignore") and "agc" (adaptive gradient
+// clipping's lambda); null means unset. Keys Keras writes but keel does not implement are accepted
+// at their defaults (use_ema false, jit_compile, is_legacy_optimizer false, ...); anything else
+// throws keel::Error naming the key.
 std::unique_ptr<Optimizer> make_optimizer(std::string_view name,
                                           const nlohmann::json& config = nlohmann::json::object());
 
