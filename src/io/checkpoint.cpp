@@ -221,14 +221,6 @@ std::filesystem::path checkpoint_path(const std::filesystem::path& dir) {
   return dir / "checkpoint.keel";
 }
 
-namespace {
-std::vector<ParamRef> trainable_params(Model& model) {
-  std::vector<ParamRef> params;
-  for (Variable* v : model.variables())
-    if (v->trainable) params.push_back({v->name, v->value, v->grad, v->size(), v->shape});
-  return params;
-}
-}  // namespace
 
 Checkpoint capture_training_state(Model& model, const TrainingProgress& progress,
                                   std::span<const std::shared_ptr<Callback>> callbacks) {
@@ -291,7 +283,7 @@ TrainingProgress restore_training_state(const Checkpoint& ck, Model& model,
                "variable '" + vars[i]->name + "'");
   if (model.compiled() && ck.contains("optimizer/iterations")) {
     Optimizer& opt = model.optimizer();
-    const auto params = trainable_params(model);
+    const auto params = model.optimizer_params();
     if (!opt.built()) opt.build(params);
     const auto slots_stored =
         entries_under(ck, "optimizer/", {"optimizer/iterations", "optimizer/learning_rate"});

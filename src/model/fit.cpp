@@ -86,9 +86,7 @@ void Model::compile(CompileOptions options) {
   state->optimizer = options.optimizer ? std::move(options.optimizer) : std::make_shared<SGD>();
   state->loss = make_loss(options.loss, options.from_logits);
   state->metric_names = std::move(options.metrics);
-  for (Variable* v : variables()) {
-    if (v->trainable) state->params.push_back({v->name, v->value, v->grad, v->size(), v->shape});
-  }
+  state->params = optimizer_params();
   training_ = std::move(state);
 }
 

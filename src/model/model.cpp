@@ -294,6 +294,25 @@ std::vector<const Variable*> Model::variables() const {
   return out;
 }
 
+std::vector<ParamRef> Model::optimizer_params() {
+  std::vector<const Layer*> classifiers;
+  for (int64_t t : output_tensors_) {
+    const int64_t producer = tensors_[static_cast<size_t>(t)].producer;
+    if (producer >= 0) classifiers.push_back(nodes_[static_cast<size_t>(producer)].layer);
+  }
+  std::vector<ParamRef> params;
+  for (auto& layer : layers_) {
+    const bool classifier =
+        std::find(classifiers.begin(), classifiers.end(), layer.get()) != classifiers.end();
+    for (Variable& v : layer->variables()) {
+      if (!v.trainable) continue;
+      params.push_back({v.name, v.value, v.grad, v.size(), v.shape});
+      params.back().exclude_from_agc = classifier && v.shape.size() >= 2;
+    }
+  }
+  return params;
+}
+
 int64_t Model::count_params() const { return trainable_params() + non_trainable_params(); }
 
 int64_t Model::trainable_params() const {

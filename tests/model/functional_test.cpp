@@ -250,3 +250,18 @@ TEST(FunctionalModel, ChainPrintsLikeKerasAndSequentialTrainsTheSame) {
 
 }  // namespace
 }  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(FunctionalModel, AgcSparesOnlyTheFinalClassifierWeights) {
+  // NFNets: no AGC on the final linear layer's weight matrix; its bias and every other layer keep it.
+  reset_default_names();
+  Model model = residual_shared();
+  for (const ParamRef& p : model.optimizer_params()) {
+    EXPECT_EQ(p.exclude_from_agc, std::string(p.name) == "dense_3/kernel:0") << p.name;
+  }
+}
+
+}  // namespace
+}  // namespace keel

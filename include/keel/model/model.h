@@ -33,6 +33,7 @@
 #include "keel/layers/keras_tensor.h"
 #include "keel/layers/layer.h"
 #include "keel/model/training.h"
+#include "keel/optimizers/clipping.h"
 
 namespace keel {
 
@@ -103,6 +104,10 @@ class Model {
   std::vector<Variable*> variables();
   std::vector<const Variable*> variables() const;
   int64_t count_params() const;
+  // The trainable variables as the optimizer sees them, arena order. The weight matrices of the
+  // layers that produce the model's outputs (the final classifier) are flagged exclude_from_agc:
+  // NFNets do not clip the final linear layer (Brock et al. 2021; its bias keeps AGC).
+  std::vector<ParamRef> optimizer_params();
   int64_t trainable_params() const;
   int64_t non_trainable_params() const;
 
