@@ -45,8 +45,6 @@ Model::Plan::Plan(const Model& model)
     y_refs_.push_back(refs(node.outputs));
     dy_refs_.push_back(refs(node.outputs));
   }
-  is_output_root_.assign(num_tensors, false);
-  for (int64_t t : outputs_) is_output_root_[static_cast<size_t>(root(t))] = true;
   data_.assign(num_tensors, nullptr);
   activations_.resize(num_tensors);
   grad_data_.assign(num_tensors, nullptr);

@@ -57,7 +57,6 @@ struct Model::Plan {
   std::vector<int64_t> width_;       // per tensor: floats per sample
   std::vector<bool> is_reshape_;     // per node
   std::vector<int64_t> readers_;     // per root: (non-reshape consumer, input position) count
-  std::vector<bool> is_output_root_; // per root: some model output aliases it
   std::vector<float*> data_;         // per tensor: the latest forward's data
   std::vector<std::unique_ptr<float[], detail::AlignedFree>> activations_;  // per tensor (roots)
   int64_t capacity_ = 0;

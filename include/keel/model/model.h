@@ -7,6 +7,11 @@
 //
 // Sequential (sequential.h) is the chain-shaped Model. Everything below works on both.
 //
+// Not yet as in Keras: a layer's variables live in the arena of the last model built over it, so
+// two models sharing a layer (an encoder inside an autoencoder) do not share its weights: building
+// the second re-initialises and rebinds them. fit / evaluate / predict take one input and one
+// output; forward / backward take any number.
+//
 // Parameters: all variables (trainable or not) live in one contiguous float arena in Keras
 // `model.weights` order (model.layers order, each layer's variable_specs order); gradients of
 // trainable variables in a second arena with the same per-variable order, so clipping, optimizer
