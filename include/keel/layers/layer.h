@@ -18,6 +18,7 @@
 //    called more than once is one layer: its weights are shared and its gradients add.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <span>
