@@ -25,13 +25,20 @@ using json = nlohmann::json;
 using LayerFactory = std::function<std::unique_ptr<Layer>(const json&)>;
 
 const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
-  static const std::map<std::string, LayerFactory, std::less<>> registry = {
-      {"Activation", &Activation::from_config},
-      {"BatchNormalization", &BatchNormalization::from_config},
-      {"Dense", &Dense::from_config},
-      {"Dropout", &Dropout::from_config},
-      {"Flatten", &Flatten::from_config},
-  };
+  static const std::map<std::string, LayerFactory, std::less<>> registry = [] {
+    std::map<std::string, LayerFactory, std::less<>> r = {
+        {"Activation", &Activation::from_config},
+        {"BatchNormalization", &BatchNormalization::from_config},
+        {"Concatenate", &Concatenate::from_config},
+        {"Dense", &Dense::from_config},
+        {"Dropout", &Dropout::from_config},
+        {"Flatten", &Flatten::from_config},
+    };
+    for (const char* merge : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {
+      r.emplace(merge, [merge](const json& config) { return elementwise_merge_from_config(merge, config); });
+    }
+    return r;
+  }();
   return registry;
 }
 

@@ -1,7 +1,6 @@
 #include "keel/layers/input_layer.h"
 
 #include "keel/core/error.h"
-#include "layer_config.h"
 
 namespace keel {
 
@@ -44,29 +43,6 @@ nlohmann::json InputLayer::get_config() const {
   config["ragged"] = false;
   config["name"] = name();
   return config;
-}
-
-std::unique_ptr<Layer> InputLayer::from_config(const nlohmann::json& config) {
-  constexpr const char* kCls = "InputLayer";
-  KEEL_CHECK(config.is_object(), kCls, ": config must be an object");
-  KEEL_CHECK(config.contains("batch_input_shape") && config["batch_input_shape"].is_array() &&
-                 !config["batch_input_shape"].empty(),
-             kCls, ": config needs 'batch_input_shape' as a list such as [null, 784]");
-  std::vector<int64_t> shape;
-  const auto& dims = config["batch_input_shape"];
-  for (size_t i = 1; i < dims.size(); ++i) {
-    KEEL_CHECK(dims[i].is_number_integer(), kCls, ": batch_input_shape[", i, "] is ", dims[i].dump(),
-               "; expected a positive integer");
-    shape.push_back(dims[i].get<int64_t>());
-  }
-  InputOptions options;
-  options.name = layer_config::get_string(config, kCls, "name", "");
-  if (config.contains("dtype")) {
-    const std::string dtype = layer_config::get_string(config, kCls, "dtype", "float32");
-    KEEL_CHECK(dtype == "float32", kCls, " '", options.name, "': dtype '", dtype,
-               "' is not supported; expected float32");
-  }
-  return std::make_unique<InputLayer>(std::move(shape), std::move(options));
 }
 
 KerasTensor Input(std::vector<int64_t> shape, InputOptions options) {

@@ -1,6 +1,7 @@
 #include "keel/layers/merge.h"
 
 #include <array>
+#include <cassert>
 
 #include "keel/core/error.h"
 #include "layer_config.h"
@@ -18,17 +19,37 @@ void check_input_count(const Layer& layer, size_t k) {
 }
 }  // namespace
 
-ElementwiseMerge::ElementwiseMerge(MergeOp op, const char* class_name, const char* prefix,
-                                   MergeOptions options)
-    : Layer(prefix, std::move(options.name), {}), op_(op), class_name_(class_name) {
+namespace {
+struct MergeNames {
+  MergeOp op;
+  const char* class_name;
+  const char* prefix;
+};
+constexpr MergeNames kMergeNames[] = {
+    {MergeOp::kAdd, "Add", "add"},           {MergeOp::kSubtract, "Subtract", "subtract"},
+    {MergeOp::kMultiply, "Multiply", "multiply"}, {MergeOp::kAverage, "Average", "average"},
+    {MergeOp::kMaximum, "Maximum", "maximum"}, {MergeOp::kMinimum, "Minimum", "minimum"},
+};
+const MergeNames& names_of(MergeOp op) {
+  for (const auto& n : kMergeNames)
+    if (n.op == op) return n;
+  assert(false && "every MergeOp has names");
+  return kMergeNames[0];
+}
+}  // namespace
+
+ElementwiseMerge::ElementwiseMerge(MergeOp op, MergeOptions options)
+    : Layer(names_of(op).prefix, std::move(options.name), {}), op_(op) {
   set_trainable(options.trainable);
 }
+
+std::string ElementwiseMerge::class_name() const { return names_of(op_).class_name; }
 
 std::vector<Shape> ElementwiseMerge::compute_output_shapes(std::span<const Shape> input_shapes) const {
   check_input_count(*this, input_shapes.size());
   for (const Shape& s : input_shapes) {
     // Keras broadcasts some shape pairs; keel merges equal shapes only and says so.
-    KEEL_CHECK(s == input_shapes[0], "layer '", name(), "' (", class_name_,
+    KEEL_CHECK(s == input_shapes[0], "layer '", name(), "' (", class_name(),
                "): inputs must have the same shape, got ", input_shapes[0].to_string(), " and ",
                s.to_string());
   }
@@ -60,13 +81,12 @@ nlohmann::json ElementwiseMerge::get_config() const { return base_config(); }
 std::unique_ptr<Layer> elementwise_merge_from_config(const std::string& class_name,
                                                      const nlohmann::json& config) {
   auto base = layer_config::parse_base(config, class_name, {});
-  MergeOptions options{.name = std::move(base.name), .trainable = base.trainable};
-  if (class_name == "Add") return std::make_unique<Add>(std::move(options));
-  if (class_name == "Subtract") return std::make_unique<Subtract>(std::move(options));
-  if (class_name == "Multiply") return std::make_unique<Multiply>(std::move(options));
-  if (class_name == "Average") return std::make_unique<Average>(std::move(options));
-  if (class_name == "Maximum") return std::make_unique<Maximum>(std::move(options));
-  if (class_name == "Minimum") return std::make_unique<Minimum>(std::move(options));
+  for (const auto& n : kMergeNames) {
+    if (class_name == n.class_name) {
+      return std::make_unique<ElementwiseMerge>(
+          n.op, MergeOptions{.name = std::move(base.name), .trainable = base.trainable});
+    }
+  }
   KEEL_FAIL("'", class_name, "' is not an elementwise merge layer");
 }
 

@@ -48,7 +48,6 @@ Model::Plan::Plan(const Model& model)
   data_.assign(num_tensors, nullptr);
   activations_.resize(num_tensors);
   grad_data_.assign(num_tensors, nullptr);
-  seeded_.assign(num_tensors, 0);
 }
 
 void Model::Plan::ensure_capacity(int64_t batch) {
@@ -145,13 +144,12 @@ Model::Plan::Schedule Model::Plan::make_schedule() const {
   for (int64_t o : outputs_) {
     const auto r = size_t(root(o));
     if (!needs_grad[r] || writers[r] == 1) {
-      s.seed_buffer.push_back(-1);  // read in place from the caller's dy (or not read at all)
-      written[r] = 1;
-      continue;
+      s.seeds.push_back(Seed::kInPlace);  // the caller's dy is the slot (or is never read)
+    } else {
+      if (s.slot_buffer[r] < 0) s.slot_buffer[r] = take();
+      s.seeds.push_back(written[r] ? Seed::kAdd : Seed::kCopy);
     }
-    if (s.slot_buffer[r] < 0) s.slot_buffer[r] = take();
     written[r] = 1;
-    s.seed_buffer.push_back(s.slot_buffer[r]);
   }
   std::vector<const Layer*> layers_written;
   for (size_t k = nodes.size(); k-- > 0;) {
@@ -163,6 +161,9 @@ Model::Plan::Schedule Model::Plan::make_schedule() const {
         std::find(layers_written.begin(), layers_written.end(), node.layer) == layers_written.end();
     step.write = first_of_layer ? Write::kSet : Write::kAdd;
     if (first_of_layer) layers_written.push_back(node.layer);
+    for (size_t o = 0; o < outputs_.size() && step.model_output < 0; ++o) {
+      if (node.outputs.size() == 1 && outputs_[o] == node.outputs[0]) step.model_output = int64_t(o);
+    }
     for (int64_t out : node.outputs) {
       // An output nothing reads still gets a (zero-filled) gradient buffer.
       if (s.slot_buffer[size_t(out)] < 0 && writers[size_t(out)] == 0) {
@@ -236,31 +237,23 @@ void Model::Plan::backward(std::span<const float* const> dys, std::span<const bo
     grad_buffers_.clear();
     for (int64_t b = 0; b < schedule_.num_buffers; ++b) grad_buffers_.push_back(allocate_aligned_floats(batch * widest_));
     grad_capacity_ = batch;
+    for (size_t t = 0; t < grad_data_.size(); ++t) {
+      const int64_t b = schedule_.slot_buffer[t];
+      grad_data_[t] = b >= 0 ? grad_buffers_[size_t(b)].get() : nullptr;
+    }
   }
   if (update == GradientUpdate::kOverwrite) {
     for (size_t i = 0; i < schedule_.zero_on_overwrite.size(); ++i)
       std::fill_n(schedule_.zero_on_overwrite[i], schedule_.zero_sizes[i], 0.0f);
   }
-  for (size_t t = 0; t < grad_data_.size(); ++t) {
-    const int64_t b = schedule_.slot_buffer[t];
-    grad_data_[t] = b >= 0 ? grad_buffers_[size_t(b)].get() : nullptr;
-  }
-  // Seed the output slots with the caller's gradients: in place when the output is the slot's
-  // only source, else copied in (first) or added (later) before the consumers add theirs.
-  const auto& outputs = outputs_;
-  std::vector<char>& seeded = seeded_;
-  std::fill(seeded.begin(), seeded.end(), 0);
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const auto r = size_t(root(outputs[i]));
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const auto r = size_t(root(outputs_[i]));
     const int64_t n = batch * width_[r];
-    if (schedule_.seed_buffer[i] < 0) {
-      grad_data_[r] = const_cast<float*>(dys[i]);
-    } else if (!seeded[r]) {
-      std::memcpy(grad_data_[r], dys[i], size_t(n) * sizeof(float));
-    } else {
-      accumulate(grad_data_[r], dys[i], n);
+    switch (schedule_.seeds[i]) {
+      case Seed::kInPlace: grad_data_[r] = const_cast<float*>(dys[i]); break;
+      case Seed::kCopy: std::memcpy(grad_data_[r], dys[i], size_t(n) * sizeof(float)); break;
+      case Seed::kAdd: accumulate(grad_data_[r], dys[i], n); break;
     }
-    seeded[r] = 1;
   }
 
   const auto& nodes = nodes_;
@@ -268,7 +261,9 @@ void Model::Plan::backward(std::span<const float* const> dys, std::span<const bo
     const auto k = size_t(step.node);
     const GraphNode& node = nodes[k];
     for (int64_t b : step.zero_outputs) std::fill_n(grad_buffers_[size_t(b)].get(), batch * widest_, 0.0f);
-    Context ctx{Mode::kTraining, nullptr, false};
+    const bool logits = step.model_output >= 0 && size_t(step.model_output) < from_logits.size() &&
+                        from_logits[size_t(step.model_output)];
+    const Context ctx{Mode::kTraining, nullptr, logits};
     auto& x = x_refs_[k];
     auto& y = y_refs_[k];
     auto& dy = dy_refs_[k];
@@ -286,9 +281,6 @@ void Model::Plan::backward(std::span<const float* const> dys, std::span<const bo
       y[i].dims[0] = batch;
       dy[i].data = grad_data_[out];
       dy[i].dims[0] = batch;
-      for (size_t o = 0; o < outputs.size(); ++o) {
-        if (size_t(outputs[o]) == out && from_logits.size() > o && from_logits[o]) ctx.dy_wrt_logits = true;
-      }
     }
     const Write write = update == GradientUpdate::kOverwrite ? step.write : Write::kAdd;
     node.layer->backward(ctx, x, y, dy, dx, write);

@@ -33,12 +33,16 @@ struct Model::Plan {
     // consumer's gradient) a scratch buffer then added into the slot; -1 when not needed.
     std::vector<int64_t> dx_buffer, add_into_buffer;
     std::vector<int64_t> zero_outputs;  // buffers of outputs nothing reads: dy = 0
+    int64_t model_output = -1;          // the model output this node produces, if any
   };
+  // How a model output's dy reaches its gradient slot.
+  enum class Seed : uint8_t { kInPlace, kCopy, kAdd };
   struct Schedule {
     std::vector<BackwardStep> steps;             // backward order
     std::vector<int64_t> slot_buffer;            // per slot (root tensor): pool buffer or -1
-    std::vector<int64_t> seed_buffer;            // per model output: buffer the dy is copied to
-                                                 // (-1: the caller's dy is used in place)
+    // Per model output: read in place (the slot's only source), or copied / added into the slot
+    // before the consumers inside the graph add theirs.
+    std::vector<Seed> seeds;
     std::vector<float*> zero_on_overwrite;       // gradients of variables no step writes
     std::vector<int64_t> zero_sizes;
     int64_t num_buffers = 0;
@@ -70,7 +74,6 @@ struct Model::Plan {
   std::vector<std::unique_ptr<float[], detail::AlignedFree>> grad_buffers_;
   int64_t grad_capacity_ = 0, widest_ = 1;
   std::vector<float*> grad_data_;          // per root during a backward pass
-  std::vector<char> seeded_;               // per root: an output's dy is already in its slot
 };
 
 }  // namespace keel

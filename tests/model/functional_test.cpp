@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "keel/core/error.h"
+#include "keel/io/model_config.h"
 #include "keel/layers/input_layer.h"
 #include "keel/layers/layers.h"
 #include "keel/layers/merge.h"
@@ -253,6 +254,19 @@ TEST(FunctionalModel, ChainPrintsLikeKerasAndSequentialTrainsTheSame) {
 
 namespace keel {
 namespace {
+
+TEST(FunctionalModel, MergeLayerInASequentialConfigIsAClearError) {
+  try {
+    model_from_json(R"({"class_name": "Sequential", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},
+        {"class_name": "Add", "config": {"name": "add"}}]}})",
+                    "<test>", 42);
+    FAIL() << "a Sequential cannot hold a merge layer";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot be part of a Sequential"), std::string::npos)
+        << e.what();
+  }
+}
 
 TEST(FunctionalModel, AgcSparesOnlyTheFinalClassifierWeights) {
   // NFNets: no AGC on the final linear layer's weight matrix; its bias and every other layer keep it.

@@ -31,7 +31,6 @@ class InputLayer : public Layer {
   void backward(const Context&, std::span<const TensorRef>, std::span<const TensorRef>,
                 std::span<const TensorRef>, std::span<const TensorRef>, Write) override;
   nlohmann::json get_config() const override;
-  static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
 
  private:
   std::vector<int64_t> shape_;

@@ -8,4 +8,6 @@
 #include "keel/layers/dropout.h"
 #include "keel/layers/flatten.h"
 #include "keel/layers/initializers.h"
+#include "keel/layers/input_layer.h"
 #include "keel/layers/layer.h"
+#include "keel/layers/merge.h"

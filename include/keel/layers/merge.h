@@ -19,10 +19,12 @@ struct MergeOptions {
   bool trainable = true;
 };
 
-// The elementwise merges share everything but their operation and names.
+// The elementwise merges share everything but their operation, which also gives their Keras class
+// name and default-name prefix (Add / "add", ...).
 class ElementwiseMerge : public Layer {
  public:
-  std::string class_name() const override { return class_name_; }
+  ElementwiseMerge(MergeOp op, MergeOptions options);
+  std::string class_name() const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ElementwiseMerge>(*this); }
   MergeOp op() const { return op_; }
   int num_inputs() const override { return op_ == MergeOp::kSubtract ? 2 : kVariadic; }
@@ -33,42 +35,38 @@ class ElementwiseMerge : public Layer {
                 std::span<const TensorRef> dy, std::span<const TensorRef> dx, Write write) override;
   nlohmann::json get_config() const override;
 
- protected:
-  ElementwiseMerge(MergeOp op, const char* class_name, const char* prefix, MergeOptions options);
-
  private:
   MergeOp op_;
-  std::string class_name_;
 };
 
 class Add : public ElementwiseMerge {
  public:
-  explicit Add(MergeOptions options = {}) : ElementwiseMerge(MergeOp::kAdd, "Add", "add", std::move(options)) {}
+  explicit Add(MergeOptions options = {}) : ElementwiseMerge(MergeOp::kAdd, std::move(options)) {}
 };
 class Subtract : public ElementwiseMerge {
  public:
   explicit Subtract(MergeOptions options = {})
-      : ElementwiseMerge(MergeOp::kSubtract, "Subtract", "subtract", std::move(options)) {}
+      : ElementwiseMerge(MergeOp::kSubtract, std::move(options)) {}
 };
 class Multiply : public ElementwiseMerge {
  public:
   explicit Multiply(MergeOptions options = {})
-      : ElementwiseMerge(MergeOp::kMultiply, "Multiply", "multiply", std::move(options)) {}
+      : ElementwiseMerge(MergeOp::kMultiply, std::move(options)) {}
 };
 class Average : public ElementwiseMerge {
  public:
   explicit Average(MergeOptions options = {})
-      : ElementwiseMerge(MergeOp::kAverage, "Average", "average", std::move(options)) {}
+      : ElementwiseMerge(MergeOp::kAverage, std::move(options)) {}
 };
 class Maximum : public ElementwiseMerge {
  public:
   explicit Maximum(MergeOptions options = {})
-      : ElementwiseMerge(MergeOp::kMaximum, "Maximum", "maximum", std::move(options)) {}
+      : ElementwiseMerge(MergeOp::kMaximum, std::move(options)) {}
 };
 class Minimum : public ElementwiseMerge {
  public:
   explicit Minimum(MergeOptions options = {})
-      : ElementwiseMerge(MergeOp::kMinimum, "Minimum", "minimum", std::move(options)) {}
+      : ElementwiseMerge(MergeOp::kMinimum, std::move(options)) {}
 };
 
 struct ConcatenateOptions {
@@ -101,7 +99,7 @@ class Concatenate : public Layer {
   std::vector<int64_t> widths_;                // per input: dims[axis] · inner
 };
 
-// from_config for the elementwise merges: the class name picks the operation.
+// from_config for the elementwise merges: the class name ("Add", ...) picks the operation.
 std::unique_ptr<Layer> elementwise_merge_from_config(const std::string& class_name,
                                                      const nlohmann::json& config);
 

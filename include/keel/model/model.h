@@ -136,6 +136,8 @@ class Model {
   const float* forward(const float* x, int64_t batch, Mode mode);
   void forward(std::span<const float* const> xs, int64_t batch, Mode mode);
   const float* output(int64_t i) const;
+  // One-output form; `x` is not read (the plan keeps the latest forward's inputs) and stays so
+  // callers written for Sequential read the same.
   void backward(const float* x, const float* dy, int64_t batch, bool from_logits,
                 GradientUpdate update = GradientUpdate::kAdd);
   void backward(std::span<const float* const> dys, std::span<const bool> from_logits,
