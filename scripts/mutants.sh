@@ -19,6 +19,8 @@ mutants=(
   'src/kernels/merge.cpp|s/if (m != i)/if (m == i)/|LayersMerge.*:FunctionalTraining.*|Multiply backward multiplies by its own input'
   'src/kernels/merge.cpp|s/const bool keep = op == MergeOp::kMaximum ? value >= v : value <= v;/const bool keep = op == MergeOp::kMaximum ? value > v : value < v;/|LayersMerge.*|Maximum/Minimum tie routes the gradient to the last input'
   'src/kernels/merge.cpp|s/        std::memcpy(dxs\[i\] + r \* widths\[i\], row,/        std::memcpy(dxs[i] + r * widths[i], dy + r * total,/|LayersMerge.*:FunctionalTraining.*|Concatenate backward reads every input'"'"'s gradient from the row start'
+  'src/model/plan.cpp|s/case Seed::kCopy: std::memcpy(grad_data_\[r\], dys\[i\], size_t(n) \* sizeof(float)); break;/case Seed::kCopy: break;/|FunctionalModel.Output*|an output also read inside the graph loses the caller'"'"'s dy'
+  'src/layers/dense.cpp|s/if (dbias != nullptr \&\& write == Write::kSet) std::fill_n(dbias, units_, 0.0f);//|LayersDense*|Write::kSet adds into the bias gradient instead of overwriting it'
   'src/model/model.cpp|s/params.back().exclude_from_agc = classifier \&\& v.shape.size() >= 2;/params.back().exclude_from_agc = false;/|FunctionalModel.Agc*|AGC clips the final classifier'
 )
 

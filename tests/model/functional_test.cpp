@@ -279,3 +279,52 @@ TEST(FunctionalModel, AgcSparesOnlyTheFinalClassifierWeights) {
 
 }  // namespace
 }  // namespace keel
+
+namespace keel {
+namespace {
+
+// An output that is also read inside the graph: its gradient is the caller's dy plus what its
+// consumers send back (the plan copies the dy into the slot, then the consumers add). Checked
+// against central differences of L = Σ w_y·y + Σ w_s·s over every parameter.
+TEST(FunctionalModel, OutputAlsoReadInsideTheGraphGetsBothGradients) {
+  reset_default_names();
+  KerasTensor x = Input({4});
+  KerasTensor s = Dense(3, {.activation = "tanh"})(x);
+  KerasTensor y = Dense(2)(Concatenate()({s, Dense(3, {.activation = "tanh"})(x)}));
+  Model model({x}, {y, s});
+  constexpr int64_t kBatch = 3;
+  std::vector<float> input(kBatch * 4), wy(kBatch * 2), ws(kBatch * 3);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = std::sin(0.7f * float(i) + 0.3f);
+  for (size_t i = 0; i < wy.size(); ++i) wy[i] = std::cos(1.3f * float(i));
+  for (size_t i = 0; i < ws.size(); ++i) ws[i] = std::cos(0.4f * float(i) + 1.0f);
+  const float* xs[] = {input.data()};
+  auto loss = [&] {
+    model.forward(xs, kBatch, Mode::kTraining);
+    double l = 0;
+    for (size_t i = 0; i < wy.size(); ++i) l += double(wy[i]) * model.output(0)[i];
+    for (size_t i = 0; i < ws.size(); ++i) l += double(ws[i]) * model.output(1)[i];
+    return l;
+  };
+  loss();
+  model.zero_gradients();
+  const float* dys[] = {wy.data(), ws.data()};
+  const bool from_logits[] = {false, false};
+  model.backward(dys, from_logits, kBatch, Model::GradientUpdate::kOverwrite);
+  const float h = 1e-2f;
+  for (Variable* v : model.variables()) {
+    for (int64_t i = 0; i < v->size(); ++i) {
+      const float orig = v->value[i];
+      v->value[i] = orig + h;
+      const double lp = loss();
+      v->value[i] = orig - h;
+      const double lm = loss();
+      v->value[i] = orig;
+      const double numeric = (lp - lm) / (2.0 * h);
+      EXPECT_NEAR(v->grad[i], numeric, 2e-3 * std::max(1.0, std::fabs(numeric)))
+          << v->name << "[" << i << "]";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keel
