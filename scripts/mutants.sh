@@ -28,8 +28,10 @@ selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }
 
 echo "mutants.sh: copying the tree to $scratch and building the tests (Release)" >&2
-mkdir -p "$scratch"
-rsync -a --delete --exclude '/build*' --exclude '.git' "$root/" "$scratch/src/"
+rm -rf "$scratch/src"
+mkdir -p "$scratch/src"
+# tar keeps modification times, so a second run rebuilds only what changed.
+tar -C "$root" --exclude='./build*' --exclude='./.git' -cf - . | tar -C "$scratch/src" -xf -
 cmake -S "$scratch/src" -B "$scratch/build" -DCMAKE_BUILD_TYPE=Release -DKEEL_BUILD_BENCH=OFF >/dev/null
 cmake --build "$scratch/build" -j"$(nproc)" --target keel_tests keel >/dev/null
 
