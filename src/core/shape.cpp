@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "keel/core/error.h"
+
 namespace keel {
 
 Shape Shape::batched(const std::vector<int64_t>& sample_dims) {
@@ -25,6 +27,16 @@ int64_t Shape::num_elements() const {
     n *= d;
   }
   return n;
+}
+
+void check_input_sample_size(const Shape& shape, std::string_view owner) {
+  int64_t sample = 1;
+  for (size_t i = 1; i < shape.dims().size(); ++i) {
+    const int64_t d = shape.dims()[i];
+    KEEL_CHECK(d >= 1 && sample <= (int64_t{1} << 32) / d, owner, ": input shape ",
+               shape.to_string(), " has more than 2^32 values per sample; expected a smaller input");
+    sample *= d;
+  }
 }
 
 std::string Shape::to_string() const {

@@ -16,6 +16,7 @@ InputLayer::InputLayer(std::vector<int64_t> shape, InputOptions options)
     KEEL_CHECK(d > 0, "Input '", name(), "': shape dimension ", d,
                " must be positive (the batch dimension is not part of shape)");
   }
+  check_input_sample_size(Shape::batched(shape_), "Input '" + name() + "'");
   build(std::span<const Shape>{});
 }
 

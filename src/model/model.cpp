@@ -70,6 +70,7 @@ void Model::build_sequential_graph(std::optional<Shape> input_shape) {
                "' declares no input_shape; pass input_shape to the first layer or to build()");
     input_shape = Shape::batched(declared);
   }
+  check_input_sample_size(*input_shape, "model '" + name_ + "'");
   nodes_.clear();
   tensors_.assign(1, GraphTensor{*input_shape, -1, 0, nullptr});
   input_tensors_ = {0};
@@ -203,19 +204,6 @@ void Model::build(std::optional<Shape> input_shape, uint64_t seed) {
                "model '", name_, "': build(", input_shape->to_string(),
                ") does not match the input the functional model was made with, ",
                tensors_[static_cast<size_t>(input_tensors_[0])].shape.to_string());
-  }
-  // Checked before any layer multiplies the dims (Flatten, Dense fan-in) in later use: a config
-  // or file can claim any size, and an overflowing product is UB.
-  for (int64_t t : input_tensors_) {
-    const Shape& shape = tensors_[static_cast<size_t>(t)].shape;
-    int64_t sample = 1;
-    for (size_t i = 1; i < shape.dims().size(); ++i) {
-      const int64_t d = shape.dims()[i];
-      KEEL_CHECK(d >= 1 && sample <= (int64_t{1} << 32) / d, "model '", name_, "': input shape ",
-                 shape.to_string(),
-                 " has more than 2^32 values per sample; expected a smaller input");
-      sample *= d;
-    }
   }
   allocate_variables(seed);
   plan_ = std::make_unique<Plan>(*this);

@@ -229,6 +229,13 @@ TEST(FunctionalModel, ErrorsNameTheProblem) {
   EXPECT_THROW(Add()({a, b}), Error);  // (None, 3) vs (None, 5)
   KerasTensor other = Input({4});
   EXPECT_THROW(Model(other, a), Error);  // `a` does not depend on `other`
+  // Checked where the shape enters, before a layer multiplies the dims (overflow is UB).
+  try {
+    Input({int64_t{1} << 40, int64_t{1} << 40});
+    FAIL() << "an input of 2^80 values per sample must be rejected";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("2^32 values per sample"), std::string::npos) << e.what();
+  }
 }
 
 TEST(FunctionalModel, ChainPrintsLikeKerasAndSequentialTrainsTheSame) {

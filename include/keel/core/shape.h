@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keel {
@@ -38,5 +39,11 @@ class Shape {
  private:
   std::vector<int64_t> dims_;
 };
+
+// Throws keel::Error "<owner>: input shape (None, ...) has more than 2^32 values per sample"
+// unless every dim after the batch is >= 1 and their product is at most 2^32. Called where an
+// input shape enters a model, before any layer multiplies the dims (a config or file can claim
+// any size, and an overflowing product is UB).
+void check_input_sample_size(const Shape& shape, std::string_view owner);
 
 }  // namespace keel
