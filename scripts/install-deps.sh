@@ -14,7 +14,7 @@ for arg in "$@"; do
     --test)  packages+=(python3-numpy python3-torch python3-onnx) ;;  # onnx: onnx.checker in the interop tests
     --bench) packages+=(python3-numpy python3-torch) ;;
     --docs)  packages+=(chromium) ;;
-    --fuzz)  packages+=(clang libclang-rt-14-dev) ;;
+    --fuzz)  packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # libomp: clang's OpenMP runtime
     *) echo "install-deps.sh: unknown option '$arg' (allowed: --test, --bench, --fuzz, --docs)" >&2; exit 2 ;;
   esac
 done
