@@ -14,23 +14,43 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) 
   return evaluate(DataView::of(x, y), options);
 }
 
+Logs Model::evaluate(std::span<const Tensor> xs, std::span<const Tensor> ys, EvaluateOptions options) {
+  KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before evaluate()");
+  const TrainingData data = TrainingData::of(xs, ys);
+  check_training_data(*this, data, "evaluate() data");
+  return evaluate_data(data, options);
+}
+
 Logs Model::evaluate(const DataView& data, EvaluateOptions options) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before evaluate()");
-  KEEL_CHECK(options.batch_size >= 1, "evaluate(): batch_size ", options.batch_size,
-             " must be >= 1");
+  check_single_io("evaluate(DataView)");
   KEEL_CHECK(data.size > 0 && data.has_labels(), "evaluate(): data needs samples and labels");
   KEEL_CHECK(data.x_width() == input_shape().sample_size(), "evaluate(): each sample has ",
              data.x_width(), " values but the model expects input ", input_shape().to_string());
+  return evaluate_data(TrainingData::of(data), options);
+}
+
+Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& options) {
+  KEEL_CHECK(options.batch_size >= 1, "evaluate(): batch_size ", options.batch_size,
+             " must be >= 1");
   TrainingState& t = *training_;
   // Not (n + bs - 1) / bs: that overflows for a huge batch size.
-  const int64_t n = data.size, bs = options.batch_size, steps = n / bs + (n % bs != 0 ? 1 : 0);
-  const int64_t out_width = output_shape().sample_size(), y_width = data.y_width;
-  t.ensure_batch_buffers(std::min(bs, n), data.x_width(), y_width, out_width);
+  const int64_t n = data.size(), bs = options.batch_size, steps = n / bs + (n % bs != 0 ? 1 : 0);
+  const std::vector<int64_t> y_widths = t.label_widths(data);
+  t.ensure_batch_buffers(*this, std::min(bs, n), y_widths);
 
   // Own trackers: evaluate inside fit must not disturb the training epoch's running values.
-  Mean loss_tracker;
-  std::vector<std::unique_ptr<Metric>> metrics;
-  for (const auto& name : t.metric_names) metrics.push_back(make_metric(name, out_width, y_width));
+  struct OutputTrackers {
+    Mean loss;
+    std::vector<std::unique_ptr<Metric>> metrics;
+  };
+  std::vector<OutputTrackers> trackers(t.outputs.size());
+  Mean total;
+  for (size_t i = 0; i < t.outputs.size(); ++i) {
+    const int64_t out_width = tensors_[size_t(output_tensors_[i])].shape.sample_size();
+    for (const auto& name : t.metric_names)
+      trackers[i].metrics.push_back(make_metric(name, out_width, y_widths[i]));
+  }
   std::ostream& out = options.out ? *options.out : std::cout;
   std::unique_ptr<Progbar> bar;
   if (options.verbose > 0) bar = std::make_unique<Progbar>(steps, options.verbose, out, is_terminal(out));
@@ -38,21 +58,32 @@ Logs Model::evaluate(const DataView& data, EvaluateOptions options) {
   Logs logs;
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t first = step * bs, count = std::min(bs, n - first);
-    data.gather(nullptr, first, count, t.x_batch.get(), t.y_batch.get());
-    const float* pred = forward(t.x_batch.get(), count, Mode::kInference);
-    LossBatch lb;
-    lb.y_pred = pred;
-    lb.logits = outputs_softmax() ? output_logits() : nullptr;
-    lb.y_true = t.y_batch.get();
-    lb.batch = count;
-    lb.width = out_width;
-    lb.true_width = y_width;
-    const double loss_sum = t.loss->compute(lb, nullptr, nullptr);
-    loss_tracker.update(loss_sum / static_cast<double>(count), static_cast<double>(count));
-    for (auto& m : metrics) m->update({pred, t.y_batch.get(), count, out_width, y_width});
+    data.gather(nullptr, first, count, t.x_pointers, t.y_pointers);
+    forward(t.x_inputs, count, Mode::kInference);
+    double weighted = 0.0;
+    for (size_t i = 0; i < t.outputs.size(); ++i) {
+      const auto index = static_cast<int64_t>(i);
+      const int64_t out_width = tensors_[size_t(output_tensors_[i])].shape.sample_size();
+      LossBatch lb;
+      lb.y_pred = output(index);
+      lb.logits = outputs_softmax(index) ? output_logits(index) : nullptr;
+      lb.y_true = t.y_pointers[i];
+      lb.batch = count;
+      lb.width = out_width;
+      lb.true_width = y_widths[i];
+      const double loss_sum = t.outputs[i].loss->compute(lb, nullptr, nullptr);
+      weighted += t.outputs[i].weight * loss_sum;
+      trackers[i].loss.update(loss_sum / static_cast<double>(count), static_cast<double>(count));
+      for (auto& m : trackers[i].metrics)
+        m->update({output(index), t.y_pointers[i], count, out_width, y_widths[i]});
+    }
+    total.update(weighted / static_cast<double>(count), static_cast<double>(count));
     logs.clear();
-    logs.set("loss", loss_tracker.result());
-    for (const auto& m : metrics) logs.set(m->name(), m->result());
+    logs.set("loss", total.result());
+    for (size_t i = 0; i < t.outputs.size(); ++i)
+      if (!t.outputs[i].loss_key.empty()) logs.set(t.outputs[i].loss_key, trackers[i].loss.result());
+    for (size_t i = 0; i < t.outputs.size(); ++i)
+      for (const auto& m : trackers[i].metrics) logs.set(t.outputs[i].metric_prefix + m->name(), m->result());
     if (bar) bar->update(step + 1, logs.items(), step + 1 == steps);
   }
   return logs;
@@ -109,6 +140,41 @@ void Model::predict_into(std::span<const float> x, std::span<float> out, int64_t
              " (output ", output_shape().to_string(), ")");
   predict_float_rows(*this, x.data(), count, width, out.data(),
                      std::min(batch_size, std::max<int64_t>(count, 1)));
+}
+
+std::vector<Tensor> Model::predict(std::span<const Tensor> xs, int64_t batch_size) {
+  if (!built_) build();
+  KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
+  KEEL_CHECK(xs.size() == input_tensors_.size(), "predict(): ", xs.size(),
+             " input arrays given but model '", name_, "' has ", input_tensors_.size(), " inputs");
+  const int64_t count = xs.empty() || xs[0].rank() < 1 ? 0 : xs[0].dim(0);
+  std::vector<int64_t> widths;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Shape& shape = tensors_[size_t(input_tensors_[i])].shape;
+    KEEL_CHECK(xs[i].rank() >= 1 && xs[i].dim(0) == count, "predict(): input ", i, " holds ",
+               xs[i].rank() >= 1 ? xs[i].dim(0) : 0, " samples but input 0 holds ", count);
+    widths.push_back(xs[i].row_size());
+    KEEL_CHECK(widths.back() == shape.sample_size(), "predict(): input ", i, ": each sample has ",
+               widths.back(), " values but the model expects input ", shape.to_string());
+  }
+  std::vector<Tensor> results;
+  for (int64_t id : output_tensors_) {
+    std::vector<int64_t> dims = tensors_[size_t(id)].shape.dims();
+    dims[0] = count;
+    results.emplace_back(std::move(dims));
+  }
+  const int64_t bs = std::min(batch_size, std::max<int64_t>(count, 1));
+  std::vector<const float*> inputs(xs.size());
+  for (int64_t first = 0; first < count; first += bs) {
+    const int64_t n = std::min(bs, count - first);
+    for (size_t i = 0; i < xs.size(); ++i) inputs[i] = xs[i].data() + first * widths[i];
+    forward(inputs, n, Mode::kInference);
+    for (size_t o = 0; o < results.size(); ++o) {
+      const int64_t out_width = results[o].row_size();
+      std::copy_n(output(int64_t(o)), n * out_width, results[o].data() + first * out_width);
+    }
+  }
+  return results;
 }
 
 Tensor Model::predict(const DataView& data, int64_t batch_size) {

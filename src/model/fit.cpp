@@ -1,6 +1,7 @@
 // compile / fit / train_on_batch: the Keras training loop.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <numeric>
 
@@ -18,40 +19,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 }  // namespace
-
-void TrainingState::ensure_batch_buffers(int64_t batch, int64_t x_width, int64_t y_width,
-                                         int64_t out_width) {
-  if (batch <= batch_capacity && y_width <= y_capacity_width) return;
-  batch = std::max(batch, batch_capacity);
-  x_batch = allocate_aligned_floats(batch * x_width);
-  y_batch = allocate_aligned_floats(batch * std::max<int64_t>(y_width, 1));
-  dloss = allocate_aligned_floats(batch * out_width);
-  batch_capacity = batch;
-  y_capacity_width = y_width;
-}
-
-void TrainingState::ensure_metrics(int64_t out_width, int64_t true_width) {
-  if (metrics_true_width == true_width) return;
-  metrics.clear();
-  for (const auto& name : metric_names) metrics.push_back(make_metric(name, out_width, true_width));
-  metrics_true_width = true_width;
-}
-
-void TrainingState::reset_metrics() {
-  loss_tracker.reset();
-  for (auto& m : metrics) m->reset();
-}
-
-void TrainingState::fill_logs(Logs& out) const {
-  out.set("loss", loss_tracker.result());
-  for (const auto& m : metrics) out.set(m->name(), m->result());
-}
-
-Logs TrainingState::logs() const {
-  Logs out;
-  fill_logs(out);
-  return out;
-}
 
 const std::vector<double>& History::operator[](const std::string& key) const {
   for (const auto& [k, v] : history)
@@ -79,14 +46,37 @@ void History::append(int64_t e, const Logs& logs) {
 
 void Model::compile(CompileOptions options) {
   if (!built_) build();
-  check_single_io("compile()");
-  KEEL_CHECK(!options.loss.empty(), "compile(): no loss given; expected a Keras loss name such as ",
+  const size_t n_out = output_tensors_.size();
+  KEEL_CHECK(!options.loss.empty() || !options.losses.empty(),
+             "compile(): no loss given; expected a Keras loss name such as ",
              "\"sparse_categorical_crossentropy\"");
+  KEEL_CHECK(options.loss.empty() || options.losses.empty(),
+             "compile(): give either `loss` (one for every output) or `losses` (one per output), "
+             "not both");
+  KEEL_CHECK(options.losses.empty() || options.losses.size() == n_out, "compile(): ",
+             options.losses.size(), " losses given for the ", n_out, " outputs of model '", name_,
+             "' (", output_names_text(), ")");
+  KEEL_CHECK(options.loss_weights.empty() || options.loss_weights.size() == n_out, "compile(): ",
+             options.loss_weights.size(), " loss_weights given for the ", n_out,
+             " outputs of model '", name_, "' (", output_names_text(), ")");
   auto state = std::make_unique<TrainingState>();
   state->optimizer = options.optimizer ? std::move(options.optimizer) : std::make_shared<SGD>();
-  state->loss = make_loss(options.loss, options.from_logits);
   state->metric_names = std::move(options.metrics);
   state->params = optimizer_params();
+  for (size_t i = 0; i < n_out; ++i) {
+    OutputTraining& o = state->outputs.emplace_back();
+    o.loss = make_loss(options.losses.empty() ? options.loss : options.losses[i], options.from_logits);
+    if (!options.loss_weights.empty()) {
+      const double w = options.loss_weights[i];
+      KEEL_CHECK(std::isfinite(w), "compile(): loss_weights[", i, "] = ", w, " must be finite");
+      o.weight = w;
+    }
+    // Keras names a multi-output model's logs after the output layers: "cls_loss", "cls_accuracy".
+    if (n_out > 1) {
+      o.metric_prefix = output_name(static_cast<int64_t>(i)) + "_";
+      o.loss_key = o.metric_prefix + "loss";
+    }
+  }
   training_ = std::move(state);
 }
 
@@ -106,49 +96,112 @@ std::vector<std::string> Model::metric_names() const {
   return training_ ? training_->metric_names : std::vector<std::string>{};
 }
 
-// One optimizer step on samples already gathered into the batch buffers.
-static void train_step(Model& model, TrainingState& t, int64_t n, int64_t y_width,
-                       std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
-  const int64_t out_width = model.output_shape().sample_size();
-  const float* out = model.forward(t.x_batch.get(), n, Mode::kTraining);
+// Loss (sum over the batch, unweighted) and metrics of output `i` on the last forward pass; writes
+// the weighted d(loss)/d(output) into its dloss buffer when `with_gradient`.
+static double output_loss(Model& model, TrainingState& t, size_t i, int64_t n, int64_t y_width,
+                          bool with_gradient) {
+  OutputTraining& o = t.outputs[i];
+  const auto index = static_cast<int64_t>(i);
+  const int64_t out_width = model.tensors()[size_t(model.output_tensors()[i])].shape.sample_size();
   LossBatch lb;
-  lb.y_pred = out;
-  lb.logits = model.outputs_softmax() ? model.output_logits() : nullptr;
-  lb.y_true = t.y_batch.get();
+  lb.y_pred = model.output(index);
+  lb.logits = model.outputs_softmax(index) ? model.output_logits(index) : nullptr;
+  lb.y_true = t.y_pointers[i];
   lb.batch = n;
   lb.width = out_width;
   lb.true_width = y_width;
   bool wrt_logits = false;
-  const double loss_sum = t.loss->compute(lb, t.dloss.get(), &wrt_logits);
-  // Metrics see the predictions of this forward pass, before the update (as in Keras).
-  t.ensure_metrics(out_width, y_width);
-  for (auto& m : t.metrics) m->update({out, t.y_batch.get(), n, out_width, y_width});
+  const double loss_sum = o.loss->compute(lb, with_gradient ? o.dloss.get() : nullptr,
+                                          with_gradient ? &wrt_logits : nullptr);
+  if (with_gradient) {
+    t.from_logits[i] = wrt_logits;
+    if (o.weight != 1.0) {
+      const auto w = static_cast<float>(o.weight);
+      for (int64_t k = 0; k < n * out_width; ++k) o.dloss[k] *= w;
+    }
+  }
+  return loss_sum;
+}
+
+// One optimizer step on samples already gathered into the batch buffers.
+static void train_step(Model& model, TrainingState& t, int64_t n, std::span<const int64_t> y_widths,
+                       std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
+  model.forward(t.x_inputs, n, Mode::kTraining);
+  double total = 0.0;
+  for (size_t i = 0; i < t.outputs.size(); ++i) {
+    OutputTraining& o = t.outputs[i];
+    const double loss_sum = output_loss(model, t, i, n, y_widths[i], true);
+    total += o.weight * loss_sum;
+    o.loss_tracker.update(loss_sum / static_cast<double>(n), static_cast<double>(n));
+    // Metrics see the predictions of this forward pass, before the update (as in Keras).
+    const int64_t out_width = model.tensors()[size_t(model.output_tensors()[i])].shape.sample_size();
+    t.ensure_metrics(o, out_width, y_widths[i]);
+    for (auto& m : o.metrics)
+      m->update({model.output(static_cast<int64_t>(i)), t.y_pointers[i], n, out_width, y_widths[i]});
+  }
   // Overwrites every gradient the optimizer reads (no zero_gradients pass): layers that run
   // backward write theirs, and Model::backward zeroes those of layers below the lowest
   // trainable one (frozen after compile()).
-  model.backward(t.x_batch.get(), t.dloss.get(), n, wrt_logits,
+  model.backward(t.dloss_inputs, std::span<const bool>(t.from_logits.get(), t.outputs.size()), n,
                  Model::GradientUpdate::kOverwrite);
   for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
   const StepResult r = t.optimizer->apply_gradients(t.params);
-  t.last = {loss_sum / static_cast<double>(n), r.clip.preclip_global_norm,
+  t.last = {total / static_cast<double>(n), r.clip.preclip_global_norm,
             r.clip.postclip_global_norm, r.clip.clipped, r.skipped};
-  t.loss_tracker.update(loss_sum / static_cast<double>(n), static_cast<double>(n));
+  t.loss_tracker.update(total / static_cast<double>(n), static_cast<double>(n));
 }
 
-static void check_data(const Model& model, const DataView& data, const char* what) {
-  KEEL_CHECK(data.size > 0, what, " holds no samples");
-  KEEL_CHECK(data.has_labels(), what, " has no labels (y)");
-  const int64_t expected = model.input_shape().sample_size();
-  KEEL_CHECK(data.x_width() == expected, what, ": each sample has ", data.x_width(),
-             " values but the model '", model.name(), "' expects input ",
-             model.input_shape().to_string(), " (", expected, " values per sample)");
+// The name of input i for messages ("input 'input_2'") when the model has several.
+static std::string input_label(const Model& model, size_t i) {
+  const GraphTensor& t = model.tensors()[size_t(model.input_tensors()[i])];
+  return model.num_inputs() == 1 ? std::string()
+                                 : " input " + std::to_string(i) + " ('" +
+                                       (t.input_layer ? t.input_layer->name() : "?") + "')";
+}
+
+void check_training_data(const Model& model, const TrainingData& data, const char* what) {
+  KEEL_CHECK(data.size() > 0, what, " holds no samples");
+  KEEL_CHECK(!data.targets.empty(), what, " has no labels (y)");
+  KEEL_CHECK(data.inputs.size() == size_t(model.num_inputs()), what, ": ", data.inputs.size(),
+             " input arrays given but model '", model.name(), "' has ", model.num_inputs(), " inputs");
+  KEEL_CHECK(data.targets.size() == size_t(model.num_outputs()), what, ": ", data.targets.size(),
+             " label arrays given but model '", model.name(), "' has ", model.num_outputs(),
+             " outputs");
+  for (size_t i = 0; i < data.inputs.size(); ++i) {
+    const DataView& x = data.inputs[i];
+    const Shape& shape = model.tensors()[size_t(model.input_tensors()[i])].shape;
+    KEEL_CHECK(x.size == data.size(), what, input_label(model, i), " holds ", x.size,
+               " samples but input 0 holds ", data.size());
+    const int64_t expected = shape.sample_size();
+    KEEL_CHECK(x.x_width() == expected, what, input_label(model, i), ": each sample has ",
+               x.x_width(), " values but the model '", model.name(), "' expects input ",
+               shape.to_string(), " (", expected, " values per sample)");
+  }
+  for (size_t i = 0; i < data.targets.size(); ++i) {
+    KEEL_CHECK(data.targets[i].size == data.size(), what, ": labels ", i, " hold ",
+               data.targets[i].size, " samples but the inputs hold ", data.size());
+  }
 }
 
 History Model::fit(const Tensor& x, const Tensor& y, FitOptions options) {
   return fit(DataView::of(x, y), std::move(options));
 }
 
+History Model::fit(std::span<const Tensor> xs, std::span<const Tensor> ys, FitOptions options) {
+  KEEL_CHECK(!options.validation_data, "fit(): validation_data is a one-input, one-output view; "
+             "with several inputs or outputs use validation_split");
+  return fit_data(TrainingData::of(xs, ys), std::nullopt, std::move(options));
+}
+
 History Model::fit(const DataView& all_data, FitOptions options) {
+  check_single_io("fit(DataView)");
+  std::optional<TrainingData> validation;
+  if (options.validation_data) validation = TrainingData::of(*options.validation_data);
+  return fit_data(TrainingData::of(all_data), std::move(validation), std::move(options));
+}
+
+History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData> validation,
+                        FitOptions options) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before fit()");
   KEEL_CHECK(options.batch_size >= 1, "fit(): batch_size ", options.batch_size, " must be >= 1");
   KEEL_CHECK(options.epochs >= 1, "fit(): epochs ", options.epochs, " must be >= 1");
@@ -162,26 +215,28 @@ History Model::fit(const DataView& all_data, FitOptions options) {
   TrainingState& t = *training_;
   std::ostream& out = options.out ? *options.out : std::cout;
 
-  DataView data = all_data;
-  std::optional<DataView> validation = options.validation_data;
+  TrainingData data = all_data;
   if (options.validation_split > 0.0 && !validation) {
     // Keras: the last fraction of the samples, before any shuffling.
     const auto split_at = static_cast<int64_t>(
-        std::floor(static_cast<double>(all_data.size) * (1.0 - options.validation_split)));
+        std::floor(static_cast<double>(all_data.size()) * (1.0 - options.validation_split)));
     data = all_data.slice(0, split_at);
-    validation = all_data.slice(split_at, all_data.size);
+    validation = all_data.slice(split_at, all_data.size());
   }
-  check_data(*this, data, "training data");
-  if (validation) check_data(*this, *validation, "validation data");
-  KEEL_CHECK(!validation || validation->y_width == data.y_width, "validation labels have ",
-             validation->y_width, " values per sample but training labels have ", data.y_width);
+  check_training_data(*this, data, "training data");
+  if (validation) check_training_data(*this, *validation, "validation data");
+  const std::vector<int64_t> y_widths = t.label_widths(data);
+  for (size_t i = 0; validation && i < y_widths.size(); ++i) {
+    const int64_t vw = validation->targets[i].x_width();
+    KEEL_CHECK(vw == y_widths[i], "validation labels have ", vw,
+               " values per sample but training labels have ", y_widths[i]);
+  }
 
-  const int64_t n = data.size, bs = options.batch_size;
+  const int64_t n = data.size(), bs = options.batch_size;
   // The last partial batch is kept (Keras). Not (n + bs - 1) / bs: that overflows for a huge
   // --batch-size.
   const int64_t steps = n / bs + (n % bs != 0 ? 1 : 0);
-  const int64_t x_width = data.x_width(), y_width = data.y_width;
-  t.ensure_batch_buffers(std::min(bs, n), x_width, y_width, output_shape().sample_size());
+  t.ensure_batch_buffers(*this, std::min(bs, n), y_widths);
   std::vector<int64_t> order(static_cast<size_t>(n));
 
   std::vector<std::shared_ptr<Callback>> callbacks;
@@ -212,9 +267,9 @@ History Model::fit(const DataView& all_data, FitOptions options) {
       const auto start = std::chrono::steady_clock::now();
       const int64_t first = step * bs, count = std::min(bs, n - first);
       for (auto& cb : callbacks) cb->on_train_batch_begin(step, empty);
-      data.gather(order.data(), first, count, t.x_batch.get(), t.y_batch.get());
+      data.gather(order.data(), first, count, t.x_pointers, t.y_pointers);
       if (step + 1 < steps) data.prefetch(order.data(), first + bs, std::min(bs, n - first - bs));
-      train_step(*this, t, count, y_width, callbacks, step);
+      train_step(*this, t, count, y_widths, callbacks, step);
       history.train_seconds += seconds_since(start);
       history.train_samples += count;
       t.fill_logs(batch_logs);
@@ -223,7 +278,7 @@ History Model::fit(const DataView& all_data, FitOptions options) {
     }
     Logs logs = batch_logs;  // the epoch's logs: the running values plus validation
     if (validation) {
-      const Logs val = evaluate(*validation, {.batch_size = bs, .verbose = 0});
+      const Logs val = evaluate_data(*validation, {.batch_size = bs, .verbose = 0});
       for (const auto& [name, value] : val.items()) logs.set("val_" + name, value);
     }
     history.append(epoch, logs);
@@ -234,14 +289,19 @@ History Model::fit(const DataView& all_data, FitOptions options) {
 }
 
 Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
+  return train_on_batch(std::span<const Tensor>(&x, 1), std::span<const Tensor>(&y, 1));
+}
+
+Logs Model::train_on_batch(std::span<const Tensor> xs, std::span<const Tensor> ys) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before train_on_batch()");
-  const DataView data = DataView::of(x, y);
-  check_data(*this, data, "train_on_batch data");
+  const TrainingData data = TrainingData::of(xs, ys);
+  check_training_data(*this, data, "train_on_batch data");
   TrainingState& t = *training_;
-  t.ensure_batch_buffers(data.size, data.x_width(), data.y_width, output_shape().sample_size());
-  data.gather(nullptr, 0, data.size, t.x_batch.get(), t.y_batch.get());
+  const std::vector<int64_t> y_widths = t.label_widths(data);
+  t.ensure_batch_buffers(*this, data.size(), y_widths);
+  data.gather(nullptr, 0, data.size(), t.x_pointers, t.y_pointers);
   t.reset_metrics();
-  train_step(*this, t, data.size, data.y_width);
+  train_step(*this, t, data.size(), y_widths);
   return t.logs();
 }
 

@@ -317,6 +317,18 @@ int64_t Model::non_trainable_params() const {
 
 void Model::zero_gradients() { std::fill_n(grads_.get(), num_grads_, 0.0f); }
 
+std::string Model::output_name(int64_t i) const {
+  const GraphTensor& t = tensors_.at(size_t(output_tensors_.at(size_t(i))));
+  if (t.producer < 0) return t.input_layer ? t.input_layer->name() : name_;
+  return nodes_[size_t(t.producer)].layer->name();
+}
+
+std::string Model::output_names_text() const {
+  std::string text;
+  for (int64_t i = 0; i < num_outputs(); ++i) text += (i ? ", '" : "'") + output_name(i) + "'";
+  return text;
+}
+
 void Model::check_single_io(const char* what) const {
   KEEL_CHECK(num_inputs() == 1 && num_outputs() == 1, "model '", name_, "': ", what,
              " supports models with one input and one output so far; this one has ",

@@ -176,7 +176,7 @@ const std::vector<Case>& file_cases() {
       {"config bn momentum", {"summary", "{tmp}/bad_momentum.json"},
        {"bad_momentum.json", "momentum", "2"}},
       {"config functional", {"summary", "{tmp}/bad_functional.json"},
-       {"bad_functional.json", "Functional", "Sequential"}},
+       {"bad_functional.json", "layer 1 ('d', Dense)", "'inn'", "names no layer"}},
       {"config fixed batch", {"summary", "{tmp}/bad_batch.json"},
        {"bad_batch.json", "32", "null"}},
       {"config dropout rate", {"summary", "{tmp}/bad_rate.json"},

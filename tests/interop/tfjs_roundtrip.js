@@ -2,12 +2,17 @@
 //
 //   node tfjs_roundtrip.js load DIR X.npy EXPECTED.npy
 //       loads a keel-saved model with tf.loadLayersModel through a custom IOHandler reading DIR with
-//       fs, predicts X and checks |tfjs - keel| <= 1e-5 elementwise. Exit 1 on mismatch.
+//       fs, predicts X and checks |tfjs - keel| <= 1e-5 elementwise. Exit 1 on mismatch. For a
+//       model with several inputs or outputs, X / EXPECTED are comma-separated lists of files, one
+//       per model input / output in order.
 //   node tfjs_roundtrip.js make DIR X.npy PRED.npy
 //       builds a small model in tfjs (Flatten, BN, Dense relu, Dense(no bias), BN, Activation,
 //       Dense softmax), trains it a few steps so BN statistics move, saves it with
 //       tf.io.withSaveHandler as model.json + group1-shard1of1.bin in DIR and writes its
 //       predictions on X to PRED.npy, for keel to load and compare.
+//   node tfjs_roundtrip.js make-functional DIR X.npy PRED.npy
+//       the same with a functional tf.model: a residual Add, a Dense layer called twice (shared
+//       weights) and a Concatenate.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -36,13 +41,18 @@ function dirHandler(dir) {
   };
 }
 
-async function load(dir, xPath, expectedPath) {
+async function load(dir, xPaths, expectedPaths) {
   const model = await tf.loadLayersModel(dirHandler(dir), {strict: true});
-  const x = readNpy(xPath);
-  const expected = readNpy(expectedPath);
-  const y = model.predict(tf.tensor(x.data, x.shape));
-  const got = await y.data();
-  const diff = maxAbsDiff(got, expected.data);
+  const xs = xPaths.split(',').map(readNpy).map((x) => tf.tensor(x.data, x.shape));
+  const expected = expectedPaths.split(',').map(readNpy);
+  let ys = model.predict(xs.length === 1 ? xs[0] : xs);
+  if (!Array.isArray(ys)) ys = [ys];
+  if (ys.length !== expected.length) {
+    console.error(`FAIL: the model has ${ys.length} outputs, ${expected.length} expected files given`);
+    process.exit(1);
+  }
+  let diff = 0;
+  for (let i = 0; i < ys.length; ++i) diff = Math.max(diff, maxAbsDiff(await ys[i].data(), expected[i].data));
   const meta = model.getUserDefinedMetadata();
   console.log(`tfjs loaded ${dir} (${model.layers.length} layers, ${model.countParams()} params` +
               `${meta ? ', userDefinedMetadata kept' : ''}); max |tfjs - keel| = ${diff.toExponential(3)}`);
@@ -52,9 +62,8 @@ async function load(dir, xPath, expectedPath) {
   }
 }
 
-async function make(dir, xPath, predPath) {
-  tf.util.seedrandom?.('keel');  // not all builds export it; initializers below are seeded anyway
-  const init = (seed) => tf.initializers.glorotUniform({seed});
+// A Sequential model of 7 layers, two of them BN (statistics move while training).
+function sequentialModel(init) {
   const model = tf.sequential({name: 'tfjs_made'});
   model.add(tf.layers.flatten({inputShape: [28, 28], name: 'flatten'}));
   model.add(tf.layers.batchNormalization({name: 'bn_in', momentum: 0.5}));
@@ -63,6 +72,26 @@ async function make(dir, xPath, predPath) {
   model.add(tf.layers.batchNormalization({name: 'bn_mid', momentum: 0.5}));
   model.add(tf.layers.activation({activation: 'elu', name: 'elu'}));
   model.add(tf.layers.dense({units: 10, activation: 'softmax', kernelInitializer: init(3), name: 'out'}));
+  return model;
+}
+
+// A functional model: residual Add, a Dense called twice, Concatenate.
+function functionalModel(init) {
+  const x = tf.input({shape: [28, 28], name: 'pixels'});
+  const h = tf.layers.dense({units: 32, activation: 'relu', kernelInitializer: init(1), name: 'stem'})
+                .apply(tf.layers.flatten({name: 'flatten'}).apply(x));
+  const b = tf.layers.dense({units: 32, activation: 'elu', kernelInitializer: init(2), name: 'branch'}).apply(h);
+  const s = tf.layers.add({name: 'residual'}).apply([h, b]);
+  const shared = tf.layers.dense({units: 16, activation: 'tanh', kernelInitializer: init(3), name: 'shared'});
+  const c = tf.layers.concatenate({name: 'both'}).apply([shared.apply(s), shared.apply(h)]);
+  const y = tf.layers.dense({units: 10, activation: 'softmax', kernelInitializer: init(4), name: 'out'}).apply(c);
+  return tf.model({inputs: x, outputs: y, name: 'tfjs_functional'});
+}
+
+async function make(build, dir, xPath, predPath) {
+  tf.util.seedrandom?.('keel');  // not all builds export it; initializers below are seeded anyway
+  const init = (seed) => tf.initializers.glorotUniform({seed});
+  const model = build(init);
   model.compile({optimizer: tf.train.sgd(0.05), loss: 'sparseCategoricalCrossentropy'});
   // Deterministic pseudo-random training data (LCG), inputs in [0, 1) like scaled pixels.
   let state = 12345;
@@ -92,9 +121,14 @@ async function make(dir, xPath, predPath) {
 }
 
 const [mode, ...args] = process.argv.slice(2);
-const run = mode === 'load' ? load : mode === 'make' ? make : null;
+const modes = {
+  'load': load,
+  'make': (...a) => make(sequentialModel, ...a),
+  'make-functional': (...a) => make(functionalModel, ...a),
+};
+const run = modes[mode];
 if (!run || args.length !== 3) {
-  console.error('usage: tfjs_roundtrip.js load|make DIR X.npy PRED.npy');
+  console.error('usage: tfjs_roundtrip.js load|make|make-functional DIR X.npy PRED.npy');
   process.exit(2);
 }
 run(...args).catch((e) => { console.error(`FAIL: ${e.stack || e}`); process.exit(1); });

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "keel/core/error.h"
+#include "test_util.h"
 #include "keel/io/model_config.h"
 #include "keel/layers/layers.h"
 
@@ -24,17 +25,11 @@ namespace keel {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::error_of;
+using testing::read_text;
 using json = nlohmann::json;
 
 const fs::path kData = fs::path(KEEL_SOURCE_DIR) / "tests" / "data";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<fs::path> config_files() {
   std::vector<fs::path> files;
@@ -42,18 +37,6 @@ std::vector<fs::path> config_files() {
     if (entry.path().extension() == ".json") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   return files;
-}
-
-// The message of the keel::Error `f` throws ("" and a test failure when it throws nothing).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a keel::Error";
-  return "";
 }
 
 std::vector<json> layer_configs(const Model& model) {
@@ -240,13 +223,14 @@ TEST(ModelConfigErrors, MissingInputShape) {
   EXPECT_NE(message.find("first_dense"), std::string::npos) << message;
 }
 
-TEST(ModelConfigErrors, NonSequentialModel) {
+TEST(ModelConfigErrors, UnknownModelClass) {
   const std::string message = error_of([] {
-    model_from_json(R"({"class_name": "Functional", "config": {"name": "f", "layers": []}})",
-                    "functional.json");
+    model_from_json(R"({"class_name": "MyModel", "config": {"name": "f", "layers": []}})",
+                    "subclassed.json");
   });
-  EXPECT_NE(message.find("functional.json"), std::string::npos) << message;
-  EXPECT_NE(message.find("Functional"), std::string::npos) << message;
+  EXPECT_NE(message.find("subclassed.json"), std::string::npos) << message;
+  EXPECT_NE(message.find("MyModel"), std::string::npos) << message;
+  EXPECT_NE(message.find("Sequential and Functional"), std::string::npos) << message;
 }
 
 TEST(ModelConfigErrors, FixedBatchSizeAndMisplacedInputLayer) {

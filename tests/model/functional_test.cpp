@@ -16,9 +16,15 @@
 #include "keel/model/model.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/sgd.h"
+#include "functional_models.h"
+#include "keras_weights.h"
 
 namespace keel {
 namespace {
+
+using testing::expect_weights;
+using testing::set_weights;
+using testing::tensor_of;
 
 std::string fixture(const std::string& name) {
   std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/tests/data/functional/" + name);
@@ -28,71 +34,9 @@ std::string fixture(const std::string& name) {
   return text.str();
 }
 
-Model residual_mlp() {
-  KerasTensor x = Input({784});
-  KerasTensor h = Dense(128)(x);
-  for (int block = 0; block < 2; ++block) {
-    KerasTensor b = Dense(128, {.activation = "elu"})(h);
-    b = Dense(128)(b);
-    h = Add()({h, b});
-  }
-  return Model(x, Dense(10, {.activation = "softmax"})(h));
-}
+using testing::FunctionalCase;
 
-Model residual_mlp_bn() {
-  KerasTensor x = Input({784});
-  KerasTensor h = Dense(128)(x);
-  for (int block = 0; block < 2; ++block) {
-    KerasTensor b = Activation("elu")(BatchNormalization()(Dense(128)(h)));
-    b = BatchNormalization()(Dense(128)(b));
-    h = Add()({h, b});
-  }
-  return Model(x, Dense(10, {.activation = "softmax"})(h));
-}
-
-Model functional_chain() {
-  KerasTensor x = Input({28, 28});
-  KerasTensor h = Flatten()(x);
-  h = Dense(300, {.activation = "elu", .kernel_initializer = "he_normal"})(h);
-  return Model(x, Dense(10, {.activation = "softmax"})(h));
-}
-
-Model two_input_concat() {
-  KerasTensor a = Input({784}), b = Input({32});
-  KerasTensor ha = Dense(64, {.activation = "relu"})(a);
-  KerasTensor hb = Dense(16, {.activation = "relu"})(b);
-  KerasTensor c = Concatenate()({ha, hb});
-  return Model({a, b}, {Dense(10, {.activation = "softmax"})(c)});
-}
-
-Model shared_layer() {
-  KerasTensor x1 = Input({32}), x2 = Input({32});
-  auto shared = keel::shared(Dense(16, {.activation = "tanh"}));
-  KerasTensor h = Concatenate()({(*shared)(x1), (*shared)(x2)});
-  return Model({x1, x2}, {Dense(1)(h)});
-}
-
-Model merge_zoo() {
-  KerasTensor a = Input({8}), b = Input({8});
-  KerasTensor d1 = Dense(8)(a), d2 = Dense(8)(b);
-  KerasTensor s = Subtract()({d1, d2}), m = Multiply()({d1, d2}), av = Average()({d1, d2});
-  KerasTensor mx = Maximum()({d1, d2}), mn = Minimum()({d1, d2});
-  KerasTensor c = Concatenate()({s, m, av, mx, mn});
-  return Model({a, b}, {Dense(3)(c), s});
-}
-
-Model two_outputs() {
-  KerasTensor x = Input({20});
-  KerasTensor h = Dense(16, {.activation = "relu"})(x);
-  return Model({x}, {Dense(3, {.activation = "softmax", .name = "cls"})(h), Dense(1, {.name = "reg"})(h)});
-}
-
-struct SummaryCase {
-  const char* name;
-  Model (*make)();
-};
-
-class FunctionalSummary : public ::testing::TestWithParam<SummaryCase> {};
+class FunctionalSummary : public ::testing::TestWithParam<FunctionalCase> {};
 
 TEST_P(FunctionalSummary, MatchesTfKeras212ByteForByte) {
   reset_default_names();
@@ -100,16 +44,8 @@ TEST_P(FunctionalSummary, MatchesTfKeras212ByteForByte) {
   EXPECT_EQ(model.summary(), fixture(std::string(GetParam().name) + ".summary.txt"));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, FunctionalSummary,
-    ::testing::Values(SummaryCase{"functional_chain", functional_chain},
-                      SummaryCase{"residual_mlp", residual_mlp},
-                      SummaryCase{"residual_mlp_bn", residual_mlp_bn},
-                      SummaryCase{"two_input_concat", two_input_concat},
-                      SummaryCase{"shared_layer", shared_layer},
-                      SummaryCase{"merge_zoo", merge_zoo},
-                      SummaryCase{"two_outputs", two_outputs}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, FunctionalSummary, ::testing::ValuesIn(testing::kFunctionalCases),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // The model of training_steps.json: h fans out to three layers, `shared` is called twice.
 Model residual_shared() {
@@ -121,37 +57,6 @@ Model residual_shared() {
   KerasTensor s = Add()({h, b1, b2});
   KerasTensor c = Concatenate()({s, Multiply()({b1, b2})});
   return Model(x, Dense(4, {.activation = "softmax"})(c));
-}
-
-Tensor tensor_of(const nlohmann::json& rows, std::vector<int64_t> dims) {
-  std::vector<float> values;
-  for (const auto& row : rows) {
-    if (row.is_array())
-      for (const auto& v : row) values.push_back(v.get<float>());
-    else
-      values.push_back(row.get<float>());
-  }
-  return Tensor(std::move(dims), values);
-}
-
-void set_weights(Model& model, const nlohmann::json& weights) {
-  for (Variable* v : model.variables()) {
-    ASSERT_TRUE(weights.contains(v->name)) << v->name;
-    const auto& values = weights[v->name];
-    ASSERT_EQ(static_cast<int64_t>(values.size()), v->size()) << v->name;
-    for (int64_t i = 0; i < v->size(); ++i) v->value[i] = values[static_cast<size_t>(i)].get<float>();
-  }
-}
-
-void expect_weights(Model& model, const nlohmann::json& weights, const std::string& where) {
-  for (Variable* v : model.variables()) {
-    const auto& values = weights[v->name];
-    for (int64_t i = 0; i < v->size(); ++i) {
-      const double want = values[static_cast<size_t>(i)].get<double>();
-      ASSERT_NEAR(v->value[i], want, 1e-5 * std::max(1.0, std::fabs(want)))
-          << where << ": " << v->name << "[" << i << "]";
-    }
-  }
 }
 
 TEST(FunctionalTraining, WeightsAreInKerasModelWeightsOrder) {
@@ -241,7 +146,7 @@ TEST(FunctionalModel, ErrorsNameTheProblem) {
 TEST(FunctionalModel, ChainPrintsLikeKerasAndSequentialTrainsTheSame) {
   // A functional chain and the same Sequential give the same outputs from the same weights.
   reset_default_names();
-  Model functional = functional_chain();
+  Model functional = testing::functional_chain();
   Sequential sequential(Flatten({.input_shape = {28, 28}}),
                         Dense(300, {.activation = "elu", .kernel_initializer = "he_normal"}),
                         Dense(10, {.activation = "softmax"}));

@@ -1,20 +1,26 @@
-// Keras JSON model configs: read a Sequential from tf.keras `model.to_json()` text or a TF.js
+// Keras JSON model configs: read a model from tf.keras `model.to_json()` text or a TF.js
 // `model.json`, and write the tf.keras 2.11 `to_json()` layout.
 //
 // Accepted documents (all may carry extra top-level keys such as keras_version / backend /
 // weightsManifest, which are ignored):
-//   * tf.keras >= 2.5: {"class_name": "Sequential", "config": {"name": ..., "layers": [
-//       {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 28, 28], ...}}, ...]}}
-//   * older tf.keras: no InputLayer, the first layer's config has "batch_input_shape"; or the
+//   * Sequential, tf.keras >= 2.5: {"class_name": "Sequential", "config": {"name": ..., "layers": [
+//       {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 28, 28], ...}}, ...]}};
+//     older tf.keras: no InputLayer, the first layer's config has "batch_input_shape"; or the
 //     Sequential config has "build_input_shape" (models built with model.build()).
+//   * Functional (tf.keras >= 2.4; "Model" before, and in TF.js): {"class_name": "Functional",
+//       "config": {"name", "layers": [{"class_name", "config", "name", "inbound_nodes": [[[
+//       "dense", 0, 0, {}], ...], ...]}, ...], "input_layers": [["input_1", 0, 0]],
+//       "output_layers": [...]}}; Keras 3's node format ({"args": [...], "kwargs": {}}) too.
+//     Call arguments (a node's {"training": true}) and models nested as layers are errors.
 //   * TF.js: the whole model.json ({"modelTopology": ...}) or the topology itself; the topology may
-//     nest the model under "model_config", and its "config" may be the bare list of layers.
+//     nest the model under "model_config", and a Sequential "config" may be the bare layer list.
 // Layer names from the file are kept; layers without a name get Keras default names. Anything
-// keel cannot honour (unknown layer class or argument, a non-Sequential model, no input shape, a
-// fixed batch size) is a keel::Error naming `source_name`, the layer (its index in the file's
-// "layers" list, InputLayer included, and its name) and the key, e.g.
+// keel cannot honour (unknown layer class or argument, an unknown model class, no input shape, a
+// fixed batch size, a call reading a layer that does not exist) is a keel::Error naming
+// `source_name`, the layer (its index in the file's "layers" list, InputLayer included, and its
+// name) and the key, e.g.
 //   model.json: layer 1 ('odd_dense', Dense): Dense: unknown argument 'frobnicate'
-// The model is named from the file; note that constructing it still consumes one default
+// The model is named from the file; note that constructing a Sequential still consumes one default
 // "sequential" name (Sequential's constructor always draws one).
 #pragma once
 
@@ -43,8 +49,11 @@ Model load_model_config(const std::filesystem::path& path, uint64_t seed = 42);
 
 // tf.keras 2.11 `model.to_json()`: {"class_name": "Sequential", "config": {"name", "layers":
 // [InputLayer "<first layer>_input", ...each layer's get_config()]}, "keras_version": "2.11.0",
-// "backend": "tensorflow"}. Needs the input shape: the model must be built or its first layer must
-// declare input_shape. model_from_json(model_to_json(m)) has m's summary and layer configs.
+// "backend": "tensorflow"}, or for a functional model {"class_name": "Functional", "config":
+// {"name", "trainable", "layers" (model.layers order, each with "name" and "inbound_nodes"),
+// "input_layers", "output_layers"}, ...}. A Sequential needs its input shape: the model must be
+// built or its first layer must declare input_shape. model_from_json(model_to_json(m)) has m's
+// summary and layer configs.
 std::string model_to_json(const Model& model);
 nlohmann::json model_to_config(const Model& model);
 

@@ -46,6 +46,7 @@ class Loss;
 class Metric;
 class Optimizer;
 struct TrainingState;
+struct TrainingData;
 
 // One call of a layer inside a model.
 struct GraphNode {
@@ -147,21 +148,30 @@ class Model {
   bool outputs_softmax(int64_t i = 0) const;
   void zero_gradients();
 
-  // ---- Keras training API (src/model/fit.cpp, evaluate.cpp); one input and one output ----
+  // ---- Keras training API (src/model/fit.cpp, evaluate.cpp) ----
+  // The Tensor-span forms take one array per model input (xs) and per output (ys), in the order
+  // of the Model's inputs / outputs (Keras's list form); the DataView / single-Tensor forms need a
+  // model with one input and one output.
   // Builds the model if needed; the loss and metrics are resolved against the output shape.
   void compile(CompileOptions options);
   bool compiled() const;
   Optimizer& optimizer();
   History fit(const DataView& data, FitOptions options = {});
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  // validation_split works here; validation_data (a one-input view) does not.
+  History fit(std::span<const Tensor> xs, std::span<const Tensor> ys, FitOptions options = {});
   // One optimizer step on one batch (Mode::kTraining); returns loss and metrics of that batch.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
+  Logs train_on_batch(std::span<const Tensor> xs, std::span<const Tensor> ys);
   // Loss and metrics over `data` in inference mode: never changes weights or BN statistics.
   Logs evaluate(const DataView& data, EvaluateOptions options = {});
   Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options = {});
+  Logs evaluate(std::span<const Tensor> xs, std::span<const Tensor> ys, EvaluateOptions options = {});
   // Outputs for every sample in inference mode, batched; (n, output dims...).
   Tensor predict(const DataView& data, int64_t batch_size = 32);
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  // Every output, (n, output dims...) each, for one array per input.
+  std::vector<Tensor> predict(std::span<const Tensor> xs, int64_t batch_size = 32);
   // predict into a caller's buffer: x holds whole samples (input_shape().sample_size() floats
   // each), out exactly as many outputs (output_shape().sample_size() floats each). Same bits as
   // predict; allocates nothing once a batch of that size has been seen (embedding, serving).
@@ -169,8 +179,11 @@ class Model {
   // Keras model.stop_training: a callback sets it to end fit() after the current batch/epoch.
   bool stop_training = false;
   const StepStats& last_step() const;
-  // Names of the compiled metrics as they appear in logs ("accuracy").
+  // Names of the compiled metrics as given to compile() ("accuracy"; logs of a model with several
+  // outputs prefix them with the output's name).
   std::vector<std::string> metric_names() const;
+  // Keras model.output_names: the name of the layer producing each output.
+  std::string output_name(int64_t i) const;
 
  protected:
   // An empty Sequential model (layers come from Sequential::add).
@@ -181,6 +194,10 @@ class Model {
  private:
   struct Plan;
   void check_single_io(const char* what) const;
+  std::string output_names_text() const;  // "'cls', 'reg'"
+  History fit_data(const TrainingData& data, std::optional<TrainingData> validation,
+                   FitOptions options);
+  Logs evaluate_data(const TrainingData& data, const EvaluateOptions& options);
   void build_sequential_graph(std::optional<Shape> input_shape);
   void build_functional_graph();
   void allocate_variables(uint64_t seed);

@@ -16,10 +16,16 @@ namespace keel {
 
 class Optimizer;
 
-// model.compile(optimizer=..., loss=..., metrics=[...]).
+// model.compile(optimizer=..., loss=..., metrics=[...], loss_weights=[...]).
+// A model with several outputs trains on the weighted sum of their losses (Keras): `loss` applies
+// to every output, or `losses` gives one per output (Keras loss=[...]), in output order; each
+// metric is computed for every output. Logs then hold "loss" (the weighted total),
+// "<output layer>_loss" per output (unweighted) and "<output layer>_<metric>".
 struct CompileOptions {
   std::shared_ptr<Optimizer> optimizer;  // nullptr: SGD() with Keras defaults (optimizer="sgd")
-  std::string loss;                      // Keras loss name, required
+  std::string loss;                      // Keras loss name for every output
+  std::vector<std::string> losses;       // or one Keras loss name per output
+  std::vector<double> loss_weights;      // per output; empty: 1 each
   std::vector<std::string> metrics;      // e.g. {"accuracy"}
   bool from_logits = false;              // the loss's from_logits argument
 };
