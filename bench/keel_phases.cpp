@@ -25,13 +25,7 @@ int run_phases(long long batch_arg) {
   KEEL_CHECK(batch >= 1 && batch <= 55000, "keel_bench --phases: batch ", batch, " must be in [1, 55000]");
   using Clock = std::chrono::steady_clock;
   const FashionMnist fm = load_fashion_mnist(default_fashion_mnist_dir());
-  DataView all;
-  all.size = 55000;
-  all.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
-  all.x_uint8 = fm.train_images.data();
-  all.x_scale = 1.0f / 255.0f;
-  all.y_uint8 = fm.train_labels.data();
-  all.y_width = 1;
+  const DataView all = fashion_mnist_view(fm, FashionMnistSplit::kTrain).slice(0, 55000);
 
   reset_default_names();
   Model model = seed_mlp();

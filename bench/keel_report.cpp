@@ -122,13 +122,7 @@ TrainResult train_one_epoch(const DataView& data, int64_t batch, Model& model) {
 
 int run_report() {
   const FashionMnist fm = load_fashion_mnist(default_fashion_mnist_dir());
-  DataView all;
-  all.size = fm.train_count;
-  all.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
-  all.x_uint8 = fm.train_images.data();
-  all.x_scale = 1.0f / 255.0f;
-  all.y_uint8 = fm.train_labels.data();
-  all.y_width = 1;
+  const DataView all = fashion_mnist_view(fm, FashionMnistSplit::kTrain);
   const DataView train = all.slice(0, 55000);
 
   std::printf("{");

@@ -94,6 +94,12 @@ def config_seeds():
     for name in sorted(os.listdir(src)):
         if name.endswith(".json"):
             shutil.copy(os.path.join(src, name), os.path.join(CORPUS, "model_config", name))
+    # tf.keras 2.12 to_json() of functional models (not the training goldens in the same folder).
+    src = os.path.join(ROOT, "tests", "data", "functional")
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".json") and "training" not in name:
+            shutil.copy(os.path.join(src, name),
+                        os.path.join(CORPUS, "model_config", "functional_" + name))
     put("model_config", "bad_not_json", "{\"class_name\": \"Sequential\", ")
     put("model_config", "bad_functional", '{"class_name": "Functional", "config": {"layers": []}}')
     put("model_config", "bad_unknown_layer",

@@ -22,6 +22,11 @@ mutants=(
   'src/model/plan.cpp|s/case Seed::kCopy: std::memcpy(grad_data_\[r\], dys\[i\], size_t(n) \* sizeof(float)); break;/case Seed::kCopy: break;/|FunctionalModel.Output*|an output also read inside the graph loses the caller'"'"'s dy'
   'src/layers/dense.cpp|s/if (dbias != nullptr \&\& write == Write::kSet) std::fill_n(dbias, units_, 0.0f);//|LayersDense*|Write::kSet adds into the bias gradient instead of overwriting it'
   'src/model/model.cpp|s/params.back().exclude_from_agc = classifier \&\& v.shape.size() >= 2;/params.back().exclude_from_agc = false;/|FunctionalModel.Agc*|AGC clips the final classifier'
+  # Functional configs and multi-output training (issue 12)
+  'src/io/functional_config.cpp|s/ordered_json::array({node.layer->name(), node.node_index, tensor.output_index})/ordered_json::array({node.layer->name(), 0, tensor.output_index})/|*FunctionalConfig.*|to_json writes every call of a shared layer as its first'
+  'src/io/functional_config.cpp|s/while (replay_next_call(entry)) progress = true;/while (replay_next_call(entry)) {}/|FunctionalConfig*|config reader does one pass: a call reading a later layer is lost'
+  'src/model/fit.cpp|s/    if (o.weight != 1.0) {/    if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
+  'src/model/fit.cpp|s/total += o.weight \* loss_sum;/total += loss_sum;/|MultiIoTraining.*|logged total loss ignores loss_weights'
 )
 
 selected=("$@")

@@ -37,13 +37,7 @@ std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::strin
   } catch (const Error& e) {
     KEEL_FAIL(flag, " ", value, ": ", e.what());
   }
-  DataView& v = set->view;
-  v.size = set->data.test_count;
-  v.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
-  v.x_uint8 = set->data.test_images.data();
-  v.x_scale = 1.0f / 255.0f;
-  v.y_uint8 = set->data.test_labels.data();
-  v.y_width = 1;
+  set->view = fashion_mnist_view(set->data, FashionMnistSplit::kTest);
   return set;
 }
 

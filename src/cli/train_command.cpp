@@ -102,20 +102,10 @@ int run_train(const TrainFlags& f) {
              " is not allowed; expected 0 <= N < ", data.train_count,
              " (the number of training images in ", dir.string(), ")");
 
-  // Keras's convention for this data (Hands-On ML): pixels / 255, the last N training images
-  // held out for validation.
-  DataView all;
-  all.size = data.train_count;
-  all.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
-  all.x_uint8 = data.train_images.data();
-  all.x_scale = 1.0f / 255.0f;
-  all.y_uint8 = data.train_labels.data();
-  all.y_width = 1;
+  // The last N training images are held out for validation (Keras's validation_split).
+  const DataView all = fashion_mnist_view(data, FashionMnistSplit::kTrain);
   const int64_t train_count = data.train_count - f.validation;
-  DataView test = all;
-  test.size = data.test_count;
-  test.x_uint8 = data.test_images.data();
-  test.y_uint8 = data.test_labels.data();
+  const DataView test = fashion_mnist_view(data, FashionMnistSplit::kTest);
 
   FitOptions fit;
   fit.batch_size = f.batch_size;

@@ -59,11 +59,7 @@ struct Cursor {
   }
 };
 
-std::string var_key(std::string_view variable) {
-  std::string name(variable);
-  if (name.size() > 2 && name.ends_with(":0")) name.resize(name.size() - 2);
-  return name;
-}
+std::string var_key(std::string_view variable) { return without_output_index(variable); }
 }  // namespace
 
 void Checkpoint::put(std::string_view name, CheckpointDType dtype, int64_t count, const void* data,

@@ -88,4 +88,16 @@ FashionMnist load_fashion_mnist(const std::filesystem::path& dir) {
   return data;
 }
 
+DataView fashion_mnist_view(const FashionMnist& data, FashionMnistSplit split) {
+  const bool train = split == FashionMnistSplit::kTrain;
+  DataView view;
+  view.size = train ? data.train_count : data.test_count;
+  view.sample_dims = {FashionMnist::kRows, FashionMnist::kCols};
+  view.x_uint8 = (train ? data.train_images : data.test_images).data();
+  view.x_scale = 1.0f / 255.0f;
+  view.y_uint8 = (train ? data.train_labels : data.test_labels).data();
+  view.y_width = 1;
+  return view;
+}
+
 }  // namespace keel

@@ -30,10 +30,7 @@ static_assert(std::endian::native == std::endian::little, "saved models assume a
 constexpr const char* kShardName = "group1-shard1of1.bin";
 
 // "dense/kernel:0" -> "dense/kernel": tfjs weight names carry no TF output index.
-std::string manifest_name(const Variable& v) {
-  const std::string& n = v.name;
-  return n.ends_with(":0") ? n.substr(0, n.size() - 2) : n;
-}
+std::string manifest_name(const Variable& v) { return without_output_index(v.name); }
 
 std::string shape_text(const std::vector<int64_t>& dims) {
   std::string s = "[";
@@ -243,8 +240,7 @@ Model load_model_unchecked(const fs::path& dir) {
       KEEL_CHECK(w.is_object() && w.contains("name") && w["name"].is_string(), gwhere,
                  ": weight entry without a 'name': ", w.dump());
       WeightEntry e;
-      e.name = w["name"].get<std::string>();
-      if (e.name.ends_with(":0")) e.name.resize(e.name.size() - 2);
+      e.name = without_output_index(w["name"].get<std::string>());
       const std::string where = src + ": weight '" + e.name + "'";
       KEEL_CHECK(!w.contains("quantization"), where,
                  ": quantized weights are not supported; save without quantization");

@@ -8,6 +8,11 @@
 
 namespace keel {
 
+std::string without_output_index(std::string_view tf_name) {
+  if (tf_name.size() > 2 && tf_name.ends_with(":0")) tf_name.remove_suffix(2);
+  return std::string(tf_name);
+}
+
 int64_t Variable::size() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "keel/core/error.h"
+#include "keel/layers/layer.h"
 
 namespace keel {
 
@@ -54,9 +55,7 @@ void Optimizer::build(std::span<const ParamRef> params) {
   for (const ParamRef& p : params) {
     KEEL_CHECK(p.size >= 0 && (p.size == 0 || (p.value && p.grad)), "optimizer '", name_,
                "': variable '", p.name, "' has size ", p.size, " or null buffers");
-    std::string name(p.name);
-    if (name.size() > 2 && name.compare(name.size() - 2, 2, ":0") == 0) name.resize(name.size() - 2);
-    var_names_.push_back(std::move(name));
+    var_names_.push_back(without_output_index(p.name));
     var_sizes_.push_back(p.size);
     var_offsets_.push_back(offset);
     offset += p.size;

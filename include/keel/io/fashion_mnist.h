@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "keel/model/data_view.h"
+
 namespace keel {
 
 struct FashionMnist {
@@ -40,5 +42,12 @@ std::filesystem::path default_fashion_mnist_dir();
 // has as many labels as images. A missing directory or file throws a keel::Error that says how to
 // get the data.
 FashionMnist load_fashion_mnist(const std::filesystem::path& dir);
+
+enum class FashionMnistSplit { kTrain, kTest };
+
+// One split as keel trains on it, Keras's convention for this data (Hands-On ML): pixels / 255
+// (scaled while gathering each batch, the data stays uint8), labels as class ids (one per
+// sample). The view points into `data`, which must outlive it.
+DataView fashion_mnist_view(const FashionMnist& data, FashionMnistSplit split);
 
 }  // namespace keel

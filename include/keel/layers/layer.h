@@ -57,6 +57,10 @@ struct Variable {
   int64_t size() const;
 };
 
+// "dense/kernel:0" -> "dense/kernel": a TF variable name without its output index, as TF.js
+// weight manifests, checkpoints and optimizer slot names write it.
+std::string without_output_index(std::string_view tf_name);
+
 // What a layer declares in build(); the model turns each spec into a Variable.
 struct VariableSpec {
   std::string short_name;      // "kernel", "gamma", "moving_mean"
