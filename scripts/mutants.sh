@@ -14,7 +14,7 @@ mutants=(
   # Graph core (issue 12)
   'src/kernels/merge.cpp|s/for (int64_t j = 0; j < n; ++j) y\[j\] += x\[j\];$/for (int64_t j = 0; j < n; ++j) y[j] = x[j];/|FunctionalTraining.*|gradient of a tensor feeding several layers overwritten, not summed'
   'src/model/plan.cpp|s/step.write = first_of_layer ? Write::kSet : Write::kAdd;/step.write = Write::kSet;/|FunctionalTraining.*|shared layer: every call sets its parameter gradients (second call lost)'
-  'src/model/model.cpp|s/return da != db ? da > db :/return da != db ? da < db :/|*FunctionalSummary*:FunctionalTraining.WeightsAre*|model.layers sorted by increasing depth'
+  'src/model/graph_construction.cpp|s/return da != db ? da > db :/return da != db ? da < db :/|*FunctionalSummary*:FunctionalTraining.WeightsAre*|model.layers sorted by increasing depth'
   'src/model/summary.cpp|s/std::to_string(producer.node_index)/std::string("0")/|*FunctionalSummary*|"Connected to" ignores which call of a shared layer'
   'src/kernels/merge.cpp|s/if (m != i)/if (m == i)/|LayersMerge.*:FunctionalTraining.*|Multiply backward multiplies by its own input'
   'src/kernels/merge.cpp|s/const bool keep = op == MergeOp::kMaximum ? value >= v : value <= v;/const bool keep = op == MergeOp::kMaximum ? value > v : value < v;/|LayersMerge.*|Maximum/Minimum tie routes the gradient to the last input'

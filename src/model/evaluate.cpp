@@ -56,7 +56,13 @@ Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& optio
   if (options.verbose > 0) bar = std::make_unique<Progbar>(steps, options.verbose, out, is_terminal(out));
 
   Logs logs;
+  const Logs empty;
+  for (const auto& cb : options.callbacks) {
+    cb->set_model(this);
+    cb->on_test_begin(empty);
+  }
   for (int64_t step = 0; step < steps; ++step) {
+    for (const auto& cb : options.callbacks) cb->on_test_batch_begin(step, empty);
     const int64_t first = step * bs, count = std::min(bs, n - first);
     data.gather(nullptr, first, count, t.x_pointers, t.y_pointers);
     forward(t.x_inputs, count, Mode::kInference);
@@ -85,7 +91,9 @@ Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& optio
     for (size_t i = 0; i < t.outputs.size(); ++i)
       for (const auto& m : trackers[i].metrics) logs.set(t.outputs[i].metric_prefix + m->name(), m->result());
     if (bar) bar->update(step + 1, logs.items(), step + 1 == steps);
+    for (const auto& cb : options.callbacks) cb->on_test_batch_end(step, logs);
   }
+  for (const auto& cb : options.callbacks) cb->on_test_end(logs);
   return logs;
 }
 

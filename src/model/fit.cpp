@@ -278,7 +278,8 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
     }
     Logs logs = batch_logs;  // the epoch's logs: the running values plus validation
     if (validation) {
-      const Logs val = evaluate_data(*validation, {.batch_size = bs, .verbose = 0});
+      const Logs val =
+          evaluate_data(*validation, {.batch_size = bs, .verbose = 0, .callbacks = callbacks});
       for (const auto& [name, value] : val.items()) logs.set("val_" + name, value);
     }
     history.append(epoch, logs);

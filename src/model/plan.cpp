@@ -104,56 +104,78 @@ bool Model::Plan::output_fuses_logits(int64_t i) const {
          readers_[static_cast<size_t>(t)] == 0 && outputs_here == 1;
 }
 
-Model::Plan::Schedule Model::Plan::make_schedule() const {
-  const auto& nodes = nodes_;
-  const auto& tensors = tensors_;
-  const size_t num_tensors = tensors.size();
+// make_schedule in steps; one builder per schedule.
+struct Model::Plan::ScheduleBuilder {
+  const Plan& plan;
+  const std::vector<GraphNode>& nodes = plan.nodes_;
   Schedule s;
+  std::vector<char> needs_grad, runs;  // per root tensor / per node
+  std::vector<int64_t> writers;        // per root: how many gradients are written into it
+  std::vector<char> written;           // per root: its slot already holds a gradient
+  std::vector<int64_t> free_list;      // gradient buffers given back
+  std::vector<const Layer*> layers_written;
+
+  explicit ScheduleBuilder(const Plan& p) : plan(p) {}
+
+  Schedule build() {
+    mark_backward_nodes();
+    count_writers();
+    s.slot_buffer.assign(plan.tensors_.size(), -1);
+    written.assign(plan.tensors_.size(), 0);
+    seed_outputs();
+    for (size_t k = nodes.size(); k-- > 0;)
+      if (runs[k]) s.steps.push_back(backward_step(k));
+    zero_what_no_step_writes();
+    return std::move(s);
+  }
 
   // Which nodes run backward: those with something to train or an input that needs a gradient.
-  std::vector<char> needs_grad(num_tensors, 0), runs(nodes.size(), 0);
-  for (size_t k = 0; k < nodes.size(); ++k) {
-    if (is_reshape_[k]) continue;
-    bool any_input = false;
-    for (int64_t in : nodes[k].inputs) any_input = any_input || needs_grad[size_t(root(in))];
-    runs[k] = trainable_signature_[k] || any_input;
-    for (int64_t out : nodes[k].outputs) needs_grad[size_t(out)] = runs[k];
+  void mark_backward_nodes() {
+    needs_grad.assign(plan.tensors_.size(), 0);
+    runs.assign(nodes.size(), 0);
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      if (plan.is_reshape_[k]) continue;
+      bool any_input = false;
+      for (int64_t in : nodes[k].inputs) any_input = any_input || needs_grad[size_t(plan.root(in))];
+      runs[k] = plan.trainable_signature_[k] || any_input;
+      for (int64_t out : nodes[k].outputs) needs_grad[size_t(out)] = runs[k];
+    }
   }
 
   // Who writes each gradient slot (root tensor): model-output seeds and consumers' dx.
-  std::vector<int64_t> writers(num_tensors, 0);
-  for (int64_t o : outputs_) ++writers[size_t(root(o))];
-  for (size_t k = 0; k < nodes.size(); ++k) {
-    if (!runs[k]) continue;
-    for (int64_t in : nodes[k].inputs) writers[size_t(root(in))] += needs_grad[size_t(root(in))];
+  void count_writers() {
+    writers.assign(plan.tensors_.size(), 0);
+    for (int64_t o : plan.outputs_) ++writers[size_t(plan.root(o))];
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      if (!runs[k]) continue;
+      for (int64_t in : nodes[k].inputs)
+        writers[size_t(plan.root(in))] += needs_grad[size_t(plan.root(in))];
+    }
   }
 
   // Liveness: a slot's buffer is taken at its first write and given back once its producer has
   // read it; scratch for the second and later writers lives for one step.
-  std::vector<int64_t> free_list;
-  auto take = [&]() {
-    if (!free_list.empty()) {
-      const int64_t b = free_list.back();
-      free_list.pop_back();
-      return b;
-    }
-    return s.num_buffers++;
-  };
-  s.slot_buffer.assign(num_tensors, -1);
-  std::vector<char> written(num_tensors, 0);
-  for (int64_t o : outputs_) {
-    const auto r = size_t(root(o));
-    if (!needs_grad[r] || writers[r] == 1) {
-      s.seeds.push_back(Seed::kInPlace);  // the caller's dy is the slot (or is never read)
-    } else {
-      if (s.slot_buffer[r] < 0) s.slot_buffer[r] = take();
-      s.seeds.push_back(written[r] ? Seed::kAdd : Seed::kCopy);
-    }
-    written[r] = 1;
+  int64_t take() {
+    if (free_list.empty()) return s.num_buffers++;
+    const int64_t b = free_list.back();
+    free_list.pop_back();
+    return b;
   }
-  std::vector<const Layer*> layers_written;
-  for (size_t k = nodes.size(); k-- > 0;) {
-    if (!runs[k]) continue;
+
+  void seed_outputs() {
+    for (int64_t o : plan.outputs_) {
+      const auto r = size_t(plan.root(o));
+      if (!needs_grad[r] || writers[r] == 1) {
+        s.seeds.push_back(Seed::kInPlace);  // the caller's dy is the slot (or is never read)
+      } else {
+        if (s.slot_buffer[r] < 0) s.slot_buffer[r] = take();
+        s.seeds.push_back(written[r] ? Seed::kAdd : Seed::kCopy);
+      }
+      written[r] = 1;
+    }
+  }
+
+  BackwardStep backward_step(size_t k) {
     const GraphNode& node = nodes[k];
     BackwardStep step;
     step.node = static_cast<int64_t>(k);
@@ -161,8 +183,8 @@ Model::Plan::Schedule Model::Plan::make_schedule() const {
         std::find(layers_written.begin(), layers_written.end(), node.layer) == layers_written.end();
     step.write = first_of_layer ? Write::kSet : Write::kAdd;
     if (first_of_layer) layers_written.push_back(node.layer);
-    for (size_t o = 0; o < outputs_.size() && step.model_output < 0; ++o) {
-      if (node.outputs.size() == 1 && outputs_[o] == node.outputs[0]) step.model_output = int64_t(o);
+    for (size_t o = 0; o < plan.outputs_.size() && step.model_output < 0; ++o) {
+      if (node.outputs.size() == 1 && plan.outputs_[o] == node.outputs[0]) step.model_output = int64_t(o);
     }
     for (int64_t out : node.outputs) {
       // An output nothing reads still gets a (zero-filled) gradient buffer.
@@ -173,7 +195,7 @@ Model::Plan::Schedule Model::Plan::make_schedule() const {
     }
     std::vector<int64_t> scratch;
     for (int64_t in : node.inputs) {
-      const auto r = size_t(root(in));
+      const auto r = size_t(plan.root(in));
       if (!needs_grad[r]) {
         step.dx_buffer.push_back(-1);
         step.add_into_buffer.push_back(-1);
@@ -192,25 +214,29 @@ Model::Plan::Schedule Model::Plan::make_schedule() const {
     for (int64_t out : node.outputs) {
       if (s.slot_buffer[size_t(out)] >= 0) free_list.push_back(s.slot_buffer[size_t(out)]);
     }
-    s.steps.push_back(std::move(step));
+    return step;
   }
+
   // Under GradientUpdate::kOverwrite every gradient the optimizer may read must be written:
   // variables of layers that never run backward (frozen after compile(), which Keras only honours
   // at the next compile) read 0, not the last step's values.
-  for (size_t k = 0; k < nodes.size(); ++k) {
-    const Layer* layer = nodes[k].layer;
-    if (std::find(layers_written.begin(), layers_written.end(), layer) != layers_written.end()) continue;
-    for (const Variable& v : layer->variables()) {
-      if (v.grad != nullptr &&
-          std::find(s.zero_on_overwrite.begin(), s.zero_on_overwrite.end(), v.grad) ==
-              s.zero_on_overwrite.end()) {
-        s.zero_on_overwrite.push_back(v.grad);
-        s.zero_sizes.push_back(v.size());
+  void zero_what_no_step_writes() {
+    for (const GraphNode& node : nodes) {
+      const Layer* layer = node.layer;
+      if (std::find(layers_written.begin(), layers_written.end(), layer) != layers_written.end()) continue;
+      for (const Variable& v : layer->variables()) {
+        if (v.grad != nullptr &&
+            std::find(s.zero_on_overwrite.begin(), s.zero_on_overwrite.end(), v.grad) ==
+                s.zero_on_overwrite.end()) {
+          s.zero_on_overwrite.push_back(v.grad);
+          s.zero_sizes.push_back(v.size());
+        }
       }
     }
   }
-  return s;
-}
+};
+
+Model::Plan::Schedule Model::Plan::make_schedule() const { return ScheduleBuilder(*this).build(); }
 
 void Model::Plan::ensure_schedule() {
   const auto& nodes = nodes_;

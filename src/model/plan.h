@@ -48,6 +48,8 @@ struct Model::Plan {
     int64_t num_buffers = 0;
   };
 
+  struct ScheduleBuilder;  // make_schedule's steps (plan.cpp)
+
   int64_t root(int64_t t) const { return root_[static_cast<size_t>(t)]; }
   void ensure_capacity(int64_t batch);
   void ensure_schedule();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <regex>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "keel/core/error.h"
@@ -58,6 +59,45 @@ TEST(Fit, LearnsAndReportsKerasHistoryKeys) {
   EXPECT_GT(h["val_accuracy"].back(), 0.9);
   // validation_split takes the last 20% (60 samples), so training saw 240 per epoch.
   EXPECT_EQ(h.train_samples, 5 * 240);
+}
+
+// Records the order in which fit / evaluate call the hooks.
+class HookRecorder : public Callback {
+ public:
+  void on_epoch_begin(int64_t e, const Logs&) override { events.push_back("epoch_begin " + std::to_string(e)); }
+  void on_epoch_end(int64_t e, const Logs& logs) override {
+    events.push_back("epoch_end " + std::to_string(e) + (logs.get("val_loss") ? " val_loss" : ""));
+  }
+  void on_train_batch_end(int64_t b, const Logs&) override { events.push_back("train " + std::to_string(b)); }
+  void on_test_begin(const Logs&) override { events.push_back("test_begin"); }
+  void on_test_batch_begin(int64_t b, const Logs&) override { events.push_back("test_batch_begin " + std::to_string(b)); }
+  void on_test_batch_end(int64_t b, const Logs& logs) override {
+    events.push_back("test_batch_end " + std::to_string(b) + (logs.get("loss") ? " loss" : ""));
+  }
+  void on_test_end(const Logs& logs) override {
+    events.push_back(std::string("test_end") + (logs.get("loss") && !logs.get("val_loss") ? " loss" : ""));
+  }
+  std::vector<std::string> events;
+};
+
+TEST(Fit, ValidationAndEvaluateCallTheTestHooksAsKeras) {
+  Tensor x, y;
+  make_data(10, x, y);
+  Model m = small_model();
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  auto recorder = std::make_shared<HookRecorder>();
+  // 8 training samples in batches of 4, 2 validation samples in one batch.
+  m.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 0, .validation_split = 0.2, .callbacks = {recorder}});
+  const std::vector<std::string> fit_events = {
+      "epoch_begin 0", "train 0", "train 1", "test_begin", "test_batch_begin 0",
+      "test_batch_end 0 loss", "test_end loss", "epoch_end 0 val_loss"};
+  EXPECT_EQ(recorder->events, fit_events);
+  auto evaluator = std::make_shared<HookRecorder>();
+  m.evaluate(x, y, {.batch_size = 6, .verbose = 0, .callbacks = {evaluator}});
+  const std::vector<std::string> evaluate_events = {
+      "test_begin", "test_batch_begin 0", "test_batch_end 0 loss", "test_batch_begin 1",
+      "test_batch_end 1 loss", "test_end loss"};
+  EXPECT_EQ(evaluator->events, evaluate_events);
 }
 
 TEST(Fit, SameSeedGivesBitIdenticalWeightsWhateverTheThreadCount) {

@@ -49,12 +49,13 @@ class Callback {
   // keel extension: after backward, before clipping and the optimizer step, so the model's
   // gradient views hold this batch's unclipped gradients (per-layer pre-clip norms).
   virtual void on_train_batch_gradients(int64_t /*batch*/) {}
+  // evaluate() with these callbacks, and fit's validation pass at the end of each epoch (Keras
+  // calls the fit callbacks' test hooks there too). on_test_end gets the final logs (without the
+  // "val_" prefix fit adds to the epoch's logs). keel's predict takes no callbacks.
   virtual void on_test_begin(const Logs&) {}
   virtual void on_test_end(const Logs&) {}
+  virtual void on_test_batch_begin(int64_t /*batch*/, const Logs&) {}
   virtual void on_test_batch_end(int64_t /*batch*/, const Logs&) {}
-  virtual void on_predict_begin(const Logs&) {}
-  virtual void on_predict_end(const Logs&) {}
-  virtual void on_predict_batch_end(int64_t /*batch*/, const Logs&) {}
 
   // keel extension: state kept in checkpoints (EarlyStopping's best and wait, ...). A non-empty
   // state_name() ("early_stopping") makes capture_training_state call save_state with the prefix

@@ -47,6 +47,7 @@ struct EvaluateOptions {
   int64_t batch_size = 32;
   int verbose = 1;
   std::ostream* out = nullptr;
+  std::vector<std::shared_ptr<Callback>> callbacks;  // their on_test_* hooks run
 };
 
 // History.history: per-epoch values keyed like Keras ("loss", "accuracy", "val_loss", ...).
