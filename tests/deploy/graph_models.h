@@ -48,6 +48,14 @@ inline Model merge_zoo_shared() {
   return Model({a, b}, {Dense(3, {.activation = "softmax"})(c), s});
 }
 
+// Rank-3 inputs: Dense on the last axis (MatMul + Add in ONNX), Concatenate along axis 1 (not the
+// last), then Flatten.
+inline Model sequence_concat() {
+  KerasTensor a = Input({3, 4}), b = Input({2, 4});
+  KerasTensor c = Concatenate({.axis = 1})({Dense(5, {.activation = "relu"})(a), Dense(5)(b)});
+  return Model({a, b}, {Dense(2)(Flatten()(c))});
+}
+
 // Moving statistics, gamma and beta away from their initial values (as after training), so that a
 // wrong fold shows in the predictions.
 inline void randomize_batch_norm(Model& m, uint64_t seed) {

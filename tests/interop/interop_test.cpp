@@ -163,7 +163,7 @@ TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
 }
 
 // Functional graphs: a residual MLP with BN (unfolded and folded), two inputs into a Concatenate,
-// and every merge layer with a shared layer and two outputs. ONNX Runtime gets the inputs by their
+// every merge layer with a shared layer and two outputs, and rank-3 inputs joined along axis 1. ONNX Runtime gets the inputs by their
 // Keras names and must return outputs named after the layers producing them.
 TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
   ScratchDir dir("onnx_graph");
@@ -179,6 +179,8 @@ TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
   cases.push_back({"two_input_concat", graph_test::two_input_concat()});
   reset_default_names();
   cases.push_back({"merge_zoo_shared", graph_test::merge_zoo_shared()});
+  reset_default_names();
+  cases.push_back({"sequence_concat", graph_test::sequence_concat()});
   std::vector<std::pair<fs::path, std::string>> runs;  // model, onnx_run.js arguments
   for (Case& c : cases) {
     Model& m = c.model;

@@ -44,7 +44,7 @@ struct FoldResult {
   std::vector<BnFold> folded;
   std::vector<BnKept> kept;
 
-  // Human-readable, one line per BN layer.
+  // Human-readable: one line per fold and per BN call kept.
   std::string report() const;
 };
 
