@@ -22,6 +22,11 @@ mutants=(
   'src/model/plan.cpp|s/case Seed::kCopy: std::memcpy(grad_data_\[r\], dys\[i\], size_t(n) \* sizeof(float)); break;/case Seed::kCopy: break;/|FunctionalModel.Output*|an output also read inside the graph loses the caller'"'"'s dy'
   'src/layers/dense.cpp|s/if (dbias != nullptr \&\& write == Write::kSet) std::fill_n(dbias, units_, 0.0f);//|LayersDense*|Write::kSet adds into the bias gradient instead of overwriting it'
   'src/model/model.cpp|s/params.back().exclude_from_agc = classifier \&\& v.shape.size() >= 2;/params.back().exclude_from_agc = false;/|FunctionalModel.Agc*|AGC clips the final classifier'
+  # Deployment on graphs (issue 12)
+  'src/io/checkpoint.cpp|s/    layer->load_state(state);/    (void)state;/|Checkpoint.*|restore reads the layer states but never gives them to the layers (Dropout masks diverge after resume)'
+  'src/deploy/fold_batch_norm.cpp|s/    if (n != bn_node)/    if (false)/|FoldBatchNorm*|BN folds back into a Dense whose output also feeds other layers (the skip path changes)'
+  'src/deploy/fold_batch_norm.cpp|s/  if (calls == 1) return "";/  return "";/|FoldBatchNorm*|BN folds into a shared Dense (its other calls change)'
+  'src/deploy/onnx_emitters.cpp|s/cat.axis() < 0 ? cat.axis() + rank : cat.axis()/cat.axis() < 0 ? cat.axis() + rank - 1 : cat.axis()/|OnnxInterop.*|ONNX Concat on the axis before the one Keras joins'
 )
 
 selected=("$@")
