@@ -27,6 +27,11 @@ mutants=(
   'src/io/functional_config.cpp|s/while (replay_next_call(entry)) progress = true;/while (replay_next_call(entry)) {}/|FunctionalConfig*|config reader does one pass: a call reading a later layer is lost'
   'src/model/fit.cpp|s/    if (o.weight != 1.0) {/    if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
   'src/model/fit.cpp|s/total += o.weight \* loss_sum;/total += loss_sum;/|MultiIoTraining.*|logged total loss ignores loss_weights'
+  # Deployment on graphs (issue 12)
+  'src/io/checkpoint.cpp|s/    layer->load_state(state);/    (void)state;/|Checkpoint.*|restore reads the layer states but never gives them to the layers (Dropout masks diverge after resume)'
+  'src/deploy/fold_batch_norm.cpp|s/    if (n != bn_node)/    if (false)/|FoldBatchNorm*|BN folds back into a Dense whose output also feeds other layers (the skip path changes)'
+  'src/deploy/fold_batch_norm.cpp|s/  if (calls == 1) return "";/  return "";/|FoldBatchNorm*|BN folds into a shared Dense (its other calls change)'
+  'src/deploy/onnx_emitters.cpp|s/cat.axis() < 0 ? cat.axis() + rank : cat.axis()/cat.axis() < 0 ? cat.axis() + rank - 1 : cat.axis()/|OnnxInterop.*|ONNX Concat on the axis before the one Keras joins'
 )
 
 selected=("$@")

@@ -1,97 +1,151 @@
-// BN folding (keel/deploy/fold_batch_norm.h, derivation in docs/bn_folding.md).
+// BN folding on a model's graph (keel/deploy/fold_batch_norm.h; derivation in docs/bn_folding.md).
 //
-// The folded model is rebuilt from the Keras config of the original (BN entries removed, folded
-// Dense layers given use_bias=true), so it is an ordinary Sequential with the original layer names;
-// then every surviving variable is copied and the folded Dense weights are written from double
-// working copies.
+// Each BN call is decided on its own, in execution order: into the sink before it, else into the
+// sinks after it, else kept with the reason. The folded model is rebuilt from clones with the
+// folded BN calls left out (rebuild_model.h); the sinks that absorbed a map are rebuilt with a bias
+// and get their weights from double working copies.
 #include "keel/deploy/fold_batch_norm.h"
 
-#include <cmath>
 #include <map>
 #include <set>
 
+#include "affine_fold.h"
 #include "keel/core/error.h"
-#include "keel/io/model_config.h"
-#include "keel/layers/batch_normalization.h"
-#include "keel/layers/dense.h"
+#include "rebuild_model.h"
 
 namespace keel {
 
 namespace {
 
-// The view of `layer`'s variable "<layer>/<short>:0", or nullptr.
-const Variable* find_variable(const Layer& layer, const std::string& short_name) {
-  const std::string full = layer.name() + "/" + short_name + ":0";
-  for (const Variable& v : layer.variables())
-    if (v.name == full) return &v;
-  return nullptr;
-}
-
-// A Dense layer's kernel (fan_in, units) and bias (units) in double, modified in place.
-struct DenseWork {
-  int64_t fan_in = 0, units = 0;
-  std::vector<double> kernel, bias;
-  bool had_bias = false;
-};
-
-DenseWork load_dense(const Dense& dense) {
-  DenseWork w;
-  const Variable* kernel = find_variable(dense, "kernel");
-  const Variable* bias = find_variable(dense, "bias");
-  w.fan_in = kernel->shape[0];
-  w.units = kernel->shape[1];
-  w.kernel.assign(kernel->value, kernel->value + kernel->size());
-  w.had_bias = bias != nullptr;
-  w.bias.assign(static_cast<size_t>(w.units), 0.0);
-  if (bias) w.bias.assign(bias->value, bias->value + bias->size());
-  return w;
-}
-
-// Inference BN as y = s·x + t per channel, in double.
-struct Affine {
-  std::vector<double> s, t;
-};
-
-Affine bn_affine(const BatchNormalization& bn) {
-  const Variable* gamma = find_variable(bn, "gamma");
-  const Variable* beta = find_variable(bn, "beta");
-  const Variable* mean = find_variable(bn, "moving_mean");
-  const Variable* var = find_variable(bn, "moving_variance");
-  const int64_t c = mean->size();
-  Affine a;
-  a.s.resize(static_cast<size_t>(c));
-  a.t.resize(static_cast<size_t>(c));
-  for (int64_t j = 0; j < c; ++j) {
-    const double g = gamma ? gamma->value[j] : 1.0;
-    const double b = beta ? beta->value[j] : 0.0;
-    const double s = g / std::sqrt(static_cast<double>(var->value[j]) + bn.options().epsilon);
-    a.s[size_t(j)] = s;
-    a.t[size_t(j)] = b - static_cast<double>(mean->value[j]) * s;
-  }
-  return a;
-}
-
-// Dense then BN: z = x·W + b; y = s·z + t  =>  W' = W·diag(s), b' = s·b + t.
-void fold_into_previous(DenseWork& w, const Affine& a) {
-  for (int64_t r = 0; r < w.fan_in; ++r)
-    for (int64_t c = 0; c < w.units; ++c) w.kernel[size_t(r * w.units + c)] *= a.s[size_t(c)];
-  for (int64_t c = 0; c < w.units; ++c)
-    w.bias[size_t(c)] = w.bias[size_t(c)] * a.s[size_t(c)] + a.t[size_t(c)];
-}
-
-// BN then Dense: y = (s·x + t)·W + b  =>  W' = diag(s)·W, b' = b + t·W.
-void fold_into_next(DenseWork& w, const Affine& a) {
-  for (int64_t r = 0; r < w.fan_in; ++r) {
-    for (int64_t c = 0; c < w.units; ++c) {
-      const double k = w.kernel[size_t(r * w.units + c)];
-      w.bias[size_t(c)] += a.t[size_t(r)] * k;
-      w.kernel[size_t(r * w.units + c)] = a.s[size_t(r)] * k;
-    }
-  }
-}
-
 std::string describe(const Layer& layer) {
   return layer.class_name() + " '" + layer.name() + "'";
+}
+
+// Who reads each tensor, and how often each layer is called.
+struct GraphUse {
+  std::vector<std::vector<int64_t>> consumers;  // tensor -> node ids
+  std::vector<bool> is_output;                  // tensor -> a model output
+  std::map<const Layer*, int64_t> calls;
+
+  explicit GraphUse(const Model& model)
+      : consumers(model.tensors().size()), is_output(model.tensors().size(), false) {
+    const auto& nodes = model.nodes();
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      ++calls[nodes[n].layer];
+      for (int64_t t : nodes[n].inputs) consumers[size_t(t)].push_back(static_cast<int64_t>(n));
+    }
+    for (int64_t t : model.output_tensors()) is_output[size_t(t)] = true;
+  }
+};
+
+class Folder {
+ public:
+  explicit Folder(const Model& model) : model_(model), use_(model) {}
+
+  void decide(int64_t bn_node);
+  FoldResult finish() &&;
+
+ private:
+  std::string into_previous_blocker(int64_t bn_node, int64_t tensor) const;
+  std::string into_next_blocker(int64_t tensor) const;
+  std::string shared_blocker(const Layer& sink) const;
+  fold::LinearWeights& work_for(const Layer& sink);
+
+  const Model& model_;
+  GraphUse use_;
+  std::map<const Layer*, fold::LinearWeights> work_;  // sinks whose weights change
+  std::set<int64_t> bypass_;                          // folded BN calls
+  std::vector<BnFold> folded_;
+  std::vector<BnKept> kept_;
+};
+
+fold::LinearWeights& Folder::work_for(const Layer& sink) {
+  auto it = work_.find(&sink);
+  if (it == work_.end()) it = work_.emplace(&sink, fold::affine_sink(sink)->load(sink)).first;
+  return it->second;
+}
+
+// Changing a shared sink's weights would change its other calls too.
+std::string Folder::shared_blocker(const Layer& sink) const {
+  const int64_t calls = use_.calls.at(&sink);
+  if (calls == 1) return "";
+  return describe(sink) + ", which is called " + std::to_string(calls) + " times (shared weights)";
+}
+
+// Why BN call `bn_node`, reading `tensor`, cannot fold into the layer producing it, or "".
+std::string Folder::into_previous_blocker(int64_t bn_node, int64_t tensor) const {
+  const GraphTensor& t = model_.tensors()[size_t(tensor)];
+  if (t.producer < 0) {
+    if (model_.is_sequential()) return "first layer";
+    return "reads the model input '" + t.input_layer->name() + "'";
+  }
+  const Layer& prev = *model_.nodes()[size_t(t.producer)].layer;
+  const fold::AffineSink* sink = fold::affine_sink(prev);
+  if (!sink) return "preceded by " + describe(prev) + ", not a Dense";
+  const std::string activation = sink->activation(prev);
+  if (activation != "linear")
+    return "preceded by " + describe(prev) + " whose activation is " + activation + ", not linear";
+  if (std::string shared = shared_blocker(prev); !shared.empty()) return "preceded by " + shared;
+  if (use_.is_output[size_t(tensor)])
+    return "preceded by " + describe(prev) + ", whose output is also a model output";
+  for (int64_t n : use_.consumers[size_t(tensor)])
+    if (n != bn_node)
+      return "preceded by " + describe(prev) + ", whose output also feeds " +
+             describe(*model_.nodes()[size_t(n)].layer);
+  return "";
+}
+
+// Why the BN producing `tensor` cannot fold into the layers reading it, or "".
+std::string Folder::into_next_blocker(int64_t tensor) const {
+  const auto& consumers = use_.consumers[size_t(tensor)];
+  if (consumers.empty()) return "the last layer (no Dense after it)";
+  if (use_.is_output[size_t(tensor)]) return "its output is also a model output";
+  for (int64_t n : consumers) {
+    const Layer& next = *model_.nodes()[size_t(n)].layer;
+    if (!fold::affine_sink(next)) return "followed by " + describe(next) + ", not a Dense";
+    if (std::string shared = shared_blocker(next); !shared.empty()) return "followed by " + shared;
+  }
+  return "";
+}
+
+void Folder::decide(int64_t bn_node) {
+  const GraphNode& node = model_.nodes()[size_t(bn_node)];
+  const Layer& bn = *node.layer;
+  const fold::AffineSource& source = *fold::affine_source(bn);
+  if (std::string why = source.cannot_fold(bn); !why.empty()) {
+    kept_.push_back({bn.name(), why});
+    return;
+  }
+  const int64_t in = node.inputs[0], out = node.outputs[0];
+  const std::string prev_blocker = into_previous_blocker(bn_node, in);
+  if (prev_blocker.empty()) {
+    const Layer& prev = *model_.nodes()[size_t(model_.tensors()[size_t(in)].producer)].layer;
+    fold::fold_into_previous(work_for(prev), source.affine(bn));
+    folded_.push_back({bn.name(), prev.name(), true});
+    bypass_.insert(bn_node);
+    return;
+  }
+  const std::string next_blocker = into_next_blocker(out);
+  if (!next_blocker.empty()) {
+    kept_.push_back({bn.name(), prev_blocker + ", and " + next_blocker});
+    return;
+  }
+  const fold::Affine affine = source.affine(bn);
+  for (int64_t n : use_.consumers[size_t(out)]) {
+    const Layer& next = *model_.nodes()[size_t(n)].layer;
+    fold::fold_into_next(work_for(next), affine);
+    folded_.push_back({bn.name(), next.name(), false});
+  }
+  bypass_.insert(bn_node);
+}
+
+FoldResult Folder::finish() && {
+  Model out = rebuild_model(model_, bypass_, [&](const Layer& layer) {
+    return work_.count(&layer) ? fold::affine_sink(layer)->with_bias(layer) : layer.clone();
+  });
+  for (const auto& [layer, w] : work_)
+    fold::affine_sink(*layer)->store(w, out.get_layer(layer->name()));
+  return {std::move(out), std::move(folded_), std::move(kept_)};
 }
 
 }  // namespace
@@ -110,83 +164,10 @@ std::string FoldResult::report() const {
 
 FoldResult fold_batch_norm(const Model& model) {
   KEEL_CHECK(model.built(), "fold_batch_norm: model '", model.name(), "' is not built");
-  const int64_t n = model.num_layers();
-  std::map<int64_t, DenseWork> work;  // layer index -> folded Dense weights
-  std::set<int64_t> removed;
-  std::vector<BnFold> folded;
-  std::vector<BnKept> kept;
-  auto work_for = [&](int64_t i) -> DenseWork& {
-    auto it = work.find(i);
-    if (it == work.end()) it = work.emplace(i, load_dense(static_cast<const Dense&>(model.layer(i)))).first;
-    return it->second;
-  };
-
-  for (int64_t i = 0; i < n; ++i) {
-    const auto* bn = dynamic_cast<const BatchNormalization*>(&model.layer(i));
-    if (!bn) continue;
-    const int64_t rank = bn->input_shape().rank();
-    if (bn->axis() != rank - 1) {
-      kept.push_back({bn->name(), "normalizes axis " + std::to_string(bn->axis()) +
-                                      ", not the last axis a Dense works on"});
-      continue;
-    }
-    const Layer* prev = i > 0 ? &model.layer(i - 1) : nullptr;
-    const Layer* next = i + 1 < n ? &model.layer(i + 1) : nullptr;
-    const auto* prev_dense = dynamic_cast<const Dense*>(prev);
-    const auto* next_dense = dynamic_cast<const Dense*>(next);
-    if (prev_dense && prev_dense->activation().kind() == ActivationKind::kLinear) {
-      fold_into_previous(work_for(i - 1), bn_affine(*bn));
-      folded.push_back({bn->name(), prev_dense->name(), true});
-      removed.insert(i);
-    } else if (next_dense) {
-      fold_into_next(work_for(i + 1), bn_affine(*bn));
-      folded.push_back({bn->name(), next_dense->name(), false});
-      removed.insert(i);
-    } else {
-      std::string reason = prev_dense ? "preceded by " + describe(*prev) + " whose activation is " +
-                                            prev_dense->activation().keras_name() + ", not linear"
-                         : prev ? "preceded by " + describe(*prev) + ", not a Dense"
-                                : "first layer";
-      reason += next ? ", and followed by " + describe(*next) + ", not a Dense"
-                     : ", and the last layer (no Dense after it)";
-      kept.push_back({bn->name(), reason});
-    }
-  }
-
-  // Rebuild from the config: entry k + 1 of "layers" is layer k (entry 0 is the InputLayer).
-  nlohmann::json config = model_to_config(model);
-  nlohmann::json& layers = config["config"]["layers"];
-  nlohmann::json new_layers = nlohmann::json::array({layers[0]});
-  for (int64_t i = 0; i < n; ++i) {
-    if (removed.count(i)) continue;
-    nlohmann::json entry = layers[size_t(i + 1)];
-    if (work.count(i)) entry["config"]["use_bias"] = true;
-    // A removed first layer may have carried batch_input_shape; the InputLayer has it anyway.
-    new_layers.push_back(std::move(entry));
-  }
-  layers = std::move(new_layers);
-  Model folded_model = model_from_config(config, "fold_batch_norm('" + model.name() + "')");
-
-  std::map<std::string, const Layer*> originals;
-  for (int64_t i = 0; i < n; ++i) originals[model.layer(i).name()] = &model.layer(i);
-  std::map<std::string, const DenseWork*> works;
-  for (const auto& [i, w] : work) works[model.layer(i).name()] = &w;
-  for (int64_t i = 0; i < folded_model.num_layers(); ++i) {
-    Layer& layer = folded_model.layer(i);
-    const auto w = works.find(layer.name());
-    for (Variable& v : layer.variables()) {
-      const std::string short_name = v.name.substr(layer.name().size() + 1, v.name.size() -
-                                                   layer.name().size() - 3);
-      if (w != works.end()) {
-        const std::vector<double>& src = short_name == "kernel" ? w->second->kernel : w->second->bias;
-        for (int64_t k = 0; k < v.size(); ++k) v.value[k] = static_cast<float>(src[size_t(k)]);
-      } else {
-        const Variable* old = find_variable(*originals.at(layer.name()), short_name);
-        std::copy(old->value, old->value + old->size(), v.value);
-      }
-    }
-  }
-  return {std::move(folded_model), std::move(folded), std::move(kept)};
+  Folder folder(model);
+  for (size_t n = 0; n < model.nodes().size(); ++n)
+    if (fold::affine_source(*model.nodes()[n].layer)) folder.decide(static_cast<int64_t>(n));
+  return std::move(folder).finish();
 }
 
 }  // namespace keel

@@ -7,12 +7,12 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "keel/model/callback.h"
 #include "keel/core/error.h"
 #include "keel/io/atomic_file.h"
 #include "keel/io/crc32c.h"
-#include "keel/layers/dropout.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/optimizer.h"
 
@@ -233,9 +233,9 @@ Checkpoint capture_training_state(Model& model, const TrainingProgress& progress
   ck.put_int64("train/global_step", progress.global_step);
   ck.put_uint64s("train/seed", std::span<const uint64_t>(&progress.seed, 1));
   ck.put_int64("train/batch_size", progress.batch_size);
-  for (int64_t i = 0; i < model.num_layers(); ++i) {
-    if (auto* d = dynamic_cast<Dropout*>(&model.layer(i))) ck.put_uint64s("rng/" + d->name(), d->rng().state());
-  }
+  for (const auto& layer : model.layers())
+    for (const LayerState& s : layer->save_state())
+      ck.put_uint64s(s.key + "/" + layer->name(), s.words);
   for (const auto& cb : callbacks) {
     const std::string name = cb->state_name();
     if (!name.empty()) cb->save_state(ck, "callback/" + name + "/");
@@ -262,6 +262,33 @@ void copy_entry(const CheckpointEntry& e, std::span<float> out, const std::strin
              "checkpoint entry '", e.name, "' (", e.count, " values) does not fit ", what, " (",
              out.size(), " float32 values); was it saved from another model?");
   if (!out.empty()) std::memcpy(out.data(), e.bytes.data(), out.size_bytes());
+}
+}  // namespace
+
+namespace {
+// Layer states are matched like variables, by position: the n-th "<key>/..." entry of the file goes
+// to the n-th layer (model.layers() order) whose save_state() has that key.
+void restore_layer_states(const Checkpoint& ck, Model& model) {
+  std::map<std::string, std::pair<std::vector<const CheckpointEntry*>, size_t>> by_key;
+  for (const auto& layer : model.layers()) {
+    std::vector<LayerState> state = layer->save_state();  // keys and sizes to expect
+    if (state.empty()) continue;
+    for (LayerState& s : state) {
+      auto it = by_key.find(s.key);
+      if (it == by_key.end())
+        it = by_key.emplace(s.key, std::pair{entries_under(ck, s.key + "/"), size_t{0}}).first;
+      auto& [entries, next] = it->second;
+      KEEL_CHECK(next < entries.size(), "checkpoint has no '", s.key, "' state for layer '",
+                 layer->name(), "' (", layer->class_name(), "); was it saved from another model?");
+      const std::string& entry = entries[next++]->name;
+      std::vector<uint64_t> words = ck.uint64s(entry);
+      KEEL_CHECK(words.size() == s.words.size(), "checkpoint entry '", entry, "' holds ",
+                 words.size(), " words; layer '", layer->name(), "' (", layer->class_name(),
+                 ") expects ", s.words.size());
+      s.words = std::move(words);
+    }
+    layer->load_state(state);
+  }
 }
 }  // namespace
 
@@ -292,18 +319,7 @@ TrainingProgress restore_training_state(const Checkpoint& ck, Model& model,
     opt.set_iterations(ck.get_int64("optimizer/iterations"));
     opt.set_learning_rate(ck.get_double("optimizer/learning_rate"));
   }
-  const auto rngs = entries_under(ck, "rng/");
-  size_t next_rng = 0;
-  for (int64_t i = 0; i < model.num_layers(); ++i) {
-    if (auto* d = dynamic_cast<Dropout*>(&model.layer(i))) {
-      KEEL_CHECK(next_rng < rngs.size(), "checkpoint has no generator state for Dropout layer '",
-                 d->name(), "'");
-      const auto s = ck.uint64s(rngs[next_rng++]->name);
-      KEEL_CHECK(s.size() == 4, "checkpoint entry '", rngs[next_rng - 1]->name, "' holds ", s.size(),
-                 " words; expected 4");
-      d->rng().set_state({s[0], s[1], s[2], s[3]});
-    }
-  }
+  restore_layer_states(ck, model);
   for (const auto& cb : callbacks) {
     const std::string name = cb->state_name();
     if (name.empty()) continue;

@@ -55,6 +55,17 @@ void Dropout::unary_backward(const float*, const float*, const float* dy, float*
   dropout_backward(dy, mask_.data(), static_cast<float>(1.0 / (1.0 - rate_)), dx, n);
 }
 
+std::vector<LayerState> Dropout::save_state() const {
+  const Rng::State& s = rng_.state();
+  return {{"rng", std::vector<uint64_t>(s.begin(), s.end())}};
+}
+
+void Dropout::load_state(std::span<const LayerState> state) {
+  KEEL_CHECK(state.size() == 1 && state[0].key == "rng" && state[0].words.size() == 4, "layer '",
+             name(), "' (Dropout): load_state expects one 'rng' entry of 4 words");
+  rng_.set_state({state[0].words[0], state[0].words[1], state[0].words[2], state[0].words[3]});
+}
+
 nlohmann::json Dropout::get_config() const {
   nlohmann::json config = base_config();
   config["rate"] = rate_;

@@ -87,6 +87,13 @@ void Layer::set_trainable(bool trainable) {
 
 void Layer::bind_variables(std::vector<Variable> variables) { variables_ = std::move(variables); }
 
+const Variable* Layer::find_variable(std::string_view short_name) const {
+  const std::string full = name() + "/" + std::string(short_name) + ":0";
+  for (const Variable& v : variables_)
+    if (v.name == full) return &v;
+  return nullptr;
+}
+
 int64_t Layer::count_params() const {
   int64_t n = 0;
   for (const auto& v : variables_) n += v.size();

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "deploy/graph_models.h"
 #include "interop/trained_models.h"
 #include "keel/core/rng.h"
 #include "model/functional_models.h"
@@ -247,6 +248,64 @@ TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
                          quote(dir / "x.npy") + " " + quote(dir / (base + ".npy")),
                      dir / "ort.txt");
   }
+}
+
+// Functional graphs: a residual MLP with BN (unfolded and folded), two inputs into a Concatenate,
+// every merge layer with a shared layer and two outputs, and rank-3 inputs joined along axis 1. ONNX Runtime gets the inputs by their
+// Keras names and must return outputs named after the layers producing them.
+TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
+  ScratchDir dir("onnx_graph");
+  struct Case {
+    std::string name;
+    Model model;
+  };
+  std::vector<Case> cases;
+  reset_default_names();
+  cases.push_back({"residual_mlp_bn", graph_test::residual_mlp_bn(784, 128)});
+  graph_test::randomize_batch_norm(cases.back().model, 5);
+  reset_default_names();
+  cases.push_back({"two_input_concat", graph_test::two_input_concat()});
+  reset_default_names();
+  cases.push_back({"merge_zoo_shared", graph_test::merge_zoo_shared()});
+  reset_default_names();
+  cases.push_back({"sequence_concat", graph_test::sequence_concat()});
+  std::vector<std::pair<fs::path, std::string>> runs;  // model, onnx_run.js arguments
+  for (Case& c : cases) {
+    Model& m = c.model;
+    std::vector<Tensor> xs;
+    std::string args;
+    for (int64_t i = 0; i < m.num_inputs(); ++i) {
+      const GraphTensor& t = m.tensors()[size_t(m.input_tensors()[size_t(i)])];
+      std::vector<int64_t> dims = t.shape.dims();
+      dims[0] = 20;
+      xs.push_back(graph_test::random_normal(dims, 40 + uint64_t(i)));
+      const fs::path p = dir / (c.name + "_x" + std::to_string(i) + ".npy");
+      write_npy(p, xs.back());
+      args.append(" ").append(quote(std::string("in:").append(t.input_layer->name()).append("=").append(p.string())));
+    }
+    const std::vector<Tensor> ys = graph_test::predict_all(m, xs);
+    for (int64_t i = 0; i < m.num_outputs(); ++i) {
+      const GraphTensor& t = m.tensors()[size_t(m.output_tensors()[size_t(i)])];
+      const fs::path p = dir / (c.name + "_y" + std::to_string(i) + ".npy");
+      write_npy(p, ys[size_t(i)]);
+      const std::string& layer = m.nodes()[size_t(t.producer)].layer->name();
+      args.append(" ").append(quote(std::string("out:").append(layer).append("=").append(p.string())));
+    }
+    for (bool fold : {false, true}) {
+      const fs::path p = dir / (c.name + (fold ? "-folded" : "") + ".onnx");
+      export_onnx(m, p, {.fold_bn = fold});
+      runs.push_back({p, args});
+    }
+  }
+  std::string check = "/usr/bin/python3 " + quote(kScripts / "onnx_check.py");
+  for (const auto& [p, args] : runs) check.append(" ").append(quote(p));
+  expect_script_ok(check, dir / "check.txt");
+  EXPECT_NE(read_text(dir / "check.txt").find("'Concat'"), std::string::npos);
+
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  for (const auto& [p, args] : runs)
+    expect_script_ok(node + quote(kScripts / "onnx_run.js") + " " + quote(p) + args, dir / "ort.txt");
 }
 
 // ---- the deployment CLI end to end ----

@@ -81,6 +81,73 @@ TEST(Checkpoint, ResumedFitIsBitIdenticalToStraightFit) {
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
+// Functional models: a residual MLP (Add, BN, Dropout) and one with a layer called twice (its
+// gradients add) and a Dropout between the calls. The Dropouts have fixed seeds, so a fresh model
+// draws the straight run's masks only if the checkpoint restored their generators.
+Model residual_dropout_model() {
+  KerasTensor x = Input({6});
+  KerasTensor h = Dense(16, {.activation = "relu"})(x);
+  KerasTensor b = Dropout(0.3, {.seed = 7})(Dense(16, {.activation = "elu"})(h));
+  b = BatchNormalization()(Dense(16)(b));
+  return Model(x, Dense(3, {.activation = "softmax"})(Add()({h, b})));
+}
+
+Model shared_dropout_model() {
+  KerasTensor x = Input({6});
+  auto shared = keel::shared(Dense(6, {.activation = "tanh"}));
+  KerasTensor a = (*shared)(x);
+  KerasTensor b = (*shared)(Dropout(0.25, {.seed = 11})(a));
+  return Model(x, Dense(3, {.activation = "softmax"})(Concatenate()({a, b})));
+}
+
+TEST(Checkpoint, FunctionalModelsResumeBitIdentically) {
+  Tensor x, y;
+  make_data(130, x, y);
+  auto compile = [](Model& m) {
+    m.compile({.optimizer = std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01}),
+               .loss = "sparse_categorical_crossentropy"});
+  };
+  for (Model (*make)() : {residual_dropout_model, shared_dropout_model}) {
+    Model straight = make();
+    compile(straight);
+    straight.fit(x, y, {.batch_size = 16, .epochs = 4, .verbose = 0});
+
+    Model first = make();
+    compile(first);
+    first.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    const Checkpoint ck = Checkpoint::deserialize(
+        capture_training_state(first, {2, 18, 42, 16}).serialize(), "t");
+    int generators = 0;
+    for (const CheckpointEntry& e : ck.entries()) generators += e.name.starts_with("rng/");
+    EXPECT_EQ(generators, 1);
+
+    Model resumed = make();
+    compile(resumed);
+    const TrainingProgress p = restore_training_state(ck, resumed);
+    resumed.fit(x, y, {.batch_size = 16, .epochs = 4, .initial_epoch = p.epoch, .verbose = 0});
+    const auto a = arena(straight), b = arena(resumed);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << straight.name();
+  }
+}
+
+TEST(Checkpoint, RestoreNamesTheLayerWhoseStateIsMissing) {
+  Model plain = small_model();  // no Dropout: no layer state
+  plain.build();
+  const Checkpoint ck = capture_training_state(plain, {});
+  Sequential with_dropout(Flatten({.input_shape = {6}}), Dense(16, {.activation = "relu"}),
+                          BatchNormalization(), Dropout(0.5, {.name = "drop"}),
+                          Dense(3, {.activation = "softmax"}));
+  with_dropout.build();
+  try {
+    restore_training_state(ck, with_dropout);
+    FAIL() << "expected keel::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'rng' state for layer 'drop' (Dropout)"),
+              std::string::npos) << e.what();
+  }
+}
+
 TEST(Checkpoint, RestoreRejectsAnotherModel) {
   Model a = small_model();
   a.build();

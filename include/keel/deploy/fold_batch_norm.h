@@ -1,14 +1,20 @@
-// Folding inference-mode BatchNormalization layers into neighbouring Dense layers.
+// Folding inference-mode BatchNormalization layers into neighbouring Dense layers, on any model
+// graph (Sequential or functional).
 //
 // In inference a BN layer is the per-channel affine map y = s·x + t with
 // s = gamma / sqrt(moving_variance + epsilon), t = beta - moving_mean·s, so it can be merged into
-// an adjacent Dense (docs/bn_folding.md has the derivation):
-//   * BN directly after a Dense with a linear activation (Dense(use_bias=False) -> BN -> Activation):
-//     kernel columns scale by s, bias' = (bias - mean)·s + beta (a Dense without bias gets one);
-//   * BN directly before a Dense (input BN after Flatten, BN after an activated Dense):
-//     kernel' = diag(s)·kernel, bias' = bias + t·kernel.
-// The first rule is tried first. Everything else (BN followed by a non-Dense layer, BN as the last
-// layer, BN over an axis other than the last) stays, and the report says why.
+// an adjacent Dense (docs/bn_folding.md has the derivation). Each call of a BN layer is decided on
+// its own, in execution order:
+//   * into the Dense before it, when that Dense has a linear activation, is called once (not
+//     shared), and its output feeds only this BN and is not a model output
+//     (Dense(use_bias=False) -> BN -> Activation): kernel columns scale by s,
+//     bias' = (bias - mean)·s + beta (a Dense without bias gets one);
+//   * else into the Dense layers after it, when every layer reading the BN's output is a Dense
+//     called once and that output is not a model output (input BN after Flatten, BN after an
+//     activated Dense, a BN feeding two Dense heads): kernel' = diag(s)·kernel,
+//     bias' = bias + t·kernel, for each of them. Exact for Dense, which reads no padding.
+// Everything else (BN feeding an Add or a Dropout, BN as an output, BN over an axis other than the
+// last, BN next to a shared Dense) stays, and the report says why.
 // All arithmetic is in double, rounded to float once per folded weight.
 #pragma once
 
@@ -19,6 +25,7 @@
 
 namespace keel {
 
+// One BN call folded into one Dense (a BN before two Dense heads gives two entries).
 struct BnFold {
   std::string bn_layer;     // "batch_normalization"
   std::string dense_layer;  // "dense"
@@ -27,15 +34,17 @@ struct BnFold {
 
 struct BnKept {
   std::string bn_layer;
-  std::string reason;       // "followed by Dropout 'dropout', not by a Dense"
+  std::string reason;       // "..., and followed by Dropout 'dropout', not a Dense"
 };
 
 struct FoldResult {
-  Model model;                   // new, built, inference only (Dense layer names are kept)
+  // New and built, for inference: the same graph and layer names without the folded BN calls; a
+  // Sequential for a Sequential, else a functional Model with the same input and output names.
+  Model model;
   std::vector<BnFold> folded;
   std::vector<BnKept> kept;
 
-  // Human-readable, one line per BN layer.
+  // Human-readable: one line per fold and per BN call kept.
   std::string report() const;
 };
 

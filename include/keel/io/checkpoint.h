@@ -16,7 +16,9 @@
 //   train/epoch                    i64   epochs completed = the initial_epoch to resume at
 //   train/global_step              i64   training batches run so far
 //   train/seed, train/batch_size   u64 / i64   must match on resume (shuffling order)
-//   rng/<layer name>               u64x4 Dropout generators
+//   <key>/<layer name>             u64   layer state beyond variables (Layer::save_state):
+//                                        rng/<dropout layer> holds a Dropout generator (4 words);
+//                                        keys never shadow the prefixes above
 //   callback/<state_name>/...      callbacks' own state (EarlyStopping best/wait, ...)
 #pragma once
 
@@ -87,8 +89,8 @@ struct TrainingProgress {
 // The file a checkpoint directory holds.
 std::filesystem::path checkpoint_path(const std::filesystem::path& dir);
 
-// Captures model variables, optimizer state (compiled model), Dropout generators and the state of
-// every callback that has a state_name().
+// Captures model variables, optimizer state (compiled model), layer states (Layer::save_state:
+// Dropout generators) and the state of every callback that has a state_name().
 Checkpoint capture_training_state(Model& model, const TrainingProgress& progress,
                                   std::span<const std::shared_ptr<Callback>> callbacks = {});
 // Restores what capture_training_state saved into a model built and compiled the same way

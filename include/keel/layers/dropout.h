@@ -34,7 +34,10 @@ class Dropout : public UnaryLayer {
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(*this); }
   double rate() const { return rate_; }
   void set_seed(uint64_t seed) { rng_ = Rng(seed); }
-  Rng& rng() { return rng_; }  // state is checkpointed by the owner
+  Rng& rng() { return rng_; }
+  // The generator, so a resumed fit draws the masks an uninterrupted one would.
+  std::vector<LayerState> save_state() const override;
+  void load_state(std::span<const LayerState> state) override;
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;

@@ -61,6 +61,14 @@ struct Variable {
 // weight manifests, checkpoints and optimizer slot names write it.
 std::string without_output_index(std::string_view tf_name);
 
+// Layer state that is not a variable but must survive a checkpoint for training to resume bit for
+// bit (Dropout's generator; later an RNN's carried state). 64-bit words, so a generator's state is
+// stored exactly; checkpoints name an entry "<key>/<layer name>".
+struct LayerState {
+  std::string key;              // "rng"
+  std::vector<uint64_t> words;
+};
+
 // What a layer declares in build(); the model turns each spec into a Variable.
 struct VariableSpec {
   std::string short_name;      // "kernel", "gamma", "moving_mean"
@@ -121,6 +129,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   void bind_variables(std::vector<Variable> variables);
   std::vector<Variable>& variables() { return variables_; }
   const std::vector<Variable>& variables() const { return variables_; }
+  // The bound variable "<layer name>/<short_name>:0" ("kernel"), or nullptr: none declared (a
+  // Dense without bias) or not bound yet.
+  const Variable* find_variable(std::string_view short_name) const;
   // Keras count_params(): elements of every variable, trainable or not.
   int64_t count_params() const;
 
@@ -129,6 +140,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual void backward(const Context& ctx, std::span<const TensorRef> x,
                         std::span<const TensorRef> y, std::span<const TensorRef> dy,
                         std::span<const TensorRef> dx, Write write) = 0;
+
+  // State beyond the variables (LayerState). load_state receives what save_state returned, read
+  // back from a checkpoint: the same keys in the same order, each with as many words (the caller
+  // checks that against save_state()).
+  virtual std::vector<LayerState> save_state() const { return {}; }
+  virtual void load_state(std::span<const LayerState> state) { (void)state; }
 
   // A pure reshape (Flatten): the output is the input's bytes unchanged and dx is dy. The plan
   // aliases the output to the input and calls neither forward nor backward (no copy per batch).

@@ -81,6 +81,7 @@ class Concatenate : public Layer {
   std::string class_name() const override { return "Concatenate"; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Concatenate>(*this); }
   int num_inputs() const override { return kVariadic; }
+  int64_t axis() const { return options_.axis; }  // as given: negative counts from the end
   std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const override;
   void forward(const Context& ctx, std::span<const TensorRef> x,
                std::span<const TensorRef> y) override;
