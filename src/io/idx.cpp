@@ -164,6 +164,114 @@ void check_finite(const std::filesystem::path& path, const IdxArray& array) {
   }
 }
 
+// What the header says: the element type, the dims and how many data bytes they need.
+struct IdxHeader {
+  IdxType type;
+  size_t size;              // header bytes: 4 + 4 * rank
+  std::vector<int64_t> dims;
+  uint64_t claimed;         // data bytes, saturating at kMaxBytes
+};
+
+// The element type named by the 4 magic bytes (00 00 <type> <rank>).
+IdxType check_magic(const std::string& name, const std::vector<uint8_t>& header) {
+  char magic_hex[16];
+  std::snprintf(magic_hex, sizeof(magic_hex), "%02x %02x %02x %02x", header[0], header[1], header[2],
+                header[3]);
+  KEEL_CHECK(header[0] == 0 && header[1] == 0, name, ": wrong magic ", magic_hex,
+             "; expected an IDX file starting 00 00 <type> <rank>");
+  const uint8_t code = header[2];
+  KEEL_CHECK(code == 0x08 || code == 0x09 || code == 0x0B || code == 0x0C || code == 0x0D ||
+                 code == 0x0E,
+             name, ": unknown type code 0x", std::hex, int{code}, std::dec, " in magic ", magic_hex,
+             "; expected 0x08 (uint8), 0x09, 0x0b, 0x0c, 0x0d or 0x0e");
+  return static_cast<IdxType>(code);
+}
+
+// Reads and checks the header from `gz` when the file is gzip'd (`gz` is then left at the first
+// data byte), else straight from `file`. `kind` says which bytes the messages count.
+IdxHeader read_header(const std::string& name, std::span<const std::byte> file, GzipStream* gz,
+                      const char* kind) {
+  size_t raw_pos = 0;
+  std::vector<uint8_t> header;
+  auto take = [&](size_t n) {  // appends up to n header bytes, returns how many were available
+    if (gz) return static_cast<size_t>(gz->read(header, n));
+    const size_t m = std::min(n, file.size() - raw_pos);
+    const auto* src = reinterpret_cast<const uint8_t*>(file.data()) + raw_pos;
+    header.insert(header.end(), src, src + m);
+    raw_pos += m;
+    return m;
+  };
+
+  KEEL_CHECK(take(4) == 4, name, ": truncated header: the file holds ", header.size(), " ", kind,
+             "; expected at least 4 (magic 00 00 <type> <rank>)");
+  const IdxType type = check_magic(name, header);
+  const size_t rank = header[3];
+  KEEL_CHECK(rank >= 1, name, ": rank (4th magic byte) is 0; expected at least 1 dimension");
+
+  const size_t header_size = 4 + 4 * rank;
+  const size_t got = take(4 * rank);
+  KEEL_CHECK(got == 4 * rank, name, ": truncated header: rank ", rank, " needs ", header_size,
+             " header bytes but the file holds ", 4 + got, " ", kind);
+
+  IdxHeader result{type, header_size, {}, idx_type_size(type)};
+  for (size_t i = 0; i < rank; ++i) {
+    const uint8_t* p = header.data() + 4 + 4 * i;
+    const uint32_t d = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    KEEL_CHECK(d != 0, name, ": dimension ", i, " is 0; expected every dimension >= 1");
+    result.dims.push_back(d);
+    result.claimed = result.claimed > kMaxBytes / d ? kMaxBytes : result.claimed * d;
+  }
+  return result;
+}
+
+// The header's claim about the data, and the error for data of another size.
+struct DataClaim {
+  std::string file;
+  std::string text;  // describe_claim()
+  const char* kind;  // "bytes" or "decompressed bytes"
+  uint64_t bytes;    // saturating at kMaxBytes
+
+  [[noreturn]] void fail(uint64_t held) const {
+    KEEL_FAIL(file, ": header claims ", text, " but the file holds ", held, " ", kind,
+              " of data (expected ", bytes == kMaxBytes ? "more than 2^62" : std::to_string(bytes),
+              ")");
+  }
+};
+
+// The data of an uncompressed file: everything after the header.
+void read_raw_data(std::span<const std::byte> file, size_t header_size, const DataClaim& claim,
+                   std::vector<uint8_t>& out) {
+  const uint64_t held = file.size() - header_size;
+  if (held != claim.bytes) claim.fail(held);
+  out.reserve(static_cast<size_t>(held));
+  advise_huge_pages(out.data(), out.capacity());
+  out.assign(reinterpret_cast<const uint8_t*>(file.data()) + header_size,
+             reinterpret_cast<const uint8_t*>(file.data()) + file.size());
+}
+
+// The data of a gzip'd file: the rest of `gz`, which must hold exactly the claimed bytes.
+void read_gzip_data(GzipStream& gz, size_t file_size, size_t header_size, const DataClaim& claim,
+                    std::vector<uint8_t>& out) {
+  const uint64_t claimed = claim.bytes;
+  // Never trust the claim for allocation: reserve at most what the input can expand to
+  // (deflate's ratio is below 1032:1), then grow only as real data arrives. Asking for one
+  // byte more than claimed detects trailing data.
+  const uint64_t expansion_bound = static_cast<uint64_t>(file_size) * 1032;
+  // claimed + 1: the trailing-data probe below must not outgrow the reservation (a regrowth
+  // would copy the images into a fresh buffer without the huge-page advice, at twice the size).
+  out.reserve(static_cast<size_t>(std::min({claimed + 1, expansion_bound, uint64_t{1} << 30})));
+  advise_huge_pages(out.data(), out.capacity());
+  const uint64_t held = gz.read(out, claimed == kMaxBytes ? kMaxBytes : claimed + 1);
+  if (held > claimed) {
+    // Count the rest in a small scratch buffer so the message reports the true length.
+    std::vector<uint8_t>().swap(out);
+    std::vector<uint8_t> scratch;
+    while (gz.read(scratch, uint64_t{1} << 20) > 0) scratch.clear();
+    claim.fail(gz.produced() - header_size);
+  }
+  if (held != claimed) claim.fail(held);
+}
+
 }  // namespace
 
 Tensor IdxArray::to_tensor() const {
@@ -191,88 +299,23 @@ IdxArray read_idx(const std::filesystem::path& path, const IdxReadOptions& optio
   const bool gzip = is_gzip(file);
   const char* kind = gzip ? "decompressed bytes" : "bytes";
 
-  // Header bytes come either straight from the file or from the decompressor.
   std::optional<GzipStream> gz;
   if (gzip) gz.emplace(path, file);
-  size_t raw_pos = 0;
-  std::vector<uint8_t> header;
-  auto take = [&](size_t n) {  // appends up to n header bytes, returns how many were available
-    if (gz) return static_cast<size_t>(gz->read(header, n));
-    const size_t m = std::min(n, file.size() - raw_pos);
-    const auto* src = reinterpret_cast<const uint8_t*>(file.data()) + raw_pos;
-    header.insert(header.end(), src, src + m);
-    raw_pos += m;
-    return m;
-  };
-
-  KEEL_CHECK(take(4) == 4, name, ": truncated header: the file holds ", header.size(), " ", kind,
-             "; expected at least 4 (magic 00 00 <type> <rank>)");
-  char magic_hex[16];
-  std::snprintf(magic_hex, sizeof(magic_hex), "%02x %02x %02x %02x", header[0], header[1], header[2],
-                header[3]);
-  KEEL_CHECK(header[0] == 0 && header[1] == 0, name, ": wrong magic ", magic_hex,
-             "; expected an IDX file starting 00 00 <type> <rank>");
-  const uint8_t code = header[2];
-  KEEL_CHECK(code == 0x08 || code == 0x09 || code == 0x0B || code == 0x0C || code == 0x0D ||
-                 code == 0x0E,
-             name, ": unknown type code 0x", std::hex, int{code}, std::dec, " in magic ", magic_hex,
-             "; expected 0x08 (uint8), 0x09, 0x0b, 0x0c, 0x0d or 0x0e");
-  const auto type = static_cast<IdxType>(code);
-  const size_t rank = header[3];
-  KEEL_CHECK(rank >= 1, name, ": rank (4th magic byte) is 0; expected at least 1 dimension");
-
-  const size_t header_size = 4 + 4 * rank;
-  const size_t got = take(4 * rank);
-  KEEL_CHECK(got == 4 * rank, name, ": truncated header: rank ", rank, " needs ", header_size,
-             " header bytes but the file holds ", 4 + got, " ", kind);
+  IdxHeader header = read_header(name, file, gz ? &*gz : nullptr, kind);
 
   IdxArray array;
-  array.type = type;
-  uint64_t claimed = idx_type_size(type);  // bytes, saturating at kMaxBytes
-  for (size_t i = 0; i < rank; ++i) {
-    const uint8_t* p = header.data() + 4 + 4 * i;
-    const uint32_t d = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-    KEEL_CHECK(d != 0, name, ": dimension ", i, " is 0; expected every dimension >= 1");
-    array.dims.push_back(d);
-    claimed = claimed > kMaxBytes / d ? kMaxBytes : claimed * d;
-  }
-  const std::string claim = describe_claim(array.dims, options, type);
-  auto size_error = [&](uint64_t held) {
-    KEEL_FAIL(name, ": header claims ", claim, " but the file holds ", held, " ", kind,
-              " of data (expected ", claimed == kMaxBytes ? "more than 2^62" : std::to_string(claimed),
-              ")");
-  };
-
+  array.type = header.type;
+  array.dims = std::move(header.dims);
+  const DataClaim claim{name, describe_claim(array.dims, options, header.type), kind, header.claimed};
   if (!gz) {
-    const uint64_t held = file.size() - header_size;
-    if (held != claimed) size_error(held);
-    array.bytes.reserve(static_cast<size_t>(held));
-    advise_huge_pages(array.bytes.data(), array.bytes.capacity());
-    array.bytes.assign(reinterpret_cast<const uint8_t*>(file.data()) + header_size,
-                       reinterpret_cast<const uint8_t*>(file.data()) + file.size());
+    read_raw_data(file, header.size, claim, array.bytes);
   } else {
-    // Never trust the claim for allocation: reserve at most what the input can expand to
-    // (deflate's ratio is below 1032:1), then grow only as real data arrives. Asking for one
-    // byte more than claimed detects trailing data.
-    const uint64_t expansion_bound = static_cast<uint64_t>(file.size()) * 1032;
-    // claimed + 1: the trailing-data probe below must not outgrow the reservation (a regrowth
-    // would copy the images into a fresh buffer without the huge-page advice, at twice the size).
-    array.bytes.reserve(
-        static_cast<size_t>(std::min({claimed + 1, expansion_bound, uint64_t{1} << 30})));
-    advise_huge_pages(array.bytes.data(), array.bytes.capacity());
-    const uint64_t held = gz->read(array.bytes, claimed == kMaxBytes ? kMaxBytes : claimed + 1);
-    if (held > claimed) {
-      // Count the rest in a small scratch buffer so the message reports the true length.
-      std::vector<uint8_t>().swap(array.bytes);
-      std::vector<uint8_t> scratch;
-      while (gz->read(scratch, uint64_t{1} << 20) > 0) scratch.clear();
-      size_error(gz->produced() - header_size);
-    }
-    if (held != claimed) size_error(held);
+    read_gzip_data(*gz, file.size(), header.size, claim, array.bytes);
   }
 
-  swap_to_from_big_endian(array.bytes.data(), static_cast<size_t>(array.size()), idx_type_size(type));
-  if ((type == IdxType::kFloat32 || type == IdxType::kFloat64) && !options.allow_nonfinite) {
+  swap_to_from_big_endian(array.bytes.data(), static_cast<size_t>(array.size()),
+                          idx_type_size(header.type));
+  if ((header.type == IdxType::kFloat32 || header.type == IdxType::kFloat64) && !options.allow_nonfinite) {
     check_finite(path, array);
   }
   return array;

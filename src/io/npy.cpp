@@ -241,13 +241,14 @@ std::vector<std::byte> npy_file(const char* descr, const std::vector<int64_t>& d
   return out;
 }
 
-}  // namespace
+// Where the header dict lies in the file: after the magic, the version and the length field.
+struct HeaderSpan {
+  size_t offset;  // 10 for format version 1.0, 12 for 2.0 and 3.0
+  size_t length;
+};
 
-NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& options) {
-  const std::string name = path.string();
-  const std::vector<std::byte> file_bytes = read_file_bytes(path);
-  const auto* file = reinterpret_cast<const uint8_t*>(file_bytes.data());
-  const size_t file_size = file_bytes.size();
+// Checks the magic and the version and finds the header dict.
+HeaderSpan read_preamble(const std::string& name, const uint8_t* file, size_t file_size) {
   KEEL_CHECK(file_size > 0, name, ": file is empty; expected an .npy file starting with \\x93NUMPY");
   KEEL_CHECK(file_size >= 10, name, ": truncated header: the file holds ", file_size,
              " bytes; expected at least 10 (magic, version, header length)");
@@ -267,9 +268,18 @@ NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& optio
   }
   KEEL_CHECK(header_len <= file_size - prefix, name, ": truncated header: header length field is ",
              header_len, " but only ", file_size - prefix, " bytes follow it");
-  const std::string_view header_text(reinterpret_cast<const char*>(file) + prefix, header_len);
-  auto dict = HeaderParser(name, header_text).parse_dict();
+  return {prefix, header_len};
+}
 
+// What the header dict says about the data.
+struct NpyHeader {
+  DtypeInfo info;
+  std::vector<int64_t> dims;
+  uint64_t claimed;  // data bytes, saturating at kMaxBytes
+};
+
+// Checks the dict holds exactly 'descr', 'fortran_order' and 'shape', and reads them.
+NpyHeader interpret_header(const std::string& name, const std::map<std::string, PyValue>& dict) {
   for (const auto& [key, value] : dict) {
     KEEL_CHECK(key == "descr" || key == "fortran_order" || key == "shape", name,
                ": header has unknown key '", key, "'; expected only 'descr', 'fortran_order', 'shape'");
@@ -277,43 +287,34 @@ NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& optio
   KEEL_CHECK(dict.count("descr") && dict.count("fortran_order") && dict.count("shape"), name,
              ": header is missing ", !dict.count("descr") ? "'descr'" : !dict.count("shape") ? "'shape'" : "'fortran_order'",
              "; expected 'descr', 'fortran_order' and 'shape'");
-  const PyValue& descr = dict["descr"];
+  const PyValue& descr = dict.at("descr");
   KEEL_CHECK(descr.kind == PyValue::kString, name,
              ": descr is not a simple dtype string (structured dtypes are not supported); expected ",
              kSupported);
   const DtypeInfo info = parse_descr(name, descr.text);
-  const PyValue& fortran = dict["fortran_order"];
+  const PyValue& fortran = dict.at("fortran_order");
   KEEL_CHECK(fortran.kind == PyValue::kBool, name, ": fortran_order is not True/False");
   KEEL_CHECK(!fortran.flag, name,
              ": fortran_order is True; expected False (save with np.ascontiguousarray first)");
-  const PyValue& shape = dict["shape"];
+  const PyValue& shape = dict.at("shape");
   KEEL_CHECK(shape.kind == PyValue::kTuple, name, ": shape is not a tuple; expected e.g. (60000, 784)");
 
-  NpyArray array;
-  array.dtype = info.dtype;
-  uint64_t claimed = info.size;  // bytes, saturating at kMaxBytes
+  NpyHeader header{info, {}, info.size};
   for (size_t i = 0; i < shape.items.size(); ++i) {
     const PyValue& d = shape.items[i];
     KEEL_CHECK(d.kind == PyValue::kInt && d.number >= 0, name, ": shape entry ", i,
                " is not a non-negative integer; expected e.g. (60000, 784)");
-    array.dims.push_back(d.number);
+    header.dims.push_back(d.number);
     const auto u = static_cast<uint64_t>(d.number);
-    claimed = u == 0 ? 0 : claimed > kMaxBytes / u ? kMaxBytes : claimed * u;
+    header.claimed = u == 0 ? 0 : header.claimed > kMaxBytes / u ? kMaxBytes : header.claimed * u;
   }
-  const size_t data_offset = prefix + header_len;
-  const uint64_t held = file_size - data_offset;
-  KEEL_CHECK(held == claimed, name, ": header claims shape ", shape_text(array.dims), " of ",
-             npy_dtype_name(info.dtype), " but the file holds ", held, " bytes of data (expected ",
-             claimed == kMaxBytes ? "more than 2^62" : std::to_string(claimed), ")");
+  return header;
+}
 
-  const uint8_t* data = file + data_offset;
-  const int64_t n = array.size();
-  if (info.dtype == NpyDtype::kUint8) {
-    array.u8.assign(data, data + n);
-    return array;
-  }
-  array.values = Tensor(array.dims);
-  float* out = array.values.data();
+// Converts `n` elements of a non-uint8 dtype to float32, checking each is finite (unless
+// allowed otherwise) and within float32 range.
+void convert_to_float(const std::string& name, const uint8_t* data, int64_t n, const DtypeInfo& info,
+                      bool allow_nonfinite, float* out) {
   const bool swap = info.big_endian != (std::endian::native == std::endian::big);
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t* p = data + i * static_cast<int64_t>(info.size);
@@ -327,12 +328,42 @@ NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& optio
       case NpyDtype::kInt64: v = static_cast<double>(load<int64_t>(p, swap)); break;
       case NpyDtype::kUint8: break;
     }
-    KEEL_CHECK(options.allow_nonfinite || std::isfinite(v), name, ": data element ", i, " is ", v,
+    KEEL_CHECK(allow_nonfinite || std::isfinite(v), name, ": data element ", i, " is ", v,
                "; expected finite ", npy_dtype_name(info.dtype), " values");
     KEEL_CHECK(!std::isfinite(v) || std::fabs(v) <= std::numeric_limits<float>::max(), name,
                ": data element ", i, " is ", v, "; expected a value within float32 range");
     out[i] = static_cast<float>(v);
   }
+}
+
+}  // namespace
+
+NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& options) {
+  const std::string name = path.string();
+  const std::vector<std::byte> file_bytes = read_file_bytes(path);
+  const auto* file = reinterpret_cast<const uint8_t*>(file_bytes.data());
+  const size_t file_size = file_bytes.size();
+  const HeaderSpan span = read_preamble(name, file, file_size);
+  const std::string_view header_text(reinterpret_cast<const char*>(file) + span.offset, span.length);
+  NpyHeader header = interpret_header(name, HeaderParser(name, header_text).parse_dict());
+
+  NpyArray array;
+  array.dtype = header.info.dtype;
+  array.dims = std::move(header.dims);
+  const size_t data_offset = span.offset + span.length;
+  const uint64_t held = file_size - data_offset;
+  KEEL_CHECK(held == header.claimed, name, ": header claims shape ", shape_text(array.dims), " of ",
+             npy_dtype_name(header.info.dtype), " but the file holds ", held, " bytes of data (expected ",
+             header.claimed == kMaxBytes ? "more than 2^62" : std::to_string(header.claimed), ")");
+
+  const uint8_t* data = file + data_offset;
+  const int64_t n = array.size();
+  if (header.info.dtype == NpyDtype::kUint8) {
+    array.u8.assign(data, data + n);
+    return array;
+  }
+  array.values = Tensor(array.dims);
+  convert_to_float(name, data, n, header.info, options.allow_nonfinite, array.values.data());
   return array;
 }
 

@@ -195,11 +195,9 @@ json load_model_metadata(const fs::path& dir) {
 }
 
 namespace {
-// load_model without the json::exception guard.
-Model load_model_unchecked(const fs::path& dir) {
-  const fs::path json_path = dir / "model.json";
-  const std::string src = json_path.string();
-  const json doc = read_model_json(dir);
+
+// The top level of model.json: a TF.js Layers model with a topology and a weights manifest.
+void check_document(const json& doc, const std::string& src) {
   KEEL_CHECK(doc.is_object(), src, ": expected a JSON object, got ", doc.type_name());
   if (doc.contains("format") && !doc["format"].is_null()) {
     KEEL_CHECK(doc["format"] == "layers-model", src, ": 'format' ", doc["format"].dump(),
@@ -209,85 +207,130 @@ Model load_model_unchecked(const fs::path& dir) {
              ": no 'modelTopology' object");
   KEEL_CHECK(doc.contains("weightsManifest") && doc["weightsManifest"].is_array(), src,
              ": no 'weightsManifest' list; the file holds a topology without weights");
+}
+
+// "<dir>/model.json: weight 'dense/kernel'", the subject of every message about one weight.
+std::string weight_where(const std::string& src, const std::string& name) {
+  return src + ": weight '" + name + "'";
+}
+
+// The bytes of one manifest group and the shard files they came from.
+struct GroupBytes {
+  std::vector<std::byte> bytes;
+  std::string shard_names;  // "dir/a.bin, dir/b.bin", for messages
+};
+
+// The group's shards are one byte stream cut into files.
+GroupBytes read_shards(const json& paths, const fs::path& dir, const std::string& gwhere) {
+  GroupBytes result;
+  for (const json& p : paths) {
+    KEEL_CHECK(p.is_string(), gwhere, ": 'paths' entries must be strings, got ", p.dump());
+    const fs::path rel = p.get<std::string>();
+    KEEL_CHECK(rel.is_relative() && rel.lexically_normal().string().rfind("..", 0) != 0, gwhere,
+               ": shard path ", p.dump(), " must stay inside ", dir.string());
+    const std::vector<std::byte> part = read_file_bytes(dir / rel);
+    result.bytes.insert(result.bytes.end(), part.begin(), part.end());
+    result.shard_names += (result.shard_names.empty() ? "" : ", ") + (dir / rel).string();
+  }
+  return result;
+}
+
+// One entry of a group's 'weights' list: a float32 weight with a name and a shape.
+WeightEntry parse_weight_entry(const json& w, const std::string& src, const std::string& gwhere) {
+  KEEL_CHECK(w.is_object() && w.contains("name") && w["name"].is_string(), gwhere,
+             ": weight entry without a 'name': ", w.dump());
+  WeightEntry e;
+  e.name = without_output_index(w["name"].get<std::string>());
+  const std::string where = weight_where(src, e.name);
+  KEEL_CHECK(!w.contains("quantization"), where,
+             ": quantized weights are not supported; save without quantization");
+  // json::value() throws json::type_error for a non-string: check the type first.
+  for (const char* key : {"dtype", "group"}) {
+    KEEL_CHECK(!w.contains(key) || w[key].is_string(), where, ": '", key, "' ",
+               w[key].dump(), " is not a string");
+  }
+  const std::string dtype = w.value("dtype", std::string("float32"));
+  KEEL_CHECK(dtype == "float32", where, ": dtype '", dtype, "' is not supported; expected float32");
+  KEEL_CHECK(w.contains("shape"), where, ": no 'shape'");
+  e.shape = parse_shape(w["shape"], where);
+  e.skip = w.value("group", std::string()) == "optimizer";
+  return e;
+}
+
+// The model's variables by manifest name, and which of them the manifest has filled so far.
+struct WeightTargets {
+  std::map<std::string, Variable*> by_name;
+  std::map<std::string, bool> loaded;
+};
+
+// Copies one manifest weight (`data`: its float32 values) into the model's variable of that name.
+void load_weight(const WeightEntry& e, const std::byte* data, const std::string& src,
+                 const std::string& shard_names, WeightTargets& targets) {
+  const size_t n = static_cast<size_t>(element_count(e.shape));
+  const std::string where = weight_where(src, e.name);
+  const auto it = targets.by_name.find(e.name);
+  if (it == targets.by_name.end()) {
+    std::string known;
+    for (const auto& [name, v] : targets.by_name) known += (known.empty() ? "" : ", ") + name;
+    KEEL_FAIL(where, " does not belong to the model; its weights are: ", known);
+  }
+  Variable& v = *it->second;
+  KEEL_CHECK(!targets.loaded[e.name], where, " appears twice in the manifest");
+  KEEL_CHECK(e.shape == v.shape, where, " has shape ", shape_text(e.shape),
+             " but the layer config needs ", shape_text(v.shape));
+  std::memcpy(v.value, data, n * sizeof(float));
+  for (size_t i = 0; i < n; ++i) {
+    KEEL_CHECK(std::isfinite(v.value[i]), where, " element ", i, " is ", v.value[i],
+               "; expected a finite number (", shard_names, ")");
+  }
+  targets.loaded[e.name] = true;
+}
+
+// Reads manifest group `g`: its shards, then its entries, which must describe exactly the
+// shards' bytes, then copies each non-optimizer weight into the model.
+void load_group(const json& group, size_t g, const fs::path& dir, const std::string& src,
+                WeightTargets& targets) {
+  const std::string gwhere = src + ": weightsManifest[" + std::to_string(g) + "]";
+  KEEL_CHECK(group.is_object() && group.contains("paths") && group["paths"].is_array() &&
+                 group.contains("weights") && group["weights"].is_array(),
+             gwhere, ": expected {\"paths\": [...], \"weights\": [...]}");
+  const GroupBytes shards = read_shards(group["paths"], dir, gwhere);
+  std::vector<WeightEntry> entries;
+  size_t expected = 0;
+  for (const json& w : group["weights"]) {
+    WeightEntry e = parse_weight_entry(w, src, gwhere);
+    expected += static_cast<size_t>(element_count(e.shape)) * sizeof(float);
+    KEEL_CHECK(expected <= (size_t{1} << 62), weight_where(src, e.name),
+               ": the manifest describes more than 2^62 bytes");
+    entries.push_back(std::move(e));
+  }
+  KEEL_CHECK(shards.bytes.size() == expected, shards.shard_names, ": ", shards.bytes.size(),
+             " bytes, but the manifest of ", src, " describes ", expected, " bytes (",
+             entries.size(), " float32 weights)");
+  size_t offset = 0;
+  for (const WeightEntry& e : entries) {
+    const std::byte* data = shards.bytes.data() + offset;
+    offset += static_cast<size_t>(element_count(e.shape)) * sizeof(float);
+    if (e.skip) continue;
+    load_weight(e, data, src, shards.shard_names, targets);
+  }
+}
+
+// load_model without the json::exception guard.
+Model load_model_unchecked(const fs::path& dir) {
+  const fs::path json_path = dir / "model.json";
+  const std::string src = json_path.string();
+  const json doc = read_model_json(dir);
+  check_document(doc, src);
 
   Model model = model_from_config(doc, src);
-  std::map<std::string, Variable*> by_name;
-  for (Variable* v : model.variables()) by_name[manifest_name(*v)] = v;
-  std::map<std::string, bool> loaded;
+  WeightTargets targets;
+  for (Variable* v : model.variables()) targets.by_name[manifest_name(*v)] = v;
 
   const json& manifest = doc["weightsManifest"];
-  for (size_t g = 0; g < manifest.size(); ++g) {
-    const json& group = manifest[g];
-    const std::string gwhere = src + ": weightsManifest[" + std::to_string(g) + "]";
-    KEEL_CHECK(group.is_object() && group.contains("paths") && group["paths"].is_array() &&
-                   group.contains("weights") && group["weights"].is_array(),
-               gwhere, ": expected {\"paths\": [...], \"weights\": [...]}");
-    // The group's shards are one byte stream cut into files.
-    std::vector<std::byte> bytes;
-    std::string shard_names;
-    for (const json& p : group["paths"]) {
-      KEEL_CHECK(p.is_string(), gwhere, ": 'paths' entries must be strings, got ", p.dump());
-      const fs::path rel = p.get<std::string>();
-      KEEL_CHECK(rel.is_relative() && rel.lexically_normal().string().rfind("..", 0) != 0, gwhere,
-                 ": shard path ", p.dump(), " must stay inside ", dir.string());
-      const std::vector<std::byte> part = read_file_bytes(dir / rel);
-      bytes.insert(bytes.end(), part.begin(), part.end());
-      shard_names += (shard_names.empty() ? "" : ", ") + (dir / rel).string();
-    }
-    std::vector<WeightEntry> entries;
-    size_t expected = 0;
-    for (const json& w : group["weights"]) {
-      KEEL_CHECK(w.is_object() && w.contains("name") && w["name"].is_string(), gwhere,
-                 ": weight entry without a 'name': ", w.dump());
-      WeightEntry e;
-      e.name = without_output_index(w["name"].get<std::string>());
-      const std::string where = src + ": weight '" + e.name + "'";
-      KEEL_CHECK(!w.contains("quantization"), where,
-                 ": quantized weights are not supported; save without quantization");
-      // json::value() throws json::type_error for a non-string: check the type first.
-      for (const char* key : {"dtype", "group"}) {
-        KEEL_CHECK(!w.contains(key) || w[key].is_string(), where, ": '", key, "' ",
-                   w[key].dump(), " is not a string");
-      }
-      const std::string dtype = w.value("dtype", std::string("float32"));
-      KEEL_CHECK(dtype == "float32", where, ": dtype '", dtype, "' is not supported; expected float32");
-      KEEL_CHECK(w.contains("shape"), where, ": no 'shape'");
-      e.shape = parse_shape(w["shape"], where);
-      e.skip = w.value("group", std::string()) == "optimizer";
-      expected += static_cast<size_t>(element_count(e.shape)) * sizeof(float);
-      KEEL_CHECK(expected <= (size_t{1} << 62), where, ": the manifest describes more than 2^62 bytes");
-      entries.push_back(std::move(e));
-    }
-    KEEL_CHECK(bytes.size() == expected, shard_names, ": ", bytes.size(),
-               " bytes, but the manifest of ", src, " describes ", expected, " bytes (",
-               entries.size(), " float32 weights)");
-    size_t offset = 0;
-    for (const WeightEntry& e : entries) {
-      const size_t n = static_cast<size_t>(element_count(e.shape));
-      const std::byte* data = bytes.data() + offset;
-      offset += n * sizeof(float);
-      if (e.skip) continue;
-      const std::string where = src + ": weight '" + e.name + "'";
-      const auto it = by_name.find(e.name);
-      if (it == by_name.end()) {
-        std::string known;
-        for (const auto& [name, v] : by_name) known += (known.empty() ? "" : ", ") + name;
-        KEEL_FAIL(where, " does not belong to the model; its weights are: ", known);
-      }
-      Variable& v = *it->second;
-      KEEL_CHECK(!loaded[e.name], where, " appears twice in the manifest");
-      KEEL_CHECK(e.shape == v.shape, where, " has shape ", shape_text(e.shape),
-                 " but the layer config needs ", shape_text(v.shape));
-      std::memcpy(v.value, data, n * sizeof(float));
-      for (size_t i = 0; i < n; ++i) {
-        KEEL_CHECK(std::isfinite(v.value[i]), where, " element ", i, " is ", v.value[i],
-                   "; expected a finite number (", shard_names, ")");
-      }
-      loaded[e.name] = true;
-    }
-  }
-  for (const auto& [name, v] : by_name)
-    KEEL_CHECK(loaded[name], src, ": weight '", name, "' (shape ", shape_text(v->shape),
+  for (size_t g = 0; g < manifest.size(); ++g) load_group(manifest[g], g, dir, src, targets);
+  for (const auto& [name, v] : targets.by_name)
+    KEEL_CHECK(targets.loaded[name], src, ": weight '", name, "' (shape ", shape_text(v->shape),
                ") is missing from the weightsManifest");
   return model;
 }
