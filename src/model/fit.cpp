@@ -194,6 +194,12 @@ History Model::fit(const DataView& all_data, FitOptions options) {
   }
 
   History history;
+  {  // Capped (a few MB) so a huge --epochs neither overflows nor allocates up front.
+    constexpr int64_t kMaxReserved = int64_t{1} << 20;
+    const int64_t epochs_left = options.epochs - options.initial_epoch;
+    history.step_seconds.reserve(
+        static_cast<size_t>(epochs_left > kMaxReserved / steps ? kMaxReserved : steps * epochs_left));
+  }
   stop_training = false;
   Logs empty;
   for (auto& cb : callbacks) cb->on_train_begin(empty);
@@ -215,7 +221,8 @@ History Model::fit(const DataView& all_data, FitOptions options) {
       data.gather(order.data(), first, count, t.x_batch.get(), t.y_batch.get());
       if (step + 1 < steps) data.prefetch(order.data(), first + bs, std::min(bs, n - first - bs));
       train_step(*this, t, count, y_width, callbacks, step);
-      history.train_seconds += seconds_since(start);
+      history.step_seconds.push_back(seconds_since(start));
+      history.train_seconds += history.step_seconds.back();
       history.train_samples += count;
       t.fill_logs(batch_logs);
       for (auto& cb : callbacks) cb->on_train_batch_end(step, batch_logs);
