@@ -22,6 +22,11 @@ mutants=(
   'src/model/plan.cpp|s/case Seed::kCopy: std::memcpy(grad_data_\[r\], dys\[i\], size_t(n) \* sizeof(float)); break;/case Seed::kCopy: break;/|FunctionalModel.Output*|an output also read inside the graph loses the caller'"'"'s dy'
   'src/layers/dense.cpp|s/if (dbias != nullptr \&\& write == Write::kSet) std::fill_n(dbias, units_, 0.0f);//|LayersDense*|Write::kSet adds into the bias gradient instead of overwriting it'
   'src/model/model.cpp|s/params.back().exclude_from_agc = classifier \&\& v.shape.size() >= 2;/params.back().exclude_from_agc = false;/|FunctionalModel.Agc*|AGC clips the final classifier'
+  # Fixup (issue 12, part 3)
+  'src/model/fixup.cpp|s/static_cast<double>(2 \* m - 2)/static_cast<double>(2 * m)/|Fixup.*|branch layers scaled by L^(-1/2m) instead of L^(-1/(2m-2))'
+  'src/model/fixup.cpp|s/for (Variable\& v : classifier->variables()) fill(v, 0.0f);//|Fixup.*|the classifier keeps its Glorot weights (not zeroed)'
+  'src/layers/fixup_layers.cpp|s/shift ? 1.0f : \*var.value/1.0f/|LayersFixup.*|FixupScale backward passes dy to x unscaled'
+  'src/model/fixup.cpp|s/FixupBias()(FixupScale()(mapped/FixupScale()(FixupBias()(mapped/|Fixup.*|branch ends with scale·(out + bias) instead of scale·out + bias'
 )
 
 selected=("$@")
