@@ -235,7 +235,7 @@ TEST(Fixup, BuiltinResnetMlpsHaveTheirBlocks) {
 }
 
 TEST(Fixup, DeepFixupNetworkLearnsAToyProblem) {
-  // Three Gaussian blobs; 32 residual blocks without normalization, Keras's default SGD.
+  // Three Gaussian blobs; 16 residual blocks without normalization, Keras's default SGD.
   Tensor x({900, 20}), y({900, 1});
   Rng rng(5);
   for (int64_t i = 0; i < 900; ++i) {
@@ -243,7 +243,7 @@ TEST(Fixup, DeepFixupNetworkLearnsAToyProblem) {
     y[i] = float(label);
     for (int64_t j = 0; j < 20; ++j) x[i * 20 + j] = float(rng.normal() + (j % 3 == label ? 1.0 : 0.0));
   }
-  Model model = residual_mlp(32, 2);
+  Model model = residual_mlp(16, 2);
   fixup(model);
   model.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
   const History h = model.fit(x, y, {.epochs = 5, .verbose = 0});
