@@ -27,8 +27,10 @@ def main(out):
     rows.sort(key=lambda x: (x[0], order.get(x[1], 9)))
     print("| blocks | model | epochs | test accuracy | final train loss | grad norm, step 1 | median step (ms) |")
     print("|---:|---|---:|---:|---:|---:|---:|")
+    def num(x, fmt):  # NaN is written to the report as null
+        return "NaN" if x is None else fmt % x
     for b, v, e, acc, loss, norm, ms in rows:
-        print("| %d | %s | %d | %.4f | %.4g | %s | %.1f |" % (b, v, e, acc, loss, norm, ms))
+        print("| %d | %s | %d | %s | %s | %s | %.1f |" % (b, v, e, num(acc, "%.4f"), num(loss, "%.4g"), norm, ms))
 
 
 if __name__ == "__main__":
