@@ -32,6 +32,11 @@ mutants=(
   'src/deploy/fold_batch_norm.cpp|s/    if (n != bn_node)/    if (false)/|FoldBatchNorm*|BN folds back into a Dense whose output also feeds other layers (the skip path changes)'
   'src/deploy/fold_batch_norm.cpp|s/  if (calls == 1) return "";/  return "";/|FoldBatchNorm*|BN folds into a shared Dense (its other calls change)'
   'src/deploy/onnx_emitters.cpp|s/cat.axis() < 0 ? cat.axis() + rank : cat.axis()/cat.axis() < 0 ? cat.axis() + rank - 1 : cat.axis()/|OnnxInterop.*|ONNX Concat on the axis before the one Keras joins'
+  # Fixup (issue 12, part 3)
+  'src/model/fixup.cpp|s/static_cast<double>(2 \* m - 2)/static_cast<double>(2 * m)/|Fixup.*|branch layers scaled by L^(-1/2m) instead of L^(-1/(2m-2))'
+  'src/model/fixup.cpp|s/for (Variable\& v : classifier->variables()) fill(v, 0.0f);//|Fixup.*|the classifier keeps its Glorot weights (not zeroed)'
+  'src/layers/fixup_layers.cpp|s/shift ? 1.0f : \*var.value/1.0f/|LayersFixup.*|FixupScale backward passes dy to x unscaled'
+  'src/model/fixup.cpp|s/FixupBias()(FixupScale()(mapped/FixupScale()(FixupBias()(mapped/|Fixup.*|branch ends with scale·(out + bias) instead of scale·out + bias'
 )
 
 selected=("$@")

@@ -6,23 +6,51 @@
 #include "keel/io/model_config.h"
 #include "keel/io/saved_model.h"
 #include "keel/model/builtin_models.h"
+#include "keel/model/fixup.h"
 
 namespace keel::cli {
 
-Model load_model_arg(const std::string& model, uint64_t seed) {
-  if (is_builtin_model(model)) {
-    Model m = builtin_model(model);
-    m.build(std::nullopt, seed);
-    return m;
-  }
+void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
+  cmd.add_option("MODEL", flags.model,
+                 "built-in model (seed-mlp (default), seed-mlp-bn-before, resnet-mlp-plain, "
+                 "resnet-mlp-bn, resnet-mlp-fixup), a Keras JSON config file, or a saved model "
+                 "directory");
+  cmd.add_option("--blocks", flags.blocks,
+                 "residual blocks of a resnet-mlp-* model (default 32)");
+  cmd.add_flag("--fixup", flags.fixup,
+               "apply Fixup to a residual model without normalization (zero-initialised last "
+               "layers, scaled He init, scalar biases and multipliers; docs/normalization_free.md)");
+}
+
+namespace {
+
+Model load_unmodified(const std::string& model, std::optional<int64_t> blocks, uint64_t seed) {
+  if (is_builtin_model(model)) return builtin_model(model, {.seed = seed, .blocks = blocks});
   namespace fs = std::filesystem;
   std::error_code ec;
-  KEEL_CHECK(fs::exists(model, ec), "MODEL '", model,
-             "' is neither a built-in model (seed-mlp, seed-mlp-bn-before) nor an existing file ",
-             "or saved model directory");
+  KEEL_CHECK(fs::exists(model, ec), "MODEL '", model, "' is neither a built-in model (",
+             builtin_model_list(), ") nor an existing file or saved model directory");
   // A saved model directory (keel train --save, tfjs model.save): its weights, not `seed`.
   if (fs::is_directory(model, ec)) return load_model(model);
   return load_model_config(model, seed);
+}
+
+}  // namespace
+
+Model load_model_arg(const ModelFlags& flags, uint64_t seed) {
+  if (flags.blocks) {
+    KEEL_CHECK(*flags.blocks >= 1, "--blocks ", *flags.blocks,
+               " is not allowed; expected an integer >= 1");
+    KEEL_CHECK(builtin_model_has_blocks(flags.model), "--blocks applies to the resnet-mlp-* ",
+               "built-in models only, not MODEL '", flags.model, "'");
+  }
+  std::error_code ec;
+  KEEL_CHECK(!flags.fixup || !std::filesystem::is_directory(flags.model, ec), "--fixup ",
+             "re-initialises a model; it does not apply to the saved model directory '",
+             flags.model, "'");
+  Model model = load_unmodified(flags.model, flags.blocks, seed);
+  if (flags.fixup) fixup(model, seed);
+  return model;
 }
 
 }  // namespace keel::cli

@@ -1,15 +1,29 @@
-// The MODEL argument shared by subcommands: a built-in name or a Keras JSON config path.
+// The MODEL argument shared by subcommands (a built-in name or a Keras JSON config path) and the
+// flags that shape it: --blocks (residual built-ins) and --fixup.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "keel/model/sequential.h"
 
 namespace keel::cli {
 
-// "seed-mlp" / "seed-mlp-bn-before", or a path to a Keras JSON config (model.to_json() output or a
-// TF.js model.json). Throws keel::Error naming the argument when it is neither.
-Model load_model_arg(const std::string& model, uint64_t seed);
+struct ModelFlags {
+  std::string model = "seed-mlp";
+  std::optional<int64_t> blocks;  // --blocks N: residual blocks of a resnet-mlp-* model
+  bool fixup = false;             // --fixup: keel::fixup() on the loaded model
+};
+
+// Registers the MODEL positional, --blocks and --fixup on `cmd`.
+void add_model_flags(CLI::App& cmd, ModelFlags& flags);
+
+// The built-in model or the model of a Keras JSON config (model.to_json() output or a TF.js
+// model.json), initialised with `seed`, or a saved model directory (its weights); then Fixup when
+// asked. Throws keel::Error naming the argument or flag when one is not allowed.
+Model load_model_arg(const ModelFlags& flags, uint64_t seed);
 
 }  // namespace keel::cli

@@ -10,9 +10,8 @@ namespace keel::cli {
 
 Handler add_summary_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("summary", "Print model.summary() as tf.keras 2.x does");
-  auto model = std::make_shared<std::string>("seed-mlp");
-  cmd->add_option("MODEL", *model,
-                  "seed-mlp (default), seed-mlp-bn-before, or a Keras JSON config file");
+  auto model = std::make_shared<ModelFlags>();
+  add_model_flags(*cmd, *model);
   return [model] {
     std::cout << load_model_arg(*model, 42).summary();
     return 0;
@@ -21,10 +20,9 @@ Handler add_summary_command(CLI::App& app) {
 
 Handler add_variables_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("variables", "List variables: name, shape, trainable");
-  auto model = std::make_shared<std::string>("seed-mlp");
+  auto model = std::make_shared<ModelFlags>();
   auto layer = std::make_shared<int64_t>(-1);
-  cmd->add_option("MODEL", *model,
-                  "seed-mlp (default), seed-mlp-bn-before, or a Keras JSON config file");
+  add_model_flags(*cmd, *model);
   cmd->add_option("--layer", *layer, "only the variables of layer I (0-based, as model.layers[I])");
   return [model, layer] {
     Model m = load_model_arg(*model, 42);

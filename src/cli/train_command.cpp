@@ -1,5 +1,6 @@
 // keel train [MODEL] [flags]: the main job. Prints the summary, the Keras epochs, the test-set
 // evaluate line and a last line with wall time and training throughput.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -24,7 +25,7 @@ namespace keel::cli {
 namespace {
 
 struct TrainFlags {
-  std::string model = "seed-mlp";
+  ModelFlags model;  // MODEL, --blocks, --fixup
   std::string data = "fashion-mnist";
   int64_t epochs = 10;
   int64_t batch_size = 32;
@@ -75,6 +76,16 @@ nlohmann::json optimizer_config(const TrainFlags& f) {
   if (f.agc) config["agc"] = *f.agc;
   config["on_nonfinite"] = f.on_nonfinite;
   return config;
+}
+
+// The median of the steps' wall times: robust to the first steps' warm-up and to the other
+// processes of a shared machine, unlike the mean behind train_samples_per_second.
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  const auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), mid, values.end());
+  if (values.size() % 2 == 1) return *mid;
+  return 0.5 * (*mid + *std::max_element(values.begin(), mid));
 }
 
 nlohmann::json history_json(const History& history) {
@@ -133,7 +144,7 @@ int run_train(const TrainFlags& f) {
   if (!f.save.empty()) save_model(model, f.save);
   if (!f.report.empty()) {
     nlohmann::json report;
-    report["model"] = f.model;
+    report["model"] = f.model.model;
     report["epochs"] = static_cast<int64_t>(history.epoch.size());
     report["batch_size"] = f.batch_size;
     report["history"] = history_json(history);
@@ -142,6 +153,9 @@ int run_train(const TrainFlags& f) {
     report["train_samples_per_second"] = samples_per_second;
     report["train_seconds"] = history.train_seconds;
     report["seconds"] = seconds;
+    report["median_step_seconds"] = median(history.step_seconds);
+    if (f.model.blocks) report["blocks"] = *f.model.blocks;
+    report["fixup"] = f.model.fixup;
     report["optimizer"] = model.optimizer().get_config();
     report["optimizer_class"] = model.optimizer().class_name();
     report["seed"] = f.seed;
@@ -155,8 +169,7 @@ int run_train(const TrainFlags& f) {
 Handler add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST (the seed's main job)");
   auto f = std::make_shared<TrainFlags>();
-  cmd->add_option("MODEL", f->model,
-                  "seed-mlp (default), seed-mlp-bn-before, or a Keras JSON config file");
+  add_model_flags(*cmd, f->model);
   cmd->add_option("--data", f->data,
                   "fashion-mnist (default: Debian's dataset-fashion-mnist) or a directory with the "
                   "four Fashion-MNIST IDX files");

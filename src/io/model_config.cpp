@@ -34,6 +34,8 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
         {"Concatenate", &Concatenate::from_config},
         {"Dense", &Dense::from_config},
         {"Dropout", &Dropout::from_config},
+        {"FixupBias", &FixupBias::from_config},   // keel only (not in Keras)
+        {"FixupScale", &FixupScale::from_config}, // keel only (not in Keras)
         {"Flatten", &Flatten::from_config},
     };
     for (const char* merge : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {

@@ -2,6 +2,7 @@
 
 #include "keel/core/error.h"
 #include "keel/layers/layers.h"
+#include "keel/model/fixup.h"
 
 namespace keel {
 
@@ -29,9 +30,54 @@ Model seed_mlp_bn_before() {
       Dense(10, {.activation = "softmax"}));
 }
 
+namespace {
+
+constexpr int64_t kWidth = 128;
+
+template <typename Branch>
+Model resnet_mlp(int64_t blocks, const char* name, Branch branch) {
+  KEEL_CHECK(blocks >= 1, "model '", name, "': blocks ", blocks,
+             " is not allowed; expected an integer >= 1");
+  KerasTensor x = Input({28, 28});
+  KerasTensor h = Dense(kWidth)(Flatten()(x));
+  for (int64_t i = 0; i < blocks; ++i) h = Add()({h, branch(h)});
+  return Model(x, Dense(10, {.activation = "softmax"})(h), name);
+}
+
+}  // namespace
+
+Model resnet_mlp_plain(int64_t blocks) {
+  return resnet_mlp(blocks, "resnet_mlp_plain", [](const KerasTensor& h) {
+    return Dense(kWidth)(Dense(kWidth, {.activation = "elu"})(h));
+  });
+}
+
+Model resnet_mlp_bn(int64_t blocks) {
+  return resnet_mlp(blocks, "resnet_mlp_bn", [](const KerasTensor& h) {
+    KerasTensor b = Activation("elu")(BatchNormalization()(Dense(kWidth)(h)));
+    return BatchNormalization()(Dense(kWidth)(b));
+  });
+}
+
+Model resnet_mlp_fixup(int64_t blocks, uint64_t seed) {
+  Model model = resnet_mlp_plain(blocks);
+  model.set_name("resnet_mlp_fixup");
+  model.build(std::nullopt, seed);
+  fixup(model, seed);
+  return model;
+}
+
 const std::vector<std::string>& builtin_model_names() {
-  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before"};
+  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before",
+                                                 "resnet-mlp-plain", "resnet-mlp-bn",
+                                                 "resnet-mlp-fixup"};
   return names;
+}
+
+std::string builtin_model_list() {
+  std::string list;
+  for (const auto& n : builtin_model_names()) list += (list.empty() ? "" : ", ") + n;
+  return list;
 }
 
 bool is_builtin_model(std::string_view name) {
@@ -40,12 +86,21 @@ bool is_builtin_model(std::string_view name) {
   return false;
 }
 
-Model builtin_model(std::string_view name) {
-  if (name == "seed-mlp") return seed_mlp();
-  if (name == "seed-mlp-bn-before") return seed_mlp_bn_before();
-  KEEL_FAIL("unknown model '", name,
-            "'; expected a built-in model (seed-mlp, seed-mlp-bn-before) or a path to a Keras "
-            "JSON config");
+bool builtin_model_has_blocks(std::string_view name) { return name.starts_with("resnet-mlp-"); }
+
+Model builtin_model(std::string_view name, BuiltinModelOptions options) {
+  KEEL_CHECK(is_builtin_model(name), "unknown model '", name, "'; expected a built-in model (",
+             builtin_model_list(), ") or a path to a Keras JSON config");
+  KEEL_CHECK(!options.blocks || builtin_model_has_blocks(name), "model '", name,
+             "' has no residual blocks; blocks apply to the resnet-mlp-* models only");
+  const int64_t blocks = options.blocks.value_or(kDefaultResidualBlocks);
+  if (name == "resnet-mlp-fixup") return resnet_mlp_fixup(blocks, options.seed);
+  Model model = name == "seed-mlp"            ? seed_mlp()
+                : name == "seed-mlp-bn-before" ? seed_mlp_bn_before()
+                : name == "resnet-mlp-plain"   ? resnet_mlp_plain(blocks)
+                                               : resnet_mlp_bn(blocks);
+  model.build(std::nullopt, options.seed);
+  return model;
 }
 
 }  // namespace keel

@@ -249,6 +249,12 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
   }
 
   History history;
+  {  // Capped (a few MB) so a huge --epochs neither overflows nor allocates up front.
+    constexpr int64_t kMaxReserved = int64_t{1} << 20;
+    const int64_t epochs_left = options.epochs - options.initial_epoch;
+    history.step_seconds.reserve(
+        static_cast<size_t>(epochs_left > kMaxReserved / steps ? kMaxReserved : steps * epochs_left));
+  }
   stop_training = false;
   Logs empty;
   for (auto& cb : callbacks) cb->on_train_begin(empty);
@@ -270,7 +276,8 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
       data.gather(order.data(), first, count, t.x_pointers, t.y_pointers);
       if (step + 1 < steps) data.prefetch(order.data(), first + bs, std::min(bs, n - first - bs));
       train_step(*this, t, count, y_widths, callbacks, step);
-      history.train_seconds += seconds_since(start);
+      history.step_seconds.push_back(seconds_since(start));
+      history.train_seconds += history.step_seconds.back();
       history.train_samples += count;
       t.fill_logs(batch_logs);
       for (auto& cb : callbacks) cb->on_train_batch_end(step, batch_logs);

@@ -90,6 +90,29 @@ TEST_F(CliErrors, ControlPredictAndSummary) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST_F(CliErrors, ControlResidualModelsAndFixup) {
+  const std::string tmp = fixtures_->root().string();
+  RunResult r = run_keel({"summary", "resnet-mlp-fixup", "--blocks", "2"}, tmp);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("FixupScale"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FixupBias"), std::string::npos) << r.out;
+  // --fixup on the plain model gives the same layers and parameter count as resnet-mlp-fixup.
+  const RunResult plain = run_keel({"summary", "resnet-mlp-plain", "--blocks", "2", "--fixup"}, tmp);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  const auto total = [](const std::string& out) { return out.substr(out.find("Total params")); };
+  EXPECT_EQ(total(plain.out), total(r.out));
+  r = run_keel({"train", "resnet-mlp-fixup", "--blocks", "2", "--data", tmp + "/data_ok",
+                "--epochs", "1", "--batch-size", "4", "--validation", "2", "--verbose", "0",
+                "--report", tmp + "/fixup_report.json"},
+               tmp);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string report = slurp(tmp + "/fixup_report.json");
+  EXPECT_NE(report.find("\"median_step_seconds\""), std::string::npos) << report;
+  r = run_keel({"variables", "resnet-mlp-bn", "--blocks", "1"}, tmp);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("moving_variance"), std::string::npos) << r.out;
+}
+
 // ---- the table.
 
 const std::vector<Case>& file_cases() {
@@ -254,6 +277,19 @@ const std::vector<Case>& flag_cases() {
        {"--grad-norm-every", "-5"}},
       {"early stopping negative", train({"--early-stopping", "-1"}), {"--early-stopping", "-1"}},
       {"epochs text", {"train", "--data", "{tmp}/data_ok", "--epochs", "1.5"}, {"--epochs", "1.5"}},
+      {"blocks 0", train({"resnet-mlp-plain", "--blocks", "0"}), {"--blocks", "0", ">= 1"}},
+      {"blocks negative", train({"resnet-mlp-fixup", "--blocks", "-4"}), {"--blocks", "-4"}},
+      {"blocks text", train({"resnet-mlp-bn", "--blocks", "many"}), {"--blocks", "many"}},
+      {"blocks on a model without blocks", train({"--blocks", "4"}), {"--blocks", "seed-mlp"}},
+      {"blocks on a config", {"summary", "{tmp}/config_ok.json", "--blocks", "2"},
+       {"--blocks", "config_ok.json"}},
+      {"fixup without residual branches", {"summary", "seed-mlp", "--fixup"},
+       {"fixup", "no residual branch"}},
+      {"fixup with batch norm", {"summary", "resnet-mlp-bn", "--blocks", "2", "--fixup"},
+       {"fixup", "resnet_mlp_bn", "BatchNormalization"}},
+      {"fixup twice", {"summary", "resnet-mlp-fixup", "--blocks", "2", "--fixup"},
+       {"fixup", "already has Fixup layers"}},
+      {"fixup on a saved model", {"summary", "{tmp}/model_ok", "--fixup"}, {"--fixup", "model_ok"}},
       {"evaluate batch size 0", {"evaluate", "{tmp}/model_ok", "--data", "{tmp}/data_ok",
                                  "--batch-size", "0"},
        {"--batch-size", "0"}},

@@ -6,6 +6,7 @@
 #include "keel/layers/batch_normalization.h"
 #include "keel/layers/dense.h"
 #include "keel/layers/dropout.h"
+#include "keel/layers/fixup_layers.h"
 #include "keel/layers/flatten.h"
 #include "keel/layers/initializers.h"
 #include "keel/layers/input_layer.h"

@@ -1,6 +1,9 @@
-// The seed material's two models (Hands-On ML ch. 11.1.3), ready-made.
+// Ready-made models: the seed material's two (Hands-On ML ch. 11.1.3) and three residual MLPs for
+// training without normalization (issue 12; docs/normalization_free.md).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,10 +17,32 @@ Model seed_mlp();
 // BN before each activation: Dense(use_bias=false) -> BN -> Activation("elu").
 Model seed_mlp_bn_before();
 
-// Names accepted by builtin_model(): "seed-mlp", "seed-mlp-bn-before".
+// Residual MLPs for 28x28 inputs: Input(28, 28), Flatten, Dense(128) stem, `blocks` residual
+// blocks h = Add([h, branch(h)]), Dense(10, softmax). Keras default initialisers.
+//   plain: branch = Dense(128, elu) -> Dense(128)
+//   bn:    branch = Dense(128) -> BN -> Activation(elu) -> Dense(128) -> BN
+//          (tools/golden/functional_keras.py residual_mlp_bn)
+//   fixup: the plain model after keel::fixup(model, seed) (keel/model/fixup.h)
+constexpr int64_t kDefaultResidualBlocks = 32;
+Model resnet_mlp_plain(int64_t blocks = kDefaultResidualBlocks);
+Model resnet_mlp_bn(int64_t blocks = kDefaultResidualBlocks);
+Model resnet_mlp_fixup(int64_t blocks = kDefaultResidualBlocks, uint64_t seed = 42);
+
+struct BuiltinModelOptions {
+  uint64_t seed = 42;             // initialisation
+  std::optional<int64_t> blocks;  // residual models only (default kDefaultResidualBlocks)
+};
+
+// "seed-mlp", "seed-mlp-bn-before", "resnet-mlp-plain", "resnet-mlp-bn", "resnet-mlp-fixup".
 const std::vector<std::string>& builtin_model_names();
-// Throws keel::Error listing the allowed names when `name` is not one of them.
-Model builtin_model(std::string_view name);
+// The names joined by ", " (for messages and help texts).
+std::string builtin_model_list();
+// Built and initialised with options.seed. Throws keel::Error listing the allowed names when `name`
+// is not one of them, and naming the model when `blocks` is given to a model without blocks or
+// is < 1.
+Model builtin_model(std::string_view name, BuiltinModelOptions options = {});
 bool is_builtin_model(std::string_view name);
+// Whether builtin_model(name) takes `blocks`.
+bool builtin_model_has_blocks(std::string_view name);
 
 }  // namespace keel

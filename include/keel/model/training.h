@@ -57,6 +57,8 @@ struct History {
   // Wall time spent in training steps (no validation) and the samples they processed.
   double train_seconds = 0.0;
   int64_t train_samples = 0;
+  // Wall time of each training step, in order (reserved before the first step: no allocation).
+  std::vector<double> step_seconds;
 
   const std::vector<double>& operator[](const std::string& key) const;
   bool contains(const std::string& key) const;
