@@ -2,8 +2,9 @@
 # bench/ab_steps.sh BASE_TREE [PAIRS]: the seed model's median training step, this tree (A) against
 # another checkout (B, e.g. a `git worktree add /tmp/base <commit>`), measured in one run.
 #
-# Builds keel_bench (Release) in both trees' build-bench/, then runs `keel_bench --report` A, B, A,
-# B, ... PAIRS times (default 5) and prints, for batch 32 and 256, each side's median of the
+# Builds keel_bench (Release) in both trees' build-bench/, then runs `keel_bench --report` in pairs,
+# A B, B A, A B, ... (the order alternates: on this machine the first run after the other often
+# runs slower), PAIRS times (default 5), and prints, for batch 32 and 256, each side's median of the
 # per-run median step and the median of the pairwise ratios A/B (pairing keeps the ratio
 # meaningful when the shared machine's speed drifts). Quote the ratio, not the absolute times.
 set -euo pipefail
@@ -20,8 +21,13 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for i in $(seq 1 "$pairs"); do
   echo "pair $i/$pairs" >&2
-  "$PWD/build-bench/keel_bench" --report >"$out/a_$i.json"
-  "$base/build-bench/keel_bench" --report >"$out/b_$i.json"
+  if ((i % 2)); then
+    "$PWD/build-bench/keel_bench" --report >"$out/a_$i.json"
+    "$base/build-bench/keel_bench" --report >"$out/b_$i.json"
+  else
+    "$base/build-bench/keel_bench" --report >"$out/b_$i.json"
+    "$PWD/build-bench/keel_bench" --report >"$out/a_$i.json"
+  fi
 done
 /usr/bin/python3 - "$out" "$pairs" "$(git rev-parse --short HEAD)" "$(git -C "$base" rev-parse --short HEAD)" <<'PY'
 import json, statistics, sys
