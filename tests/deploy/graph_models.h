@@ -12,6 +12,7 @@
 #include "keel/core/tensor.h"
 #include "keel/layers/layers.h"
 #include "keel/model/model.h"
+#include "model/functional_models.h"
 
 namespace keel::graph_test {
 
@@ -27,14 +28,8 @@ inline Model residual_mlp_bn(int64_t in = 784, int64_t width = 128) {
   return Model(x, Dense(10, {.activation = "softmax"})(h));
 }
 
-// functional_keras.py two_input_concat.
-inline Model two_input_concat() {
-  KerasTensor a = Input({784}), b = Input({32});
-  KerasTensor ha = Dense(64, {.activation = "relu"})(a);
-  KerasTensor hb = Dense(16, {.activation = "relu"})(b);
-  KerasTensor c = Concatenate()({ha, hb});
-  return Model({a, b}, {Dense(10, {.activation = "softmax"})(c)});
-}
+// functional_keras.py two_input_concat (one definition, in model/functional_models.h).
+using testing::two_input_concat;
 
 // Every merge layer (three-input Add and Average), a shared layer called twice, two outputs (one
 // of them also read inside the graph).
