@@ -80,9 +80,9 @@ struct FoldFlags {
 int run_fold(const FoldFlags& f) {
   Model model = load_model(f.saved);
   FoldResult result = fold_batch_norm(model);
-  const size_t total = result.folded.size() + result.kept.size();
-  std::printf("Folded %zu of %zu BatchNormalization layers (%s -> %s)\n", result.folded.size(),
-              total, f.saved.c_str(), f.out.c_str());
+  std::printf("Folded %lld of %lld BatchNormalization layers (%s -> %s)\n",
+              static_cast<long long>(result.calls_folded),
+              static_cast<long long>(result.calls_total), f.saved.c_str(), f.out.c_str());
   std::cout << result.report();
   nlohmann::json folded = nlohmann::json::array(), kept = nlohmann::json::array();
   for (const BnFold& x : result.folded)

@@ -145,7 +145,9 @@ FoldResult Folder::finish() && {
   });
   for (const auto& [layer, w] : work_)
     fold::affine_sink(*layer)->store(w, out.get_layer(layer->name()));
-  return {std::move(out), std::move(folded_), std::move(kept_)};
+  const auto calls_folded = static_cast<int64_t>(bypass_.size());
+  const auto calls_total = calls_folded + static_cast<int64_t>(kept_.size());
+  return {std::move(out), std::move(folded_), std::move(kept_), calls_folded, calls_total};
 }
 
 }  // namespace

@@ -87,6 +87,9 @@ TEST(FoldBatchNormGraph, KeepsWhatCannotFoldAndSaysWhy) {
   EXPECT_EQ(r.folded[0].dense_layer, "head1");
   EXPECT_EQ(r.folded[1].dense_layer, "head2");
   EXPECT_FALSE(r.folded[0].into_previous);
+  // Three BN calls, one folded (into two heads: two entries above, one call).
+  EXPECT_EQ(r.calls_folded, 1);
+  EXPECT_EQ(r.calls_total, 3);
   EXPECT_EQ(count_class(r.model, "BatchNormalization"), 2);
   const Tensor in = random_normal({16, 6}, 3);
   EXPECT_LE(max_rel_diff(m.predict(in), r.model.predict(in)), 1e-5);
@@ -120,6 +123,8 @@ TEST(FoldBatchNormGraph, OutputsAndSharedBnCalls) {
   EXPECT_NE(r.kept[0].reason.find("its output is also a model output"), std::string::npos)
       << r.report();
   EXPECT_EQ(count_class(r.model, "BatchNormalization"), 1);
+  EXPECT_EQ(r.calls_folded, 2);  // both calls of the shared BN
+  EXPECT_EQ(r.calls_total, 3);
   ASSERT_EQ(r.model.num_inputs(), 2);
   EXPECT_EQ(r.model.tensors()[size_t(r.model.input_tensors()[1])].input_layer->name(), "b");
   const std::vector<Tensor> xs = {random_normal({8, 5}, 1), random_normal({8, 5}, 2)};

@@ -43,6 +43,9 @@ struct FoldResult {
   Model model;
   std::vector<BnFold> folded;
   std::vector<BnKept> kept;
+  // BN calls in the source model and how many of them were folded away. A BN folded into two
+  // Dense heads is one call (and two `folded` entries); a BN layer called twice is two calls.
+  int64_t calls_folded = 0, calls_total = 0;
 
   // Human-readable: one line per fold and per BN call kept.
   std::string report() const;
