@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Fails when an #include runs against DESIGN.md's one-way module order:
-#   core <- kernels <- layers <- {losses, metrics, optimizers} <- model <- {io, dist} <- deploy
+#   core <- {kernels, dist} <- layers <- {losses, metrics, optimizers} <- model <- io <- deploy
 #        <- callbacks <- cli / python
 # A module may include its own headers and those of modules to its left. Modules on the same
-# level ({losses, metrics, optimizers}; {io, dist}) may not include each other. deploy sits above
-# io (not beside it, as DESIGN.md draws it): BN folding rebuilds models from Keras configs.
+# level ({kernels, dist}; {losses, metrics, optimizers}) may not include each other. deploy sits
+# above io (not beside it, as DESIGN.md draws it): BN folding rebuilds models from Keras configs.
+# dist sits just above core (DESIGN.md draws it beside io): the layer contract's Context carries
+# the communicator, so layers (synchronized BN) and the training loop must see its interface.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 declare -A level=([core]=0 [kernels]=1 [layers]=2 [losses]=3 [metrics]=3 [optimizers]=3
-                  [model]=4 [io]=5 [dist]=5 [deploy]=6 [callbacks]=7 [cli]=8 [python]=8)
+                  [model]=4 [io]=5 [dist]=1 [deploy]=6 [callbacks]=7 [cli]=8 [python]=8)
 bad=0
 while IFS= read -r file; do
   module=${file#include/keel/}; module=${module#src/}; module=${module%%/*}

@@ -8,7 +8,8 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libdnnl-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
-          libgtest-dev libbenchmark-dev dataset-fashion-mnist)
+          libgtest-dev libbenchmark-dev dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin)  # MPI: data-parallel training (docs/distributed.md)
 for arg in "$@"; do
   case "$arg" in
     --test)  packages+=(python3-numpy python3-torch python3-onnx) ;;  # onnx: onnx.checker in the interop tests

@@ -5,6 +5,7 @@
 #   scripts/mutants.sh            every mutant
 #   scripts/mutants.sh 3 5        only mutants 3 and 5
 # Each entry: file | sed expression (must change the file) | gtest filter | what the bug is.
+# A filter "mpirun:FILTER" runs keel_dist_tests under `mpirun -np 3` instead of keel_tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,7 +26,7 @@ mutants=(
   # Functional configs and multi-output training (issue 12)
   'src/io/functional_config.cpp|s/ordered_json::array({node.layer->name(), node.node_index, tensor.output_index})/ordered_json::array({node.layer->name(), 0, tensor.output_index})/|*FunctionalConfig.*|to_json writes every call of a shared layer as its first'
   'src/io/functional_config.cpp|s/while (replay_next_call(entry)) progress = true;/while (replay_next_call(entry)) {}/|FunctionalConfig*|config reader does one pass: a call reading a later layer is lost'
-  'src/model/fit.cpp|s/    if (o.weight != 1.0) {/    if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
+  'src/model/fit.cpp|s/    if (gradient_scale != 1.0) {/    if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
   'src/model/fit.cpp|s/total += o.weight \* loss_sum;/total += loss_sum;/|MultiIoTraining.*|logged total loss ignores loss_weights'
   # Deployment on graphs (issue 12)
   'src/io/checkpoint.cpp|s/    layer->load_state(state);/    (void)state;/|Checkpoint.*|restore reads the layer states but never gives them to the layers (Dropout masks diverge after resume)'
@@ -37,6 +38,14 @@ mutants=(
   'src/model/fixup.cpp|s/for (Variable\& v : classifier->variables()) fill(v, 0.0f);//|Fixup.*|the classifier keeps its Glorot weights (not zeroed)'
   'src/layers/fixup_layers.cpp|s/shift ? 1.0f : \*var.value/1.0f/|LayersFixup.*|FixupScale backward passes dy to x unscaled'
   'src/model/fixup.cpp|s/FixupBias()(FixupScale()(mapped/FixupScale()(FixupBias()(mapped/|Fixup.*|branch ends with scale·(out + bias) instead of scale·out + bias'
+  # Data-parallel training on MPI (issue 15)
+  'src/model/fit.cpp|s/  if (comm.size() > 1) comm.all_reduce_sum(model.gradient_arena());/  (void)comm;/|mpirun:DataParallel.*|gradients not summed over the ranks (each rank steps on its own rows)'
+  'src/model/fit.cpp|s/o.weight \* share);/o.weight);/|mpirun:DataParallel.*|each rank'"'"'s gradient not scaled by its share of the global batch'
+  'src/model/fit.cpp|s/    average_non_trainable(\*this, comm);/    (void)0;/|mpirun:DataParallel.*|BN moving statistics left per rank (not averaged as Keras reads them)'
+  'src/model/training_state.h|s/  comm.all_reduce_sum(sums);/  (void)comm;/|mpirun:DataParallel.*|loss and metrics of rank 0'"'"'s rows only'
+  'src/model/data_parallel.cpp|s/const int64_t r = comm.rank(), size = comm.size();/const int64_t r = 0, size = comm.size();/|mpirun:DataParallel.*|every rank computes the first part of each global batch'
+  'src/model/data_parallel.cpp|s/KEEL_CHECK(sum \* sum == /KEEL_CHECK(true || sum * sum == /|mpirun:DataParallel.*|ranks with different data train on silently'
+  'src/cli/train_command.cpp|s/  if (f.verbose > 0 \&\& chief) std::cout << model.summary();/  if (f.verbose > 0) std::cout << model.summary();/|MpiCli.*|every rank prints the summary'
 )
 
 selected=("$@")
@@ -48,7 +57,16 @@ mkdir -p "$scratch/src"
 # tar keeps modification times, so a second run rebuilds only what changed.
 tar -C "$root" --exclude='./build*' --exclude='./.git' -cf - . | tar -C "$scratch/src" -xf -
 cmake -S "$scratch/src" -B "$scratch/build" -DCMAKE_BUILD_TYPE=Release -DKEEL_BUILD_BENCH=OFF >/dev/null
-cmake --build "$scratch/build" -j"$(nproc)" --target keel_tests keel >/dev/null
+cmake --build "$scratch/build" -j"$(nproc)" --target keel_tests keel_dist_tests keel >/dev/null
+run_tests() {  # FILTER, or mpirun:FILTER for the data-parallel tests under 3 ranks
+  if [[ $1 == mpirun:* ]]; then
+    env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+      OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo \
+      timeout 300 mpirun -np 3 ./keel_dist_tests --gtest_filter="${1#mpirun:}"
+  else
+    KEEL_BIN="$scratch/build/keel" ./keel_tests --gtest_filter="$1"
+  fi
+}
 
 echo "| # | file | deliberate bug | tests run | result |"
 echo "|---|---|---|---|---|"
@@ -63,9 +81,9 @@ for i in "${!mutants[@]}"; do
   if cmp -s "$target" "$target.orig"; then
     result="NOT APPLIED (the code changed: update the mutant)"
     failed=1
-  elif ! cmake --build "$scratch/build" -j"$(nproc)" --target keel_tests keel >/dev/null 2>&1; then
+  elif ! cmake --build "$scratch/build" -j"$(nproc)" --target keel_tests keel_dist_tests keel >/dev/null 2>&1; then
     result="caught (does not compile)"
-  elif (cd "$scratch/build" && KEEL_BIN="$scratch/build/keel" ./keel_tests --gtest_filter="$filter" >/dev/null 2>&1); then
+  elif (cd "$scratch/build" && run_tests "$filter" >/dev/null 2>&1); then
     result="**SURVIVED**"
     failed=1
   else

@@ -62,6 +62,7 @@ CSVLogger::~CSVLogger() {
 }
 
 void CSVLogger::on_train_begin(const Logs&) {
+  if (!is_chief()) return;  // only rank 0 writes
   if (file_) std::fclose(file_);
   file_ = nullptr;
   keys_.clear();
@@ -99,6 +100,7 @@ void CSVLogger::on_train_begin(const Logs&) {
 }
 
 void CSVLogger::on_epoch_end(int64_t epoch, const Logs& logs) {
+  if (!is_chief()) return;  // only rank 0 writes
   if (!file_) return;
   if (keys_.empty()) {
     for (const auto& [name, v] : logs.items()) keys_.push_back(name);
@@ -122,6 +124,7 @@ void CSVLogger::on_epoch_end(int64_t epoch, const Logs& logs) {
 }
 
 void CSVLogger::on_train_end(const Logs&) {
+  if (!is_chief()) return;  // only rank 0 writes
   if (file_) std::fclose(file_);
   file_ = nullptr;
 }

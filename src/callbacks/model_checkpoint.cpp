@@ -29,6 +29,7 @@ void ModelCheckpoint::on_train_begin(const Logs&) {
 void ModelCheckpoint::on_train_batch_end(int64_t, const Logs&) { ++global_step_; }
 
 void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {
+  if (!is_chief()) return;  // only rank 0 writes
   const auto loss = logs.get("loss");
   if (loss && !std::isfinite(*loss)) return;
   std::ostream& out = options_.out ? *options_.out : std::cout;

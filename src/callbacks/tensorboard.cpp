@@ -26,6 +26,7 @@ TensorBoard::TensorBoard(std::filesystem::path log_dir, TensorBoardOptions optio
 TensorBoard::~TensorBoard() = default;
 
 void TensorBoard::on_train_begin(const Logs&) {
+  if (!is_chief()) return;  // only rank 0 writes
   train_ = std::make_unique<EventFileWriter>(log_dir_ / "train");
   validation_.reset();  // created when validation logs first appear, as Keras does
   layers_.clear();
@@ -41,6 +42,7 @@ void TensorBoard::on_train_begin(const Logs&) {
 }
 
 void TensorBoard::on_train_batch_gradients(int64_t batch) {
+  if (!is_chief()) return;  // only rank 0 writes
   const bool write_norms = options_.grad_norm_every > 0 && (global_step_ + 1) % options_.grad_norm_every == 0;
   if (write_norms) {
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -57,6 +59,7 @@ void TensorBoard::on_train_batch_gradients(int64_t batch) {
 }
 
 void TensorBoard::on_train_batch_end(int64_t, const Logs&) {
+  if (!is_chief()) return;  // only rank 0 writes
   ++global_step_;
   if (options_.grad_norm_every <= 0) return;
   const StepStats& s = model_->last_step();
@@ -73,6 +76,7 @@ void TensorBoard::on_train_batch_end(int64_t, const Logs&) {
 }
 
 void TensorBoard::on_epoch_end(int64_t epoch, const Logs& logs) {
+  if (!is_chief()) return;  // only rank 0 writes
   for (const auto& [name, value] : logs.items()) {
     if (name.rfind("val_", 0) == 0) {
       if (!validation_) validation_ = std::make_unique<EventFileWriter>(log_dir_ / "validation");
@@ -103,6 +107,7 @@ void TensorBoard::on_epoch_end(int64_t epoch, const Logs& logs) {
 }
 
 void TensorBoard::on_train_end(const Logs&) {
+  if (!is_chief()) return;  // only rank 0 writes
   if (train_) train_->flush();
   if (validation_) validation_->flush();
 }

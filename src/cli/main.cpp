@@ -7,6 +7,32 @@
 
 #include "commands.h"
 #include "keel/core/error.h"
+#include "keel/dist/communicator.h"
+
+namespace {
+
+// "[rank 1 of 2] " in a data-parallel job (mpirun / srun), else nothing.
+std::string rank_prefix() {
+  try {
+    const keel::Communicator& comm = keel::world();
+    if (comm.size() > 1)
+      return "[rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) + "] ";
+  } catch (const std::exception&) {  // the communicator itself failed: its error is reported
+  }
+  return {};
+}
+
+// A rank that failed ends the whole job: the others would otherwise wait in a collective forever.
+int exit_code_after_error(int code) {
+  try {
+    const keel::Communicator& comm = keel::world();
+    if (comm.size() > 1) comm.abort(code);
+  } catch (const std::exception&) {
+  }
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"keel: Keras-style neural network training on the CPU"};
@@ -58,11 +84,11 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const keel::Error& e) {
     std::cout.flush();
-    std::cerr << "keel: error: " << e.what() << "\n";
-    return 2;
+    std::cerr << "keel: error: " << rank_prefix() << e.what() << "\n";
+    return exit_code_after_error(2);
   } catch (const std::exception& e) {
     std::cout.flush();
-    std::cerr << "keel: internal error: " << e.what() << "\n";
-    return 1;
+    std::cerr << "keel: internal error: " << rank_prefix() << e.what() << "\n";
+    return exit_code_after_error(1);
   }
 }

@@ -6,12 +6,14 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "watch_flags.h"
 #include "keel/core/error.h"
+#include "keel/dist/communicator.h"
 #include "keel/io/atomic_file.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/io/saved_model.h"
@@ -94,13 +96,28 @@ nlohmann::json history_json(const History& history) {
   return out;
 }
 
+// Threads per rank when --threads is not given in a data-parallel job: the machine's cores split
+// between the ranks on it (2 ranks on 2 cores: 1 each), not every rank on every core.
+int default_threads_per_rank() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / ranks_on_this_node());
+}
+
 int run_train(const TrainFlags& f) {
   const auto wall_start = std::chrono::steady_clock::now();
   KEEL_CHECK(f.epochs >= 1, "--epochs ", f.epochs, " is not allowed; expected an integer >= 1");
   KEEL_CHECK(f.batch_size >= 1, "--batch-size ", f.batch_size,
              " is not allowed; expected an integer >= 1");
   KEEL_CHECK(f.threads >= 0, "--threads ", f.threads, " is not allowed; expected >= 1 (0: all cores)");
-  if (f.threads > 0) set_num_threads(f.threads);
+  // Data-parallel under mpirun / srun (docs/distributed.md): every rank trains on its rows of each
+  // global batch; only rank 0 prints and writes.
+  const Communicator& comm = world();
+  const bool chief = comm.is_chief();
+  if (f.threads > 0) {
+    set_num_threads(f.threads);
+  } else if (comm.size() > 1) {
+    set_num_threads(default_threads_per_rank());
+  }
 
   Model model = load_model_arg(f.model, f.seed);
   const auto optimizer = std::shared_ptr<Optimizer>(make_optimizer(f.optimizer, optimizer_config(f)));
@@ -129,7 +146,7 @@ int run_train(const TrainFlags& f) {
   if (!f.save.empty()) check_save_target(f.save);  // fail now, not after an hour of training
   // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a
   // failed run must not leave a summary on stdout that looks like the start of a result.
-  if (f.verbose > 0) std::cout << model.summary();
+  if (f.verbose > 0 && chief) std::cout << model.summary();
   const History history = model.fit(all.slice(0, train_count), fit);
   const Logs test_logs = model.evaluate(test, {.batch_size = f.batch_size, .verbose = f.verbose});
 
@@ -137,10 +154,11 @@ int run_train(const TrainFlags& f) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   const double samples_per_second =
       history.train_seconds > 0 ? static_cast<double>(history.train_samples) / history.train_seconds : 0.0;
-  if (f.verbose > 0) {
+  if (f.verbose > 0 && chief) {
     std::printf("Test: loss %.4f - accuracy %.4f | wall time %.1fs | training %.0f samples/s\n",
                 *test_logs.get("loss"), *test_logs.get("accuracy"), seconds, samples_per_second);
   }
+  if (!chief) return 0;
   if (!f.save.empty()) save_model(model, f.save);
   if (!f.report.empty()) {
     nlohmann::json report;
@@ -159,6 +177,8 @@ int run_train(const TrainFlags& f) {
     report["optimizer"] = model.optimizer().get_config();
     report["optimizer_class"] = model.optimizer().class_name();
     report["seed"] = f.seed;
+    report["ranks"] = comm.size();
+    report["threads_per_rank"] = num_threads();
     write_file_atomically(f.report, report.dump(2) + "\n");
   }
   return 0;

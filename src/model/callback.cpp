@@ -1,5 +1,7 @@
 #include "keel/model/callback.h"
 
+#include "keel/model/model.h"
+
 namespace keel {
 
 void Logs::set(std::string_view name, double value) {
@@ -17,5 +19,7 @@ std::optional<double> Logs::get(std::string_view name) const {
     if (key == name) return v;
   return std::nullopt;
 }
+
+bool Callback::is_chief() const { return model_ == nullptr || model_->communicator().is_chief(); }
 
 }  // namespace keel

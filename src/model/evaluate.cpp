@@ -6,6 +6,7 @@
 #include "keel/model/progbar.h"
 #include "keel/core/error.h"
 #include "keel/model/model.h"
+#include "data_parallel.h"
 #include "training_state.h"
 
 namespace keel {
@@ -52,8 +53,21 @@ Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& optio
       trackers[i].metrics.push_back(make_metric(name, out_width, y_widths[i]));
   }
   std::ostream& out = options.out ? *options.out : std::cout;
+  const Communicator& comm = communicator();
+  check_ranks_agree(comm, {{"the number of evaluation samples", n}, {"batch_size", bs}});
+  // The keys and running means in log order, for read_means (sums over the ranks).
+  std::vector<std::pair<std::string, const Mean*>> means = {{"loss", &total}};
+  for (size_t i = 0; i < t.outputs.size(); ++i)
+    if (!t.outputs[i].loss_key.empty()) means.emplace_back(t.outputs[i].loss_key, &trackers[i].loss);
+  for (size_t i = 0; i < t.outputs.size(); ++i)
+    for (const auto& m : trackers[i].metrics)
+      means.emplace_back(t.outputs[i].metric_prefix + m->name(), &m->running_mean());
+  const auto visit = [&](auto&& f) {
+    for (const auto& [key, mean] : means) f(std::string_view(key), *mean);
+  };
+  std::vector<double> rank_sums;
   std::unique_ptr<Progbar> bar;
-  if (options.verbose > 0) bar = std::make_unique<Progbar>(steps, options.verbose, out, is_terminal(out));
+  if (options.verbose > 0 && comm.is_chief()) bar = std::make_unique<Progbar>(steps, options.verbose, out, is_terminal(out));
 
   Logs logs;
   const Logs empty;
@@ -63,33 +77,33 @@ Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& optio
   }
   for (int64_t step = 0; step < steps; ++step) {
     for (const auto& cb : options.callbacks) cb->on_test_batch_begin(step, empty);
-    const int64_t first = step * bs, count = std::min(bs, n - first);
-    data.gather(nullptr, first, count, t.x_pointers, t.y_pointers);
-    forward(t.x_inputs, count, Mode::kInference);
-    double weighted = 0.0;
-    for (size_t i = 0; i < t.outputs.size(); ++i) {
-      const auto index = static_cast<int64_t>(i);
-      const int64_t out_width = tensors_[size_t(output_tensors_[i])].shape.sample_size();
-      LossBatch lb;
-      lb.y_pred = output(index);
-      lb.logits = outputs_softmax(index) ? output_logits(index) : nullptr;
-      lb.y_true = t.y_pointers[i];
-      lb.batch = count;
-      lb.width = out_width;
-      lb.true_width = y_widths[i];
-      const double loss_sum = t.outputs[i].loss->compute(lb, nullptr, nullptr);
-      weighted += t.outputs[i].weight * loss_sum;
-      trackers[i].loss.update(loss_sum / static_cast<double>(count), static_cast<double>(count));
-      for (auto& m : trackers[i].metrics)
-        m->update({output(index), t.y_pointers[i], count, out_width, y_widths[i]});
+    // Each rank evaluates its rows of the batch (none when the batch has fewer rows than ranks).
+    const RankRows rows = rank_rows(step * bs, std::min(bs, n - step * bs), comm);
+    const int64_t count = rows.count;
+    if (count > 0) {
+      data.gather(nullptr, rows.first, count, t.x_pointers, t.y_pointers);
+      forward(t.x_inputs, count, Mode::kInference);
+      double weighted = 0.0;
+      for (size_t i = 0; i < t.outputs.size(); ++i) {
+        const auto index = static_cast<int64_t>(i);
+        const int64_t out_width = tensors_[size_t(output_tensors_[i])].shape.sample_size();
+        LossBatch lb;
+        lb.y_pred = output(index);
+        lb.logits = outputs_softmax(index) ? output_logits(index) : nullptr;
+        lb.y_true = t.y_pointers[i];
+        lb.batch = count;
+        lb.width = out_width;
+        lb.true_width = y_widths[i];
+        const double loss_sum = t.outputs[i].loss->compute(lb, nullptr, nullptr);
+        weighted += t.outputs[i].weight * loss_sum;
+        trackers[i].loss.update(loss_sum / static_cast<double>(count), static_cast<double>(count));
+        for (auto& m : trackers[i].metrics)
+          m->update({output(index), t.y_pointers[i], count, out_width, y_widths[i]});
+      }
+      total.update(weighted / static_cast<double>(count), static_cast<double>(count));
     }
-    total.update(weighted / static_cast<double>(count), static_cast<double>(count));
     logs.clear();
-    logs.set("loss", total.result());
-    for (size_t i = 0; i < t.outputs.size(); ++i)
-      if (!t.outputs[i].loss_key.empty()) logs.set(t.outputs[i].loss_key, trackers[i].loss.result());
-    for (size_t i = 0; i < t.outputs.size(); ++i)
-      for (const auto& m : trackers[i].metrics) logs.set(t.outputs[i].metric_prefix + m->name(), m->result());
+    read_means(comm, rank_sums, visit, logs);
     if (bar) bar->update(step + 1, logs.items(), step + 1 == steps);
     for (const auto& cb : options.callbacks) cb->on_test_batch_end(step, logs);
   }

@@ -10,6 +10,7 @@
 #include "keel/core/rng.h"
 #include "keel/model/model.h"
 #include "keel/optimizers/sgd.h"
+#include "data_parallel.h"
 #include "training_state.h"
 
 namespace keel {
@@ -97,9 +98,9 @@ std::vector<std::string> Model::metric_names() const {
 }
 
 // Loss (sum over the batch, unweighted) and metrics of output `i` on the last forward pass; writes
-// the weighted d(loss)/d(output) into its dloss buffer when `with_gradient`.
+// d(loss)/d(output) times `gradient_scale` into its dloss buffer when `with_gradient`.
 static double output_loss(Model& model, TrainingState& t, size_t i, int64_t n, int64_t y_width,
-                          bool with_gradient) {
+                          bool with_gradient, double gradient_scale = 1.0) {
   OutputTraining& o = t.outputs[i];
   const auto index = static_cast<int64_t>(i);
   const int64_t out_width = model.tensors()[size_t(model.output_tensors()[i])].shape.sample_size();
@@ -115,22 +116,36 @@ static double output_loss(Model& model, TrainingState& t, size_t i, int64_t n, i
                                           with_gradient ? &wrt_logits : nullptr);
   if (with_gradient) {
     t.from_logits[i] = wrt_logits;
-    if (o.weight != 1.0) {
-      const auto w = static_cast<float>(o.weight);
+    if (gradient_scale != 1.0) {
+      const auto w = static_cast<float>(gradient_scale);
       for (int64_t k = 0; k < n * out_width; ++k) o.dloss[k] *= w;
     }
   }
   return loss_sum;
 }
 
-// One optimizer step on samples already gathered into the batch buffers.
-static void train_step(Model& model, TrainingState& t, int64_t n, std::span<const int64_t> y_widths,
+// One optimizer step on samples already gathered into the batch buffers: this rank's `n` rows of a
+// global batch of `global_n` (the same number with one process).
+static void train_step(Model& model, TrainingState& t, int64_t n, int64_t global_n,
+                       std::span<const int64_t> y_widths,
                        std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
+  const Communicator& comm = model.communicator();
+  if (n == 0) {  // a global batch with fewer rows than ranks: this rank adds zero gradients
+    std::fill(model.gradient_arena().begin(), model.gradient_arena().end(), 0.0f);
+    comm.all_reduce_sum(model.gradient_arena());
+    for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
+    const StepResult r = t.optimizer->apply_gradients(t.params);
+    t.last = {0.0, r.clip.preclip_global_norm, r.clip.postclip_global_norm, r.clip.clipped, r.skipped};
+    return;
+  }
   model.forward(t.x_inputs, n, Mode::kTraining);
   double total = 0.0;
+  // The loss is the mean over the global batch: each rank's mean over its rows weighs n/global_n,
+  // and the ranks' gradients are summed (Keras's scale_loss_for_distribution, then an all-reduce).
+  const double share = static_cast<double>(n) / static_cast<double>(global_n);
   for (size_t i = 0; i < t.outputs.size(); ++i) {
     OutputTraining& o = t.outputs[i];
-    const double loss_sum = output_loss(model, t, i, n, y_widths[i], true);
+    const double loss_sum = output_loss(model, t, i, n, y_widths[i], true, o.weight * share);
     total += o.weight * loss_sum;
     o.loss_tracker.update(loss_sum / static_cast<double>(n), static_cast<double>(n));
     // Metrics see the predictions of this forward pass, before the update (as in Keras).
@@ -144,6 +159,8 @@ static void train_step(Model& model, TrainingState& t, int64_t n, std::span<cons
   // trainable one (frozen after compile()).
   model.backward(t.dloss_inputs, std::span<const bool>(t.from_logits.get(), t.outputs.size()), n,
                  Model::GradientUpdate::kOverwrite);
+  // Before clipping: clipnorm / global_clipnorm / AGC see the global batch's gradient.
+  if (comm.size() > 1) comm.all_reduce_sum(model.gradient_arena());
   for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
   const StepResult r = t.optimizer->apply_gradients(t.params);
   t.last = {total / static_cast<double>(n), r.clip.preclip_global_norm,
@@ -239,8 +256,19 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
   t.ensure_batch_buffers(*this, std::min(bs, n), y_widths);
   std::vector<int64_t> order(static_cast<size_t>(n));
 
+  const Communicator& comm = communicator();
+  check_ranks_agree(comm, {{"the number of training samples", n},
+                           {"the number of validation samples", validation ? validation->size() : 0},
+                           {"batch_size", bs},
+                           {"epochs", options.epochs},
+                           {"initial_epoch", options.initial_epoch},
+                           {"shuffle", options.shuffle ? 1 : 0},
+                           {"seed", static_cast<int64_t>(options.seed & 0xffffffff)}});
+  broadcast_training_state(*this, *t.optimizer, comm);
+
   std::vector<std::shared_ptr<Callback>> callbacks;
-  if (options.verbose > 0) callbacks.push_back(std::make_shared<ProgbarLogger>(out));
+  // Only rank 0 prints: the other ranks' logs are the same numbers.
+  if (options.verbose > 0 && comm.is_chief()) callbacks.push_back(std::make_shared<ProgbarLogger>(out));
   callbacks.insert(callbacks.end(), options.callbacks.begin(), options.callbacks.end());
   const TrainingParams params{options.epochs, options.initial_epoch, steps, options.verbose};
   for (auto& cb : callbacks) {
@@ -273,16 +301,22 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
       const auto start = std::chrono::steady_clock::now();
       const int64_t first = step * bs, count = std::min(bs, n - first);
       for (auto& cb : callbacks) cb->on_train_batch_begin(step, empty);
-      data.gather(order.data(), first, count, t.x_pointers, t.y_pointers);
-      if (step + 1 < steps) data.prefetch(order.data(), first + bs, std::min(bs, n - first - bs));
-      train_step(*this, t, count, y_widths, callbacks, step);
+      // Every rank walks the same shuffled order and computes its own rows of the global batch.
+      const RankRows rows = rank_rows(first, count, comm);
+      data.gather(order.data(), rows.first, rows.count, t.x_pointers, t.y_pointers);
+      if (step + 1 < steps) {
+        const RankRows next = rank_rows(first + bs, std::min(bs, n - first - bs), comm);
+        data.prefetch(order.data(), next.first, next.count);
+      }
+      train_step(*this, t, rows.count, count, y_widths, callbacks, step);
       history.step_seconds.push_back(seconds_since(start));
       history.train_seconds += history.step_seconds.back();
       history.train_samples += count;
-      t.fill_logs(batch_logs);
+      t.fill_logs(batch_logs, comm);
       for (auto& cb : callbacks) cb->on_train_batch_end(step, batch_logs);
       if (stop_training) break;
     }
+    average_non_trainable(*this, comm);
     Logs logs = batch_logs;  // the epoch's logs: the running values plus validation
     if (validation) {
       const Logs val =
@@ -307,10 +341,16 @@ Logs Model::train_on_batch(std::span<const Tensor> xs, std::span<const Tensor> y
   TrainingState& t = *training_;
   const std::vector<int64_t> y_widths = t.label_widths(data);
   t.ensure_batch_buffers(*this, data.size(), y_widths);
-  data.gather(nullptr, 0, data.size(), t.x_pointers, t.y_pointers);
+  // Data-parallel like fit: every rank passes the whole batch and computes its own rows.
+  const Communicator& comm = communicator();
+  check_ranks_agree(comm, {{"the train_on_batch batch size", data.size()}});
+  const RankRows rows = rank_rows(0, data.size(), comm);
+  data.gather(nullptr, rows.first, rows.count, t.x_pointers, t.y_pointers);
   t.reset_metrics();
-  train_step(*this, t, data.size(), y_widths);
-  return t.logs();
+  train_step(*this, t, rows.count, data.size(), y_widths);
+  Logs logs;
+  t.fill_logs(logs, comm);
+  return logs;
 }
 
 }  // namespace keel

@@ -72,6 +72,7 @@ void Model::build(std::optional<Shape> input_shape, uint64_t seed) {
   }
   allocate_variables(seed);
   plan_ = std::make_unique<Plan>(*this);
+  plan_->comm = &communicator();
   built_ = true;
 }
 
@@ -199,5 +200,12 @@ void Model::check_single_io(const char* what) const {
              " supports models with one input and one output so far; this one has ",
              num_inputs(), " inputs and ", num_outputs(), " outputs");
 }
+
+void Model::set_communicator(const Communicator& comm) {
+  comm_ = &comm;
+  if (plan_) plan_->comm = comm_;
+}
+
+const Communicator& Model::communicator() const { return comm_ != nullptr ? *comm_ : world(); }
 
 }  // namespace keel

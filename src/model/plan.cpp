@@ -69,7 +69,7 @@ void Model::Plan::forward(std::span<const float* const> xs, int64_t batch, Mode 
   assert(xs.size() == inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) data_[static_cast<size_t>(inputs[i])] = const_cast<float*>(xs[i]);
   const auto& nodes = nodes_;
-  const Context ctx{mode, nullptr, false};
+  const Context ctx{mode, comm, false};
   for (size_t k = 0; k < nodes.size(); ++k) {
     const GraphNode& node = nodes[k];
     if (is_reshape_[k]) {
@@ -289,7 +289,7 @@ void Model::Plan::backward(std::span<const float* const> dys, std::span<const bo
     for (int64_t b : step.zero_outputs) std::fill_n(grad_buffers_[size_t(b)].get(), batch * widest_, 0.0f);
     const bool logits = step.model_output >= 0 && size_t(step.model_output) < from_logits.size() &&
                         from_logits[size_t(step.model_output)];
-    const Context ctx{Mode::kTraining, nullptr, logits};
+    const Context ctx{Mode::kTraining, comm, logits};
     auto& x = x_refs_[k];
     auto& y = y_refs_[k];
     auto& dy = dy_refs_[k];

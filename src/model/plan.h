@@ -24,6 +24,9 @@ struct Model::Plan {
   // softmax and nothing else reads it.
   bool output_fuses_logits(int64_t i) const;
 
+  // What layers see as Context::comm (synchronized BatchNormalization); the model's communicator.
+  const Communicator* comm = nullptr;
+
  private:
   // What backward does at one node, decided once per set of trainable flags.
   struct BackwardStep {

@@ -117,11 +117,11 @@ void TrainingState::reset_metrics() {
 }
 
 void TrainingState::fill_logs(Logs& out) const {
-  out.set("loss", loss_tracker.result());
-  for (const OutputTraining& o : outputs)
-    if (!o.loss_key.empty()) out.set(o.loss_key, o.loss_tracker.result());
-  for (const OutputTraining& o : outputs)
-    for (size_t i = 0; i < o.metrics.size(); ++i) out.set(o.metric_keys[i], o.metrics[i]->result());
+  visit_means([&](std::string_view key, const Mean& m) { out.set(key, m.result()); });
+}
+
+void TrainingState::fill_logs(Logs& out, const Communicator& comm) const {
+  read_means(comm, rank_sums, [this](auto&& f) { visit_means(f); }, out);
 }
 
 Logs TrainingState::logs() const {

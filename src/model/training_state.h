@@ -68,10 +68,46 @@ struct TrainingState {
   void reset_metrics();
   Logs logs() const;
   // Writes loss and metrics into `out` in place: after the first batch the keys exist, so this
-  // allocates nothing (fit calls it after every step).
+  // allocates nothing (fit calls it after every step). With several ranks every rank must call it
+  // (it sums the running totals over the ranks).
+  void fill_logs(Logs& out, const Communicator& comm) const;
   void fill_logs(Logs& out) const;
+  // f(key, mean) for "loss", each output's loss key and each metric, in log order.
+  template <typename F>
+  void visit_means(F&& f) const {
+    f(std::string_view("loss"), loss_tracker);
+    for (const OutputTraining& o : outputs)
+      if (!o.loss_key.empty()) f(std::string_view(o.loss_key), o.loss_tracker);
+    for (const OutputTraining& o : outputs)
+      for (size_t i = 0; i < o.metrics.size(); ++i)
+        f(std::string_view(o.metric_keys[i]), o.metrics[i]->running_mean());
+  }
+  mutable std::vector<double> rank_sums;  // fill_logs' scratch for the all-reduce
   std::vector<int64_t> label_widths(const TrainingData& data) const;
 };
+
+// Reads running means into `out` as Keras reads metrics under a distribution strategy: each rank
+// holds the totals of its own samples, and a read sums totals and counts over the ranks first.
+// `visit(f)` calls f(key, mean) for each mean in a fixed order (the same on every rank); `sums` is
+// scratch, reused so a read allocates nothing once it has grown.
+template <typename Visit>
+void read_means(const Communicator& comm, std::vector<double>& sums, Visit&& visit, Logs& out) {
+  if (comm.size() == 1) {
+    visit([&](std::string_view key, const Mean& m) { out.set(key, m.result()); });
+    return;
+  }
+  sums.clear();
+  visit([&](std::string_view, const Mean& m) {
+    sums.push_back(m.total());
+    sums.push_back(m.count());
+  });
+  comm.all_reduce_sum(sums);
+  size_t i = 0;
+  visit([&](std::string_view key, const Mean&) {
+    out.set(key, sums[i + 1] > 0.0 ? sums[i] / sums[i + 1] : 0.0);
+    i += 2;
+  });
+}
 
 // Checks that `data` has an array for every input and output of `model`, as many samples in each,
 // and input widths the model takes; `what` ("training data") starts every message.

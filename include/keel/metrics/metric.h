@@ -20,6 +20,7 @@ class Mean {
   void update(double value, double weight = 1.0) { total_ += value * weight, count_ += weight; }
   double result() const { return count_ > 0.0 ? total_ / count_ : 0.0; }
   double count() const { return count_; }
+  double total() const { return total_; }
 
  private:
   double total_ = 0.0, count_ = 0.0;
@@ -42,6 +43,8 @@ class Metric {
   // Adds one value per sample of the batch. Throws keel::Error on inconsistent dims.
   void update(const MetricBatch& batch);
   double result() const { return mean_.result(); }
+  // The running total and count (summed over ranks when training data-parallel).
+  const Mean& running_mean() const { return mean_; }
 
  protected:
   explicit Metric(std::string name) : name_(std::move(name)) {}

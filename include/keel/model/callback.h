@@ -66,6 +66,10 @@ class Callback {
   virtual void load_state(const Checkpoint& /*checkpoint*/, const std::string& /*prefix*/) {}
 
  protected:
+  // Whether this process writes (files, event logs, checkpoints): with data-parallel training
+  // only rank 0 does, as in Keras; the other ranks run the same hooks on the same logs.
+  bool is_chief() const;
+
   Model* model_ = nullptr;
   TrainingParams params_;
 };

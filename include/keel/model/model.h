@@ -35,6 +35,7 @@
 
 #include "keel/core/shape.h"
 #include "keel/core/tensor.h"
+#include "keel/dist/communicator.h"
 #include "keel/layers/keras_tensor.h"
 #include "keel/layers/layer.h"
 #include "keel/model/training.h"
@@ -185,6 +186,13 @@ class Model {
   // Keras model.output_names: the name of the layer producing each output.
   std::string output_name(int64_t i) const;
 
+  // The ranks fit() and evaluate() run data-parallel over (docs/distributed.md): each takes its
+  // rows of every global batch, gradients and metrics are summed over the ranks, and only rank 0
+  // prints. Default: world(), i.e. every rank of an mpirun / srun job, or one local process.
+  // `comm` must outlive the model's use of it.
+  void set_communicator(const Communicator& comm);
+  const Communicator& communicator() const;
+
  protected:
   // An empty Sequential model (layers come from Sequential::add).
   struct SequentialTag {};
@@ -215,6 +223,7 @@ class Model {
   std::unique_ptr<float[], detail::AlignedFree> params_, grads_;
   std::unique_ptr<Plan> plan_;
   std::unique_ptr<TrainingState> training_;
+  const Communicator* comm_ = nullptr;  // nullptr: world()
 };
 
 }  // namespace keel

@@ -1,0 +1,62 @@
+#include "data_parallel.h"
+
+#include <vector>
+
+#include "keel/core/error.h"
+#include "keel/optimizers/optimizer.h"
+
+namespace keel {
+
+RankRows rank_rows(int64_t first, int64_t count, const Communicator& comm) {
+  const int64_t r = comm.rank(), size = comm.size();
+  if (size == 1) return {first, count};
+  const int64_t begin = count * r / size, end = count * (r + 1) / size;
+  return {first + begin, end - begin};
+}
+
+void check_ranks_agree(const Communicator& comm,
+                       std::initializer_list<std::pair<const char*, int64_t>> values) {
+  if (comm.size() == 1) return;
+  // Sum and sum of squares: equal values on every rank iff sum² == size · Σ squares.
+  std::vector<double> sums;
+  for (const auto& v : values) {
+    const auto x = static_cast<double>(v.second);
+    sums.push_back(x);
+    sums.push_back(x * x);
+  }
+  comm.all_reduce_sum(sums);
+  size_t i = 0;
+  for (const auto& [what, value] : values) {
+    const double sum = sums[i], squares = sums[i + 1];
+    i += 2;
+    KEEL_CHECK(sum * sum == static_cast<double>(comm.size()) * squares, "data-parallel training: ",
+               what, " differs between the ", comm.size(), " ranks (rank ", comm.rank(), " has ",
+               value, ", the mean over the ranks is ", sum / comm.size(),
+               "); every rank must read the same data with the same options");
+  }
+}
+
+void broadcast_training_state(Model& model, Optimizer& optimizer, const Communicator& comm) {
+  if (comm.size() == 1) return;
+  comm.broadcast(model.parameter_arena(), 0);
+  for (auto& [name, slot] : optimizer.slots()) comm.broadcast(slot, 0);
+}
+
+void average_non_trainable(Model& model, const Communicator& comm) {
+  if (comm.size() == 1) return;
+  std::vector<Variable*> state;
+  std::vector<double> sums;
+  for (Variable* v : model.variables()) {
+    if (v->trainable) continue;
+    state.push_back(v);
+    sums.insert(sums.end(), v->value, v->value + v->size());
+  }
+  if (state.empty()) return;
+  comm.all_reduce_sum(sums);
+  const double ranks = comm.size();
+  size_t k = 0;
+  for (Variable* v : state)
+    for (int64_t i = 0; i < v->size(); ++i) v->value[i] = static_cast<float>(sums[k++] / ranks);
+}
+
+}  // namespace keel

@@ -1,0 +1,189 @@
+// Data-parallel fit / evaluate against one process. This binary runs as one process and under
+// `mpirun -np 2` and `-np 3` (CMakeLists.txt): every rank runs every test, so a test must make
+// the same collective calls on every rank (no ASSERT that returns early before a collective).
+// The reference is the same model trained by this process alone (a LocalCommunicator) on the
+// whole global batch; with one rank both sides are the same computation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "keel/core/error.h"
+#include "keel/core/rng.h"
+#include "keel/dist/communicator.h"
+#include "keel/layers/layers.h"
+#include "keel/model/model.h"
+#include "keel/optimizers/adam.h"
+#include "keel/optimizers/sgd.h"
+
+namespace keel {
+namespace {
+
+const LocalCommunicator kOneProcess;
+
+Tensor random_tensor(std::vector<int64_t> dims, uint64_t seed, float shift = 0.0f) {
+  Tensor t(std::move(dims));
+  Rng rng(seed, 7);
+  for (int64_t i = 0; i < t.size(); ++i) t[i] = shift + static_cast<float>(rng.normal());
+  return t;
+}
+
+Tensor class_labels(int64_t n, int64_t classes, uint64_t seed) {
+  Tensor y({n, 1});
+  Rng rng(seed, 8);
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(rng.uniform_int(uint64_t(classes)));
+  return y;
+}
+
+Model small_mlp(bool with_bn) {
+  KerasTensor x = Input({8});
+  KerasTensor h = x;
+  if (with_bn) h = BatchNormalization({.momentum = 0.9})(h);
+  h = Dense(16, {.activation = "relu"})(h);
+  return Model(x, Dense(4, {.activation = "softmax"})(h), "mlp");
+}
+
+std::vector<float> weights_of(const Model& m) {
+  const auto arena = m.parameter_arena();
+  return {arena.begin(), arena.end()};
+}
+
+// max |a - b| / max(1, |b|) over the arena.
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = a.size() == b.size() ? 0.0 : INFINITY;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / std::max(1.0, std::fabs(double(b[i]))));
+  return worst;
+}
+
+struct Trained {
+  std::vector<float> weights;
+  History history;
+  Logs evaluation;
+};
+
+// 20 steps of batch 64 (the last one partial: 20 rows, split unevenly over 3 ranks), shuffled.
+Trained train(std::shared_ptr<Optimizer> optimizer, const Communicator& comm, bool with_bn = false) {
+  const Tensor x = random_tensor({19 * 64 + 20, 8}, 1), y = class_labels(19 * 64 + 20, 4, 2);
+  Model m = small_mlp(with_bn);
+  m.build(std::nullopt, 5);
+  m.set_communicator(comm);
+  m.compile({.optimizer = std::move(optimizer), .loss = "sparse_categorical_crossentropy",
+             .metrics = {"accuracy"}});
+  Trained t;
+  t.history = m.fit(x, y, {.batch_size = 64, .epochs = 1, .verbose = 0, .seed = 11});
+  t.weights = weights_of(m);
+  t.evaluation = m.evaluate(x, y, {.batch_size = 50, .verbose = 0});
+  return t;
+}
+
+using OptimizerFactory = std::shared_ptr<Optimizer> (*)();
+const std::pair<const char*, OptimizerFactory> kOptimizers[] = {
+    {"SGD momentum 0.9, clipnorm 0.05",
+     [] { return std::shared_ptr<Optimizer>(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9, .clipnorm = 0.05})); }},
+    {"SGD, global_clipnorm 0.1",
+     [] { return std::shared_ptr<Optimizer>(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .global_clipnorm = 0.1})); }},
+    {"Adam",
+     [] { return std::shared_ptr<Optimizer>(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01})); }},
+};
+
+TEST(DataParallel, SameWeightsLossAndMetricsAsOneProcess) {
+  const Communicator& comm = world();
+  for (const auto& [what, make] : kOptimizers) {
+    const Trained ranks = train(make(), comm), alone = train(make(), kOneProcess);
+    // Gradients are summed in another order (per rank, then over the ranks): float rounding only.
+    EXPECT_LE(max_rel_diff(ranks.weights, alone.weights), 2e-6) << what << ", " << comm.size() << " ranks";
+    for (const char* key : {"loss", "accuracy"}) {
+      EXPECT_NEAR(ranks.history[key].at(0), alone.history[key].at(0), 1e-6) << what << " " << key;
+      EXPECT_NEAR(*ranks.evaluation.get(key), *alone.evaluation.get(key), 1e-6) << what << " " << key;
+    }
+  }
+}
+
+TEST(DataParallel, ClippingSeesTheGlobalGradient) {
+  // With a clip far below the gradient norm every step is clipped: were the ranks to clip their
+  // own gradients before summing, the update would be up to size() times larger.
+  const Communicator& comm = world();
+  auto make = [] { return std::make_shared<SGD>(SGDOptions{.learning_rate = 0.5, .global_clipnorm = 1e-3}); };
+  const Trained ranks = train(make(), comm), alone = train(make(), kOneProcess);
+  EXPECT_LE(max_rel_diff(ranks.weights, alone.weights), 1e-6);
+}
+
+TEST(DataParallel, EveryRankHoldsTheSameWeightsAndRerunsAreBitIdentical) {
+  const Communicator& comm = world();
+  auto make = [] { return std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9}); };
+  const Trained first = train(make(), comm, true), second = train(make(), comm, true);
+  EXPECT_EQ(std::memcmp(first.weights.data(), second.weights.data(), first.weights.size() * 4), 0);
+  // Sum in double over the ranks: equals size() x this rank's value iff every rank agrees.
+  std::vector<double> sum(first.weights.begin(), first.weights.end());
+  comm.all_reduce_sum(sum);
+  int64_t differing = 0;
+  for (size_t i = 0; i < sum.size(); ++i)
+    differing += sum[i] != double(comm.size()) * first.weights[i] ? 1 : 0;
+  EXPECT_EQ(differing, 0) << "rank " << comm.rank();
+}
+
+// Without synchronization each rank normalises with its own rows' statistics (Keras's default
+// per-replica BN) and the moving statistics read afterwards are the mean over the ranks of each
+// rank's moving average. One step, 64 rows not shuffled, so rank r's rows are known here.
+TEST(DataParallel, PerReplicaBatchNormStatistics) {
+  const Communicator& comm = world();
+  const int64_t n = 64, features = 8;
+  const Tensor x = random_tensor({n, features}, 3, /*shift=*/2.0f), y = class_labels(n, 4, 4);
+  Model m = small_mlp(true);
+  m.build(std::nullopt, 5);
+  m.set_communicator(comm);
+  m.compile({.optimizer = std::make_shared<SGD>(), .loss = "sparse_categorical_crossentropy"});
+  m.fit(x, y, {.batch_size = n, .epochs = 1, .verbose = 0, .shuffle = false});
+
+  // Reference in double: rank k of K takes rows [n·k/K, n·(k+1)/K); momentum 0.9; the batch
+  // variance is the biased one (Keras's non-fused BN on 2-D inputs).
+  const int64_t size = comm.size();
+  std::vector<double> mean(features, 0.0), var(features, 0.0);
+  for (int64_t k = 0; k < size; ++k) {
+    const int64_t begin = n * k / size, end = n * (k + 1) / size, rows = end - begin;
+    for (int64_t f = 0; f < features; ++f) {
+      double s = 0, s2 = 0;
+      for (int64_t i = begin; i < end; ++i) s += x[i * features + f];
+      const double mu = s / double(rows);
+      for (int64_t i = begin; i < end; ++i) s2 += (x[i * features + f] - mu) * (x[i * features + f] - mu);
+      mean[f] += (0.9 * 0.0 + 0.1 * mu) / double(size);
+      var[f] += (0.9 * 1.0 + 0.1 * s2 / double(rows)) / double(size);
+    }
+  }
+  const Layer& bn = m.layer(1);
+  ASSERT_EQ(bn.class_name(), "BatchNormalization");
+  const Variable* moving_mean = bn.find_variable("moving_mean");
+  const Variable* moving_var = bn.find_variable("moving_variance");
+  ASSERT_NE(moving_mean, nullptr);
+  ASSERT_NE(moving_var, nullptr);
+  for (int64_t f = 0; f < features; ++f) {
+    EXPECT_NEAR(moving_mean->value[f], mean[f], 1e-6 * std::max(1.0, std::fabs(mean[f]))) << f;
+    EXPECT_NEAR(moving_var->value[f], var[f], 1e-6 * std::max(1.0, var[f])) << f;
+  }
+}
+
+TEST(DataParallel, RanksWithDifferentDataFailTogether) {
+  const Communicator& comm = world();
+  // Rank 1 holds one sample fewer: with one process nothing differs and fit runs.
+  const int64_t n = comm.rank() == 1 ? 99 : 100;
+  const Tensor x = random_tensor({n, 8}, 1), y = class_labels(n, 4, 2);
+  Model m = small_mlp(false);
+  m.set_communicator(comm);
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  if (comm.size() == 1) {
+    EXPECT_NO_THROW(m.fit(x, y, {.batch_size = 32, .verbose = 0}));
+    return;
+  }
+  try {
+    m.fit(x, y, {.batch_size = 32, .verbose = 0});
+    ADD_FAILURE() << "rank " << comm.rank() << ": fit ran with different data on the ranks";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the number of training samples differs between the"),
+              std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace keel
