@@ -73,6 +73,35 @@ TEST(MpiCli, TwoRanksTrainAndOnlyRankZeroPrintsAndWrites) {
   EXPECT_TRUE(std::filesystem::exists(dir.path / "m" / "model.json"));
 }
 
+// A checkpoint holds one copy of the replicated state (written by rank 0), so any rank count can
+// resume it: 2 ranks write it, 3 ranks and one process continue from it.
+TEST(MpiCli, ACheckpointWrittenByTwoRanksResumesWithThreeAndWithOne) {
+  testing::TempDir dir("mpi_cli");
+  const std::string common = " --validation 57000 --verbose 0 --checkpoint ";
+  const std::string ck = shell_quote((dir.path / "ck").string());
+  ASSERT_EQ(run(mpirun(2, "train --epochs 1" + common + ck), dir.path / "o1", dir.path / "e1"), 0)
+      << read_text(dir.path / "e1");
+  ASSERT_TRUE(std::filesystem::exists(dir.path / "ck" / "checkpoint.keel"));
+  std::filesystem::copy(dir.path / "ck", dir.path / "ck1");
+  const std::string report = " --report " + shell_quote((dir.path / "r.json").string());
+  ASSERT_EQ(run(mpirun(3, "train --epochs 2 --resume " + ck + common + ck + report), dir.path / "o2",
+                dir.path / "e2"),
+            0)
+      << read_text(dir.path / "e2");
+  auto r = nlohmann::json::parse(read_text(dir.path / "r.json"));
+  EXPECT_EQ(r["ranks"], 3);
+  EXPECT_EQ(r["epochs"], 1);  // epoch 2 only: epoch 1 came from the checkpoint
+  const std::string ck1 = shell_quote((dir.path / "ck1").string());
+  ASSERT_EQ(run(shell_quote(keel_binary()) + " train --epochs 2 --resume " + ck1 + common + ck1 + report,
+                dir.path / "o3", dir.path / "e3"),
+            0)
+      << read_text(dir.path / "e3");
+  r = nlohmann::json::parse(read_text(dir.path / "r.json"));
+  EXPECT_EQ(r["ranks"], 1);
+  EXPECT_EQ(r["epochs"], 1);
+  EXPECT_GT(r["test_accuracy"].get<double>(), 0.6);
+}
+
 TEST(MpiCli, BadInputOnEveryRankFailsTheJobNamingTheRank) {
   testing::TempDir dir("mpi_cli");
   const auto start = std::chrono::steady_clock::now();
