@@ -37,6 +37,21 @@ mutants=(
   'src/model/fixup.cpp|s/for (Variable\& v : classifier->variables()) fill(v, 0.0f);//|Fixup.*|the classifier keeps its Glorot weights (not zeroed)'
   'src/layers/fixup_layers.cpp|s/shift ? 1.0f : \*var.value/1.0f/|LayersFixup.*|FixupScale backward passes dy to x unscaled'
   'src/model/fixup.cpp|s/FixupBias()(FixupScale()(mapped/FixupScale()(FixupBias()(mapped/|Fixup.*|branch ends with scale·(out + bias) instead of scale·out + bias'
+  # Issue 17: the twelve bugs a reviewer planted (seven caught before, five caught by nothing or
+  # one test), and metrics averaged without the batch sizes.
+  'src/layers/batch_normalization.cpp|s/    batch_norm_moving_update(moving_variance, var_.data(), options_.momentum, channels_);/    for (int64_t c = 0; c < channels_; ++c) moving_variance[c] -= (moving_variance[c] - var_[c] * float(outer * inner_) \/ float(outer * inner_ - 1)) * float(1.0 - options_.momentum);/|LayersBatchNormalization.*:TrainingGolden*:KernelsBatchNorm*|BN moving variance from the unbiased batch variance (PyTorch) instead of the biased one'
+  'src/kernels/batch_norm.cpp|s/  const auto decay = static_cast<float>(1.0 - momentum);/  const auto decay = static_cast<float>(momentum);/|LayersBatchNormalization.*:TrainingGolden*:KernelsBatchNorm*|BN moving averages decay by momentum instead of 1 - momentum'
+  'src/optimizers/clipping.cpp|s/      const double s = ws.sum_squares\[k\];/      const double s = total;/|Clipping*:TrainingGolden*|clipnorm compares the global norm, not each variable'"'"'s own'
+  'src/optimizers/clipping.cpp|s/        ws.transforms\[ws.chunks\[c\].var\] = {ClipKind::kClamp, v};//|Clipping*:TrainingGolden*|clipvalue never clamps'
+  'src/layers/dense.cpp|s/activation_bias_backward(kind, z_.data(), y, dy, dz_.data(), dbias, m, units_);/activation_bias_backward(kind, z_.data(), y, dy, dz_.data(), nullptr, m, units_);/|LayersDense*:TrainingGolden*|Dense backward drops the bias gradient'
+  'src/model/summary.cpp|s/format_thousands(trainable_params + non_trainable_params)/format_thousands(trainable_params)/|Summary*:SummaryCli*|summary()'"'"'s "Total params" counts only the trainable ones'
+  'src/deploy/affine_fold.cpp|s/std::sqrt(static_cast<double>(var->value\[j\]) + bn.options().epsilon)/std::sqrt(static_cast<double>(var->value[j]))/|FoldBatchNorm*|BN folding forgets epsilon'
+  'src/model/evaluate.cpp|s/    total.update(weighted \/ static_cast<double>(count), static_cast<double>(count));/    total.update(weighted \/ static_cast<double>(count), 1.0);/|PartialBatchesKeras.*|evaluate() loss: unweighted mean of batch losses (a last partial batch counts as a full one)'
+  'src/model/fit.cpp|s/  t.loss_tracker.update(total \/ static_cast<double>(n), static_cast<double>(n));/  t.loss_tracker.update(total \/ static_cast<double>(n), 1.0);/|PartialBatchesKeras.*|fit() epoch loss: unweighted mean of batch losses'
+  'src/callbacks/terminate_on_nan.cpp|s/  model_->stop_training = true;//|TerminateOnNaN.*|TerminateOnNaN prints its message but never stops training'
+  'src/io/checkpoint.cpp|s/    for (size_t i = 0; i < slots.size(); ++i)$/    for (size_t i = 0; i < 0 * slots.size(); ++i)/|ResumeCli.ResumeWith*|resume forgets the optimizer slots (momentum velocities, Adam moments)'
+  'src/deploy/onnx_emitters.cpp|s/{{"epsilon", static_cast<float>(bn.options().epsilon), {}},/{{"epsilon", 1e-5f, {}},/|OnnxExport.*|ONNX BatchNormalization written with epsilon 1e-5 (the ONNX default), not the layer'"'"'s'
+  'src/metrics/metric.cpp|s/mean_.update(sum \/ static_cast<double>(b.batch), static_cast<double>(b.batch));/mean_.update(sum \/ static_cast<double>(b.batch), 1.0);/|PartialBatchesKeras.*|fit() / evaluate() metrics: unweighted mean of batch values'
 )
 
 selected=("$@")
