@@ -72,6 +72,12 @@ std::string node_env() {
                            << "). The interop tests need Node.js and npm: "                       \
                               "scripts/install-deps.sh --test installs them"
 
+// ONNX Runtime's Linux build (1.30) writes telemetry logs (mat-debug-<pid>.log, .ses) into $TMPDIR:
+// its commands get the test's scratch directory as TMPDIR, so they go with it.
+std::string ort_env(const ScratchDir& dir) {
+  return std::string("TMPDIR=").append(quote(dir.path())).append(" ");
+}
+
 // Runs a script and fails the test with its output when it exits non-zero.
 void expect_script_ok(const std::string& command, const fs::path& log) {
   const int rc = run(command, log);
@@ -247,7 +253,7 @@ TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
   for (const auto& p : models) {
     const std::string stem = p.stem().string();
     const std::string base = stem.substr(0, stem.find("-folded"));
-    expect_script_ok(node + quote(kScripts / "onnx_run.js") + " " + quote(p) + " " +
+    expect_script_ok(ort_env(dir) + node + quote(kScripts / "onnx_run.js") + " " + quote(p) + " " +
                          quote(dir / "x.npy") + " " + quote(dir / (base + ".npy")),
                      dir / "ort.txt");
   }
@@ -308,7 +314,8 @@ TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
   REQUIRE_NODE();
   const std::string node = node_env();
   for (const auto& [p, args] : runs)
-    expect_script_ok(node + quote(kScripts / "onnx_run.js") + " " + quote(p) + args, dir / "ort.txt");
+    expect_script_ok(ort_env(dir) + node + quote(kScripts / "onnx_run.js") + " " + quote(p) + args,
+                     dir / "ort.txt");
 }
 
 // ---- the deployment CLI end to end ----
