@@ -1,4 +1,5 @@
 // TempDir: a scratch directory for one test process, removed (with everything in it) at scope end.
+// Every test that writes files uses one, so a test run leaves nothing in the temp folder.
 #pragma once
 
 #include <unistd.h>
@@ -16,6 +17,8 @@ struct TempDir {
   explicit TempDir(const std::string& tag) {
     path = std::filesystem::temp_directory_path() /
            ("keel_" + tag + "_test_" + std::to_string(::getpid()));
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);  // a crashed run's leftovers under a reused pid
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
@@ -27,6 +30,10 @@ struct TempDir {
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+
+  std::filesystem::path operator/(const std::string& name) const { return path / name; }
+  std::string string() const { return path.string(); }
+  operator const std::filesystem::path&() const { return path; }  // NOLINT: used as a path
 
   // Writes `text` to path/name and returns that path.
   std::filesystem::path write(const std::string& name, const std::string& text) const {

@@ -17,6 +17,7 @@
 
 #include "keel/core/error.h"
 #include "keel/io/crc32c.h"
+#include "protobuf_wire.h"
 
 static_assert(std::endian::native == std::endian::little,
               "event files and tensor_content are little endian; add byte swapping for this host");
@@ -25,7 +26,7 @@ namespace keel {
 
 namespace {
 
-enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kBytes = 2, kFixed32 = 5 };
+using protobuf::WireType, protobuf::kBytes, protobuf::kFixed32, protobuf::kFixed64, protobuf::kVarint;
 
 // Appends protobuf fields to a string.
 class ProtoWriter {
@@ -84,52 +85,8 @@ ProtoWriter summary_value(std::string_view tag, std::string_view plugin, int dat
 
 // ---- reading (keel plot) ----
 
-struct Field {
-  uint32_t number = 0;
-  uint32_t type = 0;
-  uint64_t varint = 0;
-  std::string_view bytes;  // kBytes payload, or the 4/8 raw bytes of fixed32/fixed64
-};
-
-// Iterates the fields of one message; throws on malformed input.
-class ProtoReader {
- public:
-  explicit ProtoReader(std::string_view data) : data_(data) {}
-  bool next(Field& f) {
-    if (pos_ >= data_.size()) return false;
-    const uint64_t key = read_varint();
-    f.number = static_cast<uint32_t>(key >> 3);
-    f.type = static_cast<uint32_t>(key & 7);
-    switch (f.type) {
-      case kVarint: f.varint = read_varint(); break;
-      case kFixed64: f.bytes = take(8); break;
-      case kFixed32: f.bytes = take(4); break;
-      case kBytes: f.bytes = take(read_varint()); break;
-      default: KEEL_FAIL("protobuf wire type ", f.type, " is not supported");
-    }
-    return true;
-  }
-
- private:
-  uint64_t read_varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      KEEL_CHECK(pos_ < data_.size(), "truncated protobuf varint");
-      const auto b = static_cast<uint8_t>(data_[pos_++]);
-      v |= uint64_t{b & 0x7Fu} << shift;
-      if (!(b & 0x80)) return v;
-    }
-    KEEL_FAIL("protobuf varint longer than 10 bytes");
-  }
-  std::string_view take(uint64_t n) {
-    KEEL_CHECK(n <= data_.size() - pos_, "truncated protobuf field of ", n, " bytes");
-    const auto s = data_.substr(pos_, n);
-    pos_ += n;
-    return s;
-  }
-  std::string_view data_;
-  size_t pos_ = 0;
-};
+using protobuf::Field;
+using ProtoReader = protobuf::Reader;
 
 template <typename T>
 T load(std::string_view b) {

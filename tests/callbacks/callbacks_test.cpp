@@ -3,6 +3,7 @@
 // ReduceLROnPlateau / LearningRateScheduler change the optimizer's rate.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -13,6 +14,8 @@
 #include "keel/callbacks/reduce_lr_on_plateau.h"
 #include "keel/callbacks/terminate_on_nan.h"
 #include "keel/optimizers/sgd.h"
+#include "model/keras_weights.h"
+#include "test_util.h"
 #include "watch_helpers.h"
 
 namespace keel {
@@ -84,30 +87,98 @@ TEST(EarlyStopping, BaselineAndMinDeltaFollowKeras) {
   EXPECT_EQ(es.best(), 0.95);
 }
 
+// Records the running loss after every training batch.
+class BatchLosses : public Callback {
+ public:
+  void on_train_batch_end(int64_t, const Logs& logs) override {
+    loss.push_back(logs.get("loss").value_or(-1.0));
+  }
+  std::vector<double> loss;
+};
+
 TEST(TerminateOnNaN, StopsADivergingRunAndClippingPreventsIt) {
   Tensor x, y;
-  make_data(160, x, y);
+  make_data(160, x, y);  // 5 batches of 32 per epoch
   for (bool clip : {false, true}) {
     Model m = small_model();
     SGDOptions o{.learning_rate = 1e6, .on_nonfinite = NonFinitePolicy::kIgnore};
-    if (clip) o = {.learning_rate = 0.5, .clipnorm = 1e-6, .on_nonfinite = NonFinitePolicy::kIgnore};
-    if (clip) o.learning_rate = 1e6;
+    if (clip) o.clipnorm = 1e-6;
     compile_sgd(m, o);
     std::ostringstream out;
     auto nan = std::make_shared<TerminateOnNaN>(&out);
+    auto batches = std::make_shared<BatchLosses>();
     auto rec = std::make_shared<Recorder>();
-    const History h = m.fit(x, y, {.epochs = 4, .verbose = 0, .callbacks = {nan, rec}});
+    const History h = m.fit(x, y, {.epochs = 4, .verbose = 0, .callbacks = {nan, batches, rec}});
     if (!clip) {
+      // The run stops after the first batch whose running loss is not finite: that batch is the
+      // last one that ran, every earlier one was finite, and no later epoch started.
+      ASSERT_FALSE(batches->loss.empty());
+      const auto first_bad = static_cast<size_t>(
+          std::find_if(batches->loss.begin(), batches->loss.end(),
+                       [](double l) { return !std::isfinite(l); }) -
+          batches->loss.begin());
+      ASSERT_LT(first_bad, batches->loss.size()) << "the loss never became non-finite";
+      EXPECT_EQ(batches->loss.size(), first_bad + 1) << "training went on after the bad batch";
+      ASSERT_LT(first_bad, 5u) << "the fixture should diverge within the first epoch";
+      EXPECT_EQ(h.epoch.size(), 1u);
       EXPECT_TRUE(nan->terminated());
-      EXPECT_LT(h.epoch.size() * 5, 4u * 5 + 1);
-      EXPECT_NE(out.str().find(": Invalid loss, terminating training"), std::string::npos);
-      EXPECT_NE(out.str().find("Epoch 1, batch "), std::string::npos) << out.str();
+      EXPECT_NE(out.str().find("Epoch 1, batch " + std::to_string(first_bad) +
+                               ": Invalid loss, terminating training"),
+                std::string::npos)
+          << out.str();
     } else {
       EXPECT_FALSE(nan->terminated()) << out.str();
       EXPECT_EQ(h.epoch.size(), 4u);
+      EXPECT_EQ(batches->loss.size(), 20u);
       for (double l : rec->loss) EXPECT_TRUE(std::isfinite(l));
     }
   }
+}
+
+// Against real tf.keras 2.12 (tools/golden/partial_batches_keras.py, case "terminate_on_nan"):
+// 12 samples in batches of 4, target 9 is 1e20, so batch 2's squared error overflows to inf while
+// its gradient and update stay finite. Keras applies that batch's update (train_step runs before
+// TerminateOnNaN.on_batch_end sets stop_training), breaks out of the batch loop, still ends the
+// epoch (History holds it, loss inf) and starts no other: 3 batches of the 9, and the weights
+// are those the inf batch's update left, not those from before it.
+TEST(TerminateOnNaN, StopsAtTheBatchWhoseLossIsInfAndKeepsItsUpdateLikeKeras) {
+  const auto doc = nlohmann::json::parse(testing::read_text(
+      std::string(KEEL_SOURCE_DIR) + "/tests/data/training/partial_batches_keras.json"));
+  nlohmann::json g;
+  for (const auto& c : doc["cases"])
+    if (c["name"] == "terminate_on_nan") g = c;
+  ASSERT_FALSE(g.is_null());
+  reset_default_names();
+  Sequential m(Dense(3, {.activation = "tanh", .input_shape = {3}}), Dense(1));
+  m.build();
+  testing::set_weights(m, g["initial_weights"]);
+  const Tensor x = testing::tensor_of(g["x"], {12, 3}), y = testing::tensor_of(g["y"], {12, 1});
+  // Keras never checks gradients: kIgnore applies whatever the step computes, as Keras does.
+  m.compile({.optimizer = std::make_shared<SGD>(
+                 SGDOptions{.learning_rate = 0.01, .on_nonfinite = NonFinitePolicy::kIgnore}),
+             .loss = "mse"});
+  std::ostringstream out;
+  auto nan = std::make_shared<TerminateOnNaN>(&out);
+  auto batches = std::make_shared<BatchLosses>();
+  const History h = m.fit(x, y, {.batch_size = 4, .epochs = g["epochs"].get<int64_t>(), .verbose = 0,
+                                 .shuffle = false, .callbacks = {nan, batches}});
+  ASSERT_EQ(g["batches_run"], 3);
+  ASSERT_EQ(batches->loss.size(), 3u) << "Keras stops right after batch 2 (of 9)";
+  for (size_t b = 0; b < 2; ++b) {
+    const double want = g["train_batch_logs"][b]["loss"].get<double>();
+    EXPECT_NEAR(batches->loss[b], want, 1e-5 * std::max(1.0, std::fabs(want))) << "batch " << b;
+  }
+  EXPECT_EQ(g["train_batch_logs"][2]["loss"], "inf");
+  EXPECT_TRUE(std::isinf(batches->loss[2]) && batches->loss[2] > 0) << batches->loss[2];
+  ASSERT_EQ(g["history_epochs"], 1);
+  ASSERT_EQ(h.epoch.size(), 1u);
+  EXPECT_TRUE(std::isinf(h["loss"][0]));
+  EXPECT_NE(out.str().find("Epoch 1, batch 2: Invalid loss, terminating training"),
+            std::string::npos)
+      << out.str();
+  // The update of the inf batch is in the weights (~1e17 after it, ~0.3 before).
+  EXPECT_NE(g["weights"], g["weights_before_batch_2"]);
+  testing::expect_weights(m, g["weights"], "after TerminateOnNaN");
 }
 
 TEST(CSVLogger, KerasLayoutAndAppendWithoutSecondHeader) {

@@ -25,9 +25,8 @@ namespace keel {
 namespace {
 using namespace watch_test;
 
-// 240 training and 40 test images, 28x28 uint8, labels readable from the pixels.
-std::filesystem::path tiny_fashion_mnist() {
-  const auto dir = fresh_dir("data");
+// 240 training and 40 test images, 28x28 uint8, labels readable from the pixels, into `dir`.
+void write_tiny_fashion_mnist(const std::filesystem::path& dir) {
   Rng rng(5);
   for (const auto& [prefix, n] : {std::pair{std::string("train"), 240}, std::pair{std::string("t10k"), 40}}) {
     IdxArray images{IdxType::kUint8, {n, 28, 28}, {}}, labels{IdxType::kUint8, {n}, {}};
@@ -40,32 +39,36 @@ std::filesystem::path tiny_fashion_mnist() {
     write_idx(dir / (prefix + "-images-idx3-ubyte"), images);
     write_idx(dir / (prefix + "-labels-idx1-ubyte"), labels);
   }
-  return dir;
 }
 
 class ResumeCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(keel_bin())) GTEST_SKIP() << "keel executable not built: " << keel_bin();
-    data_ = tiny_fashion_mnist();
+    ASSERT_TRUE(std::filesystem::exists(keel_bin()))
+        << "keel executable not built: " << keel_bin() << " (build the 'keel' target)";
+    write_tiny_fashion_mnist(data_);
     base_ = keel_bin() + " train --data " + data_.string() +
             " --validation 40 --batch-size 32 --threads 1 --verbose 0 --seed 7";
   }
-  std::filesystem::path data_;
+  testing::TempDir data_{"watch_data"};
   std::string base_;
 };
 
-TEST_F(ResumeCli, ResumeIsBitIdenticalAndCsvHasOneHeader) {
-  const auto dir = fresh_dir("resume");
+// `--epochs 2 --checkpoint c`, then `--resume c --epochs 5`, against 5 straight epochs: every
+// model variable and optimizer slot byte for byte, and the CSV logs line for line. `optimizer`
+// holds the optimizer flags given to all three runs.
+void expect_resume_bit_identical(const std::string& base, const std::string& optimizer,
+                                 const std::filesystem::path& dir) {
   const auto s = dir.string();
-  ASSERT_EQ(run(base_ + " --epochs 5 --checkpoint " + s + "/straight --csv " + s + "/straight.csv").first, 0);
-  ASSERT_EQ(run(base_ + " --epochs 2 --checkpoint " + s + "/c --csv " + s + "/r.csv").first, 0);
-  const auto [status, out] = run(base_ + " --epochs 5 --resume " + s + "/c --csv " + s + "/r.csv");
+  const std::string train = base + " " + optimizer;
+  ASSERT_EQ(run(train + " --epochs 5 --checkpoint " + s + "/straight --csv " + s + "/straight.csv").first, 0);
+  ASSERT_EQ(run(train + " --epochs 2 --checkpoint " + s + "/c --csv " + s + "/r.csv").first, 0);
+  const auto [status, out] = run(train + " --epochs 5 --resume " + s + "/c --csv " + s + "/r.csv");
   ASSERT_EQ(status, 0) << out;
   const Checkpoint a = Checkpoint::load(checkpoint_path(dir / "straight"));
   const Checkpoint b = Checkpoint::load(checkpoint_path(dir / "c"));
   EXPECT_EQ(b.get_int64("train/epoch"), 5);
-  int64_t compared = 0;
+  int64_t compared = 0, slots = 0;
   for (const auto& e : a.entries()) {
     if (!e.name.starts_with("model/") && !e.name.starts_with("optimizer/")) continue;
     const auto* other = &b.entries().front();
@@ -74,8 +77,14 @@ TEST_F(ResumeCli, ResumeIsBitIdenticalAndCsvHasOneHeader) {
     ASSERT_EQ(other->name, e.name);
     EXPECT_EQ(other->bytes, e.bytes) << e.name;
     ++compared;
+    slots += e.name.starts_with("optimizer/") && e.name != "optimizer/iterations" &&
+             e.name != "optimizer/learning_rate";
   }
   EXPECT_GT(compared, 10);
+  // Plain SGD has no slots; momentum has one per trainable variable, Adam two.
+  EXPECT_EQ(slots > 0, optimizer.find("momentum") != std::string::npos ||
+                           optimizer.find("adam") != std::string::npos)
+      << slots << " optimizer slots";
   std::ifstream csv(dir / "r.csv"), straight_csv(dir / "straight.csv");
   std::vector<std::string> lines, straight_lines;
   for (std::string l; std::getline(csv, l);) lines.push_back(l);
@@ -83,6 +92,22 @@ TEST_F(ResumeCli, ResumeIsBitIdenticalAndCsvHasOneHeader) {
   ASSERT_EQ(lines.size(), 6u);
   EXPECT_EQ(lines[0], "epoch,accuracy,loss,val_accuracy,val_loss");
   EXPECT_EQ(lines, straight_lines);  // same numbers, too
+}
+
+TEST_F(ResumeCli, ResumeIsBitIdenticalAndCsvHasOneHeader) {
+  expect_resume_bit_identical(base_, "", fresh_dir("resume"));
+}
+
+// The momentum velocities and Adam's moments must come back from the checkpoint: a resume that
+// restarted them at zero changes every later step.
+TEST_F(ResumeCli, ResumeWithSgdMomentumIsBitIdentical) {
+  expect_resume_bit_identical(base_, "--optimizer sgd --momentum 0.9 --learning-rate 0.02",
+                              fresh_dir("resume_momentum"));
+}
+
+TEST_F(ResumeCli, ResumeWithAdamIsBitIdentical) {
+  expect_resume_bit_identical(base_, "--optimizer adam --learning-rate 0.001",
+                              fresh_dir("resume_adam"));
 }
 
 TEST_F(ResumeCli, SigkillDuringCheckpointingAlwaysLeavesALoadableCheckpoint) {

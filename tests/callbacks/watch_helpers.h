@@ -15,6 +15,7 @@
 #include "keel/core/tensor.h"
 #include "keel/layers/layers.h"
 #include "keel/model/sequential.h"
+#include "temp_dir.h"
 
 namespace keel::watch_test {
 
@@ -41,13 +42,9 @@ inline std::vector<float> arena(Model& m) {
   return {a.begin(), a.end()};
 }
 
-// A fresh directory under the system temp dir, removed first if it exists.
-inline std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("keel_watch_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+// A fresh directory under the system temp dir, removed with everything in it when the returned
+// object goes out of scope.
+inline testing::TempDir fresh_dir(const std::string& name) { return testing::TempDir("watch_" + name); }
 
 // Runs a shell command, returns (exit status, stdout).
 inline std::pair<int, std::string> run(const std::string& command) {

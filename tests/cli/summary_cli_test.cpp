@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_fixtures.h"
+#include "temp_dir.h"
 
 namespace keel::cli_test {
 namespace {
@@ -14,9 +15,7 @@ namespace {
 const fs::path kFixtures = fs::path(KEEL_SOURCE_DIR) / "tests" / "data" / "functional";
 
 TEST(SummaryCli, FunctionalConfigsPrintAsTfKeras) {
-  const fs::path scratch = 
-      fs::temp_directory_path() / std::string("keel_summary_cli_").append(std::to_string(::getpid()));
-  fs::create_directories(scratch);
+  const testing::TempDir scratch("summary_cli");
   int checked = 0;
   for (const auto& entry : fs::directory_iterator(kFixtures)) {
     const fs::path summary = kFixtures / (entry.path().stem().string() + ".summary.txt");
@@ -28,7 +27,6 @@ TEST(SummaryCli, FunctionalConfigsPrintAsTfKeras) {
     ++checked;
   }
   EXPECT_EQ(checked, 7);
-  fs::remove_all(scratch);
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 //   * ONNX: both seed models, folded and unfolded, pass onnx.checker (Debian python3-onnx via
 //     /usr/bin/python3) and run in onnxruntime-node with keel's predictions.
 //   * The deployment CLI end to end: keel train --save, fold-bn --verify, evaluate, predict, export.
-// npm packages go to <build>/interop/node_modules (tools/interop/setup.sh, idempotent). Tests skip
-// only when `node` is not installed (or, for the CLI test, when the data set is missing).
+// npm packages go to <build>/interop/node_modules (tools/interop/setup.sh, idempotent). Nothing
+// here skips: a missing dependency (Node.js, npm, python3-onnx, the data set) fails the test with
+// its name; scripts/install-deps.sh --test installs them all.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -65,9 +66,17 @@ std::string node_env() {
   return "NODE_PATH=" + quote(kNodeDir / "node_modules") + " node ";
 }
 
-#define REQUIRE_NODE()                                                                 \
-  if (!have_node()) GTEST_SKIP() << "node is not installed; skipping the interop test " \
-                                    "(apt-get install nodejs npm to run it)"
+#define REQUIRE_NODE()                                                                    \
+  if (!have_node()) FAIL() << "Node.js is missing: `node --version` failed (PATH=" \
+                           << (std::getenv("PATH") ? std::getenv("PATH") : "")                    \
+                           << "). The interop tests need Node.js and npm: "                       \
+                              "scripts/install-deps.sh --test installs them"
+
+// ONNX Runtime's Linux build (1.30) writes telemetry logs (mat-debug-<pid>.log, .ses) into $TMPDIR:
+// its commands get the test's scratch directory as TMPDIR, so they go with it.
+std::string ort_env(const ScratchDir& dir) {
+  return std::string("TMPDIR=").append(quote(dir.path())).append(" ");
+}
 
 // Runs a script and fails the test with its output when it exits non-zero.
 void expect_script_ok(const std::string& command, const fs::path& log) {
@@ -244,7 +253,7 @@ TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
   for (const auto& p : models) {
     const std::string stem = p.stem().string();
     const std::string base = stem.substr(0, stem.find("-folded"));
-    expect_script_ok(node + quote(kScripts / "onnx_run.js") + " " + quote(p) + " " +
+    expect_script_ok(ort_env(dir) + node + quote(kScripts / "onnx_run.js") + " " + quote(p) + " " +
                          quote(dir / "x.npy") + " " + quote(dir / (base + ".npy")),
                      dir / "ort.txt");
   }
@@ -305,7 +314,8 @@ TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
   REQUIRE_NODE();
   const std::string node = node_env();
   for (const auto& [p, args] : runs)
-    expect_script_ok(node + quote(kScripts / "onnx_run.js") + " " + quote(p) + args, dir / "ort.txt");
+    expect_script_ok(ort_env(dir) + node + quote(kScripts / "onnx_run.js") + " " + quote(p) + args,
+                     dir / "ort.txt");
 }
 
 // ---- the deployment CLI end to end ----
@@ -326,13 +336,16 @@ void write_small_fashion_mnist(const fs::path& dir, const FashionMnist& data, in
 }
 
 TEST(DeployCli, TrainSaveFoldVerifyEvaluatePredictExport) {
-  const char* bin = std::getenv("KEEL_BIN");
-  if (!bin) GTEST_SKIP() << "KEEL_BIN is not set (run through ctest)";
+  const char* env_bin = std::getenv("KEEL_BIN");  // set by ctest
+  const std::string bin = env_bin ? env_bin : std::string(KEEL_BINARY_DIR) + "/keel";
+  ASSERT_TRUE(fs::exists(bin)) << "keel executable not built: " << bin;
   FashionMnist data;
   try {
     data = load_fashion_mnist(default_fashion_mnist_dir());
   } catch (const Error& e) {
-    GTEST_SKIP() << "Fashion-MNIST is not installed: " << e.what();
+    FAIL() << "Fashion-MNIST is missing (Debian package dataset-fashion-mnist, installed by "
+              "scripts/install-deps.sh): "
+           << e.what();
   }
   ScratchDir dir("deploy_cli");
   // 3000 training images keep the epoch short; --verify uses the real 10000-image test split.

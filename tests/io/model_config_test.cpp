@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "keel/core/error.h"
+#include "temp_dir.h"
 #include "test_util.h"
 #include "keel/io/model_config.h"
 #include "keel/layers/layers.h"
@@ -264,18 +265,18 @@ TEST(ModelConfigErrors, InputShapesThatDisagree) {
 }
 
 TEST(ModelConfigErrors, MissingFileNamesThePath) {
-  const fs::path missing = fs::temp_directory_path() / "keel_no_such_model_config.json";
+  const testing::TempDir dir("model_config");
+  const fs::path missing = dir / "keel_no_such_model_config.json";
   const std::string message = error_of([&] { load_model_config(missing); });
   EXPECT_NE(message.find(missing.string()), std::string::npos) << message;
 }
 
 TEST(ModelConfigErrors, InvalidFileNamesThePath) {
-  const fs::path path = fs::temp_directory_path() / "keel_invalid_model_config.json";
-  std::ofstream(path) << "[1, 2,";
+  const testing::TempDir dir("model_config");
+  const fs::path path = dir.write("keel_invalid_model_config.json", "[1, 2,");
   const std::string message = error_of([&] { load_model_config(path); });
   EXPECT_NE(message.find(path.string()), std::string::npos) << message;
   EXPECT_NE(message.find("line 1"), std::string::npos) << message;
-  fs::remove(path);
 }
 
 }  // namespace

@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "../../src/io/protobuf_wire.h"
 #include "interop/trained_models.h"
 #include "keel/core/error.h"
@@ -63,6 +69,75 @@ TEST(OnnxExport, ActivationsMapToOnnxOps) {
   for (const char* op : {"Erf", "Sigmoid", "Selu", "LeakyRelu", "Softplus", "Tanh", "Mul"})
     EXPECT_TRUE(contains(bytes, op)) << op;
   EXPECT_FALSE(contains(bytes, "Dropout"));
+}
+
+// The attributes of every BatchNormalization node of an exported ModelProto, read back with keel's
+// protobuf reader: ModelProto.graph = 7, GraphProto.node = 1, NodeProto.name = 3, op_type = 4,
+// attribute = 5, AttributeProto.name = 1, f = 2 (onnx.proto3).
+struct BnNode {
+  std::string name;
+  std::map<std::string, float> attributes;
+};
+
+std::vector<BnNode> batch_norm_nodes(const std::string& model_bytes) {
+  std::vector<BnNode> found;
+  protobuf::Reader model(model_bytes);
+  for (protobuf::Field g; model.next(g);) {
+    if (g.number != 7 || g.type != protobuf::kBytes) continue;
+    protobuf::Reader graph(g.bytes);
+    for (protobuf::Field n; graph.next(n);) {
+      if (n.number != 1 || n.type != protobuf::kBytes) continue;
+      BnNode node;
+      std::string op;
+      protobuf::Reader fields(n.bytes);
+      for (protobuf::Field f; fields.next(f);) {
+        if (f.number == 3) node.name = f.bytes;
+        if (f.number == 4) op = f.bytes;
+        if (f.number != 5) continue;
+        std::string name;
+        std::optional<float> value;
+        protobuf::Reader attribute(f.bytes);
+        for (protobuf::Field a; attribute.next(a);) {
+          if (a.number == 1) name = a.bytes;
+          if (a.number == 2 && a.type == protobuf::kFixed32) {
+            float v;
+            std::memcpy(&v, a.bytes.data(), 4);
+            value = v;
+          }
+        }
+        if (value) node.attributes[name] = *value;
+      }
+      if (op == "BatchNormalization") found.push_back(node);
+    }
+  }
+  return found;
+}
+
+// ONNX's BatchNormalization defaults to epsilon 1e-5; Keras's to 1e-3. The exported node must
+// carry the layer's own epsilon (and momentum = Keras momentum, the weight of the running value,
+// as ONNX defines it), or ONNX Runtime normalises differently from keel.
+TEST(OnnxExport, BatchNormEpsilonAndMomentumAreTheLayers) {
+  reset_default_names();
+  Model seed = testing::trained_seed_model("seed-mlp", 1);
+  const std::vector<BnNode> seed_nodes = batch_norm_nodes(onnx_model_bytes(seed));
+  ASSERT_EQ(seed_nodes.size(), 3u);
+  for (const BnNode& n : seed_nodes) {
+    EXPECT_EQ(n.attributes.at("epsilon"), 1e-3f) << n.name;
+    EXPECT_EQ(n.attributes.at("momentum"), 0.99f) << n.name;
+  }
+  reset_default_names();
+  Sequential m(Dense(6, {.input_shape = {4}}),
+               BatchNormalization({.momentum = 0.9, .epsilon = 0.02, .name = "bn_a"}),
+               Dense(3), BatchNormalization({.epsilon = 1e-6, .name = "bn_b"}));
+  m.build();
+  const std::vector<BnNode> nodes = batch_norm_nodes(onnx_model_bytes(m));
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_NE(nodes[0].name.find("bn_a"), std::string::npos) << nodes[0].name;
+  EXPECT_EQ(nodes[0].attributes.at("epsilon"), 0.02f);
+  EXPECT_EQ(nodes[0].attributes.at("momentum"), 0.9f);
+  EXPECT_NE(nodes[1].name.find("bn_b"), std::string::npos) << nodes[1].name;
+  EXPECT_EQ(nodes[1].attributes.at("epsilon"), 1e-6f);
+  EXPECT_EQ(nodes[1].attributes.at("momentum"), 0.99f);
 }
 
 TEST(OnnxExport, BnOnRank3InputIsAnErrorNamingTheLayer) {

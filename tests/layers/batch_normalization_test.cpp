@@ -58,6 +58,9 @@ TEST(LayersBatchNormalization, MatchesPyTorchGolden) {
   std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/tests/data/layers_bn/bn_golden.json");
   ASSERT_TRUE(in) << "missing fixture; run tools/golden/layers_bn.py";
   const auto golden = nlohmann::json::parse(in);
+  // An empty or truncated fixture must not pass: 4 cases of 3, 2, 2 and 2 training steps.
+  ASSERT_GE(golden["cases"].size(), 4u) << "bn_golden.json lost cases; rerun tools/golden/layers_bn.py";
+  size_t steps_checked = 0;
   for (const auto& c : golden["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     // Looser only for outputs of the mean-1e4 case (see tools/golden/layers_bn.py); statistics are
@@ -85,6 +88,7 @@ TEST(LayersBatchNormalization, MatchesPyTorchGolden) {
       expect_near_all(h.grad("beta"), step["dbeta"], tol(1e-5), "dbeta");
       expect_near_all(h.value("moving_mean"), step["moving_mean"], 1e-6, "moving_mean");
       expect_near_all(h.value("moving_variance"), step["moving_variance"], 1e-6, "moving_variance");
+      ++steps_checked;
     }
     const auto mm = h.value("moving_mean"), mv = h.value("moving_variance");
     const auto y = h.forward(c["inference"]["x"].get<std::vector<float>>(), batch, Mode::kInference);
@@ -103,6 +107,7 @@ TEST(LayersBatchNormalization, MatchesPyTorchGolden) {
     EXPECT_EQ(h.value("moving_mean"), mm);
     EXPECT_EQ(h.value("moving_variance"), mv);
   }
+  EXPECT_GE(steps_checked, 9u);
 }
 
 TEST(LayersBatchNormalization, GradientsTwoDimensional) {

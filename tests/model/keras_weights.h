@@ -27,6 +27,8 @@ inline Tensor tensor_of(const nlohmann::json& rows, std::vector<int64_t> dims) {
 }
 
 inline void set_weights(Model& model, const nlohmann::json& weights) {
+  // An unbuilt Sequential has no variables yet: setting nothing must not pass silently.
+  ASSERT_FALSE(model.variables().empty()) << "model '" << model.name() << "' has no variables; build() it first";
   for (Variable* v : model.variables()) {
     ASSERT_TRUE(weights.contains(v->name)) << v->name;
     const auto& values = weights[v->name];

@@ -25,26 +25,11 @@ Run (from the repository root): /work/venvs/tf/bin/python tools/golden/multi_io_
 """
 
 import json
-import os
-import pathlib
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+from keras_env import ROOT, flat, np, tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "data" / "functional" / "multi_io_training.json"
 L = tf.keras.layers
-
-tf.config.experimental.enable_op_determinism()
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def flat(array):
-    return np.asarray(array, dtype=np.float32).reshape(-1).astype(np.float64).tolist()
 
 
 def build():

@@ -16,6 +16,10 @@ want=()
 have @tensorflow/tfjs 4.22.0 || want+=(@tensorflow/tfjs@4.22.0)
 have onnxruntime-node 1.30.0 || want+=(onnxruntime-node@1.30.0)
 if ((${#want[@]})); then
+  if ! command -v npm >/dev/null; then
+    echo "setup.sh: npm (Node.js's package manager) is missing; scripts/install-deps.sh --test installs it" >&2
+    exit 1
+  fi
   echo "setup.sh: npm install ${want[*]} into $dir" >&2
   ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$dir" --no-audit --no-fund \
     --loglevel=error "${want[@]}" >&2
