@@ -37,6 +37,15 @@ mutants=(
   'src/model/fixup.cpp|s/for (Variable\& v : classifier->variables()) fill(v, 0.0f);//|Fixup.*|the classifier keeps its Glorot weights (not zeroed)'
   'src/layers/fixup_layers.cpp|s/shift ? 1.0f : \*var.value/1.0f/|LayersFixup.*|FixupScale backward passes dy to x unscaled'
   'src/model/fixup.cpp|s/FixupBias()(FixupScale()(mapped/FixupScale()(FixupBias()(mapped/|Fixup.*|branch ends with scale·(out + bias) instead of scale·out + bias'
+  # Convolutional networks (issue 13, part 1)
+  'src/kernels/conv.cpp|s/return {total \/ 2, total - total \/ 2};/return {total - total \/ 2, total \/ 2};/|CnnGolden.*:ConvKernel.*|TF same padding puts the odd pixel before (top/left) instead of after'
+  'src/layers/batch_normalization.cpp|s/for (int64_t i = axes_.back() + 1; i < rank; ++i) inner_ \*= s\[i\];/for (int64_t i = axes_.back() + 1; i < rank; ++i) outer_per_sample_ *= s[i];/|CnnGolden.*:CnnLayers.*|BN axis: the axes after the normalised one are read as outer rows (wrong channel layout for axis 1 or 2 of NHWC)'
+  'src/kernels/batch_norm.cpp|s/const float adjust = static_cast<float>(n) \/ static_cast<float>(std::max<int64_t>(n - 1, 1));/const float adjust = 1.0f;/|CnnGolden.*:CnnTrainingGolden.*|fused 4-D BN feeds the biased batch variance to moving_variance (Keras fused: unbiased)'
+  'src/kernels/pool.cpp|s/const float count = static_cast<float>(win.cells());/const float count = static_cast<float>(g.pool_h * g.pool_w);/|CnnGolden.*:CnnLayers.*|AveragePooling2D same: padded cells counted in the divisor'
+  'src/layers/conv_core.cpp|s/conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kAdd)/conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kSet)/|CnnLayers.*:CnnGolden.*|conv backward weights: Write::kSet accumulates and kAdd overwrites'
+  'src/kernels/conv.cpp|s/    entry.prim_weights = dnnl::memory(prim_md, ctx.engine);/    entry.prim_weights = dnnl::memory(prim_md, ctx.engine); if (kind == Kind::kBackwardWeights) entry.weights_reorder = make_reorder(prim_md, user_md, false, ctx.engine); else/|ConvKernel.*:CnnLayers.*|conv backward weights overwrites the kernel gradient when asked to accumulate'
+  'src/kernels/pool.cpp|s/std::fill_n(out, c, -std::numeric_limits<float>::infinity());/std::fill_n(out, c, 0.0f);/|CnnGolden.*:CnnLayers.*|max pooling starts from 0 instead of -inf (padded cells / negative windows)'
+  'src/layers/dense.cpp|s/rows_per_sample_ = input_shape().sample_size() \/ fan_in_;/rows_per_sample_ = 1;/|CnnGolden.*|Dense on a rank-4 input transforms only the first row of each sample'
 )
 
 selected=("$@")
