@@ -44,15 +44,6 @@ Conv2dGeometry conv_geometry(const Shape& in, Size2 kernel, Size2 strides, Size2
   return g;
 }
 
-namespace {
-// As Dense: these activations' derivatives come from the output alone, so no pre-activation copy.
-bool backward_needs_only_output(ActivationKind kind) {
-  return kind == ActivationKind::kLinear || kind == ActivationKind::kElu ||
-         kind == ActivationKind::kSelu || kind == ActivationKind::kTanh ||
-         kind == ActivationKind::kSigmoid;
-}
-}  // namespace
-
 void ConvCore::configure(const Conv2dGeometry& geometry, ActivationKind kind) {
   g_ = geometry;
   kind_ = kind;
