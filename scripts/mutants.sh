@@ -60,8 +60,17 @@ mutants=(
   'src/model/fit.cpp|s/    average_non_trainable(\*this, comm);/    (void)0;/|mpirun:DataParallel.*|BN moving statistics left per rank (not averaged as Keras reads them)'
   'src/model/training_state.h|s/  comm.all_reduce_sum(sums);/  (void)comm;/|mpirun:DataParallel.*|loss and metrics of rank 0'"'"'s rows only'
   'src/model/data_parallel.cpp|s/const int64_t r = comm.rank(), size = comm.size();/const int64_t r = 0, size = comm.size();/|mpirun:DataParallel.*|every rank computes the first part of each global batch'
-  'src/model/data_parallel.cpp|s/KEEL_CHECK(sum \* sum == /KEEL_CHECK(true || sum * sum == /|mpirun:DataParallel.*|ranks with different data train on silently'
+  'src/model/data_parallel.cpp|s/KEEL_CHECK(sum \* sum == /KEEL_CHECK(true or sum * sum == /|mpirun:DataParallel.*|ranks with different data train on silently'
   'src/cli/train_command.cpp|s/  if (f.verbose > 0 \&\& chief) std::cout << model.summary();/  if (f.verbose > 0) std::cout << model.summary();/|MpiCli.*|every rank prints the summary'
+  # Convolutional networks (issue 13, part 1)
+  'src/kernels/conv.cpp|s/return {total \/ 2, total - total \/ 2};/return {total - total \/ 2, total \/ 2};/|CnnGolden.*:ConvKernel.*|TF same padding puts the odd pixel before (top/left) instead of after'
+  'src/layers/batch_normalization.cpp|s/for (int64_t i = axes_.back() + 1; i < rank; ++i) inner_ \*= s\[i\];/for (int64_t i = axes_.back() + 1; i < rank; ++i) outer_per_sample_ *= s[i];/|CnnGolden.*:CnnLayers.*|BN axis: the axes after the normalised one are read as outer rows (wrong channel layout for axis 1 or 2 of NHWC)'
+  'src/kernels/batch_norm.cpp|s/const float adjust = static_cast<float>(n) \/ static_cast<float>(std::max<int64_t>(n - 1, 1));/const float adjust = 1.0f;/|CnnGolden.*:CnnTrainingGolden.*|fused 4-D BN feeds the biased batch variance to moving_variance (Keras fused: unbiased)'
+  'src/kernels/pool.cpp|s/const float count = static_cast<float>(win.cells());/const float count = static_cast<float>(g.pool_h * g.pool_w);/|CnnGolden.*:CnnLayers.*|AveragePooling2D same: padded cells counted in the divisor'
+  'src/layers/conv_core.cpp|s/conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kAdd)/conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kSet)/|CnnLayers.*:CnnGolden.*|conv backward weights: Write::kSet accumulates and kAdd overwrites'
+  'src/kernels/conv.cpp|s/    entry.prim_weights = dnnl::memory(prim_md, ctx.engine);/    entry.prim_weights = dnnl::memory(prim_md, ctx.engine); if (kind == Kind::kBackwardWeights) entry.weights_reorder = make_reorder(prim_md, user_md, false, ctx.engine); else/|ConvKernel.*:CnnLayers.*|conv backward weights overwrites the kernel gradient when asked to accumulate'
+  'src/kernels/pool.cpp|s/std::fill_n(out, c, -std::numeric_limits<float>::infinity());/std::fill_n(out, c, 0.0f);/|CnnGolden.*:CnnLayers.*|max pooling starts from 0 instead of -inf (padded cells / negative windows)'
+  'src/layers/dense.cpp|s/rows_per_sample_ = input_shape().sample_size() \/ fan_in_;/rows_per_sample_ = 1;/|CnnGolden.*|Dense on a rank-4 input transforms only the first row of each sample'
 )
 
 selected=("$@")

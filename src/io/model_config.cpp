@@ -31,12 +31,20 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
     std::map<std::string, LayerFactory, std::less<>> r = {
         {"Activation", &Activation::from_config},
         {"BatchNormalization", &BatchNormalization::from_config},
+        {"AveragePooling2D", &AveragePooling2D::from_config},
         {"Concatenate", &Concatenate::from_config},
+        {"Conv2D", &Conv2D::from_config},
         {"Dense", &Dense::from_config},
+        {"DepthwiseConv2D", &DepthwiseConv2D::from_config},
         {"Dropout", &Dropout::from_config},
         {"FixupBias", &FixupBias::from_config},   // keel only (not in Keras)
         {"FixupScale", &FixupScale::from_config}, // keel only (not in Keras)
         {"Flatten", &Flatten::from_config},
+        {"GlobalAveragePooling2D", &GlobalAveragePooling2D::from_config},
+        {"GlobalMaxPooling2D", &GlobalMaxPooling2D::from_config},
+        {"MaxPooling2D", &MaxPooling2D::from_config},
+        {"Reshape", &Reshape::from_config},
+        {"ZeroPadding2D", &ZeroPadding2D::from_config},
     };
     for (const char* merge : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {
       r.emplace(merge, [merge](const json& config) { return elementwise_merge_from_config(merge, config); });

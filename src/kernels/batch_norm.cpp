@@ -207,6 +207,18 @@ void batch_norm_moving_update(float* moving, const float* batch_stat, double mom
   for (int64_t c = 0; c < channels; ++c) moving[c] -= (moving[c] - batch_stat[c]) * decay;
 }
 
+void batch_norm_moving_update_fused(float* moving_mean, float* moving_var, const float* mean,
+                                    const float* var, double momentum, int64_t n,
+                                    int64_t channels) {
+  const auto factor = static_cast<float>(1.0 - momentum);
+  const float keep = 1.0f - factor;
+  const float adjust = static_cast<float>(n) / static_cast<float>(std::max<int64_t>(n - 1, 1));
+  for (int64_t c = 0; c < channels; ++c) {
+    moving_mean[c] = moving_mean[c] * keep + mean[c] * factor;
+    moving_var[c] = moving_var[c] * keep + var[c] * adjust * factor;
+  }
+}
+
 namespace {
 // Per-channel coefficients of dx = k_dy·dy + k_xm·(x - μ) + k_c, from s1 = Σdy, s2 = Σdy·(x-μ).
 // (x - μ) is formed in float first: for a large mean, k_x·x + const would cancel catastrophically.

@@ -4,6 +4,7 @@
 
 #include "keel/core/error.h"
 #include "keel/kernels/batch_norm.h"
+#include "keel/kernels/permute.h"
 #include "layer_config.h"
 
 namespace keel {
@@ -14,38 +15,85 @@ BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
              "' (BatchNormalization): momentum ", options_.momentum, " must be in [0, 1]");
   KEEL_CHECK(options_.epsilon > 0.0, "layer '", name(), "' (BatchNormalization): epsilon ",
              options_.epsilon, " must be > 0");
-  KEEL_CHECK(options_.axis != 0, "layer '", name(),
-             "' (BatchNormalization): axis 0 is the batch axis; expected a feature axis such as -1");
+  KEEL_CHECK(!options_.axis.values.empty(), "layer '", name(),
+             "' (BatchNormalization): axis is an empty list; expected a feature axis such as -1");
+  for (int64_t a : options_.axis.values) {
+    KEEL_CHECK(a != 0, "layer '", name(),
+               "' (BatchNormalization): axis 0 is the batch axis; expected a feature axis such as -1");
+  }
   set_trainable(options_.trainable);
   options_.input_shape.clear();  // kept by the base class
   options_.name.clear();
 }
 
-int64_t BatchNormalization::normalized_axis(int64_t rank) const {
-  const int64_t a = options_.axis < 0 ? options_.axis + rank : options_.axis;
-  KEEL_CHECK(a >= 1 && a < rank, "layer '", name(), "' (BatchNormalization): axis ", options_.axis,
+int64_t BatchNormalization::normalized_axis(int64_t axis, int64_t rank) const {
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  KEEL_CHECK(a >= 1 && a < rank, "layer '", name(), "' (BatchNormalization): axis ", axis,
              " is invalid for an input of rank ", rank, "; expected a feature axis in [1, ", rank - 1,
              "] or [", -(rank - 1), ", -1]");
   return a;
 }
 
+float BatchNormalization::effective_epsilon() const {
+  // TF nn_impl.fused_batch_norm: epsilon = max(epsilon, 1.001e-5) ("a requirement by CUDNN").
+  const double eps = fused_ ? std::max(options_.epsilon, 1.001e-5) : options_.epsilon;
+  return static_cast<float>(eps);
+}
+
 Shape BatchNormalization::compute_output_shape(const Shape& input_shape) const {
   KEEL_CHECK(input_shape.rank() >= 2, "layer '", name(), "' (BatchNormalization): input shape ",
              input_shape.to_string(), " needs at least (None, features)");
-  const int64_t a = normalized_axis(input_shape.rank());
-  KEEL_CHECK(input_shape[a] > 0, "layer '", name(), "' (BatchNormalization): axis ", options_.axis,
-             " of input shape ", input_shape.to_string(), " must have a known size");
+  std::vector<int64_t> seen;
+  for (int64_t axis : options_.axis.values) {
+    const int64_t a = normalized_axis(axis, input_shape.rank());
+    KEEL_CHECK(std::find(seen.begin(), seen.end(), a) == seen.end(), "layer '", name(),
+               "' (BatchNormalization): duplicate axis ", a, " in the axis list");
+    seen.push_back(a);
+    KEEL_CHECK(input_shape[a] > 0, "layer '", name(), "' (BatchNormalization): axis ", axis,
+               " of input shape ", input_shape.to_string(), " must have a known size");
+  }
   return input_shape;
 }
 
 void BatchNormalization::on_build() {
   const Shape& s = input_shape();
-  axis_ = normalized_axis(s.rank());
-  channels_ = s[axis_];
-  outer_per_sample_ = 1;
-  for (int64_t i = 1; i < axis_; ++i) outer_per_sample_ *= s[i];
-  inner_ = 1;
-  for (int64_t i = axis_ + 1; i < s.rank(); ++i) inner_ *= s[i];
+  const int64_t rank = s.rank();
+  axes_.clear();
+  for (int64_t axis : options_.axis.values) axes_.push_back(normalized_axis(axis, rank));
+  std::sort(axes_.begin(), axes_.end());
+  // Keras 2 _fused_can_be_used / build: one axis given as -4, -3, -1, 1, 3 or 4, and the input
+  // rank 4 (axis 1 or 3) or 5 (axis 1 or 4). Rank 4 with another single axis or a list is not
+  // fused (Keras raises only when fused=True was asked for).
+  const int64_t raw = options_.axis.values.front();
+  const bool allowed_raw = options_.axis.values.size() == 1 &&
+                           (raw == -4 || raw == -3 || raw == -1 || raw == 1 || raw == 3 || raw == 4);
+  const bool fusable = allowed_raw && ((rank == 4 && (axes_[0] == 1 || axes_[0] == 3)) ||
+                                       (rank == 5 && (axes_[0] == 1 || axes_[0] == 4)));
+  KEEL_CHECK(options_.fused != true || fusable, "layer '", name(),
+             "' (BatchNormalization): fused=True needs a rank-4 input with axis 1 or 3 (or rank 5 "
+             "with axis 1 or 4); got input shape ", s.to_string());
+  fused_ = fusable && options_.fused.value_or(true);
+  channels_ = 1;
+  for (int64_t a : axes_) channels_ *= s[a];
+  permuted_ = axes_.back() - axes_.front() + 1 != static_cast<int64_t>(axes_.size());
+  perm_.clear();
+  inverse_perm_.clear();
+  if (!permuted_) {
+    outer_per_sample_ = 1;
+    for (int64_t i = 1; i < axes_.front(); ++i) outer_per_sample_ *= s[i];
+    inner_ = 1;
+    for (int64_t i = axes_.back() + 1; i < rank; ++i) inner_ *= s[i];
+  } else {
+    // (batch, the other axes in order, the normalised axes in order): then (outer, channels, 1).
+    perm_.push_back(0);
+    for (int64_t i = 1; i < rank; ++i)
+      if (!std::binary_search(axes_.begin(), axes_.end(), i)) perm_.push_back(int(i));
+    for (int64_t a : axes_) perm_.push_back(int(a));
+    inverse_perm_.assign(perm_.size(), 0);
+    for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_[size_t(perm_[k])] = int(k);
+    outer_per_sample_ = s.sample_size() / channels_;
+    inner_ = 1;
+  }
   int next = 0;
   gamma_ = options_.scale ? next++ : -1;
   beta_ = options_.center ? next++ : -1;
@@ -54,8 +102,27 @@ void BatchNormalization::on_build() {
   for (auto* v : {&mean_, &var_, &inv_std_, &scale_, &shift_}) v->assign(size_t(channels_), 0.0f);
 }
 
+void BatchNormalization::permute_in(const float* x, float* xt, int64_t batch) const {
+  const Dims d(input_shape(), batch);
+  int64_t dims[Dims::kMaxRank];
+  for (int i = 0; i < d.rank(); ++i) dims[i] = d[i];
+  permute(x, xt, dims, perm_.data(), d.rank());
+}
+
+void BatchNormalization::permute_out(const float* yt, float* y, int64_t batch) const {
+  const Dims d(input_shape(), batch);
+  int64_t dims[Dims::kMaxRank];
+  for (int i = 0; i < d.rank(); ++i) dims[i] = d[perm_[size_t(i)]];
+  permute(yt, y, dims, inverse_perm_.data(), d.rank());
+}
+
 std::vector<VariableSpec> BatchNormalization::variable_specs() const {
-  const std::vector<int64_t> shape{channels_};
+  // One axis: (C,). Several: Keras's full-rank shape with 1 on every other axis (batch included).
+  std::vector<int64_t> shape{channels_};
+  if (axes_.size() > 1) {
+    shape.assign(size_t(input_shape().rank()), 1);
+    for (int64_t a : axes_) shape[size_t(a)] = input_shape()[a];
+  }
   std::vector<VariableSpec> specs;
   if (options_.scale) specs.push_back({"gamma", shape, true, options_.gamma_initializer});
   if (options_.center) specs.push_back({"beta", shape, true, options_.beta_initializer});
@@ -70,15 +137,28 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
   const float* beta = beta_ >= 0 ? find(beta_)->value : nullptr;
   float* moving_mean = find(moving_mean_)->value;
   float* moving_variance = find(moving_variance_)->value;
-  const auto eps = static_cast<float>(options_.epsilon);
+  const float eps = effective_epsilon();
   last_forward_training_ = mode == Mode::kTraining && trainable();
+  float* y_out = y;
+  if (permuted_) {
+    const int64_t n = batch * input_shape().sample_size();
+    float* xt = xt_.ensure(n);
+    permute_in(x, xt, batch);
+    x = xt;
+    y = yt_.ensure(n);
+  }
   if (last_forward_training_) {
     batch_norm_stats(x, mean_.data(), var_.data(), outer, channels_, inner_);
     batch_norm_scale_shift(mean_.data(), var_.data(), gamma, beta, eps, scale_.data(),
                            shift_.data(), inv_std_.data(), channels_);
     batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_);
-    batch_norm_moving_update(moving_mean, mean_.data(), options_.momentum, channels_);
-    batch_norm_moving_update(moving_variance, var_.data(), options_.momentum, channels_);
+    if (fused_) {
+      batch_norm_moving_update_fused(moving_mean, moving_variance, mean_.data(), var_.data(),
+                                     options_.momentum, outer * inner_, channels_);
+    } else {
+      batch_norm_moving_update(moving_mean, mean_.data(), options_.momentum, channels_);
+      batch_norm_moving_update(moving_variance, var_.data(), options_.momentum, channels_);
+    }
   } else {
     // Copies, so a later backward sees the statistics this forward used.
     mean_.assign(moving_mean, moving_mean + channels_);
@@ -87,6 +167,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
                            shift_.data(), inv_std_.data(), channels_);
     batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_);
   }
+  if (permuted_) permute_out(y, y_out, batch);
 }
 
 void BatchNormalization::unary_backward(const float* x, const float*, const float* dy, float* dx,
@@ -100,6 +181,15 @@ void BatchNormalization::unary_backward(const float* x, const float*, const floa
     for (float* g : {dgamma, dbeta})
       if (g != nullptr) std::fill_n(g, channels_, 0.0f);
   }
+  float* dx_out = dx;
+  if (permuted_) {
+    const int64_t n = batch * input_shape().sample_size();
+    x = xt_.data();  // the latest forward's permuted input
+    float* dyt = yt_.ensure(n);
+    permute_in(dy, dyt, batch);
+    dy = dyt;
+    if (dx != nullptr) dx = dxt_.ensure(n);
+  }
   if (last_forward_training_) {
     batch_norm_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta, outer,
                         channels_, inner_);
@@ -107,12 +197,23 @@ void BatchNormalization::unary_backward(const float* x, const float*, const floa
     batch_norm_inference_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta,
                                   outer, channels_, inner_);
   }
+  if (permuted_ && dx_out != nullptr) permute_out(dx, dx_out, batch);
 }
 
 nlohmann::json BatchNormalization::get_config() const {
   nlohmann::json config = base_config();
   // tf.keras 2.x normalises axis in build() and writes the list form: -1 on (None, 784) -> [1].
-  config["axis"] = built() ? nlohmann::json::array({axis_}) : nlohmann::json(options_.axis);
+  // tf.keras 2.x normalises axis in build() and writes the list form: -1 on (None, 784) -> [1];
+  // a list keeps its order ([3, 1] stays [3, 1]).
+  if (built()) {
+    nlohmann::json axes = nlohmann::json::array();
+    for (int64_t a : options_.axis.values) axes.push_back(a < 0 ? a + input_shape().rank() : a);
+    config["axis"] = axes;
+  } else if (options_.axis.values.size() == 1) {
+    config["axis"] = options_.axis.values[0];
+  } else {
+    config["axis"] = options_.axis.values;
+  }
   config["momentum"] = options_.momentum;
   config["epsilon"] = options_.epsilon;
   config["center"] = options_.center;
@@ -141,20 +242,25 @@ std::unique_ptr<Layer> BatchNormalization::from_config(const nlohmann::json& con
   if (config.contains("axis")) {
     const auto& axis = config["axis"];
     if (axis.is_array()) {
-      KEEL_CHECK(axis.size() == 1 && axis[0].is_number_integer(), kCls, ": axis ", axis.dump(),
-                 " is not supported; expected a single integer axis");
-      options.axis = axis[0].get<int64_t>();
+      std::vector<int64_t> axes;
+      for (const auto& a : axis) {
+        KEEL_CHECK(a.is_number_integer(), kCls, ": axis ", axis.dump(),
+                   " must be an integer or a list of integers");
+        axes.push_back(a.get<int64_t>());
+      }
+      options.axis = BatchNormAxes(std::move(axes));
     } else {
       options.axis = layer_config::get_int(config, kCls, "axis", -1);
     }
   }
-  // Accepted only at their default (off): renorm, synchronized; fused is a speed hint.
+  // Accepted only at their default (off): renorm, synchronized. fused=false selects the non-fused
+  // moving-variance update on 4-D inputs (see the header).
   KEEL_CHECK(!layer_config::get_bool(config, kCls, "renorm", false), kCls,
              ": renorm=true is not supported; expected false");
   KEEL_CHECK(!layer_config::get_bool(config, kCls, "synchronized", false), kCls,
              ": synchronized=true is not supported; expected false");
   if (config.contains("fused") && !config["fused"].is_null()) {
-    layer_config::get_bool(config, kCls, "fused", false);  // type check only
+    options.fused = layer_config::get_bool(config, kCls, "fused", false);
   }
   options.momentum = layer_config::get_number(config, kCls, "momentum", 0.99);
   options.epsilon = layer_config::get_number(config, kCls, "epsilon", 1e-3);

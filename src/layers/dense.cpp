@@ -37,16 +37,6 @@ std::vector<VariableSpec> Dense::variable_specs() const {
   return specs;
 }
 
-namespace {
-// Activations whose derivative the kernels compute from the output alone: for these the forward
-// writes the GEMM result straight into y and keeps no pre-activation copy.
-bool backward_needs_only_output(ActivationKind kind) {
-  return kind == ActivationKind::kLinear || kind == ActivationKind::kElu ||
-         kind == ActivationKind::kSelu || kind == ActivationKind::kTanh ||
-         kind == ActivationKind::kSigmoid;
-}
-}  // namespace
-
 void Dense::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   const int64_t m = rows(batch);
   const ActivationKind kind = options_.activation.kind();

@@ -30,6 +30,24 @@ Model seed_mlp_bn_before() {
       Dense(10, {.activation = "softmax"}));
 }
 
+Model seed_cnn() {
+  const Conv2DOptions conv{.padding = "same", .use_bias = false, .kernel_initializer = "he_normal"};
+  return Sequential(
+      Reshape({28, 28, 1}, {.input_shape = {28, 28}}),
+      Conv2D(32, 3, conv), BatchNormalization(), Activation("relu"),
+      Conv2D(32, 3, conv), BatchNormalization(), Activation("relu"),
+      MaxPooling2D(),
+      Conv2D(64, 3, conv), BatchNormalization(), Activation("relu"),
+      Conv2D(64, 3, conv), BatchNormalization(), Activation("relu"),
+      MaxPooling2D(),
+      Flatten(),
+      Dense(128, {.use_bias = false, .kernel_initializer = "he_normal"}),
+      BatchNormalization(),
+      Activation("relu"),
+      Dropout(0.3),
+      Dense(10, {.activation = "softmax"}));
+}
+
 namespace {
 
 constexpr int64_t kWidth = 128;
@@ -68,7 +86,7 @@ Model resnet_mlp_fixup(int64_t blocks, uint64_t seed) {
 }
 
 const std::vector<std::string>& builtin_model_names() {
-  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before",
+  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before", "seed-cnn",
                                                  "resnet-mlp-plain", "resnet-mlp-bn",
                                                  "resnet-mlp-fixup"};
   return names;
@@ -97,6 +115,7 @@ Model builtin_model(std::string_view name, BuiltinModelOptions options) {
   if (name == "resnet-mlp-fixup") return resnet_mlp_fixup(blocks, options.seed);
   Model model = name == "seed-mlp"            ? seed_mlp()
                 : name == "seed-mlp-bn-before" ? seed_mlp_bn_before()
+                : name == "seed-cnn"           ? seed_cnn()
                 : name == "resnet-mlp-plain"   ? resnet_mlp_plain(blocks)
                                                : resnet_mlp_bn(blocks);
   model.build(std::nullopt, options.seed);

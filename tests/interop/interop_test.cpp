@@ -118,6 +118,23 @@ TEST(TfjsInterop, TfjsLoadsKeelSavedSeedModels) {
   }
 }
 
+// seed-cnn (issue 13): Conv2D 'same', 4-D BN (moving statistics after real steps), MaxPooling2D,
+// Reshape and Dense after Flatten, as TF.js computes them.
+TEST(TfjsInterop, TfjsLoadsKeelSavedSeedCnn) {
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  ScratchDir dir("tfjs_load_cnn");
+  const Tensor x = testing::random_images(8, 37);
+  write_npy(dir / "x.npy", x);
+  reset_default_names();
+  Model m = testing::trained_seed_model("seed-cnn", 3);
+  save_model(m, dir / "seed-cnn");
+  write_npy(dir / "keel.npy", m.predict(x));
+  expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " + quote(dir / "seed-cnn") +
+                       " " + quote(dir / "x.npy") + " " + quote(dir / "keel.npy"),
+                   dir / "log.txt");
+}
+
 TEST(TfjsInterop, KeelLoadsModelTrainedInTfjs) {
   REQUIRE_NODE();
   const std::string node = node_env();

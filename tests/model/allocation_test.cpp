@@ -178,14 +178,13 @@ TEST(Allocation, CounterSeesAllocations) {
 }
 
 // The step of fit(): zero gradients, training forward, loss and its gradient, backward, clipping
-// and the SGD update, on the seed model at batch 32 and 256 (oneDNN and the small-M path).
-TEST(Allocation, TrainingStepAllocatesNothingAfterTheFirst) {
-#if !defined(KEEL_ALLOC_TEST_ACTIVE)
-  GTEST_SKIP() << "allocation counting is off in sanitizer / non-glibc builds";
-#endif
-  for (int64_t batch : {32, 256, 3}) {
+// and the SGD update, at each batch size. `runtime_bound`: oneDNN's / libgomp's own bookkeeping
+// allowed per step (see count()).
+void check_training_step(Model (*make)(), std::initializer_list<int64_t> batches,
+                         int64_t runtime_bound) {
+  for (int64_t batch : batches) {
     reset_default_names();
-    Model model = seed_mlp();
+    Model model = make();
     model.build(std::nullopt, 1);
     auto sgd = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0});
     model.compile({.optimizer = sgd, .loss = "sparse_categorical_crossentropy"});
@@ -225,8 +224,8 @@ TEST(Allocation, TrainingStepAllocatesNothingAfterTheFirst) {
     for (int i = 0; i < 3; ++i) step();
     EXPECT_EQ(allocations() - before - loss_allocations, 0) << "batch " << batch;
     // oneDNN's / libgomp's own bookkeeping: bounded, not zero (see count()).
-    EXPECT_LE(runtime_allocations() - before_runtime, 3 * 9 * 16) << "batch " << batch;
-    RecordProperty("runtime_allocations_per_step_b" + std::to_string(batch),
+    EXPECT_LE(runtime_allocations() - before_runtime, 3 * runtime_bound) << "batch " << batch;
+    ::testing::Test::RecordProperty("runtime_allocations_per_step_b" + std::to_string(batch),
                    std::to_string((runtime_allocations() - before_runtime) / 3));
     // Inference of a single sample (predict's inner pass) allocates nothing either.
     model.forward(x.data(), 1, Mode::kInference);
@@ -235,6 +234,23 @@ TEST(Allocation, TrainingStepAllocatesNothingAfterTheFirst) {
     EXPECT_EQ(allocations() - before_predict, 0) << "single-sample inference";
     model.forward(x.data(), batch, Mode::kInference);
   }
+}
+
+// The seed model at batch 32 and 256 (oneDNN and the small-M path).
+TEST(Allocation, TrainingStepAllocatesNothingAfterTheFirst) {
+#if !defined(KEEL_ALLOC_TEST_ACTIVE)
+  GTEST_SKIP() << "allocation counting is off in sanitizer / non-glibc builds";
+#endif
+  check_training_step(&seed_mlp, {32, 256, 3}, 9 * 16);
+}
+
+// seed-cnn (issue 13): oneDNN convolutions (forward, backward data and weights, kernel reorders),
+// pooling and 4-D BN.
+TEST(Allocation, CnnTrainingStepAllocatesNothingAfterTheFirst) {
+#if !defined(KEEL_ALLOC_TEST_ACTIVE)
+  GTEST_SKIP() << "allocation counting is off in sanitizer / non-glibc builds";
+#endif
+  check_training_step(&seed_cnn, {8, 3}, 40 * 16);
 }
 
 // Inside fit(): from on_train_batch_begin to on_train_batch_end, the shuffled uint8 gather, the

@@ -8,4 +8,12 @@ enum class ActivationKind {
   kLinear, kRelu, kElu, kSelu, kLeakyRelu, kTanh, kSigmoid, kSoftmax, kSoftplus, kGelu, kSwish
 };
 
+// Activations whose derivative activation_backward computes from the output alone: a layer that
+// produces them (Dense, Conv2D) can write its pre-activation straight into y and keep no copy.
+inline bool backward_needs_only_output(ActivationKind kind) {
+  return kind == ActivationKind::kLinear || kind == ActivationKind::kElu ||
+         kind == ActivationKind::kSelu || kind == ActivationKind::kTanh ||
+         kind == ActivationKind::kSigmoid;
+}
+
 }  // namespace keel

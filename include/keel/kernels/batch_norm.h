@@ -42,6 +42,15 @@ void batch_norm_apply_ref(const float* x, const float* scale, const float* shift
 void batch_norm_moving_update(float* moving, const float* batch_stat, double momentum,
                               int64_t channels);
 
+// TensorFlow's fused CPU kernel (FusedBatchNorm, exponential_avg_factor f = 1 - momentum in float),
+// what tf.keras 2.x runs for 4-D / 5-D inputs: with n values per channel,
+//   moving_mean = moving_mean·(1-f) + mean·f
+//   moving_var  = moving_var·(1-f)  + var·(n/(n-1))·f     (the UNBIASED batch variance; n/max(n-1,1))
+// moving_mean, moving_var: (channels) in/out; mean, var (biased): (channels).
+void batch_norm_moving_update_fused(float* moving_mean, float* moving_var, const float* mean,
+                                    const float* var, double momentum, int64_t n,
+                                    int64_t channels);
+
 // x, dy: (outer, channels, inner); mean, inv_std: (channels) from the training forward
 // gamma: (channels) or nullptr (=1)
 // dx: (outer, channels, inner) written, or nullptr

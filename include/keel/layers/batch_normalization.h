@@ -12,16 +12,36 @@
 // inference mode, also inside fit): the same formula with the moving statistics; nothing changes.
 // A training batch of ONE sample is accepted, as in Keras (PyTorch raises): the batch variance is 0,
 // so the output is beta and the moving variance decays towards 0.
+//
+// N-D inputs (keras-semantics-r2.md §2): `axis` is an int or a list; statistics are taken over
+// every other axis (an NHWC conv output with axis -1: per channel over N·H·W). One axis gives
+// variables of shape (C,); several give Keras's full-rank shape with 1 on the other axes, e.g.
+// (1, H, 1, C) for axis [1, 3] on a rank-4 input. Where tf.keras 2.x runs its FUSED kernel (rank 4
+// with axis 1 or 3, rank 5 with axis 1 or 4, unless fused=False) keel copies it: epsilon is
+// raised to at least 1.001e-5, and the moving variance is fed the UNBIASED batch variance,
+// moving = moving·(1-f) + var·n/(n-1)·f with f = 1 - momentum (n values per channel). Everywhere
+// else the update is the non-fused one above (biased variance).
 #pragma once
 
+#include <initializer_list>
 #include <memory>
+#include <optional>
 
+#include "keel/core/tensor.h"
 #include "keel/layers/layer.h"
 
 namespace keel {
 
+// Keras `axis`: an int or a list of ints; negative counts from the end; never 0 (the batch axis).
+struct BatchNormAxes {
+  std::vector<int64_t> values;
+  BatchNormAxes(int64_t axis) : values{axis} {}  // NOLINT: implicit, as Keras's int form
+  BatchNormAxes(std::initializer_list<int64_t> axes) : values(axes) {}
+  explicit BatchNormAxes(std::vector<int64_t> axes) : values(std::move(axes)) {}
+};
+
 struct BatchNormalizationOptions {
-  int64_t axis = -1;  // negative counts from the end; never 0 (the batch axis)
+  BatchNormAxes axis = -1;
   double momentum = 0.99;
   double epsilon = 1e-3;
   bool center = true;
@@ -30,6 +50,9 @@ struct BatchNormalizationOptions {
   Initializer gamma_initializer = "ones";
   Initializer moving_mean_initializer = "zeros";
   Initializer moving_variance_initializer = "ones";
+  // Keras `fused`: unset (None) = the fused kernel wherever tf.keras uses it; false = never.
+  // true where the fused kernel cannot run is an error, as in Keras.
+  std::optional<bool> fused{};
   std::vector<int64_t> input_shape{};
   std::string name{};
   bool trainable = true;
@@ -42,8 +65,14 @@ class BatchNormalization : public UnaryLayer {
   std::string class_name() const override { return "BatchNormalization"; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchNormalization>(*this); }
   const BatchNormalizationOptions& options() const { return options_; }
-  // The normalised (non-negative) axis; valid after build.
-  int64_t axis() const { return axis_; }
+  // The normalised (non-negative) axis, or -1 when several are normalised; valid after build.
+  int64_t axis() const { return axes_.size() == 1 ? axes_[0] : -1; }
+  // Every normalised axis, ascending; valid after build.
+  const std::vector<int64_t>& axes() const { return axes_; }
+  // Whether the layer copies tf.keras's fused kernel (see above); valid after build.
+  bool fused() const { return fused_; }
+  // The epsilon the computation uses (Keras's fused path raises it to 1.001e-5).
+  float effective_epsilon() const;
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
@@ -58,13 +87,20 @@ class BatchNormalization : public UnaryLayer {
   void on_build() override;
 
  private:
-  int64_t normalized_axis(int64_t rank) const;
+  int64_t normalized_axis(int64_t axis, int64_t rank) const;
   const Variable* find(int index) const { return index < 0 ? nullptr : &variables()[size_t(index)]; }
+  // Non-contiguous axes: x is permuted to (batch, other axes..., normalised axes...) first.
+  void permute_in(const float* x, float* xt, int64_t batch) const;
+  void permute_out(const float* yt, float* y, int64_t batch) const;
 
   BatchNormalizationOptions options_;
-  int64_t axis_ = -1;
-  // x viewed as (batch·outer_per_sample_, channels_, inner_).
+  std::vector<int64_t> axes_;  // normalised, ascending
+  bool fused_ = false;
+  // x viewed as (batch·outer_per_sample_, channels_, inner_) (after the permutation if any).
   int64_t channels_ = 0, outer_per_sample_ = 1, inner_ = 1;
+  bool permuted_ = false;
+  std::vector<int> perm_, inverse_perm_;
+  ScratchBuffer xt_, yt_, dxt_;  // permuted x (kept for backward), y / dy, dx
   int gamma_ = -1, beta_ = -1, moving_mean_ = -1, moving_variance_ = -1;  // variable indices
   bool last_forward_training_ = false;
   // Per-channel caches of the latest forward (the statistics it used and its affine form).

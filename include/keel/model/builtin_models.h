@@ -16,6 +16,11 @@ namespace keel {
 Model seed_mlp();
 // BN before each activation: Dense(use_bias=false) -> BN -> Activation("elu").
 Model seed_mlp_bn_before();
+// The seed's BN-before-activation pattern in a CNN (issue 13): Reshape((28, 28, 1)), twice
+// [Conv2D(32, 3, same, no bias, he_normal), BN, relu], MaxPooling2D, the same twice with 64
+// filters, MaxPooling2D, Flatten, Dense(128, no bias, he_normal), BN, relu, Dropout(0.3),
+// Dense(10, softmax).
+Model seed_cnn();
 
 // Residual MLPs for 28x28 inputs: Input(28, 28), Flatten, Dense(128) stem, `blocks` residual
 // blocks h = Add([h, branch(h)]), Dense(10, softmax). Keras default initialisers.
@@ -33,7 +38,7 @@ struct BuiltinModelOptions {
   std::optional<int64_t> blocks;  // residual models only (default kDefaultResidualBlocks)
 };
 
-// "seed-mlp", "seed-mlp-bn-before", "resnet-mlp-plain", "resnet-mlp-bn", "resnet-mlp-fixup".
+// "seed-mlp", "seed-mlp-bn-before", "seed-cnn", "resnet-mlp-plain", "resnet-mlp-bn", "resnet-mlp-fixup".
 const std::vector<std::string>& builtin_model_names();
 // The names joined by ", " (for messages and help texts).
 std::string builtin_model_list();

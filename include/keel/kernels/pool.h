@@ -1,0 +1,53 @@
+// 2-D max / average pooling and global pooling on NHWC tensors, TensorFlow semantics
+// (keras-semantics-r2.md §1.4):
+//  * windows are placed by the same rule as convolutions (conv.h: 'same' pads by TF's rule, the
+//    odd cell after);
+//  * max pooling: padded cells never win; backward routes each output's gradient to the first
+//    maximum of its window in row-major window order (TF's CPU MaxPoolGrad);
+//  * average pooling: the divisor is the number of window cells inside the input (padding
+//    excluded, so a 'same' corner of one real cell is that cell's value).
+// Memory-bound; plain loops parallel over output rows (each output row written by one thread,
+// input-gradient rows accumulated by one thread in a fixed order), so results never depend on the
+// thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace keel {
+
+struct Pool2dGeometry {
+  int64_t batch = 0;
+  int64_t in_h = 0, in_w = 0, channels = 0;
+  int64_t out_h = 0, out_w = 0;
+  int64_t pool_h = 2, pool_w = 2;
+  int64_t stride_h = 2, stride_w = 2;
+  int64_t pad_top = 0, pad_left = 0;  // bottom / right: whatever out_h / out_w imply
+};
+
+// x: (batch, in_h, in_w, channels); y: (batch, out_h, out_w, channels) written
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y);
+void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y);
+// dy: (batch, out_h, out_w, channels); dx: (batch, in_h, in_w, channels) written
+void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx);
+void avg_pool2d_backward(const Pool2dGeometry& g, const float* dy, float* dx);
+
+// x: (batch, spatial, channels); y: (batch, channels) = mean / max over spatial
+void global_avg_pool_forward(const float* x, float* y, int64_t batch, int64_t spatial,
+                             int64_t channels);
+void global_max_pool_forward(const float* x, float* y, int64_t batch, int64_t spatial,
+                             int64_t channels);
+// dy: (batch, channels); dx: (batch, spatial, channels) written.
+// Max: TF's reduce_max gradient splits dy equally among the cells equal to the maximum.
+void global_avg_pool_backward(const float* dy, float* dx, int64_t batch, int64_t spatial,
+                              int64_t channels);
+void global_max_pool_backward(const float* x, const float* y, const float* dy, float* dx,
+                              int64_t batch, int64_t spatial, int64_t channels);
+
+// x: (batch, h, w, c); y: (batch, h + top + bottom, w + left + right, c) with zeros around.
+void zero_pad2d_forward(const float* x, float* y, int64_t batch, int64_t h, int64_t w, int64_t c,
+                        int64_t top, int64_t bottom, int64_t left, int64_t right);
+// The crop: dx (batch, h, w, c) written from dy (batch, h+top+bottom, w+left+right, c).
+void zero_pad2d_backward(const float* dy, float* dx, int64_t batch, int64_t h, int64_t w,
+                         int64_t c, int64_t top, int64_t bottom, int64_t left, int64_t right);
+
+}  // namespace keel
