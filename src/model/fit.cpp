@@ -206,12 +206,18 @@ History Model::fit(const Tensor& x, const Tensor& y, FitOptions options) {
 
 History Model::fit(std::span<const Tensor> xs, std::span<const Tensor> ys, FitOptions options) {
   KEEL_CHECK(!options.validation_data, "fit(): validation_data is a one-input, one-output view; "
-             "with several inputs or outputs use validation_split");
-  return fit_data(TrainingData::of(xs, ys), std::nullopt, std::move(options));
+             "with arrays per input and output give validation_xs and validation_ys");
+  std::optional<TrainingData> validation;
+  if (!options.validation_xs.empty() || !options.validation_ys.empty())
+    validation = TrainingData::of(options.validation_xs, options.validation_ys);
+  return fit_data(TrainingData::of(xs, ys), std::move(validation), std::move(options));
 }
 
 History Model::fit(const DataView& all_data, FitOptions options) {
   check_single_io("fit(DataView)");
+  KEEL_CHECK(options.validation_xs.empty() && options.validation_ys.empty(),
+             "fit(DataView): validation_xs / validation_ys go with fit(xs, ys); give a view as "
+             "validation_data");
   std::optional<TrainingData> validation;
   if (options.validation_data) validation = TrainingData::of(*options.validation_data);
   return fit_data(TrainingData::of(all_data), std::move(validation), std::move(options));

@@ -108,6 +108,34 @@ TEST(MultiIoTraining, LossWeightScalesOnlyItsOutputsGradient) {
   }
 }
 
+// validation_data=([xa, xb], [y_cls, y_reg]): the epoch's val_* logs are evaluate() on those
+// arrays with the weights at the epoch's end.
+TEST(MultiIoTraining, ValidationArraysPerInputAndOutput) {
+  Fixture f, g;
+  const std::vector<Tensor> vx = {f.xs[0], f.xs[1]}, vy = {f.ys[0], f.ys[1]};
+  const History h = f.model.fit(f.xs, f.ys, {.batch_size = 4, .epochs = 1, .verbose = 0,
+                                             .shuffle = false, .validation_xs = vx, .validation_ys = vy});
+  const Logs evaluated = f.model.evaluate(vx, vy, {.batch_size = 4, .verbose = 0});
+  ASSERT_FALSE(evaluated.items().empty());
+  for (const auto& [key, value] : evaluated.items()) {
+    ASSERT_TRUE(h.contains("val_" + key)) << key;
+    EXPECT_DOUBLE_EQ(h["val_" + key].at(0), value) << key;
+  }
+  // Training is unchanged by validating.
+  g.model.fit(g.xs, g.ys, {.batch_size = 4, .epochs = 1, .verbose = 0, .shuffle = false});
+  testing::expect_weights(f.model, [&] {
+    json w;
+    for (const Variable* v : g.model.variables()) w[v->name] = std::vector<float>(v->value, v->value + v->size());
+    return w;
+  }(), "validated vs not");
+  const std::vector<Tensor> one = {f.xs[0]};
+  const std::string missing = testing::error_of([&] {
+    f.model.fit(f.xs, f.ys, {.verbose = 0, .validation_xs = one, .validation_ys = vy});
+  });
+  EXPECT_NE(missing.find("validation data: 1 input arrays given but model 'model' has 2 inputs"),
+            std::string::npos) << missing;
+}
+
 TEST(MultiIoTraining, ErrorsNameTheCounts) {
   Fixture f;
   const std::string too_few = testing::error_of([&] { f.model.fit(std::span(f.xs).first(1), f.ys); });

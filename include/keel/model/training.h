@@ -35,12 +35,15 @@ struct FitOptions {
   int64_t epochs = 1;          // the final epoch number (Keras), counted from 1
   int64_t initial_epoch = 0;   // 0-based epoch to start at (resuming)
   int verbose = 1;             // 0 silent, 1 progress bar, 2 one line per epoch
-  std::optional<DataView> validation_data;
+  std::optional<DataView> validation_data;  // one-input, one-output models
   double validation_split = 0.0;  // the LAST fraction of the data, taken before shuffling (Keras)
   bool shuffle = true;
   uint64_t seed = 42;          // shuffling order
   std::vector<std::shared_ptr<Callback>> callbacks;
   std::ostream* out = nullptr;  // progress output; nullptr: std::cout
+  // Keras's validation_data=([x1, x2], [y1, y2]) for fit(xs, ys): one array per input and per
+  // output, read in place (they must outlive the fit call).
+  std::span<const Tensor> validation_xs, validation_ys;
 };
 
 struct EvaluateOptions {
