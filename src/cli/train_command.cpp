@@ -113,6 +113,9 @@ int run_train(const TrainFlags& f) {
   // global batch; only rank 0 prints and writes.
   const Communicator& comm = world();
   const bool chief = comm.is_chief();
+  // Only rank 0 prints: the other ranks' messages (EarlyStopping, "Resuming from ...") would repeat
+  // rank 0's, so their std::cout is silenced. Errors still go to std::cerr from every rank.
+  if (!chief) std::cout.setstate(std::ios::badbit);
   if (f.threads > 0) {
     set_num_threads(f.threads);
   } else if (comm.size() > 1) {

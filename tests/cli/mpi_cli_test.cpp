@@ -88,6 +88,7 @@ TEST(MpiCli, ACheckpointWrittenByTwoRanksResumesWithThreeAndWithOne) {
                 dir.path / "e2"),
             0)
       << read_text(dir.path / "e2");
+  EXPECT_EQ(count(read_text(dir.path / "o2"), "Resuming from"), 1) << read_text(dir.path / "o2");
   auto r = nlohmann::json::parse(read_text(dir.path / "r.json"));
   EXPECT_EQ(r["ranks"], 3);
   EXPECT_EQ(r["epochs"], 1);  // epoch 2 only: epoch 1 came from the checkpoint
