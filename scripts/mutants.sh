@@ -27,7 +27,7 @@ mutants=(
   # Functional configs and multi-output training (issue 12)
   'src/io/functional_config.cpp|s/ordered_json::array({node.layer->name(), node.node_index, tensor.output_index})/ordered_json::array({node.layer->name(), 0, tensor.output_index})/|*FunctionalConfig.*|to_json writes every call of a shared layer as its first'
   'src/io/functional_config.cpp|s/while (replay_next_call(entry)) progress = true;/while (replay_next_call(entry)) {}/|FunctionalConfig*|config reader does one pass: a call reading a later layer is lost'
-  'src/model/fit.cpp|s/    if (gradient_scale != 1.0) {/    if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
+  'src/model/fit.cpp|s/  if (gradient_scale != 1.0) {/  if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
   'src/model/fit.cpp|s/total += o.weight \* loss_sum;/total += loss_sum;/|MultiIoTraining.*|logged total loss ignores loss_weights'
   # Deployment on graphs (issue 12)
   'src/io/checkpoint.cpp|s/    layer->load_state(state);/    (void)state;/|Checkpoint.*|restore reads the layer states but never gives them to the layers (Dropout masks diverge after resume)'
@@ -55,13 +55,20 @@ mutants=(
   'src/deploy/onnx_emitters.cpp|s/{{"epsilon", static_cast<float>(bn.options().epsilon), {}},/{{"epsilon", 1e-5f, {}},/|OnnxExport.*|ONNX BatchNormalization written with epsilon 1e-5 (the ONNX default), not the layer'"'"'s'
   'src/metrics/metric.cpp|s/mean_.update(sum \/ static_cast<double>(b.batch), static_cast<double>(b.batch));/mean_.update(sum \/ static_cast<double>(b.batch), 1.0);/|PartialBatchesKeras.*|fit() / evaluate() metrics: unweighted mean of batch values'
   # Data-parallel training on MPI (issue 15)
-  'src/model/fit.cpp|s/  if (comm.size() > 1) comm.all_reduce_sum(model.gradient_arena());/  (void)comm;/|mpirun:DataParallel.*|gradients not summed over the ranks (each rank steps on its own rows)'
+  'src/model/fit.cpp|s/  comm.all_reduce_sum(model.gradient_arena());/  (void)comm;/|mpirun:DataParallel.*|gradients not summed over the ranks (each rank steps on its own rows)'
   'src/model/fit.cpp|s/o.weight \* share);/o.weight);/|mpirun:DataParallel.*|each rank'"'"'s gradient not scaled by its share of the global batch'
   'src/model/fit.cpp|s/    average_non_trainable(\*this, comm);/    (void)0;/|mpirun:DataParallel.*|BN moving statistics left per rank (not averaged as Keras reads them)'
   'src/model/training_state.h|s/  comm.all_reduce_sum(sums);/  (void)comm;/|mpirun:DataParallel.*|loss and metrics of rank 0'"'"'s rows only'
   'src/model/data_parallel.cpp|s/const int64_t r = comm.rank(), size = comm.size();/const int64_t r = 0, size = comm.size();/|mpirun:DataParallel.*|every rank computes the first part of each global batch'
   'src/model/data_parallel.cpp|s/KEEL_CHECK(sum \* sum == /KEEL_CHECK(true or sum * sum == /|mpirun:DataParallel.*|ranks with different data train on silently'
   'src/cli/train_command.cpp|s/  if (f.verbose > 0 \&\& chief) std::cout << model.summary();/  if (f.verbose > 0) std::cout << model.summary();/|MpiCli.*|every rank prints the summary'
+  # Synchronized BatchNormalization and dropout across ranks (issue 15, part 2)
+  'src/layers/batch_normalization.cpp|s/  sync_comm_->all_reduce_sum(std::span<double>(sums, size_t(channels_ + 1)));/  (void)0;/|mpirun:DataParallel.Synchronized*|synchronized BN normalises with the rank'"'"'s own mean (sums not all-reduced)'
+  'src/layers/batch_normalization.cpp|s/  sync_comm_->all_reduce_sum(std::span<double>(squares, size_t(channels_)));/  (void)0;/|mpirun:DataParallel.Synchronized*|synchronized BN: variance from the rank'"'"'s own rows'
+  'src/layers/batch_normalization.cpp|s/  sync_comm_->all_reduce_sum(std::span<double>(s1, size_t(2 \* channels_)));/  (void)0;/|mpirun:DataParallel.Synchronized*|synchronized BN backward: dx from the rank'"'"'s own sums'
+  'src/layers/batch_normalization.cpp|s/  if (dx == nullptr) return;  \/\/ the same/  sync_comm_->all_reduce_sum(std::span<double>(s1, size_t(2 * channels_))); if (dx == nullptr) return;  \/\/ the same/|mpirun:DataParallel.Synchronized*|synchronized BN: dgamma \/ dbeta from the all-reduced sums (counted once per rank)'
+  'src/layers/dropout.cpp|s/  for (int64_t i = 0; i < before; ++i) rng_.next_u64();/  (void)before;/|mpirun:DataParallel.DropoutMasks*|dropout: every rank draws the first rows'"'"' masks'
+  'src/model/data_parallel.cpp|s/  if (comm.size() == 1 || smallest_batch >= comm.size()) return;/  return;/|mpirun:DataParallel.Synchronized*|synchronized BN with a batch smaller than the ranks is not refused'
   # Convolutional networks (issue 13, part 1)
   'src/kernels/conv.cpp|s/return {total \/ 2, total - total \/ 2};/return {total - total \/ 2, total \/ 2};/|CnnGolden.*:ConvKernel.*|TF same padding puts the odd pixel before (top/left) instead of after'
   'src/layers/batch_normalization.cpp|s/for (int64_t i = axes_.back() + 1; i < rank; ++i) inner_ \*= s\[i\];/for (int64_t i = axes_.back() + 1; i < rank; ++i) outer_per_sample_ *= s[i];/|CnnGolden.*:CnnLayers.*|BN axis: the axes after the normalised one are read as outer rows (wrong channel layout for axis 1 or 2 of NHWC)'

@@ -5,6 +5,7 @@
 #include "keel/core/error.h"
 #include "keel/io/model_config.h"
 #include "keel/io/saved_model.h"
+#include "keel/layers/batch_normalization.h"
 #include "keel/model/builtin_models.h"
 #include "keel/model/fixup.h"
 
@@ -20,6 +21,9 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_flag("--fixup", flags.fixup,
                "apply Fixup to a residual model without normalization (zero-initialised last "
                "layers, scaled He init, scalar biases and multipliers; docs/normalization_free.md)");
+  cmd.add_flag("--synchronized-bn", flags.synchronized_bn,
+               "make every BatchNormalization layer synchronized (Keras synchronized=True): under "
+               "mpirun the batch statistics are those of the global batch (docs/distributed.md)");
 }
 
 namespace {
@@ -50,6 +54,17 @@ Model load_model_arg(const ModelFlags& flags, uint64_t seed) {
              flags.model, "'");
   Model model = load_unmodified(flags.model, flags.blocks, seed);
   if (flags.fixup) fixup(model, seed);
+  if (flags.synchronized_bn) {
+    int64_t found = 0;
+    for (const auto& layer : model.layers()) {
+      if (auto* bn = dynamic_cast<BatchNormalization*>(layer.get())) {
+        bn->set_synchronized(true);
+        ++found;
+      }
+    }
+    KEEL_CHECK(found > 0, "--synchronized-bn: model '", model.name(), "' (MODEL '", flags.model,
+               "') has no BatchNormalization layer");
+  }
   return model;
 }
 

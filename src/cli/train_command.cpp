@@ -175,8 +175,11 @@ int run_train(const TrainFlags& f) {
     report["train_seconds"] = history.train_seconds;
     report["seconds"] = seconds;
     report["median_step_seconds"] = median(history.step_seconds);
+    report["allreduce_seconds_per_step"] =
+        history.step_seconds.empty() ? 0.0 : history.allreduce_seconds / double(history.step_seconds.size());
     if (f.model.blocks) report["blocks"] = *f.model.blocks;
     report["fixup"] = f.model.fixup;
+    report["synchronized_bn"] = f.model.synchronized_bn;
     report["optimizer"] = model.optimizer().get_config();
     report["optimizer_class"] = model.optimizer().class_name();
     report["seed"] = f.seed;

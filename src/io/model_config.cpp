@@ -44,6 +44,7 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
         {"GlobalMaxPooling2D", &GlobalMaxPooling2D::from_config},
         {"MaxPooling2D", &MaxPooling2D::from_config},
         {"Reshape", &Reshape::from_config},
+        {"SyncBatchNormalization", &BatchNormalization::sync_from_config},  // tf.keras 2.x
         {"ZeroPadding2D", &ZeroPadding2D::from_config},
     };
     for (const char* merge : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {

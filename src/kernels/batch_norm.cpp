@@ -408,6 +408,73 @@ void batch_norm_backward_ref(const float* x, const float* dy, const float* mean,
   }
 }
 
+void batch_norm_partial_sums(const float* x, double* sum, int64_t outer, int64_t channels,
+                             int64_t inner) {
+  std::fill_n(sum, channels, 0.0);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* __restrict p = x + (o * channels + c) * inner;
+      double s = 0.0;
+      for (int64_t i = 0; i < inner; ++i) s += p[i];
+      sum[c] += s;
+    }
+  }
+}
+
+void batch_norm_partial_squares(const float* x, const double* mean, double* sq, int64_t outer,
+                                int64_t channels, int64_t inner) {
+  std::fill_n(sq, channels, 0.0);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* __restrict p = x + (o * channels + c) * inner;
+      const double m = mean[c];
+      double s = 0.0;
+      for (int64_t i = 0; i < inner; ++i) s += (p[i] - m) * (p[i] - m);
+      sq[c] += s;
+    }
+  }
+}
+
+void batch_norm_backward_partial_sums(const float* x, const float* dy, const float* mean,
+                                      double* s1, double* s2, int64_t outer, int64_t channels,
+                                      int64_t inner) {
+  std::fill_n(s1, channels, 0.0);
+  std::fill_n(s2, channels, 0.0);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t base = (o * channels + c) * inner;
+      const float mu = mean[c];
+      double a = 0.0, b = 0.0;
+      for (int64_t i = 0; i < inner; ++i) {
+        a += dy[base + i];
+        b += static_cast<double>(dy[base + i]) * (x[base + i] - mu);
+      }
+      s1[c] += a;
+      s2[c] += b;
+    }
+  }
+}
+
+void batch_norm_backward_dx(const float* x, const float* dy, const float* mean,
+                            const float* inv_std, const float* gamma, const double* s1,
+                            const double* s2, double n, float* dx, int64_t outer,
+                            int64_t channels, int64_t inner) {
+  const double inv_n = n > 0 ? 1.0 / n : 0.0;
+  thread_local std::vector<BackwardCoefficients> k;  // grows once per shape, then reused
+  if (k.size() < static_cast<size_t>(channels)) k.resize(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c)
+    k[size_t(c)] = coefficients(s1[c], s2[c], inv_n, inv_std[c], gamma ? gamma[c] : 1.0f);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t base = (o * channels + c) * inner;
+      const BackwardCoefficients kc = k[size_t(c)];
+      const float mu = mean[c];
+      for (int64_t i = 0; i < inner; ++i)
+        dx[base + i] = kc.k_dy * dy[base + i] + kc.k_xm * (x[base + i] - mu) + kc.k_c;
+    }
+  }
+}
+
 void batch_norm_inference_backward(const float* x, const float* dy, const float* mean,
                                    const float* inv_std, const float* gamma, float* dx,
                                    float* dgamma, float* dbeta, int64_t outer, int64_t channels,

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "keel/core/error.h"
+#include "keel/dist/communicator.h"
 #include "keel/kernels/batch_norm.h"
 #include "keel/kernels/permute.h"
 #include "layer_config.h"
@@ -100,6 +101,7 @@ void BatchNormalization::on_build() {
   moving_mean_ = next++;
   moving_variance_ = next++;
   for (auto* v : {&mean_, &var_, &inv_std_, &scale_, &shift_}) v->assign(size_t(channels_), 0.0f);
+  sync_sums_.clear();  // sized by the first synchronized forward (set_synchronized may come later)
 }
 
 void BatchNormalization::permute_in(const float* x, float* xt, int64_t batch) const {
@@ -131,6 +133,58 @@ std::vector<VariableSpec> BatchNormalization::variable_specs() const {
   return specs;
 }
 
+void BatchNormalization::forward(const Context& ctx, std::span<const TensorRef> x,
+                                 std::span<const TensorRef> y) {
+  sync_comm_ = options_.synchronized && ctx.comm != nullptr && ctx.comm->size() > 1 ? ctx.comm : nullptr;
+  UnaryLayer::forward(ctx, x, y);
+  sync_comm_ = nullptr;
+}
+
+void BatchNormalization::backward(const Context& ctx, std::span<const TensorRef> x,
+                                  std::span<const TensorRef> y, std::span<const TensorRef> dy,
+                                  std::span<const TensorRef> dx, Write write) {
+  sync_comm_ = options_.synchronized && ctx.comm != nullptr && ctx.comm->size() > 1 ? ctx.comm : nullptr;
+  UnaryLayer::backward(ctx, x, y, dy, dx, write);
+  sync_comm_ = nullptr;
+}
+
+int64_t BatchNormalization::synchronized_stats(const float* x, int64_t outer) {
+  sync_sums_.resize(size_t(2 * channels_ + 1));  // allocates on the first call only
+  double* sums = sync_sums_.data();  // [0, C): Σx, then the mean; [C]: n; [C+1, 2C+1): Σ(x-mean)²
+  double* squares = sums + channels_ + 1;
+  batch_norm_partial_sums(x, sums, outer, channels_, inner_);
+  sums[channels_] = static_cast<double>(outer * inner_);
+  // Σx and n in one message (n is exact in double for any batch keel can hold).
+  sync_comm_->all_reduce_sum(std::span<double>(sums, size_t(channels_ + 1)));
+  const double n = sums[channels_];
+  for (int64_t c = 0; c < channels_; ++c) sums[c] = n > 0 ? sums[c] / n : 0.0;
+  batch_norm_partial_squares(x, sums, squares, outer, channels_, inner_);
+  sync_comm_->all_reduce_sum(std::span<double>(squares, size_t(channels_)));
+  for (int64_t c = 0; c < channels_; ++c) {
+    mean_[size_t(c)] = static_cast<float>(sums[c]);
+    var_[size_t(c)] = static_cast<float>(n > 0 ? squares[c] / n : 0.0);
+  }
+  return static_cast<int64_t>(n);
+}
+
+void BatchNormalization::synchronized_backward(const float* x, const float* dy, const float* gamma,
+                                               float* dx, float* dgamma, float* dbeta,
+                                               int64_t outer) {
+  double* s1 = sync_sums_.data();  // Σdy
+  double* s2 = s1 + channels_;     // Σdy·(x - mean)
+  batch_norm_backward_partial_sums(x, dy, mean_.data(), s1, s2, outer, channels_, inner_);
+  // This rank's share of dgamma / dbeta, as batch_norm_backward adds them: the training step
+  // all-reduces every parameter gradient afterwards.
+  for (int64_t c = 0; c < channels_; ++c) {
+    if (dgamma != nullptr) dgamma[c] += static_cast<float>(s2[c] * inv_std_[size_t(c)]);
+    if (dbeta != nullptr) dbeta[c] += static_cast<float>(s1[c]);
+  }
+  if (dx == nullptr) return;  // the same on every rank (the same graph): no collective skipped
+  sync_comm_->all_reduce_sum(std::span<double>(s1, size_t(2 * channels_)));
+  batch_norm_backward_dx(x, dy, mean_.data(), inv_std_.data(), gamma, s1, s2,
+                         static_cast<double>(sync_count_), dx, outer, channels_, inner_);
+}
+
 void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, Mode mode) {
   const int64_t outer = batch * outer_per_sample_;
   const float* gamma = gamma_ >= 0 ? find(gamma_)->value : nullptr;
@@ -148,13 +202,18 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
     y = yt_.ensure(n);
   }
   if (last_forward_training_) {
-    batch_norm_stats(x, mean_.data(), var_.data(), outer, channels_, inner_);
+    int64_t count = outer * inner_;  // values per channel behind the statistics
+    if (sync_comm_ != nullptr) {
+      count = sync_count_ = synchronized_stats(x, outer);
+    } else {
+      batch_norm_stats(x, mean_.data(), var_.data(), outer, channels_, inner_);
+    }
     batch_norm_scale_shift(mean_.data(), var_.data(), gamma, beta, eps, scale_.data(),
                            shift_.data(), inv_std_.data(), channels_);
     batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_);
     if (fused_) {
       batch_norm_moving_update_fused(moving_mean, moving_variance, mean_.data(), var_.data(),
-                                     options_.momentum, outer * inner_, channels_);
+                                     options_.momentum, count, channels_);
     } else {
       batch_norm_moving_update(moving_mean, mean_.data(), options_.momentum, channels_);
       batch_norm_moving_update(moving_variance, var_.data(), options_.momentum, channels_);
@@ -171,8 +230,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
 }
 
 void BatchNormalization::unary_backward(const float* x, const float*, const float* dy, float* dx,
-                                  int64_t batch,
-                                       Write write) {
+                                        int64_t batch, Write write) {
   const int64_t outer = batch * outer_per_sample_;
   const float* gamma = gamma_ >= 0 ? find(gamma_)->value : nullptr;
   float* dgamma = gamma_ >= 0 ? find(gamma_)->grad : nullptr;
@@ -190,7 +248,9 @@ void BatchNormalization::unary_backward(const float* x, const float*, const floa
     dy = dyt;
     if (dx != nullptr) dx = dxt_.ensure(n);
   }
-  if (last_forward_training_) {
+  if (last_forward_training_ && sync_comm_ != nullptr) {
+    synchronized_backward(x, dy, gamma, dx, dgamma, dbeta, outer);
+  } else if (last_forward_training_) {
     batch_norm_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta, outer,
                         channels_, inner_);
   } else {
@@ -202,7 +262,6 @@ void BatchNormalization::unary_backward(const float* x, const float*, const floa
 
 nlohmann::json BatchNormalization::get_config() const {
   nlohmann::json config = base_config();
-  // tf.keras 2.x normalises axis in build() and writes the list form: -1 on (None, 784) -> [1].
   // tf.keras 2.x normalises axis in build() and writes the list form: -1 on (None, 784) -> [1];
   // a list keeps its order ([3, 1] stays [3, 1]).
   if (built()) {
@@ -226,11 +285,25 @@ nlohmann::json BatchNormalization::get_config() const {
        {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"}) {
     config[key] = nullptr;
   }
+  // Keras 3 writes the flag; tf.keras 2.12 drops it from get_config (its config of
+  // BatchNormalization(synchronized=True) reloads unsynchronized) but accepts it when loading.
+  // Written only when set, so the default config stays tf.keras 2.x's byte for byte.
+  if (options_.synchronized) config["synchronized"] = true;
   return config;
 }
 
 std::unique_ptr<Layer> BatchNormalization::from_config(const nlohmann::json& config) {
-  constexpr const char* kCls = "BatchNormalization";
+  return parse_config(config, "BatchNormalization");
+}
+
+std::unique_ptr<Layer> BatchNormalization::sync_from_config(const nlohmann::json& config) {
+  auto layer = parse_config(config, "SyncBatchNormalization");
+  static_cast<BatchNormalization&>(*layer).options_.synchronized = true;
+  return layer;
+}
+
+std::unique_ptr<Layer> BatchNormalization::parse_config(const nlohmann::json& config,
+                                                        const char* kCls) {
   auto base = layer_config::parse_base(
       config, kCls,
       {"axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
@@ -253,12 +326,11 @@ std::unique_ptr<Layer> BatchNormalization::from_config(const nlohmann::json& con
       options.axis = layer_config::get_int(config, kCls, "axis", -1);
     }
   }
-  // Accepted only at their default (off): renorm, synchronized. fused=false selects the non-fused
+  // renorm is accepted only at its default (off). fused=false selects the non-fused
   // moving-variance update on 4-D inputs (see the header).
   KEEL_CHECK(!layer_config::get_bool(config, kCls, "renorm", false), kCls,
              ": renorm=true is not supported; expected false");
-  KEEL_CHECK(!layer_config::get_bool(config, kCls, "synchronized", false), kCls,
-             ": synchronized=true is not supported; expected false");
+  options.synchronized = layer_config::get_bool(config, kCls, "synchronized", false);
   if (config.contains("fused") && !config["fused"].is_null()) {
     options.fused = layer_config::get_bool(config, kCls, "fused", false);
   }

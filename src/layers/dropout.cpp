@@ -31,6 +31,13 @@ Dropout::Dropout(double rate, DropoutOptions options)
 
 Shape Dropout::compute_output_shape(const Shape& input_shape) const { return input_shape; }
 
+void Dropout::forward(const Context& ctx, std::span<const TensorRef> x,
+                      std::span<const TensorRef> y) {
+  slice_ = ctx.slice;
+  UnaryLayer::forward(ctx, x, y);
+  slice_ = {};
+}
+
 void Dropout::unary_forward(const float* x, float* y, int64_t batch, Mode mode) {
   const int64_t n = batch * input_shape().sample_size();
   if (mode == Mode::kInference || rate_ == 0.0) {
@@ -40,7 +47,12 @@ void Dropout::unary_forward(const float* x, float* y, int64_t batch, Mode mode) 
   if (static_cast<int64_t>(mask_.size()) < n) mask_.resize(static_cast<size_t>(n));
   // tf.nn.dropout: keep where uniform[0,1) >= rate, compared in float.
   const auto rate = static_cast<float>(rate_);
+  const int64_t per_row = input_shape().sample_size();
+  const int64_t before = slice_.global > 0 ? slice_.first * per_row : 0;
+  const int64_t after = slice_.global > 0 ? (slice_.global - slice_.first - batch) * per_row : 0;
+  for (int64_t i = 0; i < before; ++i) rng_.next_u64();  // the rows of the ranks before this one
   for (int64_t i = 0; i < n; ++i) mask_[static_cast<size_t>(i)] = rng_.uniform() >= rate ? 1 : 0;
+  for (int64_t i = 0; i < after; ++i) rng_.next_u64();
   dropout_forward(x, mask_.data(), static_cast<float>(1.0 / (1.0 - rate_)), y, n);
 }
 

@@ -36,6 +36,18 @@ void check_ranks_agree(const Communicator& comm,
   }
 }
 
+void check_every_rank_has_rows(const Model& model, const Communicator& comm, int64_t smallest_batch,
+                               const std::string& what) {
+  if (comm.size() == 1 || smallest_batch >= comm.size()) return;
+  for (const auto& layer : model.layers()) {
+    KEEL_CHECK(!layer->synchronizes_ranks(), "data-parallel training: ", what, " has a batch of ",
+               smallest_batch, " samples for ", comm.size(), " ranks, but layer '", layer->name(),
+               "' of model '", model.name(), "' (", layer->class_name(),
+               ", synchronized) needs at least one sample on every rank in every step; choose a "
+               "batch size that leaves no batch smaller than ", comm.size());
+  }
+}
+
 void broadcast_training_state(Model& model, Optimizer& optimizer, const Communicator& comm) {
   if (comm.size() == 1) return;
   comm.broadcast(model.parameter_arena(), 0);

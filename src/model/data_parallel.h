@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <utility>
 
 #include "keel/dist/communicator.h"
@@ -27,6 +28,12 @@ void check_ranks_agree(const Communicator& comm,
 
 // Rank 0's variables (all, trainable or not) and optimizer slots, to every rank: replicas start
 // equal whatever each rank initialised or resumed from.
+// A layer that synchronizes the ranks (synchronized BatchNormalization) needs rows on every rank
+// in every training step: throws keel::Error (on every rank alike) when `smallest_batch`, the
+// smallest global batch of `what`, has fewer rows than there are ranks.
+void check_every_rank_has_rows(const Model& model, const Communicator& comm, int64_t smallest_batch,
+                               const std::string& what);
+
 void broadcast_training_state(Model& model, Optimizer& optimizer, const Communicator& comm);
 
 // Each rank's BN moving statistics follow its own rows (per-replica statistics). Keras keeps them

@@ -97,10 +97,10 @@ std::vector<std::string> Model::metric_names() const {
   return training_ ? training_->metric_names : std::vector<std::string>{};
 }
 
-// Loss (sum over the batch, unweighted) and metrics of output `i` on the last forward pass; writes
-// d(loss)/d(output) times `gradient_scale` into its dloss buffer when `with_gradient`.
+// Loss of output `i` on the last forward pass (sum over the batch, unweighted); writes
+// d(loss)/d(output) (or d/d(logits)) times `gradient_scale` into its dloss buffer.
 static double output_loss(Model& model, TrainingState& t, size_t i, int64_t n, int64_t y_width,
-                          bool with_gradient, double gradient_scale = 1.0) {
+                          double gradient_scale) {
   OutputTraining& o = t.outputs[i];
   const auto index = static_cast<int64_t>(i);
   const int64_t out_width = model.tensors()[size_t(model.output_tensors()[i])].shape.sample_size();
@@ -112,40 +112,28 @@ static double output_loss(Model& model, TrainingState& t, size_t i, int64_t n, i
   lb.width = out_width;
   lb.true_width = y_width;
   bool wrt_logits = false;
-  const double loss_sum = o.loss->compute(lb, with_gradient ? o.dloss.get() : nullptr,
-                                          with_gradient ? &wrt_logits : nullptr);
-  if (with_gradient) {
-    t.from_logits[i] = wrt_logits;
-    if (gradient_scale != 1.0) {
-      const auto w = static_cast<float>(gradient_scale);
-      for (int64_t k = 0; k < n * out_width; ++k) o.dloss[k] *= w;
-    }
+  const double loss_sum = o.loss->compute(lb, o.dloss.get(), &wrt_logits);
+  t.from_logits[i] = wrt_logits;
+  if (gradient_scale != 1.0) {
+    const auto w = static_cast<float>(gradient_scale);
+    for (int64_t k = 0; k < n * out_width; ++k) o.dloss[k] *= w;
   }
   return loss_sum;
 }
 
-// One optimizer step on samples already gathered into the batch buffers: this rank's `n` rows of a
-// global batch of `global_n` (the same number with one process).
-static void train_step(Model& model, TrainingState& t, int64_t n, int64_t global_n,
-                       std::span<const int64_t> y_widths,
-                       std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
-  const Communicator& comm = model.communicator();
-  if (n == 0) {  // a global batch with fewer rows than ranks: this rank adds zero gradients
-    std::fill(model.gradient_arena().begin(), model.gradient_arena().end(), 0.0f);
-    comm.all_reduce_sum(model.gradient_arena());
-    for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
-    const StepResult r = t.optimizer->apply_gradients(t.params);
-    t.last = {0.0, r.clip.preclip_global_norm, r.clip.postclip_global_norm, r.clip.clipped, r.skipped};
-    return;
-  }
-  model.forward(t.x_inputs, n, Mode::kTraining);
+// This rank's forward, losses, metrics and backward (gradients written, not yet all-reduced);
+// returns the loss summed over its rows (weighted by loss_weights).
+static double forward_and_backward(Model& model, TrainingState& t, int64_t n, BatchSlice slice,
+                                   std::span<const int64_t> y_widths) {
+  model.forward(t.x_inputs, n, Mode::kTraining, slice);
+  const int64_t global_n = slice.global;
   double total = 0.0;
   // The loss is the mean over the global batch: each rank's mean over its rows weighs n/global_n,
   // and the ranks' gradients are summed (Keras's scale_loss_for_distribution, then an all-reduce).
   const double share = static_cast<double>(n) / static_cast<double>(global_n);
   for (size_t i = 0; i < t.outputs.size(); ++i) {
     OutputTraining& o = t.outputs[i];
-    const double loss_sum = output_loss(model, t, i, n, y_widths[i], true, o.weight * share);
+    const double loss_sum = output_loss(model, t, i, n, y_widths[i], o.weight * share);
     total += o.weight * loss_sum;
     o.loss_tracker.update(loss_sum / static_cast<double>(n), static_cast<double>(n));
     // Metrics see the predictions of this forward pass, before the update (as in Keras).
@@ -159,13 +147,39 @@ static void train_step(Model& model, TrainingState& t, int64_t n, int64_t global
   // trainable one (frozen after compile()).
   model.backward(t.dloss_inputs, std::span<const bool>(t.from_logits.get(), t.outputs.size()), n,
                  Model::GradientUpdate::kOverwrite);
+  return total;
+}
+
+// Sums the gradients over the ranks; returns the seconds it took.
+static double all_reduce_gradients(Model& model, const Communicator& comm) {
+  if (comm.size() == 1) return 0.0;
+  const auto start = std::chrono::steady_clock::now();
+  comm.all_reduce_sum(model.gradient_arena());
+  return seconds_since(start);
+}
+
+// One optimizer step on samples already gathered into the batch buffers: this rank's n rows,
+// rows [slice.first, slice.first + n) of a global batch of slice.global rows (n == slice.global
+// with one process). Returns the seconds spent in the gradient all-reduce.
+static double train_step(Model& model, TrainingState& t, int64_t n, BatchSlice slice,
+                       std::span<const int64_t> y_widths,
+                       std::span<const std::shared_ptr<Callback>> callbacks = {}, int64_t batch = 0) {
+  const Communicator& comm = model.communicator();
+  double total = 0.0;
+  if (n == 0) {  // a global batch with fewer rows than ranks: this rank adds zero gradients
+    std::fill(model.gradient_arena().begin(), model.gradient_arena().end(), 0.0f);
+  } else {
+    total = forward_and_backward(model, t, n, slice, y_widths);
+  }
   // Before clipping: clipnorm / global_clipnorm / AGC see the global batch's gradient.
-  if (comm.size() > 1) comm.all_reduce_sum(model.gradient_arena());
+  const double allreduce_seconds = all_reduce_gradients(model, comm);
   for (auto& cb : callbacks) cb->on_train_batch_gradients(batch);
   const StepResult r = t.optimizer->apply_gradients(t.params);
-  t.last = {total / static_cast<double>(n), r.clip.preclip_global_norm,
-            r.clip.postclip_global_norm, r.clip.clipped, r.skipped};
-  t.loss_tracker.update(total / static_cast<double>(n), static_cast<double>(n));
+  const double mean_loss = n > 0 ? total / static_cast<double>(n) : 0.0;
+  t.last = {mean_loss, r.clip.preclip_global_norm, r.clip.postclip_global_norm, r.clip.clipped,
+            r.skipped};
+  if (n > 0) t.loss_tracker.update(mean_loss, static_cast<double>(n));
+  return allreduce_seconds;
 }
 
 // The name of input i for messages ("input 'input_2'") when the model has several.
@@ -270,6 +284,9 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
                            {"initial_epoch", options.initial_epoch},
                            {"shuffle", options.shuffle ? 1 : 0},
                            {"seed", static_cast<int64_t>(options.seed & 0xffffffff)}});
+  check_every_rank_has_rows(*this, comm, n % bs != 0 ? n % bs : std::min(bs, n),
+                            "the training data (" + std::to_string(n) + " samples, batch_size " +
+                                std::to_string(bs) + ")");
   broadcast_training_state(*this, *t.optimizer, comm);
 
   std::vector<std::shared_ptr<Callback>> callbacks;
@@ -314,7 +331,8 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
         const RankRows next = rank_rows(first + bs, std::min(bs, n - first - bs), comm);
         data.prefetch(order.data(), next.first, next.count);
       }
-      train_step(*this, t, rows.count, count, y_widths, callbacks, step);
+      history.allreduce_seconds +=
+          train_step(*this, t, rows.count, {rows.first - first, count}, y_widths, callbacks, step);
       history.step_seconds.push_back(seconds_since(start));
       history.train_seconds += history.step_seconds.back();
       history.train_samples += count;
@@ -350,10 +368,11 @@ Logs Model::train_on_batch(std::span<const Tensor> xs, std::span<const Tensor> y
   // Data-parallel like fit: every rank passes the whole batch and computes its own rows.
   const Communicator& comm = communicator();
   check_ranks_agree(comm, {{"the train_on_batch batch size", data.size()}});
+  check_every_rank_has_rows(*this, comm, data.size(), "the train_on_batch batch");
   const RankRows rows = rank_rows(0, data.size(), comm);
   data.gather(nullptr, rows.first, rows.count, t.x_pointers, t.y_pointers);
   t.reset_metrics();
-  train_step(*this, t, rows.count, data.size(), y_widths);
+  train_step(*this, t, rows.count, {rows.first, data.size()}, y_widths);
   Logs logs;
   t.fill_logs(logs, comm);
   return logs;

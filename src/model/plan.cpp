@@ -63,13 +63,14 @@ void Model::Plan::ensure_capacity(int64_t batch) {
   capacity_ = batch;
 }
 
-void Model::Plan::forward(std::span<const float* const> xs, int64_t batch, Mode mode) {
+void Model::Plan::forward(std::span<const float* const> xs, int64_t batch, Mode mode,
+                          BatchSlice slice) {
   ensure_capacity(batch);
   const auto& inputs = inputs_;
   assert(xs.size() == inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) data_[static_cast<size_t>(inputs[i])] = const_cast<float*>(xs[i]);
   const auto& nodes = nodes_;
-  const Context ctx{mode, comm, false};
+  const Context ctx{mode, comm, false, slice};
   for (size_t k = 0; k < nodes.size(); ++k) {
     const GraphNode& node = nodes[k];
     if (is_reshape_[k]) {
@@ -329,12 +330,15 @@ const float* Model::forward(const float* x, int64_t batch, Mode mode) {
   return plan_->output(0);
 }
 
-void Model::forward(std::span<const float* const> xs, int64_t batch, Mode mode) {
+void Model::forward(std::span<const float* const> xs, int64_t batch, Mode mode, BatchSlice slice) {
   KEEL_CHECK(built_, "model '", name_, "' is not built; call build() or compile() first");
   KEEL_CHECK(batch > 0, "model '", name_, "': batch size ", batch, " must be positive");
   KEEL_CHECK(static_cast<int64_t>(xs.size()) == num_inputs(), "model '", name_, "' takes ",
              num_inputs(), " inputs, got ", xs.size());
-  plan_->forward(xs, batch, mode);
+  KEEL_CHECK(slice.global == 0 || (slice.first >= 0 && slice.first + batch <= slice.global),
+             "model '", name_, "': rows [", slice.first, ", ", slice.first + batch,
+             ") are not inside a global batch of ", slice.global);
+  plan_->forward(xs, batch, mode, slice);
 }
 
 const float* Model::output(int64_t i) const {

@@ -16,7 +16,7 @@ namespace keel {
 struct Model::Plan {
   explicit Plan(const Model& model);
 
-  void forward(std::span<const float* const> xs, int64_t batch, Mode mode);
+  void forward(std::span<const float* const> xs, int64_t batch, Mode mode, BatchSlice slice);
   void backward(std::span<const float* const> dys, std::span<const bool> from_logits,
                 int64_t batch, GradientUpdate update);
   const float* output(int64_t i) const;

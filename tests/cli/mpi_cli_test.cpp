@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -104,6 +105,28 @@ TEST(MpiCli, ACheckpointWrittenByTwoRanksResumesWithThreeAndWithOne) {
   EXPECT_EQ(r["ranks"], 1);
   EXPECT_EQ(r["epochs"], 1);
   EXPECT_GT(r["test_accuracy"].get<double>(), 0.6);
+}
+
+// --synchronized-bn: two ranks train the seed model as one process does (global-batch BN
+// statistics); without it the per-replica statistics make the runs differ.
+TEST(MpiCli, SynchronizedBnTwoRanksTrainAsOneProcess) {
+  testing::TempDir dir("mpi_sync_bn");
+  auto test_loss = [&](int ranks, const std::string& flags) {
+    const std::string report = (dir.path / "r.json").string();
+    // 1,000 training images, 32 steps.
+    const std::string args = "train --epochs 1 --validation 59000 --verbose 0 --report " +
+                             shell_quote(report) + flags;
+    const std::string command =
+        ranks == 1 ? shell_quote(keel_binary()) + " " + args : mpirun(ranks, args);
+    EXPECT_EQ(run(command, dir.path / "out.txt", dir.path / "err.txt"), 0)
+        << command << "\n" << read_text(dir.path / "err.txt");
+    return nlohmann::json::parse(read_text(report))["test_loss"].get<double>();
+  };
+  const double alone = test_loss(1, " --synchronized-bn");
+  const double synchronized = test_loss(2, " --synchronized-bn");
+  const double per_replica = test_loss(2, "");
+  EXPECT_NEAR(synchronized, alone, 1e-5 * alone);
+  EXPECT_GT(std::fabs(per_replica - alone), 1e-4 * alone) << per_replica << " vs " << alone;
 }
 
 TEST(MpiCli, BadInputOnEveryRankFailsTheJobNamingTheRank) {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "keel/core/error.h"
+#include "keel/io/model_config.h"
 #include "layers/layer_harness.h"
 
 namespace keel {
@@ -281,6 +282,34 @@ TEST(LayersBatchNormalization, FromConfigTfjsAndErrors) {
               BatchNormalization::from_config(nlohmann::json::parse(R"({"renorm": true})"));
             }).find("renorm"),
             std::string::npos);
+}
+
+// synchronized=True (Keras 3) and tf.keras 2.x's SyncBatchNormalization class load as the
+// synchronized layer; the flag is written only when set (tf.keras 2.x's default config has none).
+TEST(LayersBatchNormalization, SynchronizedConfigs) {
+  auto plain = BatchNormalization::from_config(nlohmann::json::parse(R"({"name": "bn"})"));
+  EXPECT_FALSE(static_cast<BatchNormalization&>(*plain).synchronized());
+  EXPECT_FALSE(plain->get_config().contains("synchronized"));
+  auto flagged = BatchNormalization::from_config(nlohmann::json::parse(R"({"synchronized": true})"));
+  EXPECT_TRUE(static_cast<BatchNormalization&>(*flagged).synchronized());
+  EXPECT_EQ(flagged->get_config().at("synchronized"), true);
+  EXPECT_EQ(flagged->class_name(), "BatchNormalization");
+
+  // tf.keras 2.12's Sequential([Input((4,)), SyncBatchNormalization()]).to_json(), trimmed.
+  const std::string json = R"({"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "dtype": "float32",
+       "sparse": false, "ragged": false, "name": "input_1"}},
+      {"class_name": "SyncBatchNormalization", "config": {"name": "sync_batch_normalization",
+       "trainable": true, "dtype": "float32", "axis": [1], "momentum": 0.99, "epsilon": 0.001,
+       "center": true, "scale": true}}]}})";
+  Model m = model_from_json(json, "sync.json");
+  const Layer& last = m.layer(m.num_layers() - 1);
+  ASSERT_EQ(last.class_name(), "BatchNormalization");
+  const auto& bn = dynamic_cast<const BatchNormalization&>(last);
+  EXPECT_TRUE(bn.synchronized());
+  EXPECT_TRUE(bn.synchronizes_ranks());
+  EXPECT_EQ(bn.name(), "sync_batch_normalization");
+  EXPECT_EQ(model_to_config(m)["config"]["layers"].back()["config"]["synchronized"], true);
 }
 
 }  // namespace

@@ -62,6 +62,27 @@ void batch_norm_backward_ref(const float* x, const float* dy, const float* mean,
                              const float* inv_std, const float* gamma, float* dx, float* dgamma,
                              float* dbeta, int64_t outer, int64_t channels, int64_t inner);
 
+// Synchronized BN (data-parallel training, docs/distributed.md): each rank reduces its own rows
+// into per-channel partial sums in double, the layer all-reduces them between the calls, and every
+// rank then works with the global statistics. Same formulas and float/double boundaries as
+// batch_norm_stats / batch_norm_backward, so one rank holding every row matches them to rounding.
+// sum: (channels) written with Σx over this rank's outer·inner values of each channel.
+void batch_norm_partial_sums(const float* x, double* sum, int64_t outer, int64_t channels,
+                             int64_t inner);
+// sq: (channels) written with Σ(x - mean)², mean: (channels) the global mean in double.
+void batch_norm_partial_squares(const float* x, const double* mean, double* sq, int64_t outer,
+                                int64_t channels, int64_t inner);
+// s1, s2: (channels) written with Σdy and Σdy·(x - mean), (x - mean) in float as in the backward.
+void batch_norm_backward_partial_sums(const float* x, const float* dy, const float* mean,
+                                      double* s1, double* s2, int64_t outer, int64_t channels,
+                                      int64_t inner);
+// dx (written) from the GLOBAL sums s1, s2 over n values per channel:
+//   dx = γr·dy - γr³·s2/n·(x - mean) - γr·s1/n       (gamma may be nullptr: 1)
+void batch_norm_backward_dx(const float* x, const float* dy, const float* mean,
+                            const float* inv_std, const float* gamma, const double* s1,
+                            const double* s2, double n, float* dx, int64_t outer,
+                            int64_t channels, int64_t inner);
+
 // Backward of the inference-mode (fixed statistics) normalisation, used when a frozen BN
 // (trainable=False) sits inside a network that is being trained:
 //   dx = dy·γr,  dγ += Σ dy·(x-μ)·r,  dβ += Σ dy     (μ, r from the moving statistics)

@@ -21,6 +21,14 @@
 // raised to at least 1.001e-5, and the moving variance is fed the UNBIASED batch variance,
 // moving = moving·(1-f) + var·n/(n-1)·f with f = 1 - momentum (n values per channel). Everywhere
 // else the update is the non-fused one above (biased variance).
+//
+// synchronized=true (Keras 3 `BatchNormalization(synchronized=True)`, tf.keras 2.x
+// `SyncBatchNormalization`): in data-parallel training (docs/distributed.md) the batch statistics
+// are those of the GLOBAL batch: each rank's per-channel partial sums are all-reduced in double
+// (Σx, then Σ(x-mean)²), and so are the backward's Σdy and Σdy·(x-mean), so every rank normalises,
+// updates its moving statistics and back-propagates exactly as one process holding the whole
+// batch would. With one process it is the plain layer. Every rank must hold at least one row of
+// each batch (fit checks it).
 #pragma once
 
 #include <initializer_list>
@@ -53,6 +61,8 @@ struct BatchNormalizationOptions {
   // Keras `fused`: unset (None) = the fused kernel wherever tf.keras uses it; false = never.
   // true where the fused kernel cannot run is an error, as in Keras.
   std::optional<bool> fused{};
+  // Global-batch statistics across data-parallel ranks (see above).
+  bool synchronized = false;
   std::vector<int64_t> input_shape{};
   std::string name{};
   bool trainable = true;
@@ -74,24 +84,44 @@ class BatchNormalization : public UnaryLayer {
   // The epsilon the computation uses (Keras's fused path raises it to 1.001e-5).
   float effective_epsilon() const;
 
+  bool synchronized() const { return options_.synchronized; }
+  void set_synchronized(bool synchronized) { options_.synchronized = synchronized; }
+  bool synchronizes_ranks() const override { return options_.synchronized && trainable(); }
+
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
+  // Read the communicator of the call (synchronized only), then run the unary methods below.
+  void forward(const Context& ctx, std::span<const TensorRef> x,
+               std::span<const TensorRef> y) override;
+  void backward(const Context& ctx, std::span<const TensorRef> x, std::span<const TensorRef> y,
+                std::span<const TensorRef> dy, std::span<const TensorRef> dx, Write write) override;
   void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
   void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
                       Write write) override;
 
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
+  // tf.keras 2.x's `SyncBatchNormalization` class: this layer with synchronized=true (saved back
+  // as BatchNormalization with "synchronized": true, Keras 3's form).
+  static std::unique_ptr<Layer> sync_from_config(const nlohmann::json& config);
 
  protected:
   void on_build() override;
 
  private:
+  static std::unique_ptr<Layer> parse_config(const nlohmann::json& config, const char* class_name);
   int64_t normalized_axis(int64_t axis, int64_t rank) const;
   const Variable* find(int index) const { return index < 0 ? nullptr : &variables()[size_t(index)]; }
   // Non-contiguous axes: x is permuted to (batch, other axes..., normalised axes...) first.
   void permute_in(const float* x, float* xt, int64_t batch) const;
   void permute_out(const float* yt, float* y, int64_t batch) const;
+  // mean_, var_ of the global batch from this rank's (outer, channels_, inner_) rows; returns the
+  // global number of values per channel.
+  int64_t synchronized_stats(const float* x, int64_t outer);
+  // Adds this rank's dgamma / dbeta (the model all-reduces parameter gradients) and writes dx
+  // (if not null) from the global sums.
+  void synchronized_backward(const float* x, const float* dy, const float* gamma, float* dx,
+                             float* dgamma, float* dbeta, int64_t outer);
 
   BatchNormalizationOptions options_;
   std::vector<int64_t> axes_;  // normalised, ascending
@@ -103,6 +133,11 @@ class BatchNormalization : public UnaryLayer {
   ScratchBuffer xt_, yt_, dxt_;  // permuted x (kept for backward), y / dy, dx
   int gamma_ = -1, beta_ = -1, moving_mean_ = -1, moving_variance_ = -1;  // variable indices
   bool last_forward_training_ = false;
+  // The communicator of the forward / backward call in progress when synchronized over more than
+  // one rank; nullptr otherwise (and between calls).
+  const Communicator* sync_comm_ = nullptr;
+  int64_t sync_count_ = 0;          // global values per channel of the latest synchronized forward
+  std::vector<double> sync_sums_;   // all-reduce buffer: 2·channels_ + 1
   // Per-channel caches of the latest forward (the statistics it used and its affine form).
   std::vector<float> mean_, var_, inv_std_, scale_, shift_;
 };

@@ -8,6 +8,9 @@
 // derived from the layer's construction order in the process (the n-th Dropout constructed gets
 // stream n of a fixed base seed), so a program that builds the same layers draws the same masks.
 // set_seed() lets the owner (a model with a global seed) re-seed it.
+// Data-parallel training (Context::slice): every rank steps the generator through the whole global
+// batch and keeps the draws of its own rows, so each row gets the mask one process would give it
+// and the ranks' generators stay in step (they would otherwise hand every rank the same masks).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,9 @@ class Dropout : public UnaryLayer {
   void load_state(std::span<const LayerState> state) override;
 
   Shape compute_output_shape(const Shape& input_shape) const override;
+  // Reads the batch slice of the call, then runs unary_forward.
+  void forward(const Context& ctx, std::span<const TensorRef> x,
+               std::span<const TensorRef> y) override;
   void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
   void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
                       Write write) override;
@@ -52,6 +58,7 @@ class Dropout : public UnaryLayer {
   std::optional<int64_t> seed_;
   Rng rng_;
   std::vector<uint8_t> mask_;  // 1 = kept, of the latest training forward
+  BatchSlice slice_{};         // of the forward call in progress
 };
 
 }  // namespace keel

@@ -40,11 +40,20 @@ enum class Write : uint8_t { kSet, kAdd };
 
 class Communicator;  // dist/: all-reduce across data-parallel ranks (synchronized BN)
 
+// Data-parallel training: the batch a layer sees is rows [first, first + batch) of a global batch
+// of `global` rows (0: the batch is the whole batch). Layers that draw random numbers per row
+// (Dropout) use it to draw what one process would draw for the same rows.
+struct BatchSlice {
+  int64_t first = 0;
+  int64_t global = 0;
+};
+
 // What a forward or backward call knows besides its tensors.
 struct Context {
   Mode mode = Mode::kInference;
   const Communicator* comm = nullptr;  // nullptr: a single process
   bool dy_wrt_logits = false;          // backward: dy is w.r.t. the softmax's logits
+  BatchSlice slice{};                  // forward: this rank's rows of the global batch
 };
 
 // A variable as the user and the optimizer see it: a named view into the model's arenas.
@@ -151,6 +160,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // aliases the output to the input and calls neither forward nor backward (no copy per batch).
   virtual bool is_pure_reshape() const { return false; }
 
+  // Whether a training forward / backward makes collective calls on Context::comm (synchronized
+  // BatchNormalization), so every data-parallel rank must run it with at least one row.
+  virtual bool synchronizes_ranks() const { return false; }
+
   // Softmax outputs: Keras computes cross-entropy from the pre-softmax logits (no clipping). A
   // layer whose output is a softmax returns true here and exposes the logits of its latest forward
   // (either mode); its backward accepts dy w.r.t. those logits (Context::dy_wrt_logits).
@@ -196,10 +209,11 @@ class UnaryLayer : public Layer {
  public:
   virtual Shape compute_output_shape(const Shape& input_shape) const = 0;
   std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const final;
+  // Overridden only to read more of the Context than the mode (synchronized BatchNormalization).
   void forward(const Context& ctx, std::span<const TensorRef> x,
-               std::span<const TensorRef> y) final;
+               std::span<const TensorRef> y) override;
   void backward(const Context& ctx, std::span<const TensorRef> x, std::span<const TensorRef> y,
-                std::span<const TensorRef> dy, std::span<const TensorRef> dx, Write write) final;
+                std::span<const TensorRef> dy, std::span<const TensorRef> dx, Write write) override;
 
   // x: (batch, input_shape().sample_size()), y: (batch, output_shape().sample_size()).
   virtual void unary_forward(const float* x, float* y, int64_t batch, Mode mode) = 0;

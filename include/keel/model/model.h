@@ -135,8 +135,9 @@ class Model {
   // gradients, or with GradientUpdate::kOverwrite writes them (what fit does each step instead of
   // zero_gradients + add: same values, one pass less over the gradient arena).
   enum class GradientUpdate { kAdd, kOverwrite };
+  // `slice`: in data-parallel training, which rows of the global batch these are (fit sets it).
   const float* forward(const float* x, int64_t batch, Mode mode);
-  void forward(std::span<const float* const> xs, int64_t batch, Mode mode);
+  void forward(std::span<const float* const> xs, int64_t batch, Mode mode, BatchSlice slice = {});
   const float* output(int64_t i) const;
   // One-output form; `x` is not read (the plan keeps the latest forward's inputs) and stays so
   // callers written for Sequential read the same.

@@ -60,6 +60,9 @@ struct History {
   // Wall time spent in training steps (no validation) and the samples they processed.
   double train_seconds = 0.0;
   int64_t train_samples = 0;
+  // Of train_seconds: the gradient all-reduce over data-parallel ranks (0 with one process); it
+  // includes waiting for the slowest rank.
+  double allreduce_seconds = 0.0;
   // Wall time of each training step, in order (reserved before the first step: no allocation).
   std::vector<double> step_seconds;
 
