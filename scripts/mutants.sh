@@ -49,7 +49,7 @@ mutants=(
   'src/model/summary.cpp|s/format_thousands(trainable_params + non_trainable_params)/format_thousands(trainable_params)/|Summary*:SummaryCli*|summary()'"'"'s "Total params" counts only the trainable ones'
   'src/deploy/affine_fold.cpp|s/std::sqrt(static_cast<double>(var->value\[j\]) + bn.options().epsilon)/std::sqrt(static_cast<double>(var->value[j]))/|FoldBatchNorm*|BN folding forgets epsilon'
   'src/model/evaluate.cpp|s/    total.update(weighted \/ static_cast<double>(count), static_cast<double>(count));/    total.update(weighted \/ static_cast<double>(count), 1.0);/|PartialBatchesKeras.*|evaluate() loss: unweighted mean of batch losses (a last partial batch counts as a full one)'
-  'src/model/fit.cpp|s/  t.loss_tracker.update(total \/ static_cast<double>(n), static_cast<double>(n));/  t.loss_tracker.update(total \/ static_cast<double>(n), 1.0);/|PartialBatchesKeras.*|fit() epoch loss: unweighted mean of batch losses'
+  'src/model/fit.cpp|s/  if (n > 0) t.loss_tracker.update(mean_loss, static_cast<double>(n));/  if (n > 0) t.loss_tracker.update(mean_loss, 1.0);/|PartialBatchesKeras.*|fit() epoch loss: unweighted mean of batch losses'
   'src/callbacks/terminate_on_nan.cpp|s/  model_->stop_training = true;//|TerminateOnNaN.*|TerminateOnNaN prints its message but never stops training'
   'src/io/checkpoint.cpp|s/    for (size_t i = 0; i < slots.size(); ++i)$/    for (size_t i = 0; i < 0 * slots.size(); ++i)/|ResumeCli.ResumeWith*|resume forgets the optimizer slots (momentum velocities, Adam moments)'
   'src/deploy/onnx_emitters.cpp|s/{{"epsilon", static_cast<float>(bn.options().epsilon), {}},/{{"epsilon", 1e-5f, {}},/|OnnxExport.*|ONNX BatchNormalization written with epsilon 1e-5 (the ONNX default), not the layer'"'"'s'
@@ -76,7 +76,7 @@ mutants=(
   'src/kernels/pool.cpp|s/const float count = static_cast<float>(win.cells());/const float count = static_cast<float>(g.pool_h * g.pool_w);/|CnnGolden.*:CnnLayers.*|AveragePooling2D same: padded cells counted in the divisor'
   'src/layers/conv_core.cpp|s/conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kAdd)/conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kSet)/|CnnLayers.*:CnnGolden.*|conv backward weights: Write::kSet accumulates and kAdd overwrites'
   'src/kernels/conv.cpp|s/    entry.prim_weights = dnnl::memory(prim_md, ctx.engine);/    entry.prim_weights = dnnl::memory(prim_md, ctx.engine); if (kind == Kind::kBackwardWeights) entry.weights_reorder = make_reorder(prim_md, user_md, false, ctx.engine); else/|ConvKernel.*:CnnLayers.*|conv backward weights overwrites the kernel gradient when asked to accumulate'
-  'src/kernels/pool.cpp|s/std::fill_n(out, c, -std::numeric_limits<float>::infinity());/std::fill_n(out, c, 0.0f);/|CnnGolden.*:CnnLayers.*|max pooling starts from 0 instead of -inf (padded cells / negative windows)'
+  'src/kernels/pool.cpp|s/      g, x, y, -std::numeric_limits<float>::infinity(),/      g, x, y, 0.0f,/|CnnGolden.*:CnnLayers.*|max pooling starts from 0 instead of -inf (padded cells / negative windows)'
   'src/layers/dense.cpp|s/rows_per_sample_ = input_shape().sample_size() \/ fan_in_;/rows_per_sample_ = 1;/|CnnGolden.*|Dense on a rank-4 input transforms only the first row of each sample'
 )
 

@@ -23,9 +23,11 @@ Window window(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
 
 bool parallel_over(int64_t elements) { return elements >= kParallelMinElements; }
 
-}  // namespace
-
-void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
+// The forward walk both poolings share: each output cell starts at `init`, folds in its window's
+// input cells channel by channel with `fold`, then `finish(out, window)` (the average's divide).
+template <typename Fold, typename Finish>
+void pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, float init, Fold fold,
+                    Finish finish) {
   const int64_t c = g.channels;
 #pragma omp parallel for if (parallel_over(g.batch * g.in_h * g.in_w * c))
   for (int64_t n = 0; n < g.batch; ++n) {
@@ -33,36 +35,35 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
     for (int64_t oh = 0; oh < g.out_h; ++oh)
       for (int64_t ow = 0; ow < g.out_w; ++ow) {
         float* out = y + ((n * g.out_h + oh) * g.out_w + ow) * c;
-        std::fill_n(out, c, -std::numeric_limits<float>::infinity());
+        std::fill_n(out, c, init);
         const Window win = window(g, oh, ow);
         for (int64_t h = win.h0; h < win.h1; ++h)
           for (int64_t w = win.w0; w < win.w1; ++w) {
             const float* cell = xn + (h * g.in_w + w) * c;
-            for (int64_t k = 0; k < c; ++k) out[k] = std::max(out[k], cell[k]);
+            for (int64_t k = 0; k < c; ++k) out[k] = fold(out[k], cell[k]);
           }
+        finish(out, win);
       }
   }
 }
 
+}  // namespace
+
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
+  pool2d_forward(
+      g, x, y, -std::numeric_limits<float>::infinity(),
+      [](float acc, float v) { return std::max(acc, v); }, [](float*, const Window&) {});
+}
+
 void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
   const int64_t c = g.channels;
-#pragma omp parallel for if (parallel_over(g.batch * g.in_h * g.in_w * c))
-  for (int64_t n = 0; n < g.batch; ++n) {
-    const float* xn = x + n * g.in_h * g.in_w * c;
-    for (int64_t oh = 0; oh < g.out_h; ++oh)
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        float* out = y + ((n * g.out_h + oh) * g.out_w + ow) * c;
-        std::fill_n(out, c, 0.0f);
-        const Window win = window(g, oh, ow);
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) {
-            const float* cell = xn + (h * g.in_w + w) * c;
-            for (int64_t k = 0; k < c; ++k) out[k] += cell[k];
-          }
+  pool2d_forward(
+      g, x, y, 0.0f, [](float acc, float v) { return acc + v; },
+      [c](float* out, const Window& win) {
+        // Keras 'same' padding: the divisor counts only the cells inside the input.
         const float count = static_cast<float>(win.cells());
         for (int64_t k = 0; k < c; ++k) out[k] /= count;
-      }
-  }
+      });
 }
 
 void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx) {

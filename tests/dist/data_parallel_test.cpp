@@ -7,6 +7,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "keel/core/error.h"
@@ -125,46 +128,6 @@ TEST(DataParallel, EveryRankHoldsTheSameWeightsAndRerunsAreBitIdentical) {
   EXPECT_EQ(differing, 0) << "rank " << comm.rank();
 }
 
-// Without synchronization each rank normalises with its own rows' statistics (Keras's default
-// per-replica BN) and the moving statistics read afterwards are the mean over the ranks of each
-// rank's moving average. One step, 64 rows not shuffled, so rank r's rows are known here.
-TEST(DataParallel, PerReplicaBatchNormStatistics) {
-  const Communicator& comm = world();
-  const int64_t n = 64, features = 8;
-  const Tensor x = random_tensor({n, features}, 3, /*shift=*/2.0f), y = class_labels(n, 4, 4);
-  Model m = small_mlp(true);
-  m.build(std::nullopt, 5);
-  m.set_communicator(comm);
-  m.compile({.optimizer = std::make_shared<SGD>(), .loss = "sparse_categorical_crossentropy"});
-  m.fit(x, y, {.batch_size = n, .epochs = 1, .verbose = 0, .shuffle = false});
-
-  // Reference in double: rank k of K takes rows [n·k/K, n·(k+1)/K); momentum 0.9; the batch
-  // variance is the biased one (Keras's non-fused BN on 2-D inputs).
-  const int64_t size = comm.size();
-  std::vector<double> mean(features, 0.0), var(features, 0.0);
-  for (int64_t k = 0; k < size; ++k) {
-    const int64_t begin = n * k / size, end = n * (k + 1) / size, rows = end - begin;
-    for (int64_t f = 0; f < features; ++f) {
-      double s = 0, s2 = 0;
-      for (int64_t i = begin; i < end; ++i) s += x[i * features + f];
-      const double mu = s / double(rows);
-      for (int64_t i = begin; i < end; ++i) s2 += (x[i * features + f] - mu) * (x[i * features + f] - mu);
-      mean[f] += (0.9 * 0.0 + 0.1 * mu) / double(size);
-      var[f] += (0.9 * 1.0 + 0.1 * s2 / double(rows)) / double(size);
-    }
-  }
-  const Layer& bn = m.layer(1);
-  ASSERT_EQ(bn.class_name(), "BatchNormalization");
-  const Variable* moving_mean = bn.find_variable("moving_mean");
-  const Variable* moving_var = bn.find_variable("moving_variance");
-  ASSERT_NE(moving_mean, nullptr);
-  ASSERT_NE(moving_var, nullptr);
-  for (int64_t f = 0; f < features; ++f) {
-    EXPECT_NEAR(moving_mean->value[f], mean[f], 1e-6 * std::max(1.0, std::fabs(mean[f]))) << f;
-    EXPECT_NEAR(moving_var->value[f], var[f], 1e-6 * std::max(1.0, var[f])) << f;
-  }
-}
-
 // Every BatchNormalization of `model` synchronized; every Dropout seeded alike (a default Dropout
 // seed follows the construction order in the process, and each side builds its own model).
 Model synchronized(Model model) {
@@ -179,6 +142,47 @@ Model synchronized(Model model) {
   EXPECT_GT(found, 0) << model.name();
   return model;
 }
+
+// One step of global batch 64 (not shuffled) through BatchNormalization(momentum=0.9): the moving
+// statistics against NumPy's (tools/golden/per_replica_bn.py, tests/data/dist/bn_statistics.json).
+// Without synchronization each rank normalises with its own rows' statistics (Keras's default
+// per-replica BN) and the moving statistics read afterwards are the mean over the ranks of each
+// rank's moving average; with synchronization they follow the global batch whatever the ranks.
+void check_bn_statistics(bool sync) {
+  const Communicator& comm = world();
+  std::ifstream file(std::string(KEEL_SOURCE_DIR) + "/tests/data/dist/bn_statistics.json");
+  ASSERT_TRUE(file) << "tests/data/dist/bn_statistics.json";
+  const nlohmann::json doc = nlohmann::json::parse(file);
+  const int64_t n = int64_t(doc["x"].size()), features = int64_t(doc["x"][0].size());
+  Tensor x({n, features}), y({n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t f = 0; f < features; ++f) x[i * features + f] = doc["x"][size_t(i)][size_t(f)].get<float>();
+    y[i] = doc["labels"][size_t(i)].get<float>();
+  }
+  Model m = small_mlp(true);
+  if (sync) m = synchronized(std::move(m));
+  m.build(std::nullopt, 5);
+  m.set_communicator(comm);
+  m.compile({.optimizer = std::make_shared<SGD>(), .loss = "sparse_categorical_crossentropy"});
+  m.fit(x, y, {.batch_size = n, .epochs = 1, .verbose = 0, .shuffle = false});
+
+  const auto& expected = doc["ranks"][std::to_string(comm.size())][sync ? "synchronized" : "per_replica"];
+  ASSERT_FALSE(expected.is_null()) << comm.size() << " ranks: not in the fixture";
+  const Layer& bn = m.layer(1);
+  ASSERT_EQ(bn.class_name(), "BatchNormalization");
+  for (const char* name : {"moving_mean", "moving_variance"}) {
+    const Variable* v = bn.find_variable(name);
+    ASSERT_NE(v, nullptr) << name;
+    for (int64_t f = 0; f < features; ++f) {
+      const double want = expected[name][size_t(f)].get<double>();
+      EXPECT_NEAR(v->value[f], want, 1e-6 * std::max(1.0, std::fabs(want))) << name << " " << f;
+    }
+  }
+}
+
+TEST(DataParallel, PerReplicaBatchNormStatistics) { check_bn_statistics(false); }
+
+TEST(DataParallel, SynchronizedBatchNormUsesGlobalStatistics) { check_bn_statistics(true); }
 
 // `model` trained for 20 steps of global batch 64 (the last one 20 rows) on 28x28 inputs.
 std::vector<float> train_builtin(Model model, std::shared_ptr<Optimizer> optimizer,
@@ -223,34 +227,6 @@ TEST(DataParallel, SynchronizedBatchNormMatchesOneProcess) {
     const std::vector<float> alone = train_builtin(synchronized(builtin_model(c.model)),
                                                    std::make_shared<SGD>(c.options), kOneProcess);
     EXPECT_LE(max_rel_diff(ranks, alone), 1e-6) << c.model << ", " << c.what << ", " << comm.size() << " ranks";
-  }
-}
-
-// One step of 64 unshuffled rows: the moving statistics move towards the GLOBAL batch's mean and
-// biased variance whatever the number of ranks (against the per-replica ones of
-// PerReplicaBatchNormStatistics).
-TEST(DataParallel, SynchronizedBatchNormUsesGlobalStatistics) {
-  const Communicator& comm = world();
-  const int64_t n = 64, features = 8;
-  const Tensor x = random_tensor({n, features}, 3, /*shift=*/2.0f), y = class_labels(n, 4, 4);
-  Model m = synchronized(small_mlp(true));
-  m.build(std::nullopt, 5);
-  m.set_communicator(comm);
-  m.compile({.optimizer = std::make_shared<SGD>(), .loss = "sparse_categorical_crossentropy"});
-  m.fit(x, y, {.batch_size = n, .epochs = 1, .verbose = 0, .shuffle = false});
-  const Layer& bn = m.layer(1);
-  const Variable* moving_mean = bn.find_variable("moving_mean");
-  const Variable* moving_var = bn.find_variable("moving_variance");
-  ASSERT_NE(moving_mean, nullptr);
-  ASSERT_NE(moving_var, nullptr);
-  for (int64_t f = 0; f < features; ++f) {
-    double s = 0, s2 = 0;
-    for (int64_t i = 0; i < n; ++i) s += x[i * features + f];
-    const double mu = s / double(n);
-    for (int64_t i = 0; i < n; ++i) s2 += (x[i * features + f] - mu) * (x[i * features + f] - mu);
-    const double mean = 0.1 * mu, var = 0.9 + 0.1 * s2 / double(n);
-    EXPECT_NEAR(moving_mean->value[f], mean, 1e-6 * std::max(1.0, std::fabs(mean))) << f;
-    EXPECT_NEAR(moving_var->value[f], var, 1e-6 * std::max(1.0, var)) << f;
   }
 }
 
