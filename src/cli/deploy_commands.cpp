@@ -205,7 +205,7 @@ int run_predict(const std::string& saved, const std::string& input, const std::s
 }  // namespace
 
 Handler add_fold_bn_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("fold-bn", "Fold BatchNormalization layers into Dense layers");
+  auto* cmd = app.add_subcommand("fold-bn", "Fold BatchNormalization layers into Dense and Conv2D layers");
   auto f = std::make_shared<FoldFlags>();
   cmd->add_option("SAVED", f->saved, "saved model directory (keel train --save)")->required();
   cmd->add_option("OUT", f->out, "directory for the folded model")->required();

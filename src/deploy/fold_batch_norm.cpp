@@ -81,7 +81,7 @@ std::string Folder::into_previous_blocker(int64_t bn_node, int64_t tensor) const
   }
   const Layer& prev = *model_.nodes()[size_t(t.producer)].layer;
   const fold::AffineSink* sink = fold::affine_sink(prev);
-  if (!sink) return "preceded by " + describe(prev) + ", not a Dense";
+  if (!sink) return "preceded by " + describe(prev) + ", not a Dense or Conv2D";
   const std::string activation = sink->activation(prev);
   if (activation != "linear")
     return "preceded by " + describe(prev) + " whose activation is " + activation + ", not linear";
@@ -102,8 +102,11 @@ std::string Folder::into_next_blocker(int64_t tensor) const {
   if (use_.is_output[size_t(tensor)]) return "its output is also a model output";
   for (int64_t n : consumers) {
     const Layer& next = *model_.nodes()[size_t(n)].layer;
-    if (!fold::affine_sink(next)) return "followed by " + describe(next) + ", not a Dense";
+    const fold::AffineSink* sink = fold::affine_sink(next);
+    if (!sink) return "followed by " + describe(next) + ", not a Dense or Conv2D";
     if (std::string shared = shared_blocker(next); !shared.empty()) return "followed by " + shared;
+    if (std::string why = sink->cannot_absorb_input(next); !why.empty())
+      return "followed by " + describe(next) + ": " + why;
   }
   return "";
 }
@@ -121,7 +124,7 @@ void Folder::decide(int64_t bn_node) {
   if (prev_blocker.empty()) {
     const Layer& prev = *model_.nodes()[size_t(model_.tensors()[size_t(in)].producer)].layer;
     fold::fold_into_previous(work_for(prev), source.affine(bn));
-    folded_.push_back({bn.name(), prev.name(), true});
+    folded_.push_back({bn.name(), prev.name(), true, prev.class_name()});
     bypass_.insert(bn_node);
     return;
   }
@@ -134,7 +137,7 @@ void Folder::decide(int64_t bn_node) {
   for (int64_t n : use_.consumers[size_t(out)]) {
     const Layer& next = *model_.nodes()[size_t(n)].layer;
     fold::fold_into_next(work_for(next), affine);
-    folded_.push_back({bn.name(), next.name(), false});
+    folded_.push_back({bn.name(), next.name(), false, next.class_name()});
   }
   bypass_.insert(bn_node);
 }
@@ -156,8 +159,8 @@ std::string FoldResult::report() const {
   std::string out;
   for (const BnFold& f : folded) {
     out += "folded " + f.bn_layer + " into " + f.dense_layer +
-           (f.into_previous ? " (the Dense before it: kernel columns scaled, bias shifted)\n"
-                            : " (the Dense after it: kernel rows scaled, bias shifted)\n");
+           (f.into_previous ? " (the " + f.into_class + " before it: kernel columns scaled, bias shifted)\n"
+                            : " (the " + f.into_class + " after it: kernel rows scaled, bias shifted)\n");
   }
   for (const BnKept& k : kept) out += "kept   " + k.bn_layer + ": " + k.reason + "\n";
   if (folded.empty() && kept.empty()) out += "no BatchNormalization layers\n";

@@ -1,5 +1,5 @@
-// Folding inference-mode BatchNormalization layers into neighbouring Dense layers, on any model
-// graph (Sequential or functional).
+// Folding inference-mode BatchNormalization layers into neighbouring Dense and Conv2D layers, on
+// any model graph (Sequential or functional).
 //
 // In inference a BN layer is the per-channel affine map y = s·x + t with
 // s = gamma / sqrt(moving_variance + epsilon), t = beta - moving_mean·s, so it can be merged into
@@ -13,6 +13,10 @@
 //     called once and that output is not a model output (input BN after Flatten, BN after an
 //     activated Dense, a BN feeding two Dense heads): kernel' = diag(s)·kernel,
 //     bias' = bias + t·kernel, for each of them. Exact for Dense, which reads no padding.
+// A Conv2D is a Dense over image patches (kernel (kh, kw, c_in, c_out) as (kh·kw·c_in, c_out)):
+// a BN after it (NHWC, axis -1) folds per output channel as above; a BN before it folds only when
+// the convolution reads no zero padding ('valid', or a 1x1 kernel) and is not grouped, since the
+// padded zeros would not get the shift t at the borders.
 // Everything else (BN feeding an Add or a Dropout, BN as an output, BN over an axis other than the
 // last, BN next to a shared Dense) stays, and the report says why.
 // All arithmetic is in double, rounded to float once per folded weight.
@@ -25,11 +29,12 @@
 
 namespace keel {
 
-// One BN call folded into one Dense (a BN before two Dense heads gives two entries).
+// One BN call folded into one Dense or Conv2D (a BN before two Dense heads gives two entries).
 struct BnFold {
   std::string bn_layer;     // "batch_normalization"
-  std::string dense_layer;  // "dense"
-  bool into_previous;       // true: folded into the Dense before it; false: the one after it
+  std::string dense_layer;  // the layer it folded into: "dense", "conv2d"
+  bool into_previous;       // true: folded into the layer before it; false: the one after it
+  std::string into_class = "Dense";  // "Dense" or "Conv2D"
 };
 
 struct BnKept {
