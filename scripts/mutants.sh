@@ -29,11 +29,13 @@ mutants=(
   'src/io/functional_config.cpp|s/while (replay_next_call(entry)) progress = true;/while (replay_next_call(entry)) {}/|FunctionalConfig*|config reader does one pass: a call reading a later layer is lost'
   'src/model/fit.cpp|s/  if (gradient_scale != 1.0) {/  if (false) {/|MultiIoTraining.*|loss_weights ignored in the gradients'
   'src/model/fit.cpp|s/total += o.weight \* loss_sum;/total += loss_sum;/|MultiIoTraining.*|logged total loss ignores loss_weights'
+  'src/model/fit.cpp|s/    validation = TrainingData::of(options.validation_xs, options.validation_ys);/    (void)0;/|MultiIoTraining.*|fit(xs, ys) ignores validation_xs \/ validation_ys (no val_ logs)'
   # Deployment on graphs (issue 12)
   'src/io/checkpoint.cpp|s/    layer->load_state(state);/    (void)state;/|Checkpoint.*|restore reads the layer states but never gives them to the layers (Dropout masks diverge after resume)'
   'src/deploy/fold_batch_norm.cpp|s/    if (n != bn_node)/    if (false)/|FoldBatchNorm*|BN folds back into a Dense whose output also feeds other layers (the skip path changes)'
   'src/deploy/fold_batch_norm.cpp|s/  if (calls == 1) return "";/  return "";/|FoldBatchNorm*|BN folds into a shared Dense (its other calls change)'
   'src/deploy/onnx_emitters.cpp|s/cat.axis() < 0 ? cat.axis() + rank : cat.axis()/cat.axis() < 0 ? cat.axis() + rank - 1 : cat.axis()/|OnnxInterop.*|ONNX Concat on the axis before the one Keras joins'
+  'src/deploy/fold_batch_norm.cpp|s/  const auto calls_folded = static_cast<int64_t>(bypass_.size());/  const auto calls_folded = static_cast<int64_t>(folded_.size());/|FoldBatchNorm*|calls_folded counts fold entries (a BN folded into two heads counts twice)'
   # Fixup (issue 12, part 3)
   'src/model/fixup.cpp|s/static_cast<double>(2 \* m - 2)/static_cast<double>(2 * m)/|Fixup.*|branch layers scaled by L^(-1/2m) instead of L^(-1/(2m-2))'
   'src/model/fixup.cpp|s/for (Variable\& v : classifier->variables()) fill(v, 0.0f);//|Fixup.*|the classifier keeps its Glorot weights (not zeroed)'
