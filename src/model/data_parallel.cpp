@@ -1,5 +1,6 @@
 #include "data_parallel.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "keel/core/error.h"
@@ -36,12 +37,15 @@ void check_ranks_agree(const Communicator& comm,
   }
 }
 
-void check_every_rank_has_rows(const Model& model, const Communicator& comm, int64_t smallest_batch,
-                               const std::string& what) {
+void check_every_rank_has_rows(const Model& model, const Communicator& comm, const char* what,
+                               int64_t samples, int64_t batch_size) {
+  const int64_t smallest_batch =
+      samples % batch_size != 0 ? samples % batch_size : std::min(batch_size, samples);
   if (comm.size() == 1 || smallest_batch >= comm.size()) return;
   for (const auto& layer : model.layers()) {
-    KEEL_CHECK(!layer->synchronizes_ranks(), "data-parallel training: ", what, " has a batch of ",
-               smallest_batch, " samples for ", comm.size(), " ranks, but layer '", layer->name(),
+    KEEL_CHECK(!layer->synchronizes_ranks(), "data-parallel training: ", what, " (", samples,
+               " samples, batch size ", batch_size, ") has a batch of ", smallest_batch,
+               " samples for ", comm.size(), " ranks, but layer '", layer->name(),
                "' of model '", model.name(), "' (", layer->class_name(),
                ", synchronized) needs at least one sample on every rank in every step; choose a "
                "batch size that leaves no batch smaller than ", comm.size());

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <string>
 #include <utility>
 
 #include "keel/dist/communicator.h"
@@ -29,10 +28,11 @@ void check_ranks_agree(const Communicator& comm,
 // Rank 0's variables (all, trainable or not) and optimizer slots, to every rank: replicas start
 // equal whatever each rank initialised or resumed from.
 // A layer that synchronizes the ranks (synchronized BatchNormalization) needs rows on every rank
-// in every training step: throws keel::Error (on every rank alike) when `smallest_batch`, the
-// smallest global batch of `what`, has fewer rows than there are ranks.
-void check_every_rank_has_rows(const Model& model, const Communicator& comm, int64_t smallest_batch,
-                               const std::string& what);
+// in every training step: throws keel::Error (on every rank alike) when the smallest global batch
+// of `what` (`samples` in batches of `batch_size`, the last one partial) has fewer rows than there
+// are ranks. Allocates nothing when it passes (train_on_batch calls it every step).
+void check_every_rank_has_rows(const Model& model, const Communicator& comm, const char* what,
+                               int64_t samples, int64_t batch_size);
 
 void broadcast_training_state(Model& model, Optimizer& optimizer, const Communicator& comm);
 

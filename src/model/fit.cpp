@@ -284,9 +284,7 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
                            {"initial_epoch", options.initial_epoch},
                            {"shuffle", options.shuffle ? 1 : 0},
                            {"seed", static_cast<int64_t>(options.seed & 0xffffffff)}});
-  check_every_rank_has_rows(*this, comm, n % bs != 0 ? n % bs : std::min(bs, n),
-                            "the training data (" + std::to_string(n) + " samples, batch_size " +
-                                std::to_string(bs) + ")");
+  check_every_rank_has_rows(*this, comm, "the training data", n, bs);
   broadcast_training_state(*this, *t.optimizer, comm);
 
   std::vector<std::shared_ptr<Callback>> callbacks;
@@ -368,7 +366,7 @@ Logs Model::train_on_batch(std::span<const Tensor> xs, std::span<const Tensor> y
   // Data-parallel like fit: every rank passes the whole batch and computes its own rows.
   const Communicator& comm = communicator();
   check_ranks_agree(comm, {{"the train_on_batch batch size", data.size()}});
-  check_every_rank_has_rows(*this, comm, data.size(), "the train_on_batch batch");
+  check_every_rank_has_rows(*this, comm, "the train_on_batch batch", data.size(), data.size());
   const RankRows rows = rank_rows(0, data.size(), comm);
   data.gather(nullptr, rows.first, rows.count, t.x_pointers, t.y_pointers);
   t.reset_metrics();
