@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds keel and runs every test (unit, golden, CLI, examples).
-#   ./test.sh               the full suite (Release build), ~5 min on 2 cores
-#   ./test.sh --sanitize    also build and run the suite under ASan + UBSan (+ ~10 min)
-#   ./test.sh --fuzz        also a 20 s smoke run of every libFuzzer target (clang; + ~5 min)
+#   ./test.sh               the full suite (Release build): ~12 min on 2 cores from a clean clone
+#   ./test.sh --sanitize    also build and run the suite under ASan + UBSan (+ up to ~30 min)
+#   ./test.sh --fuzz        also a 20 s smoke run of every libFuzzer target (clang; + up to ~17 min)
+# (Measured 2026-12-01 on a clean clone, `.ci/run` 48 min in all while another build shared the
+# machine; the stages are shorter on a quiet one.)
 # CI (.ci/run) runs all three; locally the plain suite stays fast and the rest is opt-in.
 # docs/errors.md explains the sanitizer options and suppressions below.
 set -euo pipefail

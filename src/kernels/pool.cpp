@@ -61,8 +61,8 @@ void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
       g, x, y, 0.0f, [](float acc, float v) { return acc + v; },
       [c](float* out, const Window& win) {
         // Keras 'same' padding: the divisor counts only the cells inside the input.
-        const float count = static_cast<float>(win.cells());
-        for (int64_t k = 0; k < c; ++k) out[k] /= count;
+        const float cells = static_cast<float>(win.cells());
+        for (int64_t k = 0; k < c; ++k) out[k] /= cells;
       });
 }
 
