@@ -133,9 +133,13 @@ std::vector<VariableSpec> BatchNormalization::variable_specs() const {
   return specs;
 }
 
+const Communicator* BatchNormalization::sync_comm_of(const Context& ctx) const {
+  return options_.synchronized && ctx.comm != nullptr && ctx.comm->size() > 1 ? ctx.comm : nullptr;
+}
+
 void BatchNormalization::forward(const Context& ctx, std::span<const TensorRef> x,
                                  std::span<const TensorRef> y) {
-  sync_comm_ = options_.synchronized && ctx.comm != nullptr && ctx.comm->size() > 1 ? ctx.comm : nullptr;
+  sync_comm_ = sync_comm_of(ctx);
   UnaryLayer::forward(ctx, x, y);
   sync_comm_ = nullptr;
 }
@@ -143,7 +147,7 @@ void BatchNormalization::forward(const Context& ctx, std::span<const TensorRef> 
 void BatchNormalization::backward(const Context& ctx, std::span<const TensorRef> x,
                                   std::span<const TensorRef> y, std::span<const TensorRef> dy,
                                   std::span<const TensorRef> dx, Write write) {
-  sync_comm_ = options_.synchronized && ctx.comm != nullptr && ctx.comm->size() > 1 ? ctx.comm : nullptr;
+  sync_comm_ = sync_comm_of(ctx);
   UnaryLayer::backward(ctx, x, y, dy, dx, write);
   sync_comm_ = nullptr;
 }

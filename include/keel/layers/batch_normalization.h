@@ -115,6 +115,8 @@ class BatchNormalization : public UnaryLayer {
   // Non-contiguous axes: x is permuted to (batch, other axes..., normalised axes...) first.
   void permute_in(const float* x, float* xt, int64_t batch) const;
   void permute_out(const float* yt, float* y, int64_t batch) const;
+  // ctx.comm when this layer is synchronized and the job has more than one rank, else nullptr.
+  const Communicator* sync_comm_of(const Context& ctx) const;
   // mean_, var_ of the global batch from this rank's (outer, channels_, inner_) rows; returns the
   // global number of values per channel.
   int64_t synchronized_stats(const float* x, int64_t outer);
