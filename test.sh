@@ -24,6 +24,8 @@ scripts/install-deps.sh "${deps[@]}"
 scripts/check_layering.sh
 scripts/build.sh build Release
 (cd build && ctest --output-on-failure -j2 --timeout 600)
+# The Python package (issue 16): pip-installed into a fresh virtual environment, then pytest.
+scripts/python_tests.sh build
 if ((sanitize)); then
   # RelWithDebInfo: -O2 keeps the GEMM-heavy golden tests fast enough under ASan; -g1 (line tables
   # only) keeps file:line in the reports at a fraction of full -g's compile and link time.

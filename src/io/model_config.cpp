@@ -142,6 +142,14 @@ std::unique_ptr<Layer> create_layer(const json& entry, const std::string& where)
   }
 }
 
+}  // namespace model_config_detail
+
+std::unique_ptr<Layer> layer_from_config(const std::string& class_name, const nlohmann::json& config) {
+  return model_config_detail::create_layer({{"class_name", class_name}, {"config", config}}, class_name);
+}
+
+namespace model_config_detail {
+
 std::string model_name(const json& config, const std::string& source) {
   if (!config.contains("name") || config["name"].is_null()) return {};
   KEEL_CHECK(config["name"].is_string(), source, ": model 'name' must be a string, got ",

@@ -57,16 +57,19 @@ class RegressionLoss final : public Loss {
     }
     return {};
   }
+  // y_true is (batch, width), or (batch, 1) broadcast over every output: Keras's fit expands
+  // class ids (N,) to (N, 1) and the loss broadcasts them (the seed's loss="mse" on a softmax).
   double compute(const LossBatch& b, float* grad, bool* grad_wrt_logits) const override {
-    check_dims(b, *this, b.width);
+    check_dims(b, *this, b.true_width == 1 ? 1 : b.width);
     if (grad_wrt_logits) *grad_wrt_logits = false;
     const int64_t n = b.batch * b.width;
     // d(mean over batch of mean over width) / d y_pred = per-element derivative / (batch*width).
     const float inv_count = b.batch > 0 ? 1.0f / static_cast<float>(n) : 0.0f;
+    const bool broadcast = b.true_width == 1 && b.width > 1;
     constexpr float delta = 1.0f;
     double total = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-      const float e = b.y_pred[i] - b.y_true[i];
+      const float e = b.y_pred[i] - b.y_true[broadcast ? i / b.width : i];
       const float a = std::fabs(e);
       float value = 0.0f, derivative = 0.0f;
       switch (kind_) {

@@ -44,7 +44,7 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
-void Model::append_layer(std::unique_ptr<Layer> layer) {
+void Model::append_layer(std::shared_ptr<Layer> layer) {
   layer->ensure_name();
   KEEL_CHECK(!built_, "model '", name_, "': cannot add layer '", layer->name(),
              "' after the model was built");

@@ -24,7 +24,8 @@ std::string printf_string(const char* format, auto... args) {
 bool is_terminal(const std::ostream& out) {
   if (&out == &std::cout) return isatty(STDOUT_FILENO);
   if (&out == &std::cerr) return isatty(STDERR_FILENO);
-  return false;
+  const auto* aware = dynamic_cast<const TerminalAwareStreamBuf*>(out.rdbuf());
+  return aware != nullptr && aware->is_terminal();
 }
 
 Progbar::Progbar(int64_t target, int verbose, std::ostream& out, bool dynamic_display,

@@ -8,7 +8,9 @@ Independent implementation: PyTorch autograd in float64 on float32 inputs.
       sparse:       sparse_softmax_cross_entropy_with_logits(log(clip(p, eps, 1-eps)))
       binary:       c = clip(p, eps, 1-eps); -(t log(c+eps) + (1-t) log(1-c+eps))
     torch.clamp's gradient (zero strictly outside the bounds) matches tf.clip_by_value's;
-  * mse / mae / huber use F.mse_loss / F.l1_loss / F.huber_loss(delta=1), reduction mean.
+  * mse / mae / huber use F.mse_loss / F.l1_loss / F.huber_loss(delta=1), reduction mean; a
+    width-1 y_true is broadcast over the outputs as Keras does (checked against tf.keras by
+    tools/golden/loss_broadcast_check.py).
 Each case records the SUM of per-sample losses and d(mean loss)/d(input).
 
 Run:  /usr/bin/python3 tools/golden/losses_golden.py  (writes tests/data/losses/losses_golden.json)
@@ -127,6 +129,15 @@ def main():
     cases.append(case("mae", "mae", yp, yt, reg(F.l1_loss)))
     cases.append(case("huber", "huber", yp, yt,
                       reg(lambda x, t, reduction: F.huber_loss(x, t, reduction=reduction, delta=1.0))))
+    # Keras broadcasts a width-1 y_true over every output for these losses (LossFunctionWrapper
+    # expands y_true (N,) to (N, 1) before the mean over the last axis): the seed compiles
+    # loss="mse" for a 10-way softmax and fits it on class ids.
+    yt1 = f32(rng.integers(0, 10, size=(6, 1)))
+    bcast = lambda f: (lambda x, t: f(x, t.expand_as(x), reduction="none").mean(dim=1))
+    cases.append(case("mse_broadcast_true", "mse", yp, yt1, bcast(F.mse_loss)))
+    cases.append(case("mae_broadcast_true", "mae", yp, yt1, bcast(F.l1_loss)))
+    cases.append(case("huber_broadcast_true", "huber", yp, yt1,
+                      bcast(lambda x, t, reduction: F.huber_loss(x, t, reduction=reduction, delta=1.0))))
 
     out_dir = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "losses")
     os.makedirs(out_dir, exist_ok=True)

@@ -43,6 +43,11 @@ Model model_from_json(const std::string& json_text, const std::string& source_na
 Model model_from_config(const nlohmann::json& document, const std::string& source_name,
                              uint64_t seed = 42);
 
+// One layer from its Keras class name and get_config() dict, through the registry every config
+// reader uses (what keras.layers.deserialize does; the Python front end builds layers this way).
+// Keys left out take Keras's defaults. Errors are keel::Error prefixed with "<class_name>".
+std::unique_ptr<Layer> layer_from_config(const std::string& class_name, const nlohmann::json& config);
+
 // Reads and parses the file; errors name the path (missing, unreadable, invalid JSON with line and
 // column).
 Model load_model_config(const std::filesystem::path& path, uint64_t seed = 42);

@@ -198,7 +198,7 @@ class Model {
   // An empty Sequential model (layers come from Sequential::add).
   struct SequentialTag {};
   Model(SequentialTag, std::string name);
-  void append_layer(std::unique_ptr<Layer> layer);
+  void append_layer(std::shared_ptr<Layer> layer);
 
  private:
   struct Plan;

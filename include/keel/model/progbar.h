@@ -49,7 +49,15 @@ class Progbar {
   size_t total_width_ = 0;
 };
 
-// True when `out` is std::cout/std::cerr attached to a terminal.
+// A stream buffer that knows whether its text ends up on a terminal: the Python front end's
+// buffer over sys.stdout (a terminal, or a notebook that redraws "\r" lines as Keras assumes).
+class TerminalAwareStreamBuf : public std::streambuf {
+ public:
+  virtual bool is_terminal() const = 0;
+};
+
+// True when `out` is std::cout/std::cerr attached to a terminal, or writes through a
+// TerminalAwareStreamBuf that says so: the progress bar then redraws its line in place.
 bool is_terminal(const std::ostream& out);
 
 }  // namespace keel

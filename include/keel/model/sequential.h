@@ -30,6 +30,8 @@ class Sequential : public Model {
     append_layer(std::make_unique<L>(std::move(layer)));
   }
   void add(std::unique_ptr<Layer> layer) { append_layer(std::move(layer)); }
+  // A layer also held elsewhere (the Python front end's layer objects).
+  void add(std::shared_ptr<Layer> layer) { append_layer(std::move(layer)); }
 };
 
 }  // namespace keel

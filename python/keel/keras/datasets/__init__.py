@@ -1,0 +1,3 @@
+from . import fashion_mnist
+
+__all__ = ["fashion_mnist"]

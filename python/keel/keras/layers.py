@@ -1,0 +1,382 @@
+"""keras.layers: every keel layer with Keras's class name, arguments and defaults.
+
+A layer is created in C++ from its Keras config (the registry keel's config files load through),
+so arguments are validated there and errors carry keel's messages: an unknown keyword argument is
+a TypeError (as in Keras), a bad value a ValueError.
+"""
+import json
+import weakref
+
+import numpy as np
+
+from .. import _keel
+from . import initializers
+
+# C++ layer address -> its Python object, so that model.layers[i] is the object the user made.
+_wrappers = weakref.WeakValueDictionary()
+
+# Keyword arguments every Keras layer takes; keel reads them from the config.
+_BASE_KWARGS = ("name", "trainable", "input_shape", "batch_input_shape", "input_dim", "batch_size", "dtype")
+
+
+def _config_value(value):
+    if isinstance(value, initializers.Initializer):
+        return value._keras_config()
+    if isinstance(value, tuple):
+        return [_config_value(v) for v in value]
+    if isinstance(value, list):
+        return [_config_value(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _pair(value):
+    """Keras's normalize_tuple for 2-D arguments: 3 -> (3, 3)."""
+    return (value, value) if isinstance(value, (int, np.integer)) else value
+
+
+class Variable:
+    """A layer variable: name ("dense/kernel:0"), shape, trainable, numpy(), assign()."""
+
+    def __init__(self, layer, index, name, shape, trainable):
+        self._layer, self._index = layer, index
+        self.name, self.shape, self.trainable = name, tuple(shape), trainable
+        self.dtype = "float32"
+
+    def numpy(self):
+        return self._layer._cpp.variable_numpy(self._index)
+
+    def assign(self, value):
+        self._layer._cpp.assign_variable(self._index, np.ascontiguousarray(value, dtype=np.float32))
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        value = self.numpy()
+        return value if dtype is None else value.astype(dtype)
+
+    def __repr__(self):
+        return f"<keel.Variable '{self.name}' shape={self.shape} dtype=float32, numpy=\n{self.numpy()!r}>"
+
+
+def assign_all(owner, variables, values):
+    """set_weights of a layer or model: one array per variable, in `variables` order."""
+    if len(values) != len(variables):
+        raise ValueError(f"{owner} expects {len(variables)} weight array(s), but the weights list has {len(values)}")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+class KerasTensor:
+    """A symbolic tensor of the functional API (keras.Input(...) or a layer's output)."""
+
+    def __init__(self, cpp):
+        self._cpp = cpp
+
+    @property
+    def shape(self):
+        return self._cpp.shape
+
+    @property
+    def dtype(self):
+        return "float32"
+
+    def __repr__(self):
+        return (f"<KerasTensor: shape={self.shape} dtype=float32 (created by layer "
+                f"'{self._cpp.layer.name}')>")
+
+
+class Layer:
+    """Base class of keel.keras layers (not subclassable with a Python call(): keel runs in C++)."""
+
+    _class_name = None
+
+    def _create(self, config, kwargs):
+        for key in kwargs:
+            if key not in _BASE_KWARGS:
+                raise TypeError(f"{type(self).__name__}: keyword argument not understood: '{key}'")
+        config = dict(config)
+        config.update(kwargs)
+        if "input_dim" in config:  # Keras: Dense(10, input_dim=4) is input_shape=(4,)
+            config["input_shape"] = (config.pop("input_dim"),)
+        if "batch_size" in config:
+            raise ValueError(f"{type(self).__name__}: batch_size={config['batch_size']!r}: keel takes the "
+                             "batch size at fit time; leave it unset")
+        text = json.dumps({k: _config_value(v) for k, v in config.items() if v is not None})
+        try:
+            cpp = _keel.make_layer(self._class_name or type(self).__name__, text)
+        except ValueError as error:
+            if "unknown argument" in str(error):
+                raise TypeError(str(error)) from None
+            raise
+        self._attach(cpp)
+
+    def _attach(self, cpp):
+        self._cpp = cpp
+        self._models = weakref.WeakSet()
+        _wrappers[cpp.address] = self
+
+    @staticmethod
+    def _wrap(cpp):
+        """The Python object of a C++ layer (made here when C++ created it, e.g. load_model)."""
+        existing = _wrappers.get(cpp.address)
+        if existing is not None and existing._cpp is cpp:
+            return existing
+        cls = globals().get(cpp.class_name)
+        if not (isinstance(cls, type) and issubclass(cls, Layer)):
+            cls = Layer
+        layer = cls.__new__(cls)
+        layer._attach(cpp)
+        return layer
+
+    # ---- Keras attributes ----
+    @property
+    def name(self):
+        return self._cpp.name
+
+    @property
+    def trainable(self):
+        return self._cpp.trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._cpp.trainable = bool(value)
+
+    @property
+    def built(self):
+        return self._cpp.built
+
+    @property
+    def dtype(self):
+        return "float32"
+
+    @property
+    def output_shape(self):
+        shapes = self._cpp.output_shapes()
+        if not shapes:
+            raise AttributeError(f"The layer '{self.name}' has never been called and thus has no defined "
+                                 "output shape.")
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def _all_variables(self):
+        for model in list(self._models):
+            model._build_if_possible()
+        return [Variable(self, i, name, shape, trainable)
+                for i, (name, shape, trainable, has_value) in enumerate(self._cpp.variable_info()) if has_value]
+
+    @property
+    def trainable_weights(self):
+        return [v for v in self._all_variables() if v.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [v for v in self._all_variables() if not v.trainable]
+
+    @property
+    def weights(self):
+        """Keras order: trainable variables, then non-trainable ones."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        assign_all(f"Layer '{self.name}'", self.weights, weights)
+
+    def count_params(self):
+        return int(sum(np.prod(v.shape, dtype=np.int64) for v in self.weights))
+
+    def get_config(self):
+        return json.loads(self._cpp.get_config_json())
+
+    def __call__(self, inputs, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: call arguments {sorted(kwargs)} are not supported by keel")
+        many = isinstance(inputs, (list, tuple))
+        tensors = list(inputs) if many else [inputs]
+        if not tensors or not all(isinstance(t, KerasTensor) for t in tensors):
+            raise TypeError(f"{type(self).__name__} '{self.name}': keel layers are called on symbolic tensors "
+                            "(keras.Input(...) or another layer's output); to compute on arrays, build a Model "
+                            "and call predict()")
+        return KerasTensor(self._cpp([t._cpp for t in tensors]))
+
+    def __repr__(self):
+        return f"<keel.keras.layers.{type(self).__name__} name={self.name}>"
+
+
+class InputLayer(Layer):
+    """Made by keras.Input; appears in a functional model's layers."""
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):
+    """keras.Input(shape=(28, 28)): a symbolic input, the batch dimension left out."""
+    if kwargs:
+        raise TypeError(f"Input: keyword argument not understood: {sorted(kwargs)}")
+    if shape is None:
+        raise ValueError("Input: please provide shape= (the sample shape without the batch dimension)")
+    if batch_size is not None:
+        raise ValueError(f"Input: batch_size={batch_size!r}: keel takes the batch size at fit time")
+    if dtype not in (None, "float32", np.float32):
+        raise ValueError(f"Input: dtype {dtype!r} is not supported; keel computes in float32")
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    tensor = _keel.Input([int(d) for d in shape], name or "")
+    Layer._wrap(tensor.layer)
+    return KerasTensor(tensor)
+
+
+class Dense(Layer):
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        self._create(dict(units=units, activation=activation, use_bias=use_bias,
+                          kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                          kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                          bias_constraint=bias_constraint), kwargs)
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs):
+        self._create(dict(activation=activation), kwargs)
+
+
+class BatchNormalization(Layer):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+        config = dict(axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,
+                      beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+                      moving_mean_initializer=moving_mean_initializer,
+                      moving_variance_initializer=moving_variance_initializer,
+                      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        if synchronized:  # Keras 3's argument; written only when set, as keel's configs do
+            config["synchronized"] = True
+        self._create(config, kwargs)
+
+
+class Dropout(Layer):
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        self._create(dict(rate=rate, noise_shape=noise_shape, seed=seed), kwargs)
+
+
+class Flatten(Layer):
+    def __init__(self, data_format=None, **kwargs):
+        self._create(dict(data_format=data_format), kwargs)
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs):
+        self._create(dict(target_shape=tuple(target_shape)), kwargs)
+
+
+class Conv2D(Layer):
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        self._create(dict(filters=filters, kernel_size=_pair(kernel_size), strides=_pair(strides),
+                          padding=padding, data_format=data_format, dilation_rate=_pair(dilation_rate),
+                          groups=groups, activation=activation, use_bias=use_bias,
+                          kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                          kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                          bias_constraint=bias_constraint), kwargs)
+
+
+class DepthwiseConv2D(Layer):
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        self._create(dict(kernel_size=_pair(kernel_size), strides=_pair(strides), padding=padding,
+                          depth_multiplier=depth_multiplier, data_format=data_format,
+                          dilation_rate=_pair(dilation_rate), activation=activation, use_bias=use_bias,
+                          depthwise_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+                          depthwise_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
+                          activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
+                          bias_constraint=bias_constraint), kwargs)
+
+
+class _Pooling2D(Layer):
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        self._create(dict(pool_size=_pair(pool_size), strides=_pair(strides) if strides is not None else None,
+                          padding=padding, data_format=data_format), kwargs)
+
+
+class MaxPooling2D(_Pooling2D):
+    pass
+
+
+class AveragePooling2D(_Pooling2D):
+    pass
+
+
+class _GlobalPooling2D(Layer):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        self._create(dict(data_format=data_format, keepdims=keepdims), kwargs)
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    pass
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    pass
+
+
+class ZeroPadding2D(Layer):
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        if isinstance(padding, (int, np.integer)):
+            padding = ((padding, padding), (padding, padding))
+        elif all(isinstance(p, (int, np.integer)) for p in padding):
+            padding = ((padding[0], padding[0]), (padding[1], padding[1]))
+        self._create(dict(padding=padding, data_format=data_format), kwargs)
+
+
+class _Merge(Layer):
+    def __init__(self, **kwargs):
+        self._create({}, kwargs)
+
+
+class Add(_Merge):
+    pass
+
+
+class Subtract(_Merge):
+    pass
+
+
+class Multiply(_Merge):
+    pass
+
+
+class Average(_Merge):
+    pass
+
+
+class Maximum(_Merge):
+    pass
+
+
+class Minimum(_Merge):
+    pass
+
+
+class Concatenate(Layer):
+    def __init__(self, axis=-1, **kwargs):
+        self._create(dict(axis=axis), kwargs)
+
+
+# Keras's aliases.
+MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
+Convolution2D = Conv2D
+GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D

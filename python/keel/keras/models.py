@@ -1,0 +1,379 @@
+"""keras.Model (functional), keras.Sequential, load_model, model_from_json."""
+import json
+import math
+import os
+
+import numpy as np
+
+from .. import _keel
+from . import callbacks as callbacks_module
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from . import utils
+from .layers import KerasTensor, Layer, assign_all
+
+
+def _as_array(value, what):
+    """float32 and uint8 C-contiguous arrays pass as they are (keel reads them in place); other
+    dtypes are converted to float32, as Keras casts its inputs."""
+    array = np.asarray(value)
+    if array.dtype == np.float32 or array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected numeric data, got an array of dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _as_arrays(value, what):
+    if isinstance(value, (list, tuple)):
+        return [_as_array(v, what) for v in value]
+    return [_as_array(value, what)]
+
+
+def _batch_size(batch_size, what="batch_size"):
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"{what} must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _verbose(verbose):
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _unsupported(**arguments):
+    for name, (value, default) in arguments.items():
+        if value is not default and value != default:
+            raise ValueError(f"{name}={value!r} is not supported by keel; leave it at {default!r}")
+
+
+class Model:
+    """keras.Model(inputs, outputs, name): a functional model over keras.Input tensors."""
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model: keyword argument not understood: {sorted(kwargs)}")
+        if inputs is None or outputs is None:
+            raise TypeError("Model: subclassing keras.Model is not supported by keel; build a functional "
+                            "model with Model(inputs, outputs) or use Sequential")
+        ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        for t in ins + outs:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"Model: inputs and outputs must be symbolic tensors (keras.Input(...) and layer "
+                                f"outputs), got {t!r}")
+        self._init_common()
+        self._cpp = _keel.make_functional([t._cpp for t in ins], [t._cpp for t in outs], name or "")
+        self._attach_layers()
+
+    def _init_common(self):
+        self.optimizer = None
+        self.history = None
+        self._compiled = False
+
+    @classmethod
+    def _from_native(cls, cpp):
+        model = (Sequential if cpp.class_name == "Sequential" else Model).__new__(
+            Sequential if cpp.class_name == "Sequential" else Model)
+        model._init_common()
+        if isinstance(model, Sequential):
+            model._name = cpp.name
+            model._layers = None
+        model._cpp = cpp
+        model._attach_layers()
+        return model
+
+    def _attach_layers(self):
+        for layer in self.layers:
+            layer._models.add(self)
+
+    def _native(self):
+        return self._cpp
+
+    def _build_if_possible(self):
+        native = self._native()
+        if not native.built:
+            try:
+                native.build(None, utils.random_seed())
+            except ValueError:
+                pass
+
+    def _built_native(self):
+        native = self._native()
+        if not native.built:
+            try:
+                native.build(None, utils.random_seed())
+            except ValueError as error:
+                raise ValueError("This model has not yet been built. Build the model first by calling `build()` "
+                                 f"or by giving the first layer an input_shape. ({error})") from None
+        return native
+
+    # ---- structure ----
+    @property
+    def name(self):
+        return self._native().name
+
+    @property
+    def layers(self):
+        return [Layer._wrap(c) for c in self._native().layers]
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
+
+    @property
+    def built(self):
+        return self._native().built
+
+    def build(self, input_shape=None):
+        shape = None if input_shape is None else [int(d) for d in list(input_shape)[1:]]
+        self._native().build(shape, utils.random_seed())
+
+    def _weights_in_keras_order(self):
+        self._built_native()
+        trainable, frozen = [], []
+        for layer in self.layers:
+            trainable += layer.trainable_weights
+            frozen += layer.non_trainable_weights
+        return trainable, frozen
+
+    @property
+    def weights(self):
+        trainable, frozen = self._weights_in_keras_order()
+        return trainable + frozen
+
+    variables = weights
+
+    @property
+    def trainable_weights(self):
+        return self._weights_in_keras_order()[0]
+
+    trainable_variables = trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        return self._weights_in_keras_order()[1]
+
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        assign_all(f"Model '{self.name}'", self.weights, weights)
+
+    def count_params(self):
+        return self._built_native().count_params()
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        _unsupported(line_length=(line_length, None), positions=(positions, None),
+                     expand_nested=(expand_nested, False), show_trainable=(show_trainable, False),
+                     layer_range=(layer_range, None))
+        text = self._built_native().summary()
+        print_fn = print_fn or print
+        for line in text.rstrip("\n").split("\n"):
+            print_fn(line)
+
+    def to_json(self, **kwargs):
+        return self._built_native().to_json()
+
+    def get_config(self):
+        return json.loads(self.to_json())["config"]
+
+    @property
+    def stop_training(self):
+        return self._native().stop_training
+
+    @stop_training.setter
+    def stop_training(self, value):
+        self._native().stop_training = bool(value)
+
+    # ---- training ----
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"compile: keyword argument not understood: {sorted(kwargs)}")
+        _unsupported(weighted_metrics=(weighted_metrics, None), steps_per_execution=(steps_per_execution, None))
+        if loss is None:
+            raise ValueError("compile: keel needs a loss (a Keras loss name or keel.keras.losses object)")
+        native = self._built_native()
+        self.optimizer = optimizers_module.get(optimizer)
+        if isinstance(loss, dict):
+            raise ValueError("compile: a dict of losses is not supported by keel yet; pass a list in output order")
+        resolved = [losses_module.resolve(l) for l in (loss if isinstance(loss, (list, tuple)) else [loss])]
+        from_logits = {f for _, f in resolved}
+        if len(from_logits) > 1:
+            raise ValueError("compile: keel takes one from_logits setting for all outputs")
+        if isinstance(loss_weights, dict):
+            raise ValueError("compile: a dict of loss_weights is not supported by keel yet; pass a list")
+        metric_names = [metrics_module.resolve(m) for m in (metrics or [])]
+        native.compile(self.optimizer._native(), [name for name, _ in resolved],
+                       [float(w) for w in (loss_weights or [])], metric_names, from_logits.pop())
+        self._compiled = True
+
+    def _check_compiled(self, what):
+        if not self._compiled:
+            raise RuntimeError(f"You must compile your model before {what}. Use `model.compile(optimizer, loss)`.")
+
+    def _callback_setup(self, callbacks, params):
+        native_callbacks, python_callbacks = [], []
+        for callback in callbacks or []:
+            if not isinstance(callback, callbacks_module.Callback):
+                raise TypeError(f"callbacks: expected keras.callbacks.Callback objects, got {callback!r}")
+            callback.set_model(self)
+            callback.set_params(params)
+            if isinstance(callback, callbacks_module._Native):
+                native_callbacks.append(callback)
+            else:
+                python_callbacks.append(callback)
+        return native_callbacks, callbacks_module._Dispatcher(python_callbacks)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            max_queue_size=10, workers=1, use_multiprocessing=False):
+        self._check_compiled("training/testing")
+        _unsupported(class_weight=(class_weight, None), sample_weight=(sample_weight, None),
+                     steps_per_epoch=(steps_per_epoch, None), validation_steps=(validation_steps, None),
+                     validation_batch_size=(validation_batch_size, None), validation_freq=(validation_freq, 1))
+        if x is None or y is None:
+            raise ValueError("fit: keel needs x and y arrays (datasets and generators are not supported)")
+        if shuffle not in (True, False):
+            raise ValueError(f"fit: shuffle={shuffle!r} is not supported; use True or False")
+        xs, ys = _as_arrays(x, "x"), _as_arrays(y, "y")
+        args = _keel.FitArguments()
+        args.batch_size, args.epochs, args.initial_epoch = _batch_size(batch_size), int(epochs), int(initial_epoch)
+        args.verbose, args.validation_split, args.shuffle = _verbose(verbose), float(validation_split), bool(shuffle)
+        args.seed = utils.random_seed()
+        samples = len(xs[0]) - int(len(xs[0]) * float(validation_split))
+        params = {"verbose": args.verbose, "epochs": args.epochs, "steps": math.ceil(samples / args.batch_size)}
+        history = callbacks_module.History()
+        history.set_model(self)
+        history.set_params(params)
+        native, dispatcher = self._callback_setup(callbacks, params)
+        native_cpp = [c._native(args) for c in native]
+        if len(xs) == 1 and len(ys) == 1:
+            val_x = val_y = None
+            if validation_data is not None:
+                if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
+                    raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
+                val_x = _as_array(validation_data[0], "validation_data")
+                val_y = _as_array(validation_data[1], "validation_data")
+            epochs_run, items = self._native().fit(xs[0], ys[0], val_x, val_y, args, native_cpp, dispatcher,
+                                                   dispatcher.hooks)
+        else:
+            if validation_data is not None:
+                raise ValueError("fit: validation_data with several inputs or outputs is not supported by keel "
+                                 "yet; use validation_split")
+            epochs_run, items = self._native().fit_many(xs, ys, args, native_cpp, dispatcher, dispatcher.hooks)
+        history.epoch = list(epochs_run)
+        history.history = {key: list(values) for key, values in items}
+        self.history = history
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
+        self._check_compiled("training/testing")
+        _unsupported(sample_weight=(sample_weight, None), steps=(steps, None))
+        if isinstance(x, (list, tuple)) or isinstance(y, (list, tuple)):
+            raise ValueError("evaluate: several inputs or outputs are not supported by keel's Python API yet")
+        xa, ya = _as_array(x, "x"), _as_array(y, "y")
+        params = {"verbose": _verbose(verbose), "epochs": 1, "steps": math.ceil(len(xa) / _batch_size(batch_size))}
+        native, dispatcher = self._callback_setup(callbacks, params)
+        logs = self._native().evaluate(xa, ya, _batch_size(batch_size), _verbose(verbose),
+                                       [c._native(None) for c in native], dispatcher, dispatcher.hooks)
+        if return_dict:
+            return dict(logs)
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10,
+                workers=1, use_multiprocessing=False):
+        _unsupported(steps=(steps, None), callbacks=(callbacks, None))
+        native = self._built_native()
+        if isinstance(x, (list, tuple)):
+            outputs = native.predict_many(_as_arrays(x, "x"), _batch_size(batch_size))
+        elif native.num_outputs > 1:
+            outputs = native.predict_many([_as_array(x, "x")], _batch_size(batch_size))
+        else:
+            return native.predict(_as_array(x, "x"), _batch_size(batch_size))
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("keel models are not callable; use model.predict(x)")
+
+    # ---- saving ----
+    def save(self, filepath, overwrite=True, save_format=None, **kwargs):
+        """Saves the model in the TensorFlow.js Layers format (a directory: model.json + weights),
+        which tf.keras reads through the tfjs converter and TF.js directly."""
+        path = os.fspath(filepath)
+        if path.endswith((".h5", ".keras", ".hdf5")):
+            raise ValueError(f"save: '{path}': keel saves a TF.js Layers directory (model.json and weight "
+                             "shards), not HDF5 or .keras files; give a directory path")
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"save: '{path}' exists and overwrite=False")
+        _keel.save_model(self._built_native(), path)
+
+
+class Sequential(Model):
+    """keras.Sequential([layers], name)."""
+
+    def __init__(self, layers=None, name=None):
+        self._init_common()
+        self._name = name or _keel.unique_layer_name("sequential")
+        self._layers = []
+        self._cpp = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r}")
+        if self._layers is None:  # loaded: take its layers over
+            self._layers = self.layers
+        self._layers.append(layer)
+        self._cpp = None  # rebuilt on next use (weights initialise again, as when Keras rebuilds)
+        layer._models.add(self)
+
+    def _native(self):
+        if self._cpp is None:
+            native = _keel.make_sequential(self._name)
+            for layer in self._layers:
+                native.add(layer._cpp)
+            self._cpp = native
+        return self._cpp
+
+    @property
+    def layers(self):
+        if self._layers is None:
+            return [Layer._wrap(c) for c in self._cpp.layers]
+        return list(self._layers)
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """A model saved by model.save() (or tfjs / `keel train --save`)."""
+    if custom_objects:
+        raise ValueError("load_model: custom_objects are not supported by keel")
+    return Model._from_native(_keel.load_model(os.fspath(filepath)))
+
+
+def model_from_json(json_string, custom_objects=None):
+    if custom_objects:
+        raise ValueError("model_from_json: custom_objects are not supported by keel")
+    return Model._from_native(_keel.model_from_json(json_string, utils.random_seed()))
+
+
+def fold_batch_norm(model):
+    """A new model for inference with BatchNormalization folded into neighbouring Dense / Conv2D
+    layers; `.fold_report` says which BN layers folded and why others did not."""
+    native, report = _keel.fold_batch_norm(model._built_native())
+    folded = Model._from_native(native)
+    folded.fold_report = report
+    return folded

@@ -1,0 +1,17 @@
+"""keras.utils.set_random_seed: the seed of every model built afterwards.
+
+keel initialises a model's variables from one generator seeded when the model is built (default
+42, as `keel train --seed`), so the same seed gives the same weights from Python and the CLI.
+"""
+_seed = 42
+
+
+def set_random_seed(seed):
+    global _seed
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"set_random_seed: seed must be a non-negative int, got {seed!r}")
+    _seed = seed
+
+
+def random_seed():
+    return _seed

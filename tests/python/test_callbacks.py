@@ -1,0 +1,97 @@
+"""Python callbacks called from the C++ training loop; exceptions and Ctrl-C reach the caller."""
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from test_api import blobs, small_model
+
+
+def compiled(keras):
+    model = small_model(keras)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_callback_sees_every_hook_with_logs(keras):
+    events = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            events.append(("train_begin", self.params["epochs"], self.params["steps"]))
+
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(("epoch_end", epoch, sorted(logs)))
+
+        def on_train_batch_end(self, batch, logs=None):
+            events.append(("batch_end", batch))
+
+    x, y = blobs(64)
+    compiled(keras).fit(x, y, batch_size=16, epochs=2, validation_split=0.25, callbacks=[Recorder()], verbose=0)
+    assert events[0] == ("train_begin", 2, 3)
+    assert [e for e in events if e[0] == "batch_end"] == [("batch_end", b) for b in (0, 1, 2)] * 2
+    assert events[-1] == ("epoch_end", 1, ["accuracy", "loss", "val_accuracy", "val_loss"])
+
+
+def test_callback_stops_training(keras):
+    class StopAfterThree(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.stop_training = True
+
+    x, y = blobs()
+    model = compiled(keras)
+    history = model.fit(x, y, batch_size=32, epochs=5, callbacks=[StopAfterThree()], verbose=0)
+    assert model.optimizer.iterations == 3
+    assert history.epoch == [0]
+
+
+def test_exception_in_callback_reaches_the_caller_and_model_stays_usable(keras):
+    class Boom(RuntimeError):
+        pass
+
+    def explode(epoch, logs):
+        raise Boom(f"epoch {epoch}")
+
+    x, y = blobs()
+    model = compiled(keras)
+    with pytest.raises(Boom, match="epoch 0"):
+        model.fit(x, y, epochs=3, callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=explode)], verbose=0)
+    assert model.optimizer.iterations == 8  # the first epoch completed
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+    model.fit(x, y, epochs=1, verbose=0)  # and trains again
+    assert model.optimizer.iterations == 16
+
+
+def test_ctrl_c_stops_fit_after_a_batch_with_keyboard_interrupt(keras):
+    x = np.random.default_rng(0).normal(size=(20000, 4, 2)).astype(np.float32)
+    y = np.zeros(20000, np.uint8)
+    model = compiled(keras)
+    steps = 100 * len(x) // 32
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(x, y, batch_size=32, epochs=100, verbose=0)
+    finally:
+        timer.cancel()
+    done = model.optimizer.iterations
+    assert 0 < done < steps
+    assert np.isfinite(model.predict(x[:10], verbose=0)).all()
+
+
+def test_builtin_callbacks_run_in_cpp(keras, tmp_path):
+    x, y = blobs()
+    model = compiled(keras)
+    history = model.fit(x, y, epochs=30, validation_split=0.25, verbose=0, callbacks=[
+        keras.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0),
+        keras.callbacks.CSVLogger(tmp_path / "log.csv"),
+        keras.callbacks.TensorBoard(tmp_path / "logs"),
+    ])
+    # min_delta 10 means no epoch improves enough: EarlyStopping stops after the second epoch.
+    assert history.epoch == [0, 1]
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(rows) == 3
+    assert any((tmp_path / "logs" / "train").iterdir())
