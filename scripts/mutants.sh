@@ -6,7 +6,9 @@
 #   scripts/mutants.sh            every mutant
 #   scripts/mutants.sh 3 5        only mutants 3 and 5
 # Each entry: file | sed expression (must change the file) | gtest filter | what the bug is.
-# A filter "mpirun:FILTER" runs keel_dist_tests under `mpirun -np 3` instead of keel_tests.
+# A filter "mpirun:FILTER" runs keel_dist_tests under `mpirun -np 3` instead of keel_tests;
+# "pytest:EXPR" installs the Python package and runs `pytest -k EXPR` (scripts/python_tests.sh);
+# "ctest:REGEX" runs the CTest tests matching REGEX (the installed-package tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -81,6 +83,17 @@ mutants=(
   'src/kernels/pool.cpp|s/      g, x, y, -std::numeric_limits<float>::infinity(),/      g, x, y, 0.0f,/|CnnGolden.*:CnnLayers.*|max pooling starts from 0 instead of -inf (padded cells / negative windows)'
   'src/deploy/affine_fold.cpp|s/  if (conv.same_padding() \&\& /  if (false \&\& /|FoldBatchNormCnn.*|BN folds into a following same-padded Conv2D (its zero padding misses the shift)'
   'src/layers/dense.cpp|s/rows_per_sample_ = input_shape().sample_size() \/ fan_in_;/rows_per_sample_ = 1;/|CnnGolden.*|Dense on a rank-4 input transforms only the first row of each sample'
+  # The C++ package and the Python package (issue 16)
+  'cmake/keelConfig.cmake.in|s/^find_dependency(OpenMP)$//|ctest:package.cmake|installed CMake package forgets keel'"'"'s OpenMP dependency (consumers fail to link)'
+  'cmake/keel.pc.in|s/ -lkeel / /|ctest:package.pkg-config|keel.pc does not link libkeel'
+  'src/losses/loss.cpp|s/b.y_true\[broadcast ? i \/ b.width : i\]/b.y_true[broadcast ? i % b.width : i]/|LossGolden.*|MSE broadcasts a width-1 target by output column instead of by row'
+  'python/src/model.cpp|0,/nb::gil_scoped_release release;/s//(void)0;/|pytest:threads_run_while_fit|fit keeps the GIL while C++ trains'
+  'python/src/callbacks.cpp|s/if (PyErr_CheckSignals() != 0) throw nb::python_error();/(void)0;/|pytest:ctrl_c|Ctrl-C is not seen until fit returns'
+  'python/keel/keras/models.py|s/        return np.ascontiguousarray(array)$/        return np.array(array, copy=True)/|pytest:not_copied|float32 and uint8 inputs copied before training'
+  'python/keel/keras/models.py|s/            frozen += layer.non_trainable_weights/            trainable += layer.non_trainable_weights/|pytest:variables_numpy|model.weights in layer order, not Keras'"'"'s trainable-then-non-trainable'
+  'python/keel/keras/callbacks.py|s/    if method is not None and method is not getattr(Callback, hook):/    if False:/|pytest:callback|Python callbacks'"'"' overridden hooks never called'
+  'python/keel/keras/layers.py|s/                raise TypeError(str(error)) from None/                raise/|pytest:unknown_keyword|unknown layer argument raises ValueError, not Keras'"'"'s TypeError'
+  'python/src/callbacks.cpp|s/    if (!out.is_none()) {/    if (false) {/|pytest:progress_go_through_python|progress text bypasses sys.stdout'
 )
 
 selected=("$@")
@@ -107,14 +120,27 @@ done
 rm -rf "$stage"
 cmake -S "$scratch/src" -B "$scratch/build" -DCMAKE_BUILD_TYPE=Release -DKEEL_BUILD_BENCH=OFF >/dev/null
 cmake --build "$scratch/build" -j"$(nproc)" --target keel_tests keel_dist_tests keel >/dev/null
-run_tests() {  # FILTER, or mpirun:FILTER for the data-parallel tests under 3 ranks
-  if [[ $1 == mpirun:* ]]; then
+run_tests() {  # FILTER, mpirun:FILTER, pytest:EXPR or ctest:REGEX (see the top)
+  if [[ $1 == pytest:* ]]; then
+    "$scratch/src/scripts/python_tests.sh" "$scratch/build" -k "${1#pytest:}"
+  elif [[ $1 == ctest:* ]]; then
+    ctest -R "${1#ctest:}" --output-on-failure
+  elif [[ $1 == mpirun:* ]]; then
     env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
       OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo \
       timeout 300 mpirun -np 3 ./keel_dist_tests --gtest_filter="${1#mpirun:}"
   else
     KEEL_BIN="$scratch/build/keel" ./keel_tests --gtest_filter="$1"
   fi
+}
+
+filter_matches() {  # whether FILTER names at least one test (run in the build directory)
+  case $1 in
+    pytest:*) grep -qs "def test_.*${1#pytest:}" "$scratch"/src/tests/python/test_*.py ;;
+    ctest:*) ctest -N -R "${1#ctest:}" | grep -q 'Test *#' ;;
+    mpirun:*) ./keel_dist_tests --gtest_filter="${1#mpirun:}" --gtest_list_tests | grep -q '^  ' ;;
+    *) ./keel_tests --gtest_filter="$1" --gtest_list_tests | grep -q '^  ' ;;
+  esac
 }
 
 # Each filter first runs on the unmutated tree: "caught" means nothing for a filter that matches
@@ -124,9 +150,7 @@ for i in "${!mutants[@]}"; do
   run_one "$((i + 1))" || continue
   IFS='|' read -r _ _ filter _ <<<"${mutants[$i]}"
   [[ -n ${baseline[$filter]+set} ]] && continue
-  binary=keel_tests
-  [[ $filter == mpirun:* ]] && binary=keel_dist_tests
-  if ! (cd "$scratch/build" && ./$binary --gtest_filter="${filter#mpirun:}" --gtest_list_tests | grep -q '^  '); then
+  if ! (cd "$scratch/build" && filter_matches "$filter"); then
     baseline[$filter]="the filter matches no test"
   elif (cd "$scratch/build" && run_tests "$filter" >/dev/null 2>&1); then
     baseline[$filter]=ok

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/python_tests.sh [BUILD_DIR]: the Python package's tests (issue 16), run by ./test.sh.
+# scripts/python_tests.sh [BUILD_DIR [PYTEST_ARGS...]]: the Python package's tests (issue 16), run
+# by ./test.sh (scripts/mutants.sh passes `-k EXPR` to run some).
 # Installs keel (the C++ package) from BUILD_DIR into BUILD_DIR/python/prefix, creates a fresh
 # virtual environment, `pip install`s the keel Python package into it linked against that install
 # (so the library is not compiled a second time; a plain `pip install .` builds it from source),
@@ -7,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$(cd "${1:-build}" && pwd)
+shift $(($# > 0 ? 1 : 0))
 work=$build/python
 rm -rf "$work/venv" "$work/prefix"
 mkdir -p "$work"
@@ -17,4 +19,4 @@ pip=("$work/venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --no-build-isolation \
   -C cmake.define.KEEL_PYTHON_USE_INSTALLED=ON -C "cmake.define.CMAKE_PREFIX_PATH=$work/prefix" \
   -C "build-dir=$work/wheel-build" .
-KEEL_BIN=$build/keel "$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/python
+KEEL_BIN=$build/keel "$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/python "$@"

@@ -55,6 +55,11 @@ def test_variables_numpy_assign_and_weights(keras):
     np.testing.assert_array_equal(kernel.numpy(), value)
     with pytest.raises(ValueError, match=r"shape \(8, 16\)"):
         kernel.assign(np.zeros((16, 8), np.float32))
+    # Keras's model.weights: every layer's trainable variables, then every non-trainable one.
+    assert [v.name for v in model.weights] == [
+        "dense/kernel:0", "dense/bias:0", "batch_normalization/gamma:0", "batch_normalization/beta:0",
+        "dense_1/kernel:0", "dense_1/bias:0", "batch_normalization/moving_mean:0",
+        "batch_normalization/moving_variance:0"]
     weights = model.get_weights()
     assert len(weights) == 8 and model.count_params() == 8 * 16 + 16 + 4 * 16 + 16 * 3 + 3
     model.set_weights([w + 1 for w in weights])

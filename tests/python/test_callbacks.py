@@ -95,3 +95,30 @@ def test_builtin_callbacks_run_in_cpp(keras, tmp_path):
     rows = (tmp_path / "log.csv").read_text().splitlines()
     assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(rows) == 3
     assert any((tmp_path / "logs" / "train").iterdir())
+
+
+def test_other_python_threads_run_while_fit_computes(keras):
+    # fit releases the GIL: a Python thread keeps running during it. (Were the GIL held, the
+    # thread could not execute a line between fit's start and end.)
+    import time
+    x = np.random.default_rng(0).normal(size=(20000, 4, 2)).astype(np.float32)
+    y = np.zeros(20000, np.uint8)
+    model = compiled(keras)
+    ticks, stop = [], threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    model.fit(x, y, batch_size=32, epochs=20, verbose=0)
+    end = time.monotonic()
+    stop.set()
+    thread.join()
+    assert end - start > 0.2, "fit was too short to tell"
+    inside = [t for t in ticks if start + 0.05 < t < end - 0.05]
+    assert len(inside) > 20, f"only {len(inside)} ticks of the other thread during {end - start:.2f} s of fit"
