@@ -1,7 +1,6 @@
 // Models: Sequential and functional, compile / fit / evaluate / predict on NumPy arrays. The GIL
 // is released while C++ trains or predicts; Python callbacks and the progress text take it back.
 #include <nanobind/stl/optional.h>
-#include <nanobind/stl/pair.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -50,10 +49,15 @@ Callbacks with_bridge(Callbacks native, nb::object dispatcher, std::vector<std::
   return native;
 }
 
-nb::list history_items(const keel::History& history) {
+// (epoch indices, [(key, values)], keel's timing: train_seconds, train_samples, step_seconds).
+nb::tuple history_result(const keel::History& history) {
   nb::list items;
   for (const auto& [key, values] : history.history) items.append(nb::make_tuple(key, values));
-  return items;
+  nb::dict timing;
+  timing["train_seconds"] = history.train_seconds;
+  timing["train_samples"] = history.train_samples;
+  timing["step_seconds"] = history.step_seconds;
+  return nb::make_tuple(history.epoch, items, timing);
 }
 
 std::vector<keel::Tensor> tensors_of(const std::vector<AnyArray>& arrays, const char* what) {
@@ -85,8 +89,9 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("num_outputs", &keel::Model::num_outputs)
       .def_rw("stop_training", &keel::Model::stop_training)
       .def("build", [](keel::Model& model, std::optional<std::vector<int64_t>> input_shape, uint64_t seed) {
+        // input_shape: the sample dims; keel's Shape puts the (unknown) batch dimension first.
         std::optional<keel::Shape> shape;
-        if (input_shape) shape = keel::Shape(*input_shape);
+        if (input_shape) shape = keel::Shape::batched(*input_shape);
         model.build(shape, seed);
       }, nb::arg("input_shape").none(), nb::arg("seed"))
       .def("summary", &keel::Model::summary)
@@ -114,7 +119,7 @@ void bind_model(nb::module_& m) {
           nb::gil_scoped_release release;
           history = model.fit(data, std::move(options));
         }
-        return std::make_pair(history.epoch, history_items(history));
+        return history_result(history);
       })
       // Several inputs or outputs: one array each, copied into Tensors.
       .def("fit_many", [](keel::Model& model, const std::vector<AnyArray>& xs, const std::vector<AnyArray>& ys,
@@ -127,7 +132,7 @@ void bind_model(nb::module_& m) {
           nb::gil_scoped_release release;
           history = model.fit(x_tensors, y_tensors, std::move(options));
         }
-        return std::make_pair(history.epoch, history_items(history));
+        return history_result(history);
       })
       .def("evaluate", [](keel::Model& model, const AnyArray& x, const AnyArray& y, int64_t batch_size,
                           int verbose, Callbacks native, nb::object dispatcher, std::vector<std::string> hooks) {

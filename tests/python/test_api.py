@@ -80,6 +80,7 @@ def test_fit_evaluate_predict_learn(keras):
     assert model.evaluate(x, y, verbose=0, return_dict=True) == {"loss": loss, "accuracy": accuracy}
     assert model.predict(x, verbose=0).shape == (256, 3)
     assert model.optimizer.iterations == 10 * 6  # 192 training samples at batch 32
+    assert history.keel_timing["train_samples"] == 10 * 192 and len(history.keel_timing["step_seconds"]) == 60
 
 
 def test_float64_and_int_inputs_are_converted_as_keras_does(keras):
@@ -142,3 +143,18 @@ def test_summary_print_fn_and_progress_go_through_python(keras, capsys):
     out = capsys.readouterr().out
     assert 'Model: "sequential"' in out
     assert "Epoch 2/2\n8/8 - " in out and "loss:" in out
+
+
+def test_a_sequential_without_input_shape_builds_on_its_first_data(keras):
+    # As in Keras: compile before the input shape is known; fit builds for x's sample shape.
+    x, y = blobs()
+    model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(3, activation=keras.activations.softmax)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert not model.built
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.built and model.layers[1].weights[0].shape == (8, 3)
+
+
+def test_python_functions_as_activations_are_refused_with_an_explanation(keras):
+    with pytest.raises(TypeError, match="Python functions cannot run inside keel"):
+        keras.layers.Dense(3, activation=lambda t: t)

@@ -47,3 +47,13 @@ def test_clipnorm_gives_the_seeds_clipped_gradient(keras):
 def test_unclipped_step_is_the_raw_gradient(keras):
     # Guards the two tests above: without clipping the same step moves by the whole gradient.
     np.testing.assert_allclose(_one_step_weights(keras), [0.9, 100.0], rtol=1e-6)
+
+
+def test_readme_python_section_runs():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Python: `from keel import keras`"):]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start:section.index("\n```", start)]
+    assert "from keel import keras" in code and "model.fit(" in code
+    out = run_python(code)
+    assert 'Model: "sequential"' in out and "Total params: 271,346" in out

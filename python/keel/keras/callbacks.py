@@ -60,12 +60,15 @@ class LambdaCallback(Callback):
 
 
 class History(Callback):
-    """What fit() returns: .history (dict of per-epoch lists), .epoch, .params, .model."""
+    """What fit() returns: .history (dict of per-epoch lists), .epoch, .params, .model, and keel's
+    .keel_timing: train_seconds and train_samples (training steps only, no validation) and
+    step_seconds (every step's wall time), as `keel train --report` reports them."""
 
     def __init__(self):
         super().__init__()
         self.history = {}
         self.epoch = []
+        self.keel_timing = {}
 
 
 class _Dispatcher:

@@ -20,6 +20,10 @@ _BASE_KWARGS = ("name", "trainable", "input_shape", "batch_input_shape", "input_
 
 
 def _config_value(value):
+    if callable(value) and not isinstance(value, (str, initializers.Initializer)):
+        raise TypeError(f"{value!r}: keel layers take activations and initializers by Keras name or as "
+                        "keel.keras.activations / keel.keras.initializers objects; Python functions cannot "
+                        "run inside keel's C++ layers")
     if isinstance(value, initializers.Initializer):
         return value._keras_config()
     if isinstance(value, tuple):

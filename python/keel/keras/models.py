@@ -71,7 +71,8 @@ class Model:
     def _init_common(self):
         self.optimizer = None
         self.history = None
-        self._compiled = False
+        self._compile_args = None   # what compile() was given; applied to the native model on use
+        self._compiled_native = None
 
     @classmethod
     def _from_native(cls, cpp):
@@ -99,6 +100,14 @@ class Model:
                 native.build(None, utils.random_seed())
             except ValueError:
                 pass
+
+    def _build_for(self, x):
+        """Keras builds a Sequential without an input shape on its first data: so does keel."""
+        self._build_if_possible()
+        native = self._native()
+        if not native.built and not isinstance(x, list):
+            native.build([int(d) for d in x.shape[1:]], utils.random_seed())
+        return native
 
     def _built_native(self):
         native = self._native()
@@ -132,6 +141,7 @@ class Model:
         return self._native().built
 
     def build(self, input_shape=None):
+        """Keras's build(input_shape): the shape includes the batch dimension (None)."""
         shape = None if input_shape is None else [int(d) for d in list(input_shape)[1:]]
         self._native().build(shape, utils.random_seed())
 
@@ -203,7 +213,6 @@ class Model:
         _unsupported(weighted_metrics=(weighted_metrics, None), steps_per_execution=(steps_per_execution, None))
         if loss is None:
             raise ValueError("compile: keel needs a loss (a Keras loss name or keel.keras.losses object)")
-        native = self._built_native()
         self.optimizer = optimizers_module.get(optimizer)
         if isinstance(loss, dict):
             raise ValueError("compile: a dict of losses is not supported by keel yet; pass a list in output order")
@@ -214,13 +223,24 @@ class Model:
         if isinstance(loss_weights, dict):
             raise ValueError("compile: a dict of loss_weights is not supported by keel yet; pass a list")
         metric_names = [metrics_module.resolve(m) for m in (metrics or [])]
-        native.compile(self.optimizer._native(), [name for name, _ in resolved],
-                       [float(w) for w in (loss_weights or [])], metric_names, from_logits.pop())
-        self._compiled = True
+        self._compile_args = ([name for name, _ in resolved], [float(w) for w in (loss_weights or [])],
+                              metric_names, from_logits.pop())
+        self._compiled_native = None
+        self._build_if_possible()
+        if self._native().built:  # errors in the losses or metrics show here, as in Keras
+            self._compiled_for(None)
 
-    def _check_compiled(self, what):
-        if not self._compiled:
-            raise RuntimeError(f"You must compile your model before {what}. Use `model.compile(optimizer, loss)`.")
+    def _compiled_for(self, x):
+        """The native model, built (for x's shape if need be) and compiled as compile() said."""
+        if self._compile_args is None:
+            raise RuntimeError("You must compile your model before training/testing. Use "
+                               "`model.compile(optimizer, loss)`.")
+        native = self._build_for(x) if x is not None else self._built_native()
+        if self._compiled_native is not native:
+            losses, loss_weights, metric_names, from_logits = self._compile_args
+            native.compile(self.optimizer._native(), losses, loss_weights, metric_names, from_logits)
+            self._compiled_native = native
+        return native
 
     def _callback_setup(self, callbacks, params):
         native_callbacks, python_callbacks = [], []
@@ -239,15 +259,16 @@ class Model:
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
             max_queue_size=10, workers=1, use_multiprocessing=False):
-        self._check_compiled("training/testing")
         _unsupported(class_weight=(class_weight, None), sample_weight=(sample_weight, None),
                      steps_per_epoch=(steps_per_epoch, None), validation_steps=(validation_steps, None),
                      validation_batch_size=(validation_batch_size, None), validation_freq=(validation_freq, 1))
         if x is None or y is None:
             raise ValueError("fit: keel needs x and y arrays (datasets and generators are not supported)")
+
         if shuffle not in (True, False):
             raise ValueError(f"fit: shuffle={shuffle!r} is not supported; use True or False")
         xs, ys = _as_arrays(x, "x"), _as_arrays(y, "y")
+        native_model = self._compiled_for(xs[0] if len(xs) == 1 else xs)
         args = _keel.FitArguments()
         args.batch_size, args.epochs, args.initial_epoch = _batch_size(batch_size), int(epochs), int(initial_epoch)
         args.verbose, args.validation_split, args.shuffle = _verbose(verbose), float(validation_split), bool(shuffle)
@@ -266,28 +287,30 @@ class Model:
                     raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
                 val_x = _as_array(validation_data[0], "validation_data")
                 val_y = _as_array(validation_data[1], "validation_data")
-            epochs_run, items = self._native().fit(xs[0], ys[0], val_x, val_y, args, native_cpp, dispatcher,
-                                                   dispatcher.hooks)
+            epochs_run, items, timing = native_model.fit(xs[0], ys[0], val_x, val_y, args, native_cpp,
+                                                           dispatcher, dispatcher.hooks)
         else:
             if validation_data is not None:
                 raise ValueError("fit: validation_data with several inputs or outputs is not supported by keel "
                                  "yet; use validation_split")
-            epochs_run, items = self._native().fit_many(xs, ys, args, native_cpp, dispatcher, dispatcher.hooks)
+            epochs_run, items, timing = native_model.fit_many(xs, ys, args, native_cpp, dispatcher,
+                                                                dispatcher.hooks)
         history.epoch = list(epochs_run)
         history.history = {key: list(values) for key, values in items}
+        history.keel_timing = timing
         self.history = history
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
-        self._check_compiled("training/testing")
         _unsupported(sample_weight=(sample_weight, None), steps=(steps, None))
         if isinstance(x, (list, tuple)) or isinstance(y, (list, tuple)):
             raise ValueError("evaluate: several inputs or outputs are not supported by keel's Python API yet")
         xa, ya = _as_array(x, "x"), _as_array(y, "y")
+        native_model = self._compiled_for(xa)
         params = {"verbose": _verbose(verbose), "epochs": 1, "steps": math.ceil(len(xa) / _batch_size(batch_size))}
         native, dispatcher = self._callback_setup(callbacks, params)
-        logs = self._native().evaluate(xa, ya, _batch_size(batch_size), _verbose(verbose),
+        logs = native_model.evaluate(xa, ya, _batch_size(batch_size), _verbose(verbose),
                                        [c._native(None) for c in native], dispatcher, dispatcher.hooks)
         if return_dict:
             return dict(logs)
@@ -297,13 +320,14 @@ class Model:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10,
                 workers=1, use_multiprocessing=False):
         _unsupported(steps=(steps, None), callbacks=(callbacks, None))
-        native = self._built_native()
         if isinstance(x, (list, tuple)):
-            outputs = native.predict_many(_as_arrays(x, "x"), _batch_size(batch_size))
-        elif native.num_outputs > 1:
-            outputs = native.predict_many([_as_array(x, "x")], _batch_size(batch_size))
+            outputs = self._built_native().predict_many(_as_arrays(x, "x"), _batch_size(batch_size))
         else:
-            return native.predict(_as_array(x, "x"), _batch_size(batch_size))
+            array = _as_array(x, "x")
+            native = self._build_for(array)
+            if native.num_outputs == 1:
+                return native.predict(array, _batch_size(batch_size))
+            outputs = native.predict_many([array], _batch_size(batch_size))
         return outputs[0] if len(outputs) == 1 else outputs
 
     def __call__(self, *args, **kwargs):
