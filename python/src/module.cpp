@@ -1,6 +1,5 @@
 // The extension module keel._keel. keel::Error becomes ValueError with keel's message (the
-// Python layer turns "unknown argument" errors into TypeError, as Keras raises for an unknown
-// keyword argument).
+// Python side raises TypeError for an unknown keyword argument before keel sees it, as Keras does).
 #include <exception>
 
 #include "bindings.h"

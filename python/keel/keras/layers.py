@@ -1,8 +1,8 @@
 """keras.layers: every keel layer with Keras's class name, arguments and defaults.
 
 A layer is created in C++ from its Keras config (the registry keel's config files load through),
-so arguments are validated there and errors carry keel's messages: an unknown keyword argument is
-a TypeError (as in Keras), a bad value a ValueError.
+so values are validated there and errors carry keel's messages (ValueError); an unknown keyword
+argument is a TypeError, as in Keras.
 """
 import json
 import weakref
@@ -109,13 +109,7 @@ class Layer:
             raise ValueError(f"{type(self).__name__}: batch_size={config['batch_size']!r}: keel takes the "
                              "batch size at fit time; leave it unset")
         text = json.dumps({k: _config_value(v) for k, v in config.items() if v is not None})
-        try:
-            cpp = _keel.make_layer(self._class_name or type(self).__name__, text)
-        except ValueError as error:
-            if "unknown argument" in str(error):
-                raise TypeError(str(error)) from None
-            raise
-        self._attach(cpp)
+        self._attach(_keel.make_layer(self._class_name or type(self).__name__, text))
 
     def _attach(self, cpp):
         self._cpp = cpp
