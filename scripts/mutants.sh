@@ -90,10 +90,12 @@ mutants=(
   'python/src/model.cpp|0,/nb::gil_scoped_release release;/s//(void)0;/|pytest:threads_run_while_fit|fit keeps the GIL while C++ trains'
   'python/src/callbacks.cpp|s/if (PyErr_CheckSignals() != 0) throw nb::python_error();/(void)0;/|pytest:ctrl_c|Ctrl-C is not seen until fit returns'
   'python/keel/keras/models.py|s/        return np.ascontiguousarray(array)$/        return np.array(array, copy=True)/|pytest:not_copied|float32 and uint8 inputs copied before training'
-  'python/keel/keras/models.py|s/            frozen += layer.non_trainable_weights/            trainable += layer.non_trainable_weights/|pytest:variables_numpy|model.weights in layer order, not Keras'"'"'s trainable-then-non-trainable'
+  'python/keel/keras/models.py|s/        return \[v for layer in self.layers for v in layer.weights\]/        return sorted([v for layer in self.layers for v in layer.weights], key=lambda v: not v.trainable)/|pytest:variables_numpy|model.weights: every trainable variable first, not tf.keras'"'"'s layer-by-layer order'
   'python/keel/keras/callbacks.py|s/    if method is not None and method is not getattr(Callback, hook):/    if False:/|pytest:callback|Python callbacks'"'"' overridden hooks never called'
   'python/keel/keras/layers.py|s/                raise TypeError(f"{type(self).__name__}: keyword argument not understood: .{key}.")/                pass/|pytest:unknown_keyword|an unknown layer argument reaches keel'"'"'s config reader (ValueError), not Keras'"'"'s TypeError'
   'python/src/callbacks.cpp|s/    if (!out.is_none()) {/    if (false) {/|pytest:progress_go_through_python|progress text bypasses sys.stdout'
+  'python/keel/keras/models.py|s/        with self._busy:/        if True:/|pytest:two_threads|two threads run predict on one model at once (shared buffers)'
+  'python/keel/keras/models.py|s/        _restore_kept(kept)$/        pass/|pytest:keeps_trained_weights|a layer joining another model (Sequential.add, transfer) is re-initialised'
 )
 
 selected=("$@")

@@ -9,6 +9,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "keel/callbacks/csv_logger.h"
 #include "keel/core/error.h"
@@ -25,7 +26,9 @@ namespace keel_python {
 namespace {
 
 // Text written by the C++ side (progress bar, callback messages) goes to Python's sys.stdout, so
-// it appears where print() output does (a notebook, pytest's capture, a redirected stream).
+// it appears where print() output does (a notebook, pytest's capture, a redirected stream). The
+// stream is unit-buffered (every write reaches Python at once) and shared by every model, so the
+// pending text is guarded: two threads may train two models at the same time.
 class PythonStdoutBuf final : public keel::TerminalAwareStreamBuf {
  public:
   bool is_terminal() const override {
@@ -39,26 +42,42 @@ class PythonStdoutBuf final : public keel::TerminalAwareStreamBuf {
 
  protected:
   int_type overflow(int_type c) override {
-    if (c != traits_type::eof()) pending_.push_back(static_cast<char>(c));
+    if (c != traits_type::eof()) {
+      std::lock_guard lock(mutex_);
+      pending_.push_back(static_cast<char>(c));
+    }
     return c;
   }
   std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::lock_guard lock(mutex_);
     pending_.append(s, static_cast<size_t>(n));
     return n;
   }
   int sync() override {
-    if (pending_.empty()) return 0;
-    nb::gil_scoped_acquire gil;
-    nb::object out = nb::module_::import_("sys").attr("stdout");
-    if (!out.is_none()) {
-      out.attr("write")(nb::str(pending_.data(), pending_.size()));
-      out.attr("flush")();
+    std::string text;
+    {
+      std::lock_guard lock(mutex_);
+      text.swap(pending_);
     }
-    pending_.clear();
+    if (text.empty()) return 0;
+    nb::gil_scoped_acquire gil;
+    try {
+      nb::object out = nb::module_::import_("sys").attr("stdout");
+      if (!out.is_none()) {
+        out.attr("write")(nb::str(text.data(), text.size()));
+        out.attr("flush")();
+      }
+    } catch (nb::python_error& e) {
+      // A sys.stdout that fails (closed, replaced by something odd) must not stop training, nor
+      // leave the shared stream failed for every later fit: report it as Python does for errors
+      // it cannot raise.
+      e.discard_as_unraisable("keel: writing progress to sys.stdout");
+    }
     return 0;
   }
 
  private:
+  std::mutex mutex_;
   std::string pending_;
 };
 
@@ -83,8 +102,7 @@ class PythonCallbacks final : public keel::Callback {
   }
   void on_train_batch_end(int64_t batch, const keel::Logs& logs) override {
     call("on_train_batch_end", batch, logs);
-    nb::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+    check_signals();
   }
   void on_test_begin(const keel::Logs& logs) override { call("on_test_begin", -1, logs); }
   void on_test_end(const keel::Logs& logs) override { call("on_test_end", -1, logs); }
@@ -93,9 +111,15 @@ class PythonCallbacks final : public keel::Callback {
   }
   void on_test_batch_end(int64_t batch, const keel::Logs& logs) override {
     call("on_test_batch_end", batch, logs);
+    check_signals();  // evaluate and fit's validation pass stop on Ctrl-C too
   }
 
  private:
+  static void check_signals() {
+    nb::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  }
+
   void call(const char* hook, int64_t index, const keel::Logs& logs) {
     if (std::find(hooks_.begin(), hooks_.end(), hook) == hooks_.end()) return;
     nb::gil_scoped_acquire gil;
@@ -124,7 +148,12 @@ nb::dict logs_dict(const keel::Logs& logs) {
 std::ostream& python_stdout() {
   // Never destroyed: C++ may print after the interpreter has begun to shut down its objects.
   static auto* buffer = new PythonStdoutBuf();
-  static auto* stream = new std::ostream(buffer);
+  static auto* stream = [] {
+    auto* out = new std::ostream(buffer);
+    *out << std::unitbuf;  // messages without a flush (EarlyStopping's) appear at once
+    return out;
+  }();
+  stream->clear();  // a write that failed earlier must not silence this call's output
   return *stream;
 }
 

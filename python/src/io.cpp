@@ -16,8 +16,8 @@ namespace keel_python {
 
 namespace {
 
-nb::object numpy_bytes(const std::vector<uint8_t>& bytes, std::vector<size_t> shape) {
-  auto* owned = new std::vector<uint8_t>(bytes);
+nb::object numpy_bytes(std::vector<uint8_t>&& bytes, std::vector<size_t> shape) {
+  auto* owned = new std::vector<uint8_t>(std::move(bytes));
   nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<uint8_t>*>(p); });
   return nb::cast(nb::ndarray<nb::numpy, uint8_t>(owned->data(), shape.size(), shape.data(), owner));
 }
@@ -36,11 +36,13 @@ void bind_io(nb::module_& m) {
   });
   // ((x_train, y_train), (x_test, y_test)) as uint8 arrays, keras.datasets.fashion_mnist.load_data().
   m.def("load_fashion_mnist", [] {
-    const keel::FashionMnist data = keel::load_fashion_mnist(keel::default_fashion_mnist_dir());
+    keel::FashionMnist data = keel::load_fashion_mnist(keel::default_fashion_mnist_dir());
     const auto n_train = static_cast<size_t>(data.train_count), n_test = static_cast<size_t>(data.test_count);
     return nb::make_tuple(
-        nb::make_tuple(numpy_bytes(data.train_images, {n_train, 28, 28}), numpy_bytes(data.train_labels, {n_train})),
-        nb::make_tuple(numpy_bytes(data.test_images, {n_test, 28, 28}), numpy_bytes(data.test_labels, {n_test})));
+        nb::make_tuple(numpy_bytes(std::move(data.train_images), {n_train, 28, 28}),
+                       numpy_bytes(std::move(data.train_labels), {n_train})),
+        nb::make_tuple(numpy_bytes(std::move(data.test_images), {n_test, 28, 28}),
+                       numpy_bytes(std::move(data.test_labels), {n_test})));
   });
 }
 

@@ -90,6 +90,7 @@ void bind_layers(nb::module_& m) {
   nb::class_<keel::KerasTensor>(m, "KerasTensor")
       .def_prop_ro("shape", [](const keel::KerasTensor& t) { return shape_tuple(t.shape()); })
       .def_prop_ro("layer", [](const keel::KerasTensor& t) { return t.node()->layer; })
+      .def_prop_ro("inputs", [](const keel::KerasTensor& t) { return t.node()->inputs; })
       .def_prop_ro("index", &keel::KerasTensor::index);
 
   m.def("make_layer", [](const std::string& class_name, const std::string& config_json) {

@@ -171,8 +171,10 @@ void bind_model(nb::module_& m) {
       .def("add", [](keel::Sequential& model, std::shared_ptr<keel::Layer> layer) { model.add(std::move(layer)); });
   m.def("make_sequential", [](const std::string& name) { return std::make_shared<keel::Sequential>(name); });
   m.def("make_functional", [](std::vector<keel::KerasTensor> inputs, std::vector<keel::KerasTensor> outputs,
-                              const std::string& name) {
-    return std::make_shared<keel::Model>(std::move(inputs), std::move(outputs), name);
+                              const std::string& name, uint64_t seed) {
+    auto model = std::make_shared<keel::Model>(std::move(inputs), std::move(outputs), name);
+    if (seed != 42) model->build(std::nullopt, seed);  // the constructor initialised from seed 42
+    return model;
   });
 }
 

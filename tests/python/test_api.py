@@ -55,11 +55,13 @@ def test_variables_numpy_assign_and_weights(keras):
     np.testing.assert_array_equal(kernel.numpy(), value)
     with pytest.raises(ValueError, match=r"shape \(8, 16\)"):
         kernel.assign(np.zeros((16, 8), np.float32))
-    # Keras's model.weights: every layer's trainable variables, then every non-trainable one.
+    # tf.keras 2.12's model.weights for this model (printed by real TensorFlow): layer by layer.
     assert [v.name for v in model.weights] == [
         "dense/kernel:0", "dense/bias:0", "batch_normalization/gamma:0", "batch_normalization/beta:0",
-        "dense_1/kernel:0", "dense_1/bias:0", "batch_normalization/moving_mean:0",
-        "batch_normalization/moving_variance:0"]
+        "batch_normalization/moving_mean:0", "batch_normalization/moving_variance:0",
+        "dense_1/kernel:0", "dense_1/bias:0"]
+    assert [v.name for v in model.trainable_weights][2:4] == ["batch_normalization/gamma:0",
+                                                              "batch_normalization/beta:0"]
     weights = model.get_weights()
     assert len(weights) == 8 and model.count_params() == 8 * 16 + 16 + 4 * 16 + 16 * 3 + 3
     model.set_weights([w + 1 for w in weights])
@@ -158,3 +160,58 @@ def test_a_sequential_without_input_shape_builds_on_its_first_data(keras):
 def test_python_functions_as_activations_are_refused_with_an_explanation(keras):
     with pytest.raises(TypeError, match="Python functions cannot run inside keel"):
         keras.layers.Dense(3, activation=lambda t: t)
+
+
+def test_a_layer_keeps_its_weights_after_its_model_is_gone(keras):
+    import gc
+    dense = keras.layers.Dense(3, input_shape=(4,))
+    model = keras.Sequential([dense])
+    model.build()
+    before = dense.get_weights()
+    del model
+    gc.collect()
+    after = dense.get_weights()  # the variables' storage is still alive: no read of freed memory
+    np.testing.assert_array_equal(after[0], before[0])
+    dense.set_weights([w + 1 for w in after])
+    np.testing.assert_array_equal(dense.get_weights()[0], before[0] + 1)
+
+
+def test_adding_a_layer_or_reusing_layers_keeps_trained_weights(keras):
+    x, y = blobs()
+    model = small_model(keras)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    trained = model.layers[1].get_weights()
+    model.add(keras.layers.Dense(2))  # Keras keeps the built layers' weights
+    np.testing.assert_array_equal(model.layers[1].get_weights()[0], trained[0])
+    head = keras.Sequential(model.layers[:2] + [keras.layers.Dense(5)])  # transfer learning
+    np.testing.assert_array_equal(head.layers[1].get_weights()[0], trained[0])
+
+
+def test_set_random_seed_decides_the_initial_weights(keras):
+    def kernel(seed):
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Dense(3)(inputs)).get_weights()[0]
+
+    np.testing.assert_array_equal(kernel(7), kernel(7))
+    assert not np.array_equal(kernel(7), kernel(8))
+
+
+def test_two_threads_can_predict_with_one_model(keras):
+    import threading
+    x, _ = blobs(2000)
+    model = small_model(keras)
+    expected = model.predict(x, verbose=0)
+    results = [None] * 4
+
+    def run(i):
+        results[i] = model.predict(x, batch_size=7 + i, verbose=0)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_allclose(r, expected, rtol=1e-6, atol=1e-7)

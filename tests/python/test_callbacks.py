@@ -135,3 +135,22 @@ def test_other_python_threads_run_while_fit_computes(keras):
     assert end - start > 0.2, "fit was too short to tell"
     inside = [t for t in ticks if start + 0.05 < t < end - 0.05]
     assert len(inside) > 20, f"only {len(inside)} ticks of the other thread during {end - start:.2f} s of fit"
+
+
+def test_early_stopping_message_appears_when_it_stops(keras, capsys):
+    x, y = blobs()
+    compiled(keras).fit(x, y, epochs=5, verbose=0, callbacks=[
+        keras.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0, verbose=1)])
+    assert "Epoch 2: early stopping" in capsys.readouterr().out
+
+
+def test_on_batch_end_is_called_through_on_train_batch_end_as_in_keras(keras):
+    calls = []
+
+    class Legacy(keras.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            calls.append(batch)
+
+    x, y = blobs(64)
+    compiled(keras).fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[Legacy()])
+    assert calls == [0, 1]

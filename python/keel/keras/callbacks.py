@@ -26,14 +26,14 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    # As in Keras, the training batch hooks call the older on_batch_* names by default.
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs=logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs=logs)
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
     def on_test_batch_end(self, batch, logs=None): pass
 
-    # Keras's older names for the training batch hooks.
     def on_batch_begin(self, batch, logs=None): pass
     def on_batch_end(self, batch, logs=None): pass
 
@@ -74,27 +74,21 @@ class History(Callback):
 class _Dispatcher:
     """Calls the Python callbacks' hooks for the C++ loop (only the hooks some callback overrides)."""
 
+    _LEGACY = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
     def __init__(self, callbacks):
         self.callbacks = callbacks
-        self.hooks = []
-        for hook in _HOOKS:
-            legacy = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}.get(hook)
-            if any(_overridden(c, hook) or (legacy and _overridden(c, legacy)) for c in callbacks):
-                self.hooks.append(hook)
+        self.hooks = [hook for hook in _HOOKS
+                      if any(_overridden(c, hook) or (hook in self._LEGACY and _overridden(c, self._LEGACY[hook]))
+                             for c in callbacks)]
 
     def __call__(self, hook, index, logs):
         for callback in self.callbacks:
-            names = [hook]
-            if hook == "on_train_batch_begin" and _overridden(callback, "on_batch_begin"):
-                names = ["on_batch_begin"]
-            elif hook == "on_train_batch_end" and _overridden(callback, "on_batch_end"):
-                names = ["on_batch_end"]
-            for name in names:
-                method = getattr(callback, name)
-                if hook in _LOGS_ONLY:
-                    method(logs)
-                else:
-                    method(index, logs)
+            method = getattr(callback, hook)
+            if hook in _LOGS_ONLY:
+                method(logs)
+            else:
+                method(index, logs)
 
 
 class _Native(Callback):
@@ -135,9 +129,20 @@ class TensorBoard(_Native):
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
-                 embeddings_metadata=None, grad_norm_every=100, histograms=True):
+                 embeddings_metadata=None, grad_norm_every=100):
         super().__init__()
-        self._cpp = _keel.TensorBoard(str(log_dir), int(grad_norm_every), bool(histograms))
+        if histogram_freq not in (0, 1):
+            raise ValueError(f"TensorBoard: histogram_freq={histogram_freq!r}: keel writes histograms every epoch (1) "
+                             "or never (0)")
+        for name, value, default in (("write_images", write_images, False),
+                                     ("write_steps_per_second", write_steps_per_second, False),
+                                     ("update_freq", update_freq, "epoch"), ("profile_batch", profile_batch, 0),
+                                     ("embeddings_freq", embeddings_freq, 0),
+                                     ("embeddings_metadata", embeddings_metadata, None)):
+            if value != default:
+                raise ValueError(f"TensorBoard: {name}={value!r} is not supported by keel; leave it at {default!r}")
+        # write_graph: keel writes no graph (its default True is accepted and does nothing).
+        self._cpp = _keel.TensorBoard(str(log_dir), int(grad_norm_every), histogram_freq == 1)
 
     def _native(self, fit_args):
         return self._cpp
@@ -149,6 +154,9 @@ class ModelCheckpoint(_Native):
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto"):
         super().__init__()
+        if "{" in str(filepath):
+            raise ValueError(f"ModelCheckpoint: filepath '{filepath}': keel writes one checkpoint file and does not "
+                             "format {epoch} / {val_loss} into its name")
         self._args = (str(filepath), monitor, bool(save_best_only), mode, int(verbose))
 
     def _native(self, fit_args):

@@ -114,7 +114,26 @@ class Layer:
     def _attach(self, cpp):
         self._cpp = cpp
         self._models = weakref.WeakSet()
+        # keel keeps a layer's variables in the arena of the last model built over it and the layer
+        # points into it: holding every native model the layer was built in keeps those pointers
+        # valid for as long as the layer object lives (no read of freed memory after `del model`).
+        self._natives = []
         _wrappers[cpp.address] = self
+
+    def _hold(self, native):
+        if not any(n is native for n in self._natives):
+            self._natives.append(native)
+
+    def _values(self):
+        """Copies of this layer's variables, or None when it has none yet."""
+        info = self._cpp.variable_info()
+        if not info or not all(has_value for *_, has_value in info):
+            return None
+        return [self._cpp.variable_numpy(i) for i in range(len(info))]
+
+    def _restore(self, values):
+        for i, value in enumerate(values):
+            self._cpp.assign_variable(i, value)
 
     @staticmethod
     def _wrap(cpp):
@@ -159,8 +178,9 @@ class Layer:
         return shapes[0] if len(shapes) == 1 else shapes
 
     def _all_variables(self):
-        for model in list(self._models):
-            model._build_if_possible()
+        if not self._cpp.built:  # a model holding it may know the input shape now
+            for model in list(self._models):
+                model._build_if_possible()
         return [Variable(self, i, name, shape, trainable)
                 for i, (name, shape, trainable, has_value) in enumerate(self._cpp.variable_info()) if has_value]
 
@@ -255,7 +275,7 @@ class BatchNormalization(Layer):
                       moving_variance_initializer=moving_variance_initializer,
                       beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                       beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
-        if synchronized:  # Keras 3's argument; written only when set, as keel's configs do
+        if synchronized:  # tf.keras 2.12's argument; written only when set, as keel's configs do
             config["synchronized"] = True
         self._create(config, kwargs)
 

@@ -14,7 +14,6 @@ def _metric(class_name, keel_name):
     return type(class_name, (Metric,), {"__init__": __init__, "_keel_name": keel_name})
 
 
-Accuracy = _metric("Accuracy", "accuracy")
 SparseCategoricalAccuracy = _metric("SparseCategoricalAccuracy", "sparse_categorical_accuracy")
 CategoricalAccuracy = _metric("CategoricalAccuracy", "categorical_accuracy")
 BinaryAccuracy = _metric("BinaryAccuracy", "binary_accuracy")
@@ -26,5 +25,8 @@ def resolve(metric):
     if isinstance(metric, str):
         return metric
     if isinstance(metric, Metric):
+        if metric.name != metric._keel_name:
+            raise ValueError(f"metric name {metric.name!r}: keel names metrics by their Keras name "
+                             f"({metric._keel_name!r}), the key they get in logs and History")
         return metric._keel_name
     raise TypeError(f"keel supports metrics given by name or as keel.keras.metrics objects, got {metric!r}")

@@ -1,7 +1,9 @@
 """keras.Model (functional), keras.Sequential, load_model, model_from_json."""
+import functools
 import json
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -49,6 +51,34 @@ def _unsupported(**arguments):
             raise ValueError(f"{name}={value!r} is not supported by keel; leave it at {default!r}")
 
 
+def _one_call_at_a_time(method):
+    """fit / evaluate / predict hold the model's lock (see Model._init_common)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._busy:
+            return method(self, *args, **kwargs)
+    return locked
+
+
+def _layers_below(outputs):
+    """The Python layer objects of every layer the symbolic outputs depend on."""
+    seen, stack, found = set(), list(outputs), []
+    while stack:
+        tensor = stack.pop()
+        layer = tensor.layer
+        if layer.address not in seen:
+            seen.add(layer.address)
+            found.append(Layer._wrap(layer))
+        stack.extend(tensor.inputs)
+    return found
+
+
+def _restore_kept(kept):
+    for layer, values in kept:
+        if values is not None:
+            layer._restore(values)
+
+
 class Model:
     """keras.Model(inputs, outputs, name): a functional model over keras.Input tensors."""
 
@@ -65,10 +95,20 @@ class Model:
                 raise TypeError(f"Model: inputs and outputs must be symbolic tensors (keras.Input(...) and layer "
                                 f"outputs), got {t!r}")
         self._init_common()
-        self._cpp = _keel.make_functional([t._cpp for t in ins], [t._cpp for t in outs], name or "")
+        # Layers already holding weights (trained in, or loaded into, another model) keep them, as a
+        # Keras layer's weights persist: keel initialises every layer when a model is built.
+        kept = [(layer, layer._values()) for layer in _layers_below([t._cpp for t in outs])]
+        self._cpp = _keel.make_functional([t._cpp for t in ins], [t._cpp for t in outs], name or "",
+                                          utils.random_seed())
+        _restore_kept(kept)
         self._attach_layers()
 
     def _init_common(self):
+        # One call at a time on a model: fit / evaluate / predict share the model's buffers and run
+        # without the GIL, so two threads must not enter them together (re-entrant: a callback may
+        # call predict on the model it is training).
+        self._busy = threading.RLock()
+        self._fit_calls = 0
         self.optimizer = None
         self.history = None
         self._compile_args = None   # what compile() was given; applied to the native model on use
@@ -81,23 +121,36 @@ class Model:
         model._init_common()
         if isinstance(model, Sequential):
             model._name = cpp.name
-            model._layers = None
         model._cpp = cpp
         model._attach_layers()
         return model
 
     def _attach_layers(self):
-        for layer in self.layers:
+        # The model keeps its layers' Python objects (model.layers[i] is model.layers[i]), and
+        # each layer keeps the native model its variables live in.
+        self._layer_objects = [Layer._wrap(c) for c in self._cpp.layers]
+        for layer in self._layer_objects:
             layer._models.add(self)
+            layer._hold(self._cpp)
 
     def _native(self):
         return self._cpp
 
-    def _build_if_possible(self):
+    def _build(self, input_shape):
+        """Builds the native model (input_shape: sample dims, or None for the declared one); layers
+        that already hold weights keep them (see Model.__init__)."""
         native = self._native()
-        if not native.built:
+        kept = [(layer, layer._values()) for layer in self.layers]
+        native.build(input_shape, utils.random_seed())
+        _restore_kept(kept)
+        for layer in self.layers:
+            layer._hold(native)
+        return native
+
+    def _build_if_possible(self):
+        if not self._native().built:
             try:
-                native.build(None, utils.random_seed())
+                self._build(None)
             except ValueError:
                 pass
 
@@ -106,14 +159,14 @@ class Model:
         self._build_if_possible()
         native = self._native()
         if not native.built and not isinstance(x, list):
-            native.build([int(d) for d in x.shape[1:]], utils.random_seed())
+            self._build([int(d) for d in x.shape[1:]])
         return native
 
     def _built_native(self):
         native = self._native()
         if not native.built:
             try:
-                native.build(None, utils.random_seed())
+                self._build(None)
             except ValueError as error:
                 raise ValueError("This model has not yet been built. Build the model first by calling `build()` "
                                  f"or by giving the first layer an input_shape. ({error})") from None
@@ -126,7 +179,7 @@ class Model:
 
     @property
     def layers(self):
-        return [Layer._wrap(c) for c in self._native().layers]
+        return list(self._layer_objects)
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -142,33 +195,25 @@ class Model:
 
     def build(self, input_shape=None):
         """Keras's build(input_shape): the shape includes the batch dimension (None)."""
-        shape = None if input_shape is None else [int(d) for d in list(input_shape)[1:]]
-        self._native().build(shape, utils.random_seed())
-
-    def _weights_in_keras_order(self):
-        self._built_native()
-        trainable, frozen = [], []
-        for layer in self.layers:
-            trainable += layer.trainable_weights
-            frozen += layer.non_trainable_weights
-        return trainable, frozen
+        self._build(None if input_shape is None else [int(d) for d in list(input_shape)[1:]])
 
     @property
     def weights(self):
-        trainable, frozen = self._weights_in_keras_order()
-        return trainable + frozen
+        """tf.keras 2.x order: layer by layer, each layer's trainable variables then the others."""
+        self._built_native()
+        return [v for layer in self.layers for v in layer.weights]
 
     variables = weights
 
     @property
     def trainable_weights(self):
-        return self._weights_in_keras_order()[0]
+        return [v for v in self.weights if v.trainable]
 
     trainable_variables = trainable_weights
 
     @property
     def non_trainable_weights(self):
-        return self._weights_in_keras_order()[1]
+        return [v for v in self.weights if not v.trainable]
 
     non_trainable_variables = non_trainable_weights
 
@@ -192,7 +237,9 @@ class Model:
             print_fn(line)
 
     def to_json(self, **kwargs):
-        return self._built_native().to_json()
+        """tf.keras's to_json; keyword arguments go to json.dumps, as in Keras."""
+        text = self._built_native().to_json()
+        return json.dumps(json.loads(text), **kwargs) if kwargs else text
 
     def get_config(self):
         return json.loads(self.to_json())["config"]
@@ -218,6 +265,8 @@ class Model:
             raise ValueError("compile: a dict of losses is not supported by keel yet; pass a list in output order")
         resolved = [losses_module.resolve(l) for l in (loss if isinstance(loss, (list, tuple)) else [loss])]
         from_logits = {f for _, f in resolved}
+        if not resolved:
+            raise ValueError("compile: loss is an empty list; give one loss per output")
         if len(from_logits) > 1:
             raise ValueError("compile: keel takes one from_logits setting for all outputs")
         if isinstance(loss_weights, dict):
@@ -255,6 +304,7 @@ class Model:
                 python_callbacks.append(callback)
         return native_callbacks, callbacks_module._Dispatcher(python_callbacks)
 
+    @_one_call_at_a_time
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
@@ -272,8 +322,10 @@ class Model:
         args = _keel.FitArguments()
         args.batch_size, args.epochs, args.initial_epoch = _batch_size(batch_size), int(epochs), int(initial_epoch)
         args.verbose, args.validation_split, args.shuffle = _verbose(verbose), float(validation_split), bool(shuffle)
-        args.seed = utils.random_seed()
-        samples = len(xs[0]) - int(len(xs[0]) * float(validation_split))
+        # Each fit call shuffles differently (Keras draws new orders), the first one as `keel train`.
+        args.seed = utils.random_seed() + 1_000_003 * self._fit_calls
+        self._fit_calls += 1
+        samples = int(math.floor(len(xs[0]) * (1.0 - float(validation_split))))  # Keras's split
         params = {"verbose": args.verbose, "epochs": args.epochs, "steps": math.ceil(samples / args.batch_size)}
         history = callbacks_module.History()
         history.set_model(self)
@@ -301,6 +353,7 @@ class Model:
         self.history = history
         return history
 
+    @_one_call_at_a_time
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
         _unsupported(sample_weight=(sample_weight, None), steps=(steps, None))
@@ -311,12 +364,14 @@ class Model:
         params = {"verbose": _verbose(verbose), "epochs": 1, "steps": math.ceil(len(xa) / _batch_size(batch_size))}
         native, dispatcher = self._callback_setup(callbacks, params)
         logs = native_model.evaluate(xa, ya, _batch_size(batch_size), _verbose(verbose),
-                                       [c._native(None) for c in native], dispatcher, dispatcher.hooks)
+                                       [c._native(_keel.FitArguments()) for c in native], dispatcher,
+                                       dispatcher.hooks)
         if return_dict:
             return dict(logs)
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    @_one_call_at_a_time
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10,
                 workers=1, use_multiprocessing=False):
         _unsupported(steps=(steps, None), callbacks=(callbacks, None))
@@ -337,6 +392,9 @@ class Model:
     def save(self, filepath, overwrite=True, save_format=None, **kwargs):
         """Saves the model in the TensorFlow.js Layers format (a directory: model.json + weights),
         which tf.keras reads through the tfjs converter and TF.js directly."""
+        if save_format is not None or kwargs:
+            raise ValueError(f"save: save_format={save_format!r} / {sorted(kwargs)}: keel has one format, the TF.js "
+                             "Layers directory; leave these unset")
         path = os.fspath(filepath)
         if path.endswith((".h5", ".keras", ".hdf5")):
             raise ValueError(f"save: '{path}': keel saves a TF.js Layers directory (model.json and weight "
@@ -360,10 +418,9 @@ class Sequential(Model):
     def add(self, layer):
         if not isinstance(layer, Layer):
             raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r}")
-        if self._layers is None:  # loaded: take its layers over
-            self._layers = self.layers
         self._layers.append(layer)
-        self._cpp = None  # rebuilt on next use (weights initialise again, as when Keras rebuilds)
+        self._cpp = None  # a new native model on next use; the layers keep their weights (_build)
+        self._compiled_native = None
         layer._models.add(self)
 
     def _native(self):
@@ -374,10 +431,12 @@ class Sequential(Model):
             self._cpp = native
         return self._cpp
 
+    def _attach_layers(self):
+        super()._attach_layers()
+        self._layers = list(self._layer_objects)
+
     @property
     def layers(self):
-        if self._layers is None:
-            return [Layer._wrap(c) for c in self._cpp.layers]
         return list(self._layers)
 
 
