@@ -80,6 +80,9 @@ def test_ctrl_c_stops_fit_after_a_batch_with_keyboard_interrupt(keras):
         if not stop.is_set():
             os.kill(os.getpid(), signal.SIGINT)
 
+    # Python leaves SIGINT ignored when it starts with it ignored (a background job of a shell
+    # without job control, as CI may run us): install the interactive handler for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser = threading.Thread(target=press_ctrl_c_once_training_runs, daemon=True)
     presser.start()
     try:
@@ -88,6 +91,7 @@ def test_ctrl_c_stops_fit_after_a_batch_with_keyboard_interrupt(keras):
     finally:
         stop.set()
         presser.join()
+        signal.signal(signal.SIGINT, previous)
     done = model.optimizer.iterations
     assert 50 <= done < steps
     assert np.isfinite(model.predict(x[:10], verbose=0)).all()
