@@ -183,9 +183,14 @@ def test_adding_a_layer_or_reusing_layers_keeps_trained_weights(keras):
     model.fit(x, y, epochs=1, verbose=0)
     trained = model.layers[1].get_weights()
     model.add(keras.layers.Dense(2))  # Keras keeps the built layers' weights
+    model.predict(x, verbose=0)       # builds the grown model
     np.testing.assert_array_equal(model.layers[1].get_weights()[0], trained[0])
     head = keras.Sequential(model.layers[:2] + [keras.layers.Dense(5)])  # transfer learning
+    head.build()
     np.testing.assert_array_equal(head.layers[1].get_weights()[0], trained[0])
+    inputs = keras.Input((4, 2))
+    functional = keras.Model(inputs, model.layers[1](model.layers[0](inputs)))
+    np.testing.assert_array_equal(functional.get_layer(model.layers[1].name).get_weights()[0], trained[0])
 
 
 def test_set_random_seed_decides_the_initial_weights(keras):
