@@ -7,7 +7,7 @@ Keras users switch by one import line::
 ``keel.keras`` mirrors ``tf.keras`` (2.x) for what keel implements; docs/python.md lists it.
 """
 from . import keras
-from .keras.models import fold_batch_norm
+from .keras.models import fixup, fold_batch_norm
 
 __version__ = "0.1.0"
-__all__ = ["keras", "fold_batch_norm", "__version__"]
+__all__ = ["keras", "fixup", "fold_batch_norm", "__version__"]

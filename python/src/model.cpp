@@ -15,6 +15,7 @@
 #include "callbacks.h"
 #include "keel/core/error.h"
 #include "keel/io/model_config.h"
+#include "keel/model/fixup.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/optimizer.h"
 #include "numpy_arrays.h"
@@ -169,6 +170,7 @@ void bind_model(nb::module_& m) {
 
   nb::class_<keel::Sequential, keel::Model>(m, "Sequential")
       .def("add", [](keel::Sequential& model, std::shared_ptr<keel::Layer> layer) { model.add(std::move(layer)); });
+  m.def("fixup", [](keel::Model& model, uint64_t seed) { return keel::fixup(model, seed); });
   m.def("make_sequential", [](const std::string& name) { return std::make_shared<keel::Sequential>(name); });
   m.def("make_functional", [](std::vector<keel::KerasTensor> inputs, std::vector<keel::KerasTensor> outputs,
                               const std::string& name, uint64_t seed) {

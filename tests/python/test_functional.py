@@ -71,3 +71,14 @@ def test_two_inputs_fit_and_predict(keras):
 def test_calling_a_layer_on_an_array_is_a_type_error(keras):
     with pytest.raises(TypeError, match="symbolic tensors"):
         keras.layers.Dense(3)(np.zeros((2, 4), np.float32))
+
+
+def test_fixup_rewrites_a_residual_model_from_python(keras):
+    import keel
+    model = residual_mlp(keras)
+    assert keel.fixup(model) == 2
+    names = [l.name for l in model.layers]
+    assert sum(n.startswith("fixup_scale") for n in names) == 2
+    assert isinstance(model.get_layer("fixup_scale"), keras.layers.FixupScale)
+    # The classifier starts at zero (the paper's rule), so the first prediction is uniform.
+    np.testing.assert_allclose(model.predict(np.ones((2, 784), np.float32), verbose=0), 0.1, rtol=1e-6)

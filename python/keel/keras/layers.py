@@ -394,6 +394,21 @@ class Concatenate(Layer):
         self._create(dict(axis=axis), kwargs)
 
 
+class FixupBias(Layer):
+    """keel's scalar bias of Fixup (not in Keras): y = x + b, b a (1,) variable starting at 0.
+    keel.fixup(model) inserts these; tf.keras and TF.js do not know the class."""
+
+    def __init__(self, **kwargs):
+        self._create({}, kwargs)
+
+
+class FixupScale(Layer):
+    """keel's scalar multiplier of Fixup (not in Keras): y = s * x, s a (1,) variable starting at 1."""
+
+    def __init__(self, **kwargs):
+        self._create({}, kwargs)
+
+
 # Keras's aliases.
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
 Convolution2D = Conv2D

@@ -453,6 +453,16 @@ def model_from_json(json_string, custom_objects=None):
     return Model._from_native(_keel.model_from_json(json_string, utils.random_seed()))
 
 
+def fixup(model):
+    """Fixup (Zhang et al. 2019) on a residual functional model, before compile(): zero-initialised
+    branch ends and classifier, scaled branch layers, scalar FixupBias / FixupScale layers inserted.
+    Rewrites the model in place; returns the number of residual branches."""
+    native = model._built_native()
+    branches = _keel.fixup(native, utils.random_seed())
+    model._attach_layers()
+    return branches
+
+
 def fold_batch_norm(model):
     """A new model for inference with BatchNormalization folded into neighbouring Dense / Conv2D
     layers; `.fold_report` says which BN layers folded and why others did not."""
