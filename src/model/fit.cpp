@@ -308,6 +308,7 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
   Logs empty;
   for (auto& cb : callbacks) cb->on_train_begin(empty);
   Logs batch_logs;  // reused by every batch so a step allocates nothing
+  Logs last_epoch_logs;  // Keras hands on_train_end the last epoch's logs
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs && !stop_training; ++epoch) {
     for (auto& cb : callbacks) cb->on_epoch_begin(epoch, empty);
     std::iota(order.begin(), order.end(), int64_t{0});
@@ -347,8 +348,9 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
     }
     history.append(epoch, logs);
     for (auto& cb : callbacks) cb->on_epoch_end(epoch, logs);
+    last_epoch_logs = std::move(logs);
   }
-  for (auto& cb : callbacks) cb->on_train_end(empty);
+  for (auto& cb : callbacks) cb->on_train_end(last_epoch_logs);
   return history;
 }
 

@@ -28,11 +28,15 @@ def test_callback_sees_every_hook_with_logs(keras):
         def on_train_batch_end(self, batch, logs=None):
             events.append(("batch_end", batch))
 
+        def on_train_end(self, logs=None):
+            events.append(("train_end", sorted(logs)))  # Keras: the last epoch's logs
+
     x, y = blobs(64)
     compiled(keras).fit(x, y, batch_size=16, epochs=2, validation_split=0.25, callbacks=[Recorder()], verbose=0)
     assert events[0] == ("train_begin", 2, 3)
     assert [e for e in events if e[0] == "batch_end"] == [("batch_end", b) for b in (0, 1, 2)] * 2
-    assert events[-1] == ("epoch_end", 1, ["accuracy", "loss", "val_accuracy", "val_loss"])
+    assert events[-2] == ("epoch_end", 1, ["accuracy", "loss", "val_accuracy", "val_loss"])
+    assert events[-1] == ("train_end", ["accuracy", "loss", "val_accuracy", "val_loss"])
 
 
 def test_callback_stops_training(keras):
