@@ -145,7 +145,11 @@ std::unique_ptr<Layer> create_layer(const json& entry, const std::string& where)
 }  // namespace model_config_detail
 
 std::unique_ptr<Layer> layer_from_config(const std::string& class_name, const nlohmann::json& config) {
-  return model_config_detail::create_layer({{"class_name", class_name}, {"config", config}}, class_name);
+  const auto& registry = model_config_detail::layer_registry();
+  const auto factory = registry.find(class_name);
+  // An unknown class: create_layer's error, which lists the classes keel has.
+  if (factory == registry.end()) return model_config_detail::create_layer({{"class_name", class_name}}, class_name);
+  return factory->second(config);  // its errors already name the class ("Dense: 'units' must ...")
 }
 
 namespace model_config_detail {

@@ -26,13 +26,8 @@ class Optimizer:
         self._cpp = None
 
     def _native(self):
-        if self._cpp is None:
-            try:
-                self._cpp = _keel.make_optimizer(self._keel_name, json.dumps(self._config))
-            except ValueError as error:
-                if "unknown" in str(error) and "key" in str(error):
-                    raise TypeError(str(error)) from None
-                raise
+        if self._cpp is None:  # unknown keywords were refused in __init__; keel checks the values
+            self._cpp = _keel.make_optimizer(self._keel_name, json.dumps(self._config))
         return self._cpp
 
     @property
