@@ -147,12 +147,13 @@ void bind_model(nb::module_& m) {
         }
         return logs_dict(logs);
       })
-      .def("predict", [](keel::Model& model, const AnyArray& x, int64_t batch_size) {
+      .def("predict", [](keel::Model& model, const AnyArray& x, int64_t batch_size, int verbose) {
         const keel::DataView data = view_of(x, std::nullopt, "x");
         keel::Tensor out;
         {
           nb::gil_scoped_release release;
-          out = model.predict(data, batch_size);
+          out = model.predict(data, keel::PredictOptions{.batch_size = batch_size, .verbose = verbose,
+                                                         .out = &python_stdout()});
         }
         return numpy_from(std::move(out));
       })

@@ -200,6 +200,11 @@ std::vector<Tensor> Model::predict(std::span<const Tensor> xs, int64_t batch_siz
 }
 
 Tensor Model::predict(const DataView& data, int64_t batch_size) {
+  return predict(data, PredictOptions{.batch_size = batch_size});
+}
+
+Tensor Model::predict(const DataView& data, const PredictOptions& options) {
+  const int64_t batch_size = options.batch_size;
   if (!built_) build();
   check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
@@ -213,7 +218,12 @@ Tensor Model::predict(const DataView& data, int64_t batch_size) {
   // Float inputs are read in place; uint8 inputs are converted a batch at a time.
   std::unique_ptr<float[], detail::AlignedFree> staging;
   if (data.x_float == nullptr) staging = allocate_aligned_floats(bs * data.x_width());
-  for (int64_t first = 0; first < data.size; first += bs) {
+  const int64_t steps = (data.size + bs - 1) / bs;
+  std::ostream& out = options.out ? *options.out : std::cout;
+  std::unique_ptr<Progbar> bar;
+  if (options.verbose > 0 && communicator().is_chief())
+    bar = std::make_unique<Progbar>(steps, options.verbose, out, is_terminal(out));
+  for (int64_t step = 0, first = 0; first < data.size; ++step, first += bs) {
     const int64_t count = std::min(bs, data.size - first);
     const float* x = data.x_float ? data.x_float + first * data.x_width() : nullptr;
     if (!x) {
@@ -222,6 +232,7 @@ Tensor Model::predict(const DataView& data, int64_t batch_size) {
     }
     const float* y = forward(x, count, Mode::kInference);
     std::copy_n(y, count * out_width, result.data() + first * out_width);
+    if (bar) bar->update(step + 1, {}, step + 1 == steps);
   }
   return result;
 }

@@ -145,6 +145,8 @@ def test_summary_print_fn_and_progress_go_through_python(keras, capsys):
     out = capsys.readouterr().out
     assert 'Model: "sequential"' in out
     assert "Epoch 2/2\n8/8 - " in out and "loss:" in out
+    model.predict(x)  # Keras's default verbose: the progress bar, 256 samples in 8 batches
+    assert "8/8 [==============================] - " in capsys.readouterr().out
 
 
 def test_a_sequential_without_input_shape_builds_on_its_first_data(keras):

@@ -171,6 +171,8 @@ class Model {
   Logs evaluate(std::span<const Tensor> xs, std::span<const Tensor> ys, EvaluateOptions options = {});
   // Outputs for every sample in inference mode, batched; (n, output dims...).
   Tensor predict(const DataView& data, int64_t batch_size = 32);
+  // The same, with Keras's progress bar when options.verbose > 0 (Keras's predict default).
+  Tensor predict(const DataView& data, const PredictOptions& options);
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
   // Every output, (n, output dims...) each, for one array per input.
   std::vector<Tensor> predict(std::span<const Tensor> xs, int64_t batch_size = 32);

@@ -53,6 +53,12 @@ struct EvaluateOptions {
   std::vector<std::shared_ptr<Callback>> callbacks;  // their on_test_* hooks run
 };
 
+struct PredictOptions {
+  int64_t batch_size = 32;
+  int verbose = 0;              // 1: Keras's progress bar ("313/313 [====] - 0s 1ms/step"), 2: one line
+  std::ostream* out = nullptr;  // progress output; nullptr: std::cout
+};
+
 // History.history: per-epoch values keyed like Keras ("loss", "accuracy", "val_loss", ...).
 struct History {
   std::vector<int64_t> epoch;  // 0-based epoch indices that ran

@@ -381,7 +381,7 @@ class Model:
             array = _as_array(x, "x")
             native = self._build_for(array)
             if native.num_outputs == 1:
-                return native.predict(array, _batch_size(batch_size))
+                return native.predict(array, _batch_size(batch_size), _verbose(verbose))
             outputs = native.predict_many([array], _batch_size(batch_size))
         return outputs[0] if len(outputs) == 1 else outputs
 
