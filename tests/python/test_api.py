@@ -222,3 +222,20 @@ def test_two_threads_can_predict_with_one_model(keras):
         t.join()
     for r in results:
         np.testing.assert_allclose(r, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_a_model_trains_its_layers_again_after_another_model_reused_them(keras):
+    x, y = blobs()
+    base = small_model(keras)
+    base.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    base.fit(x, y, epochs=1, verbose=0)
+    head = keras.Sequential(base.layers[:2] + [keras.layers.Dense(3, activation="softmax")])
+    head.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    head.fit(x, y, epochs=1, verbose=0)  # trains the two shared layers
+    after_head = base.layers[1].get_weights()[0]
+    # base computes with what head trained (the shared layer carries its weights) ...
+    base.predict(x[:4], verbose=0)
+    np.testing.assert_array_equal(base.layers[1].get_weights()[0], after_head)
+    # ... and training base again moves the shared Dense layer (it is base's to train again).
+    base.fit(x, y, epochs=1, verbose=0)
+    assert not np.array_equal(base.layers[1].get_weights()[0], after_head)

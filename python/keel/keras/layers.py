@@ -118,11 +118,14 @@ class Layer:
         # points into it: holding every native model the layer was built in keeps those pointers
         # valid for as long as the layer object lives (no read of freed memory after `del model`).
         self._natives = []
+        self._bound = None  # the native model whose variables the layer points at now
         _wrappers[cpp.address] = self
 
     def _hold(self, native):
+        """Called when `native` was built or loaded over this layer: it now points into it."""
         if not any(n is native for n in self._natives):
             self._natives.append(native)
+        self._bound = native
 
     def _values(self):
         """Copies of this layer's variables, or None when it has none yet."""

@@ -113,6 +113,7 @@ class Model:
         self.history = None
         self._compile_args = None   # what compile() was given; applied to the native model on use
         self._compiled_native = None
+        self._input_dims = None     # the sample dims the model was built for (None: declared)
 
     @classmethod
     def _from_native(cls, cpp):
@@ -145,6 +146,19 @@ class Model:
         _restore_kept(kept)
         for layer in self.layers:
             layer._hold(native)
+        self._input_dims = input_shape
+        self._compiled_native = None  # new variables: the optimizer must be set up again
+        return native
+
+    def _claim_layers(self):
+        """keel stores variables per model, and a layer points at those of the last model built over
+        it: a layer this model shares with a model built later computes with, and trains, that
+        model's variables. Before computing, this model takes its layers back: it is rebuilt over
+        their current values (what the other model trained), then compiled again (the optimizer's
+        slots start afresh). The Keras effect: shared layers carry their weights between models."""
+        native = self._native()
+        if native.built and any(layer._bound is not native for layer in self.layers):
+            self._build(self._input_dims)
         return native
 
     def _build_if_possible(self):
@@ -285,6 +299,7 @@ class Model:
             raise RuntimeError("You must compile your model before training/testing. Use "
                                "`model.compile(optimizer, loss)`.")
         native = self._build_for(x) if x is not None else self._built_native()
+        self._claim_layers()
         if self._compiled_native is not native:
             losses, loss_weights, metric_names, from_logits = self._compile_args
             native.compile(self.optimizer._native(), losses, loss_weights, metric_names, from_logits)
@@ -376,10 +391,12 @@ class Model:
                 workers=1, use_multiprocessing=False):
         _unsupported(steps=(steps, None), callbacks=(callbacks, None))
         if isinstance(x, (list, tuple)):
-            outputs = self._built_native().predict_many(_as_arrays(x, "x"), _batch_size(batch_size))
+            self._built_native()
+            outputs = self._claim_layers().predict_many(_as_arrays(x, "x"), _batch_size(batch_size))
         else:
             array = _as_array(x, "x")
-            native = self._build_for(array)
+            self._build_for(array)
+            native = self._claim_layers()
             if native.num_outputs == 1:
                 return native.predict(array, _batch_size(batch_size), _verbose(verbose))
             outputs = native.predict_many([array], _batch_size(batch_size))
