@@ -45,7 +45,8 @@ Model model_from_config(const nlohmann::json& document, const std::string& sourc
 
 // One layer from its Keras class name and get_config() dict, through the registry every config
 // reader uses (what keras.layers.deserialize does; the Python front end builds layers this way).
-// Keys left out take Keras's defaults. Errors are keel::Error prefixed with "<class_name>".
+// Keys left out take Keras's defaults. Errors are the layer's keel::Error, which names the class
+// ("Dense: 'units' must be an integer, got \"abc\""); an unknown class lists the known ones.
 std::unique_ptr<Layer> layer_from_config(const std::string& class_name, const nlohmann::json& config);
 
 // Reads and parses the file; errors name the path (missing, unreadable, invalid JSON with line and
