@@ -13,7 +13,8 @@ namespace keel::cli {
 
 void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_option("MODEL", flags.model,
-                 "built-in model (seed-mlp (default), seed-mlp-bn-before, seed-cnn, resnet-mlp-plain, "
+                 "built-in model (seed-mlp (default), seed-mlp-bn-before, seed-cnn, seed-lstm, "
+                 "resnet-mlp-plain, "
                  "resnet-mlp-bn, resnet-mlp-fixup), a Keras JSON config file, or a saved model "
                  "directory");
   cmd.add_option("--blocks", flags.blocks,

@@ -32,6 +32,9 @@ std::string emit_activation(OnnxGraph& g, ActivationKind kind, const std::string
     case ActivationKind::kTanh: return g.node("Tanh", prefix + "/tanh", {x});
     case ActivationKind::kSigmoid: return g.node("Sigmoid", prefix + "/sigmoid", {x});
     case ActivationKind::kSoftplus: return g.node("Softplus", prefix + "/softplus", {x});
+    case ActivationKind::kHardSigmoid:
+      return g.node("HardSigmoid", prefix + "/hard_sigmoid", {x},
+                    {{"alpha", 0.2f, {}}, {"beta", 0.5f, {}}});
     case ActivationKind::kSoftmax:
       return g.node("Softmax", prefix + "/softmax", {x}, {{"axis", {}, -1}});
     case ActivationKind::kSwish: {

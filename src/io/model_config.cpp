@@ -42,8 +42,11 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
         {"Flatten", &Flatten::from_config},
         {"GlobalAveragePooling2D", &GlobalAveragePooling2D::from_config},
         {"GlobalMaxPooling2D", &GlobalMaxPooling2D::from_config},
+        {"GRU", &GRU::from_config},
+        {"LSTM", &LSTM::from_config},
         {"MaxPooling2D", &MaxPooling2D::from_config},
         {"Reshape", &Reshape::from_config},
+        {"SimpleRNN", &SimpleRNN::from_config},
         {"SyncBatchNormalization", &BatchNormalization::sync_from_config},  // tf.keras 2.x
         {"ZeroPadding2D", &ZeroPadding2D::from_config},
     };

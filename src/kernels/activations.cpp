@@ -84,6 +84,8 @@ void activation_forward_ref(ActivationKind kind, const float* z, float* y, int64
       });
     case ActivationKind::kSwish:
       return map1(z, y, n, [](float v) { return v * sigmoid(v); });
+    case ActivationKind::kHardSigmoid:
+      return map1(z, y, n, [](float v) { return std::clamp(0.2f * v + 0.5f, 0.0f, 1.0f); });
     case ActivationKind::kSoftmax:
       return softmax_forward(z, y, rows, cols);
   }
@@ -132,6 +134,13 @@ void activation_backward_ref(ActivationKind kind, const float* z, const float* y
       for (int64_t i = 0; i < n; ++i) {
         const float s = sigmoid(z[i]);
         dz[i] = dy[i] * (s * (1.0f + z[i] * (1.0f - s)));
+      }
+      return;
+    case ActivationKind::kHardSigmoid:
+      // tf.clip_by_value passes the gradient where the clipped value is within [0, 1].
+      for (int64_t i = 0; i < n; ++i) {
+        const float t = 0.2f * z[i] + 0.5f;
+        dz[i] = t >= 0.0f && t <= 1.0f ? 0.2f * dy[i] : 0.0f;
       }
       return;
     case ActivationKind::kSoftmax:

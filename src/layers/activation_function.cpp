@@ -8,7 +8,7 @@
 namespace keel {
 
 namespace {
-constexpr std::array<std::pair<std::string_view, ActivationKind>, 11> kNames{{
+constexpr std::array<std::pair<std::string_view, ActivationKind>, 12> kNames{{
     {"linear", ActivationKind::kLinear},
     {"relu", ActivationKind::kRelu},
     {"elu", ActivationKind::kElu},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<std::string_view, ActivationKind>, 11> kNames{{
     {"softplus", ActivationKind::kSoftplus},
     {"gelu", ActivationKind::kGelu},
     {"swish", ActivationKind::kSwish},
+    {"hard_sigmoid", ActivationKind::kHardSigmoid},
 }};
 }  // namespace
 

@@ -27,7 +27,7 @@ constexpr std::array<VarianceScalingPreset, 6> kPresets{{
     {"lecun_uniform", "LecunUniform", 1.0, "fan_in", "uniform"},
 }};
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kPlain{{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kPlain{{
     {"zeros", "Zeros"},
     {"ones", "Ones"},
     {"constant", "Constant"},
@@ -35,6 +35,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kPlain{{
     {"random_uniform", "RandomUniform"},
     {"truncated_normal", "TruncatedNormal"},
     {"variance_scaling", "VarianceScaling"},
+    {"orthogonal", "Orthogonal"},
 }};
 
 // Standard normal truncated to [-2, 2] by redrawing (TF / Keras truncated_normal).
@@ -42,6 +43,43 @@ double truncated_standard_normal(Rng& rng) {
   for (;;) {
     const double z = rng.normal();
     if (std::fabs(z) <= 2.0) return z;
+  }
+}
+
+// Keras Orthogonal: the variable seen as a (rows, cols) matrix, rows the product of every dim but
+// the last; Q of the QR factorisation of a (max, min) standard normal matrix with R's diagonal
+// made positive (q *= sign(diag(r))), transposed when rows < cols, times gain. Modified
+// Gram-Schmidt in double, twice per column (re-orthogonalised), gives that Q: its R has a
+// positive diagonal by construction.
+void fill_orthogonal(std::span<float> values, const std::vector<int64_t>& shape, double gain,
+                     Rng& rng) {
+  KEEL_CHECK(shape.size() >= 2, "initializer Orthogonal: needs a variable of rank >= 2, got rank ",
+             shape.size());
+  const int64_t cols = shape.back();
+  const int64_t rows = static_cast<int64_t>(values.size()) / cols;
+  const int64_t n = std::max(rows, cols), k = std::min(rows, cols);
+  std::vector<double> a(static_cast<size_t>(n * k));  // (n, k) row-major
+  for (double& v : a) v = rng.normal();
+  auto at = [&](int64_t r, int64_t c) -> double& { return a[static_cast<size_t>(r * k + c)]; };
+  for (int64_t j = 0; j < k; ++j) {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int64_t p = 0; p < j; ++p) {
+        double dot = 0.0;
+        for (int64_t r = 0; r < n; ++r) dot += at(r, p) * at(r, j);
+        for (int64_t r = 0; r < n; ++r) at(r, j) -= dot * at(r, p);
+      }
+    }
+    double norm = 0.0;
+    for (int64_t r = 0; r < n; ++r) norm += at(r, j) * at(r, j);
+    norm = std::sqrt(norm);
+    KEEL_CHECK(norm > 0.0, "initializer Orthogonal: degenerate random matrix");
+    for (int64_t r = 0; r < n; ++r) at(r, j) /= norm;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const double q = rows >= cols ? at(r, c) : at(c, r);
+      values[static_cast<size_t>(r * cols + c)] = static_cast<float>(gain * q);
+    }
   }
 }
 
@@ -98,7 +136,7 @@ Initializer::Initializer(std::string_view identifier) {
   }
   KEEL_FAIL("unknown initializer '", identifier,
             "'; expected zeros, ones, constant, random_normal, random_uniform, truncated_normal, "
-            "variance_scaling, glorot_uniform, glorot_normal, he_normal, he_uniform, "
+            "variance_scaling, orthogonal, glorot_uniform, glorot_normal, he_normal, he_uniform, "
             "lecun_normal or lecun_uniform");
 }
 
@@ -163,6 +201,10 @@ Initializer Initializer::from_config(const nlohmann::json& config) {
                "initializer VarianceScaling: distribution '", init.distribution_,
                "' is not one of truncated_normal, untruncated_normal, uniform");
     read_seed();
+  } else if (cls == "Orthogonal") {
+    check_keys(args, cls, {"gain", "seed"});
+    init.gain_ = number(args, "gain", 1.0, cls);
+    read_seed();
   } else {  // the VarianceScaling presets take only a seed
     check_keys(args, cls, {"seed"});
     read_seed();
@@ -181,6 +223,8 @@ nlohmann::json Initializer::to_config() const {
     config = {{"minval", minval_}, {"maxval", maxval_}, {"seed", seed}};
   } else if (class_name_ == "VarianceScaling") {
     config = {{"scale", scale_}, {"mode", mode_}, {"distribution", distribution_}, {"seed", seed}};
+  } else if (class_name_ == "Orthogonal") {
+    config = {{"gain", gain_}, {"seed", seed}};
   } else if (class_name_ != "Zeros" && class_name_ != "Ones") {
     config["seed"] = seed;
   }
@@ -200,6 +244,8 @@ void Initializer::fill(std::span<float> values, const std::vector<int64_t>& shap
     for (float& v : values) v = static_cast<float>(mean_ + stddev_ * truncated_standard_normal(r));
   } else if (class_name_ == "RandomUniform") {
     for (float& v : values) v = static_cast<float>(minval_ + (maxval_ - minval_) * r.uniform_double());
+  } else if (class_name_ == "Orthogonal") {
+    fill_orthogonal(values, shape, gain_, r);
   } else {  // VarianceScaling and its presets
     const auto [fan_in, fan_out] = compute_fans(shape);
     double scale = scale_;

@@ -61,6 +61,22 @@ Layer::Layer(std::string_view default_prefix, std::string name, std::vector<int6
   }
 }
 
+void initialize_variable(const VariableSpec& spec, std::span<float> values, Rng& rng) {
+  if (spec.pieces.empty()) {
+    spec.initializer.fill(values, spec.shape, rng);
+    return;
+  }
+  size_t at = 0;
+  for (const auto& [length, initializer] : spec.pieces) {
+    KEEL_CHECK(at + static_cast<size_t>(length) <= values.size(), "variable '", spec.short_name,
+               "': its pieces are longer than the variable");
+    initializer.fill(values.subspan(at, static_cast<size_t>(length)), {length}, rng);
+    at += static_cast<size_t>(length);
+  }
+  KEEL_CHECK(at == values.size(), "variable '", spec.short_name,
+             "': its pieces do not cover the variable");
+}
+
 void Layer::ensure_name() {
   if (name_.empty()) name_ = unique_layer_name(default_prefix_);
 }

@@ -48,6 +48,10 @@ Model seed_cnn() {
       Dense(10, {.activation = "softmax"}));
 }
 
+Model seed_lstm() {
+  return Sequential(LSTM(128, {.input_shape = {28, 28}}), Dense(10, {.activation = "softmax"}));
+}
+
 namespace {
 
 constexpr int64_t kWidth = 128;
@@ -86,7 +90,7 @@ Model resnet_mlp_fixup(int64_t blocks, uint64_t seed) {
 }
 
 const std::vector<std::string>& builtin_model_names() {
-  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before", "seed-cnn",
+  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before", "seed-cnn", "seed-lstm",
                                                  "resnet-mlp-plain", "resnet-mlp-bn",
                                                  "resnet-mlp-fixup"};
   return names;
@@ -116,6 +120,7 @@ Model builtin_model(std::string_view name, BuiltinModelOptions options) {
   Model model = name == "seed-mlp"            ? seed_mlp()
                 : name == "seed-mlp-bn-before" ? seed_mlp_bn_before()
                 : name == "seed-cnn"           ? seed_cnn()
+                : name == "seed-lstm"          ? seed_lstm()
                 : name == "resnet-mlp-plain"   ? resnet_mlp_plain(blocks)
                                                : resnet_mlp_bn(blocks);
   model.build(std::nullopt, options.seed);

@@ -116,7 +116,7 @@ void Model::allocate_variables(uint64_t seed) {
         v.grad = grads_.get() + grad_offset;
         grad_offset += v.size();
       }
-      spec.initializer.fill({v.value, static_cast<size_t>(v.size())}, v.shape, rng);
+      initialize_variable(spec, {v.value, static_cast<size_t>(v.size())}, rng);
       views.push_back(std::move(v));
     }
     layer->bind_variables(std::move(views));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -16,7 +17,7 @@ const ActivationKind kAll[] = {ActivationKind::kLinear,  ActivationKind::kRelu,
                                ActivationKind::kLeakyRelu, ActivationKind::kTanh,
                                ActivationKind::kSigmoid, ActivationKind::kSoftmax,
                                ActivationKind::kSoftplus, ActivationKind::kGelu,
-                               ActivationKind::kSwish};
+                               ActivationKind::kSwish,   ActivationKind::kHardSigmoid};
 
 TEST(LayersActivationFunction, ParsesKerasIdentifiers) {
   EXPECT_EQ(ActivationFunction().kind(), ActivationKind::kLinear);
@@ -25,7 +26,7 @@ TEST(LayersActivationFunction, ParsesKerasIdentifiers) {
   EXPECT_EQ(ActivationFunction("silu").kind(), ActivationKind::kSwish);
   EXPECT_EQ(ActivationFunction("silu").keras_name(), "swish");
   for (const char* name : {"linear", "relu", "elu", "selu", "leaky_relu", "tanh", "sigmoid",
-                           "softmax", "softplus", "gelu", "swish"}) {
+                           "softmax", "softplus", "gelu", "swish", "hard_sigmoid"}) {
     EXPECT_EQ(ActivationFunction(name).keras_name(), name);
   }
   try {
@@ -50,6 +51,7 @@ double reference(ActivationKind kind, double z) {
     case ActivationKind::kSoftplus: return std::log(1 + std::exp(z));
     case ActivationKind::kGelu: return 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
     case ActivationKind::kSwish: return z / (1 + std::exp(-z));
+    case ActivationKind::kHardSigmoid: return std::clamp(0.2 * z + 0.5, 0.0, 1.0);
     case ActivationKind::kSoftmax: return NAN;
   }
   return NAN;

@@ -34,7 +34,7 @@ class LayerHarness {
       v.shape = spec.shape;
       v.trainable = spec.trainable && layer_->trainable();
       values_[i].assign(static_cast<size_t>(v.size()), 0.0f);
-      spec.initializer.fill(values_[i], v.shape, rng);
+      initialize_variable(spec, values_[i], rng);
       v.value = values_[i].data();
       if (v.trainable) {
         grads_[i].assign(static_cast<size_t>(v.size()), 0.0f);

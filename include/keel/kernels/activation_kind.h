@@ -5,7 +5,8 @@
 namespace keel {
 
 enum class ActivationKind {
-  kLinear, kRelu, kElu, kSelu, kLeakyRelu, kTanh, kSigmoid, kSoftmax, kSoftplus, kGelu, kSwish
+  kLinear, kRelu, kElu, kSelu, kLeakyRelu, kTanh, kSigmoid, kSoftmax, kSoftplus, kGelu, kSwish,
+  kHardSigmoid
 };
 
 // Activations whose derivative activation_backward computes from the output alone: a layer that

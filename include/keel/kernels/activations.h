@@ -14,6 +14,8 @@
 //   tanh, sigmoid (1/(1+exp(-z))), softplus (log(1+exp(z)), stable form),
 //   gelu        0.5·z·(1+erf(z/√2))  (Keras default approximate=False)
 //   swish       z·sigmoid(z)
+//   hard_sigmoid clip(0.2·z + 0.5, 0, 1)      dz = dy·0.2 where 0 <= 0.2·z + 0.5 <= 1, else 0
+//               (Keras 2 backend.hard_sigmoid; Keras 3's relu6(z + 3)/6 has another slope)
 //   softmax     exp(z - max)/Σ exp(z - max) per row;  dz = y·(dy - Σ dy·y)
 // elu/selu use exp(z) - 1 rather than expm1, as TF's Eigen kernels do.
 // elu's backward needs only y (dz = dy·(y+1) below zero), so no pre-activation is kept for it.

@@ -12,7 +12,8 @@ class ActivationFunction {
  public:
   ActivationFunction() = default;  // linear
   // Keras identifiers: "linear" (and empty / "None"), "relu", "elu", "selu", "leaky_relu", "tanh",
-  // "sigmoid", "softmax", "softplus", "gelu", "swish" (alias "silu"). Unknown names throw.
+  // "sigmoid", "softmax", "softplus", "gelu", "swish" (alias "silu"), "hard_sigmoid" (Keras 2's
+  // clip(0.2·z + 0.5, 0, 1), the old LSTM/GRU recurrent_activation). Unknown names throw.
   ActivationFunction(const char* identifier);  // NOLINT: implicit, so options read like Keras
   ActivationFunction(std::string_view identifier);
 

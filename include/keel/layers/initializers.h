@@ -24,7 +24,7 @@ class Initializer {
   // Zeros.
   Initializer();
   // A Keras identifier: zeros, ones, constant (value 0), random_normal, random_uniform,
-  // truncated_normal, glorot_uniform, glorot_normal, he_normal, he_uniform, lecun_normal,
+  // truncated_normal, orthogonal (gain 1), glorot_uniform, glorot_normal, he_normal, he_uniform, lecun_normal,
   // lecun_uniform (also their CamelCase class names). Unknown names throw keel::Error.
   Initializer(const char* identifier);  // NOLINT: implicit, so options read like Keras
   Initializer(std::string_view identifier);
@@ -45,6 +45,7 @@ class Initializer {
   double mean_ = 0.0, stddev_ = 0.05;    // RandomNormal, TruncatedNormal
   double minval_ = -0.05, maxval_ = 0.05;  // RandomUniform
   double scale_ = 1.0;                   // VarianceScaling
+  double gain_ = 1.0;                    // Orthogonal
   std::string mode_ = "fan_in";          // fan_in | fan_out | fan_avg
   std::string distribution_ = "truncated_normal";  // truncated_normal | untruncated_normal | uniform
   std::optional<int64_t> seed_;

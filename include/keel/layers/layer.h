@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -84,7 +85,13 @@ struct VariableSpec {
   std::vector<int64_t> shape;
   bool trainable = true;       // before the layer's own `trainable` flag is applied
   Initializer initializer;
+  // When not empty: the variable is filled as consecutive 1-D pieces of these lengths, each by its
+  // own initializer, instead of by `initializer` (LSTM's unit_forget_bias: zeros, ones, zeros).
+  std::vector<std::pair<int64_t, Initializer>> pieces{};
 };
+
+// Fills a variable's values as its spec says (its initializer, or its pieces).
+void initialize_variable(const VariableSpec& spec, std::span<float> values, Rng& rng);
 
 class KerasTensor;
 

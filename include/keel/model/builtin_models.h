@@ -21,6 +21,9 @@ Model seed_mlp_bn_before();
 // filters, MaxPooling2D, Flatten, Dense(128, no bias, he_normal), BN, relu, Dropout(0.3),
 // Dense(10, softmax).
 Model seed_cnn();
+// The seed's recipe on sequences (issue 14): Fashion-MNIST's 28 rows as 28 timesteps of 28
+// pixels, LSTM(128), Dense(10, softmax).
+Model seed_lstm();
 
 // Residual MLPs for 28x28 inputs: Input(28, 28), Flatten, Dense(128) stem, `blocks` residual
 // blocks h = Add([h, branch(h)]), Dense(10, softmax). Keras default initialisers.
@@ -38,7 +41,8 @@ struct BuiltinModelOptions {
   std::optional<int64_t> blocks;  // residual models only (default kDefaultResidualBlocks)
 };
 
-// "seed-mlp", "seed-mlp-bn-before", "seed-cnn", "resnet-mlp-plain", "resnet-mlp-bn", "resnet-mlp-fixup".
+// "seed-mlp", "seed-mlp-bn-before", "seed-cnn", "seed-lstm", "resnet-mlp-plain", "resnet-mlp-bn",
+// "resnet-mlp-fixup".
 const std::vector<std::string>& builtin_model_names();
 // The names joined by ", " (for messages and help texts).
 std::string builtin_model_list();

@@ -1,0 +1,244 @@
+// The recurrent layers (issue 14) against REAL tf.keras 2.12 (tools/golden/rnn_keras.py writes
+// tests/data/rnn/*.json): each layer is created from Keras's own get_config() through keel's
+// registry, must write that config back, declare Keras's variables (names, shapes, order) and
+// reproduce every output and, through time, dx and every variable's gradient of
+// L = Σ_i Σ y_i·dy_i (return_state outputs included). Then finite differences, the Orthogonal
+// initializer, unit_forget_bias and the argument errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include "keel/core/error.h"
+#include "keel/io/model_config.h"
+#include "keel/layers/layers.h"
+#include "layers/layer_harness.h"
+
+namespace keel {
+namespace {
+
+using testing::LayerHarness;
+
+nlohmann::json load(const std::string& name) {
+  std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/tests/data/rnn/" + name);
+  EXPECT_TRUE(in) << "missing fixture " << name << "; run tools/golden/rnn_keras.py";
+  return nlohmann::json::parse(in);
+}
+
+void expect_close(const std::vector<float>& got, const nlohmann::json& want, double tol,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double w = want[i].get<double>();
+    const double err = std::fabs(got[i] - w) / std::max(1.0, std::fabs(w));
+    ASSERT_LE(err, tol) << what << "[" << i << "] keel " << got[i] << " keras " << w;
+  }
+}
+
+Shape sample_shape(const nlohmann::json& dims_json) {
+  auto dims = dims_json.get<std::vector<int64_t>>();
+  return Shape::batched(std::vector<int64_t>(dims.begin() + 1, dims.end()));
+}
+
+TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
+  const auto golden = load("layers.json");
+  ASSERT_GE(golden["cases"].size(), 19u);
+  for (const auto& c : golden["cases"]) {
+    const std::string name = c["name"];
+    SCOPED_TRACE(name);
+    reset_default_names();
+    LayerHarness h(layer_from_config(c["class_name"], c["config"]), sample_shape(c["input_shape"]));
+    Layer& layer = h.layer();
+    EXPECT_EQ(layer.get_config(), c["config"]) << "get_config differs from tf.keras";
+    const int64_t batch = c["input_shape"][0];
+    const auto& out_shapes = c["output_shapes"];
+    ASSERT_EQ(layer.output_shapes().size(), out_shapes.size());
+    for (size_t i = 0; i < out_shapes.size(); ++i) {
+      EXPECT_EQ(layer.output_shapes()[i], sample_shape(out_shapes[i])) << "output " << i;
+    }
+    // Keras's variables, built standalone, are "<cell>/<name>:0"; keel's carry the layer name too.
+    ASSERT_EQ(layer.variables().size(), c["weights"].size());
+    for (size_t i = 0; i < c["weights"].size(); ++i) {
+      const auto& w = c["weights"][i];
+      Variable& v = layer.variables()[i];
+      EXPECT_EQ(v.name, layer.name() + "/" + w["name"].get<std::string>());
+      EXPECT_EQ(v.shape, w["shape"].get<std::vector<int64_t>>()) << v.name;
+      const auto values = w["value"].get<std::vector<float>>();
+      ASSERT_EQ(static_cast<int64_t>(values.size()), v.size());
+      std::copy(values.begin(), values.end(), v.value);
+    }
+    const auto x = c["x"].get<std::vector<float>>();
+    std::vector<std::vector<float>> ys, dys;
+    std::vector<TensorRef> y_refs, dy_refs;
+    for (size_t i = 0; i < out_shapes.size(); ++i) {
+      const Shape& s = layer.output_shapes()[i];
+      ys.emplace_back(static_cast<size_t>(batch * s.sample_size()), NAN);
+      dys.push_back(c["dys"][i].get<std::vector<float>>());
+    }
+    for (size_t i = 0; i < ys.size(); ++i) {
+      y_refs.push_back(LayerHarness::view(ys[i].data(), layer.output_shapes()[i], batch));
+      dy_refs.push_back(LayerHarness::view(dys[i].data(), layer.output_shapes()[i], batch));
+    }
+    const TensorRef xr = LayerHarness::view(x.data(), layer.input_shape(), batch);
+    layer.forward(Context{Mode::kTraining}, {&xr, 1}, y_refs);
+    for (size_t i = 0; i < ys.size(); ++i) expect_close(ys[i], c["ys"][i], 2e-6, "y" + std::to_string(i));
+    std::vector<float> dx(x.size(), NAN);
+    const TensorRef dxr = LayerHarness::view(dx.data(), layer.input_shape(), batch);
+    layer.backward(Context{Mode::kTraining}, {&xr, 1}, y_refs, dy_refs, {&dxr, 1}, Write::kSet);
+    expect_close(dx, c["dx"], 2e-6, "dx");
+    for (const auto& [short_name, g] : c["grads"].items()) {
+      const std::string cell = dynamic_cast<Recurrent&>(layer).cell_name();
+      expect_close(h.grad(cell + "/" + short_name), g, 2e-6, "d" + short_name);
+    }
+  }
+}
+
+// Backprop through time against central differences, for every cell and sequence flag.
+TEST(Recurrent, GradientsMatchFiniteDifferences) {
+  const Shape in = Shape::batched({4, 3});
+  struct Case {
+    const char* what;
+    std::function<std::unique_ptr<Layer>()> make;
+  };
+  const std::vector<Case> cases = {
+      {"SimpleRNN", [] { return std::make_unique<SimpleRNN>(3); }},
+      {"SimpleRNN seq back", [] {
+         return std::make_unique<SimpleRNN>(3, RecurrentOptions{.return_sequences = true, .go_backwards = true});
+       }},
+      {"LSTM", [] { return std::make_unique<LSTM>(3); }},
+      {"LSTM seq back", [] {
+         return std::make_unique<LSTM>(3, RecurrentOptions{.return_sequences = true, .go_backwards = true});
+       }},
+      {"GRU", [] { return std::make_unique<GRU>(3); }},
+      {"GRU seq", [] { return std::make_unique<GRU>(3, RecurrentOptions{.return_sequences = true}); }},
+      {"GRU v1 seq back", [] {
+         return std::make_unique<GRU>(3, RecurrentOptions{.reset_after = false, .return_sequences = true,
+                                                           .go_backwards = true});
+       }},
+      {"GRU v1", [] { return std::make_unique<GRU>(3, RecurrentOptions{.reset_after = false}); }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    LayerHarness h(c.make(), in, 7);
+    // Non-zero biases so that every bias path is exercised.
+    for (auto& v : h.layer().variables()) {
+      if (v.name.ends_with("bias:0")) {
+        const auto r = testing::random_vector(v.size(), 3, -0.5, 0.5);
+        std::copy(r.begin(), r.end(), v.value);
+      }
+    }
+    testing::check_gradients(h, testing::random_vector(2 * 4 * 3, 11), 2, 1e-2, 3e-3);
+  }
+}
+
+// Keras Orthogonal: a (rows, cols) matrix with orthonormal rows (rows <= cols) or columns, times
+// gain; seeded, the same values every time.
+TEST(Recurrent, OrthogonalInitializerIsOrthogonal) {
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{4, 16}, {16, 4}, {5, 5}, {128, 512}, {2, 3, 6}}) {
+    Rng rng(5);
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> w(static_cast<size_t>(n));
+    Initializer("orthogonal").fill(w, shape, rng);
+    const int64_t cols = shape.back(), rows = n / cols;
+    const int64_t k = std::min(rows, cols);
+    double worst = 0.0;
+    for (int64_t a = 0; a < k; ++a) {
+      for (int64_t b = 0; b < k; ++b) {
+        double dot = 0.0;
+        if (rows <= cols) {
+          for (int64_t j = 0; j < cols; ++j) dot += double(w[a * cols + j]) * w[b * cols + j];
+        } else {
+          for (int64_t i = 0; i < rows; ++i) dot += double(w[i * cols + a]) * w[i * cols + b];
+        }
+        worst = std::max(worst, std::fabs(dot - (a == b ? 1.0 : 0.0)));
+      }
+    }
+    EXPECT_LT(worst, 2e-6) << "shape " << shape[0] << "x" << cols;
+  }
+  auto init = Initializer::from_config(
+      nlohmann::json::parse(R"({"class_name": "Orthogonal", "config": {"gain": 2.0, "seed": 3}})"));
+  std::vector<float> a(6 * 6), b(6 * 6);
+  Rng r1(1), r2(2);
+  init.fill(a, {6, 6}, r1);
+  init.fill(b, {6, 6}, r2);
+  EXPECT_EQ(a, b) << "a seeded Orthogonal ignores the model's generator";
+  double norm = 0.0;
+  for (int j = 0; j < 6; ++j) norm += double(a[j]) * a[j];
+  EXPECT_NEAR(norm, 4.0, 1e-5) << "gain 2 scales every row to norm 2";
+  EXPECT_EQ(init.to_config(),
+            nlohmann::json::parse(R"({"class_name": "Orthogonal", "config": {"gain": 2.0, "seed": 3}})"));
+}
+
+// unit_forget_bias: Keras starts the bias as [bias_initializer(u), ones(u), bias_initializer(2u)].
+TEST(Recurrent, LstmUnitForgetBias) {
+  for (bool forget : {true, false}) {
+    reset_default_names();
+    LayerHarness h(std::make_unique<LSTM>(3, RecurrentOptions{.unit_forget_bias = forget}),
+                   Shape::batched({2, 2}));
+    const auto bias = h.value("lstm_cell/bias");
+    ASSERT_EQ(bias.size(), 12u);
+    for (size_t j = 0; j < bias.size(); ++j) {
+      EXPECT_EQ(bias[j], forget && j >= 3 && j < 6 ? 1.0f : 0.0f) << j;
+    }
+  }
+}
+
+// dropout: one mask per sample and feature, reused at every timestep (Keras implementation 2);
+// inference ignores it.
+TEST(Recurrent, DropoutMasksFeaturesForEveryTimestep) {
+  const int64_t batch = 4, T = 6, F = 8;
+  LayerHarness h(std::make_unique<LSTM>(5, RecurrentOptions{.dropout = 0.5, .return_sequences = true}),
+                 Shape::batched({T, F}));
+  LayerHarness plain(std::make_unique<LSTM>(5, RecurrentOptions{.return_sequences = true}),
+                     Shape::batched({T, F}));
+  for (size_t i = 0; i < h.layer().variables().size(); ++i) {
+    const Variable& v = h.layer().variables()[i];
+    std::copy(v.value, v.value + v.size(), plain.layer().variables()[i].value);
+  }
+  const auto x = testing::random_vector(batch * T * F, 21);
+  EXPECT_EQ(h.forward(x, batch, Mode::kInference), plain.forward(x, batch, Mode::kInference));
+  const auto y = h.forward(x, batch, Mode::kTraining);
+  EXPECT_NE(y, plain.forward(x, batch, Mode::kTraining));
+  const auto dx = h.backward(x, y, testing::random_vector(int64_t(y.size()), 22), batch);
+  int dropped = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t f = 0; f < F; ++f) {
+      int zeros = 0;
+      for (int64_t t = 0; t < T; ++t) zeros += dx[size_t((b * T + t) * F + f)] == 0.0f;
+      EXPECT_TRUE(zeros == 0 || zeros == T) << "sample " << b << " feature " << f;
+      dropped += zeros == T;
+    }
+  }
+  EXPECT_GT(dropped, 4);
+  EXPECT_LT(dropped, batch * F - 4);
+}
+
+TEST(Recurrent, BadArgumentsAreClearErrors) {
+  auto message = [](auto make) {
+    try {
+      make();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([] { LSTM(0); }).find("units 0"), std::string::npos);
+  EXPECT_NE(message([] { GRU(4, {.dropout = 1.0}); }).find("dropout 1"), std::string::npos);
+  EXPECT_NE(message([] { LSTM(4, {.recurrent_dropout = 0.2}); }).find("recurrent_dropout 0.2"),
+            std::string::npos);
+  EXPECT_NE(message([] { SimpleRNN(4, {.stateful = true}); }).find("stateful"), std::string::npos);
+  EXPECT_NE(message([] { LSTM(4, {.activation = "softmax"}); }).find("softmax"), std::string::npos);
+  EXPECT_NE(message([] { LSTM(4).build(Shape::batched({28})); }).find("(None, timesteps, features)"),
+            std::string::npos);
+  const auto json = nlohmann::json::parse(R"({"units": 4, "time_major": true})");
+  EXPECT_NE(message([&] { layer_from_config("GRU", json); }).find("time_major"), std::string::npos);
+  const auto bad_key = nlohmann::json::parse(R"({"units": 4, "reset_after": true})");
+  EXPECT_NE(message([&] { layer_from_config("LSTM", bad_key); }).find("reset_after"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel

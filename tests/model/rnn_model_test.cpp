@@ -1,0 +1,114 @@
+// The seed-lstm built-in model and recurrent layers inside models (issue 14): summary and config
+// as tf.keras 2.12 writes them (tests/data/rnn from tools/golden/rnn_keras.py), Keras's cell
+// names, and 20 Adam steps with global_clipnorm of a stacked LSTM -> GRU model against
+// train_on_batch.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "keel/core/tensor.h"
+#include "keel/io/model_config.h"
+#include "keel/layers/layers.h"
+#include "keel/model/builtin_models.h"
+#include "keel/model/sequential.h"
+#include "keel/optimizers/adam.h"
+
+namespace keel {
+namespace {
+
+std::string read_text(const std::string& name) {
+  std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/tests/data/rnn/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing " << name << "; run tools/golden/rnn_keras.py";
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(SeedLstm, SummaryIsTfKerasByteForByte) {
+  reset_default_names();
+  Model model = builtin_model("seed-lstm");
+  EXPECT_EQ(model.summary(), read_text("seed_lstm.summary.txt"));
+}
+
+TEST(SeedLstm, ConfigIsTfKeras) {
+  reset_default_names();
+  Model model = builtin_model("seed-lstm");
+  auto ours = nlohmann::json::parse(model_to_json(model));
+  auto keras = nlohmann::json::parse(read_text("seed_lstm.json"));
+  ours.erase("keras_version");
+  keras.erase("keras_version");
+  EXPECT_EQ(ours, keras);
+  reset_default_names();
+  Model back = model_from_config(keras, "seed_lstm.json");
+  EXPECT_EQ(back.summary(), read_text("seed_lstm.summary.txt"));
+}
+
+// Keras names a recurrent layer's cell like a layer of its own: lstm/lstm_cell, lstm_1/lstm_cell_1.
+TEST(RecurrentModel, CellNamesFollowKeras) {
+  reset_default_names();
+  Sequential model(LSTM(4, {.return_sequences = true, .input_shape = {5, 3}}),
+                   LSTM(4, {.return_sequences = true}), GRU(2));
+  model.build();
+  std::vector<std::string> names;
+  for (const Variable* v : model.variables()) names.push_back(v->name);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0",
+                       "lstm/lstm_cell/bias:0", "lstm_1/lstm_cell_1/kernel:0",
+                       "lstm_1/lstm_cell_1/recurrent_kernel:0", "lstm_1/lstm_cell_1/bias:0",
+                       "gru/gru_cell/kernel:0", "gru/gru_cell/recurrent_kernel:0",
+                       "gru/gru_cell/bias:0"}));
+}
+
+// 20 Adam steps (learning rate 0.05, global_clipnorm 0.1: the global norm starts near 0.3, so
+// every step is clipped) of LSTM(6, return_sequences) -> GRU(5) -> Dense(3, softmax) against
+// tf.keras 2.12's train_on_batch: the loss and every variable after every step within 1e-5.
+TEST(RecurrentTrainingGolden, TwentyAdamStepsWithGlobalClipnormMatchTfKeras) {
+  const auto golden = nlohmann::json::parse(read_text("training_20steps.json"));
+  reset_default_names();
+  Sequential model(LSTM(6, {.return_sequences = true, .input_shape = {7, 4}}), GRU(5),
+                   Dense(3, {.activation = "softmax"}));
+  model.build();
+  auto variables = model.variables();
+  ASSERT_EQ(variables.size(), golden["initial"].size());
+  for (Variable* v : variables) {
+    ASSERT_TRUE(golden["initial"].contains(v->name)) << v->name;
+    const auto values = golden["initial"][v->name].get<std::vector<float>>();
+    ASSERT_EQ(static_cast<int64_t>(values.size()), v->size()) << v->name;
+    std::copy(values.begin(), values.end(), v->value);
+  }
+  model.compile({.optimizer = std::make_shared<Adam>(
+                     AdamOptions{.learning_rate = 0.05, .global_clipnorm = 0.1}),
+                 .loss = "sparse_categorical_crossentropy"});
+  const int64_t batch = golden["batch"];
+  Tensor x({batch, 7, 4}), y({batch, 1});
+  double worst = 0.0;
+  int step_index = 0;
+  for (const auto& step : golden["steps"]) {
+    SCOPED_TRACE("step " + std::to_string(step_index++));
+    const auto xs = step["x"].get<std::vector<float>>(), ys = step["y"].get<std::vector<float>>();
+    std::copy(xs.begin(), xs.end(), x.data());
+    std::copy(ys.begin(), ys.end(), y.data());
+    const double loss = *model.train_on_batch(x, y).get("loss");
+    EXPECT_NEAR(loss, step["loss"].get<double>(), 1e-5);
+    for (Variable* v : variables) {
+      const auto& want = step["weights"][v->name];
+      for (int64_t i = 0; i < v->size(); ++i) {
+        const double w = want[size_t(i)].get<double>();
+        const double err = std::fabs(v->value[i] - w) / std::max(1.0, std::fabs(w));
+        worst = std::max(worst, err);
+        ASSERT_LE(err, 1e-5) << v->name << "[" << i << "] keel " << v->value[i] << " keras " << w;
+      }
+    }
+  }
+  const Tensor probs = model.predict(x);
+  const auto want = golden["predict"];
+  for (int64_t i = 0; i < probs.size(); ++i) {
+    EXPECT_NEAR(probs[i], want[size_t(i)].get<double>(), 1e-5) << "predict[" << i << "]";
+  }
+  RecordProperty("worst_relative_weight_error", std::to_string(worst));
+}
+
+}  // namespace
+}  // namespace keel

@@ -1,0 +1,144 @@
+#!/work/venvs/tf/bin/python
+"""Golden fixtures for keel's recurrent layers, produced by REAL TensorFlow / tf.keras 2.12.
+
+Everything written here is output of tf.keras itself; nothing reads keel's output.
+
+Writes into tests/data/rnn/:
+  * layers.json -- per case: the layer's get_config() (after build), the input shape, the input
+    x, the variables (Keras order and full names, values flattened row-major), one upstream
+    gradient per output, every output (training=True call, no dropout), and dx and every
+    variable's gradient of L = sum_i sum(y_i * dy_i) (tf.GradientTape: backprop through time).
+    Cases: SimpleRNN, LSTM and GRU (reset_after True and False) with return_sequences,
+    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations.
+  * seed_lstm.summary.txt / seed_lstm.json -- summary() and to_json() of the seed-lstm model
+    (LSTM(128) on 28 rows of 28 pixels, then Dense(10, softmax)).
+  * training_20steps.json -- 20 x train_on_batch of a small LSTM model (LSTM(6) returning
+    sequences, GRU(5), Dense(3, softmax)) under Adam(learning_rate=0.05, global_clipnorm=0.1)
+    (the global norm starts near 0.3, so the clipping acts): initial weights, every batch, and
+    after every step the loss and every variable, then predict on the last batch.
+Ops run single-threaded on the CPU with op determinism.
+
+Run (from the repository root):   /work/venvs/tf/bin/python tools/golden/rnn_keras.py
+"""
+import json
+
+from keras_env import ROOT, flat, np, tf
+
+OUT = ROOT / "tests" / "data" / "rnn"
+L = tf.keras.layers
+
+
+def short(v):
+    return v.name.split("/")[-1].split(":")[0]
+
+
+def run_case(name, make_layer, shape, seed):
+    tf.keras.backend.clear_session()
+    rng = np.random.default_rng(seed)
+    layer = make_layer()
+    x = rng.uniform(-1, 1, shape).astype(np.float32)
+    layer.build(shape)
+    for v in layer.weights:
+        v.assign(rng.uniform(-0.5, 0.5, v.shape).astype(np.float32))
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        ys = layer(xt, training=True)
+        ys = ys if isinstance(ys, (list, tuple)) else [ys]
+        dys = [rng.uniform(-1, 1, y.shape).astype(np.float32) for y in ys]
+        loss = tf.add_n([tf.reduce_sum(y * dy) for y, dy in zip(ys, dys)])
+    grads = tape.gradient(loss, [xt] + layer.trainable_weights)
+    return {
+        "name": name,
+        "class_name": layer.__class__.__name__,
+        "config": layer.get_config(),
+        "input_shape": list(shape),
+        "output_shapes": [list(y.shape) for y in ys],
+        "x": flat(x),
+        "weights": [{"name": v.name, "short": short(v), "shape": list(v.shape), "value": flat(v.numpy())}
+                    for v in layer.weights],
+        "dys": [flat(dy) for dy in dys],
+        "ys": [flat(y) for y in ys],
+        "dx": flat(grads[0]),
+        "grads": {short(v): flat(g) for v, g in zip(layer.trainable_weights, grads[1:])},
+    }
+
+
+def layer_cases():
+    shape = (3, 5, 4)  # batch, timesteps, features
+    specs = [
+        ("simple_rnn", L.SimpleRNN, dict(units=4)),
+        ("simple_rnn_seq", L.SimpleRNN, dict(units=4, return_sequences=True)),
+        ("simple_rnn_back_seq_state", L.SimpleRNN, dict(units=3, return_sequences=True, go_backwards=True,
+                                                         return_state=True)),
+        ("simple_rnn_relu_nobias", L.SimpleRNN, dict(units=4, activation="relu", use_bias=False)),
+        ("lstm", L.LSTM, dict(units=4)),
+        ("lstm_seq", L.LSTM, dict(units=4, return_sequences=True)),
+        ("lstm_back", L.LSTM, dict(units=4, go_backwards=True)),
+        ("lstm_state", L.LSTM, dict(units=3, return_state=True)),
+        ("lstm_seq_state_back", L.LSTM, dict(units=3, return_sequences=True, return_state=True, go_backwards=True)),
+        ("lstm_hard_sigmoid_nobias", L.LSTM, dict(units=4, recurrent_activation="hard_sigmoid", use_bias=False)),
+        ("lstm_relu_no_forget_bias", L.LSTM, dict(units=4, activation="relu", unit_forget_bias=False)),
+        ("gru", L.GRU, dict(units=4)),
+        ("gru_seq", L.GRU, dict(units=4, return_sequences=True)),
+        ("gru_back_state", L.GRU, dict(units=3, go_backwards=True, return_state=True)),
+        ("gru_nobias", L.GRU, dict(units=4, use_bias=False)),
+        ("gru_v1", L.GRU, dict(units=4, reset_after=False)),
+        ("gru_v1_seq_back", L.GRU, dict(units=4, reset_after=False, return_sequences=True, go_backwards=True)),
+        ("gru_v1_state_nobias", L.GRU, dict(units=3, reset_after=False, return_state=True, use_bias=False)),
+        ("gru_v1_hard_sigmoid", L.GRU, dict(units=4, reset_after=False, recurrent_activation="hard_sigmoid")),
+    ]
+    return [run_case(name, lambda cls=cls, kw=kw: cls(**kw), shape, 100 + i)
+            for i, (name, cls, kw) in enumerate(specs)]
+
+
+def seed_lstm():
+    tf.keras.backend.clear_session()
+    model = tf.keras.Sequential([
+        L.LSTM(128, input_shape=(28, 28)),
+        L.Dense(10, activation="softmax"),
+    ])
+    lines = []
+    model.summary(print_fn=lines.append)
+    (OUT / "seed_lstm.summary.txt").write_text("\n".join(lines) + "\n")
+    (OUT / "seed_lstm.json").write_text(model.to_json())
+
+
+def training():
+    tf.keras.backend.clear_session()
+    rng = np.random.default_rng(900)
+    model = tf.keras.Sequential([
+        L.LSTM(6, return_sequences=True, input_shape=(7, 4)),
+        L.GRU(5),
+        L.Dense(3, activation="softmax"),
+    ])
+    initial = {}
+    for v in model.weights:
+        v.assign(rng.uniform(-0.6, 0.6, v.shape).astype(np.float32))
+        initial[v.name] = flat(v.numpy())
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=0.05, global_clipnorm=0.1),
+                  loss="sparse_categorical_crossentropy")
+    steps = []
+    for _ in range(20):
+        x = rng.uniform(-1, 1, (6, 7, 4)).astype(np.float32)
+        y = rng.integers(0, 3, (6, 1)).astype(np.float32)
+        loss = model.train_on_batch(x, y)
+        steps.append({"x": flat(x), "y": flat(y), "loss": float(loss),
+                      "weights": {v.name: flat(v.numpy()) for v in model.weights}})
+    probs = model.predict(x, verbose=0)
+    with open(OUT / "training_20steps.json", "w") as f:
+        json.dump({"tensorflow": tf.__version__, "batch": 6, "initial": initial, "steps": steps,
+                   "predict": flat(probs)}, f)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "layers.json", "w") as f:
+        json.dump({"tensorflow": tf.__version__, "cases": layer_cases()}, f)
+    seed_lstm()
+    training()
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()
