@@ -97,6 +97,21 @@ mutants=(
   'python/keel/keras/models.py|s/        with self._busy:/        if True:/|pytest:two_threads|two threads run predict on one model at once (shared buffers)'
   'python/keel/keras/models.py|s/        _restore_kept(kept)$/        pass/|pytest:keeps_trained_weights|a layer joining another model (Sequential.add, transfer) is re-initialised'
   'python/keel/keras/models.py|s/        if native.built and any(layer._bound is not native for layer in self.layers):/        if False:/|pytest:trains_its_layers_again|a model trains layers that a later-built model has taken (its updates miss them)'
+  # Recurrent layers and the exploding-gradients study (issue 14)
+  'src/layers/lstm.cpp|s/cn\[j\] = ar\[u + j\] \* cp\[j\] + ar\[j\] \* ar\[2 \* u + j\];/cn[j] = ar[j] * cp[j] + ar[u + j] * ar[2 * u + j];/|RecurrentGolden.*|LSTM: input and forget gates swapped in the cell update'
+  'src/layers/lstm.cpp|s/  gemm(dz, recurrent_kernel().value, dh_t, batch, u, G, false, true, false);/  std::fill_n(dh_t, batch * u, 0.0f);/|RecurrentGolden.*|LSTM BPTT: no gradient flows to h_{t-1} (truncated backprop through time)'
+  'src/layers/lstm.cpp|s/{units(), Initializer("ones")}/{units(), options().bias_initializer}/|Recurrent.LstmUnitForgetBias|unit_forget_bias ignored (forget bias starts at 0)'
+  'src/layers/gru.cpp|s/for (int64_t j = 0; j < u; ++j) xr\[2 \* u + j\] += r\[j\] \* rr\[2 \* u + j\];/for (int64_t j = 0; j < u; ++j) xr[2 * u + j] += rr[2 * u + j];/|RecurrentGolden.*|GRU reset_after: the reset gate not applied to the recurrent candidate'
+  'src/layers/gru.cpp|s/h_new\[b \* u + j\] = z\[j\] \* h_prev\[b \* u + j\] + (1.0f - z\[j\]) \* hh\[j\];/h_new[b * u + j] = (1.0f - z[j]) * h_prev[b * u + j] + z[j] * hh[j];/|RecurrentGolden.*|GRU: the update gate mixes the other way round (PyTorch-style z)'
+  'src/layers/gru.cpp|s/for (int64_t j = 0; j < u; ++j) rh\[b \* u + j\] = r\[j\] \* h_prev\[b \* u + j\];/for (int64_t j = 0; j < u; ++j) rh[b * u + j] = h_prev[b * u + j];/|RecurrentGolden.*|GRU reset_after=False: reset gate not applied before the candidate product'
+  'src/layers/recurrent.cpp|s/const int64_t src_t = options_.go_backwards ? T - 1 - t : t;/const int64_t src_t = t;/|RecurrentGolden.*|go_backwards ignored'
+  'src/layers/recurrent.cpp|s/for (int64_t j = 0; j < units_; ++j) row\[j\] += d\[j\];/for (int64_t j = 0; j < units_; ++j) row[j] = d[j];/|RecurrentGolden.*|return_sequences backward: the gradient carried from later steps overwritten by the step'"'"'s own'
+  'src/layers/recurrent.cpp|s/const bool drop = options_.dropout > 0.0 .. !input_mask_.empty();/const bool drop = false;/|Recurrent.DropoutMasksFeaturesForEveryTimestep|dropout: dx not masked (dropped inputs get gradients)'
+  'src/layers/initializers.cpp|s/for (int64_t r = 0; r < n; ++r) at(r, j) \/= norm;/(void)norm;/|Recurrent.OrthogonalInitializerIsOrthogonal|Orthogonal: columns not normalised'
+  'src/kernels/recurrent_gates.cpp|s/const f32x16 t = (1.0f - e) \/ (1.0f + e);/const f32x16 t = (1.0f - e) \/ (1.0f + e) * 0.999f;/|RecurrentGolden.*|fast tanh 0.1% off'
+  'src/io/sequence_tasks.cpp|s/failed += !(e \* e <= 0.04);/failed += e * e > 0.04;/|SequenceTasks.FailureCriterion|adding criterion: a NaN prediction counted as solved'
+  'src/io/sequence_tasks.cpp|s/\*y = 0.5f \* (x\[p0 \* 2\] + x\[p1 \* 2\]);/*y = 0.5f * (x[p0 * 2] + x[p1 * 2 + 1]);/|SequenceTasks.AddingSamplesFollowTheDefinition|adding target reads the marker, not the value'
+  'include/keel/model/builtin_models.h|s/inline constexpr double kAddingRecurrentGain = 1.2;/inline constexpr double kAddingRecurrentGain = 0.5;/|ExplodingGradients.*|adding-srnn starts in the vanishing regime: the unclipped run no longer explodes'
 )
 
 selected=("$@")

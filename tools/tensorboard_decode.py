@@ -136,6 +136,30 @@ def decode_value(buf):
     return out
 
 
+def summary_records(logdir, run="train"):
+    """(step, [decoded summary values]) for every record of LOGDIR/RUN/*tfevents*, in file order,
+    without the CRC check (fast enough for logs of tens of MB; stop iterating to read only the
+    start)."""
+    import glob
+    import os
+    for path in sorted(glob.glob(os.path.join(logdir, run, "*tfevents*"))):
+        with open(path, "rb") as f:
+            while True:
+                header = f.read(12)
+                if len(header) < 12:
+                    break
+                (length,) = struct.unpack("<Q", header[:8])
+                payload = f.read(length)
+                f.read(4)
+                step, values = 0, []
+                for number, wire, v in fields(payload):
+                    if number == 2 and wire == 0:
+                        step = v
+                    elif number == 5 and wire == 2:
+                        values += [decode_value(val) for n2, w2, val in fields(v) if n2 == 1 and w2 == 2]
+                yield step, values
+
+
 def decode_file(path):
     data = open(path, "rb").read()
     pos, events, file_version = 0, [], None

@@ -14,8 +14,7 @@ namespace keel::cli {
 void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_option("MODEL", flags.model,
                  "built-in model (seed-mlp (default), seed-mlp-bn-before, seed-cnn, seed-lstm, "
-                 "resnet-mlp-plain, "
-                 "resnet-mlp-bn, resnet-mlp-fixup), a Keras JSON config file, or a saved model "
+                 "adding-srnn, adding-lstm, resnet-mlp-plain, resnet-mlp-bn, resnet-mlp-fixup), a Keras JSON config file, or a saved model "
                  "directory");
   cmd.add_option("--blocks", flags.blocks,
                  "residual blocks of a resnet-mlp-* model (default 32)");
@@ -29,8 +28,13 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
 
 namespace {
 
-Model load_unmodified(const std::string& model, std::optional<int64_t> blocks, uint64_t seed) {
-  if (is_builtin_model(model)) return builtin_model(model, {.seed = seed, .blocks = blocks});
+Model load_unmodified(const std::string& model, std::optional<int64_t> blocks,
+                      std::optional<int64_t> timesteps, uint64_t seed) {
+  if (is_builtin_model(model)) {
+    // Fixed-shape models check the data's shape instead.
+    if (!builtin_model_has_timesteps(model)) timesteps.reset();
+    return builtin_model(model, {.seed = seed, .blocks = blocks, .timesteps = timesteps});
+  }
   namespace fs = std::filesystem;
   std::error_code ec;
   KEEL_CHECK(fs::exists(model, ec), "MODEL '", model, "' is neither a built-in model (",
@@ -53,7 +57,7 @@ Model load_model_arg(const ModelFlags& flags, uint64_t seed) {
   KEEL_CHECK(!flags.fixup || !std::filesystem::is_directory(flags.model, ec), "--fixup ",
              "re-initialises a model; it does not apply to the saved model directory '",
              flags.model, "'");
-  Model model = load_unmodified(flags.model, flags.blocks, seed);
+  Model model = load_unmodified(flags.model, flags.blocks, flags.timesteps, seed);
   if (flags.fixup) fixup(model, seed);
   if (flags.synchronized_bn) {
     int64_t found = 0;

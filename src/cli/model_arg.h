@@ -17,6 +17,8 @@ struct ModelFlags {
   std::optional<int64_t> blocks;  // --blocks N: residual blocks of a resnet-mlp-* model
   bool fixup = false;             // --fixup: keel::fixup() on the loaded model
   bool synchronized_bn = false;   // --synchronized-bn: every BatchNormalization synchronized
+  // Not a flag: the sequence length of `train --data adding:T`, which sizes adding-srnn's input.
+  std::optional<int64_t> timesteps;
 };
 
 // Registers the MODEL positional, --blocks, --fixup and --synchronized-bn on `cmd`.

@@ -17,6 +17,7 @@
 #include "keel/io/atomic_file.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/io/saved_model.h"
+#include "keel/io/sequence_tasks.h"
 #include "keel/kernels/threads.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/optimizer.h"
@@ -26,6 +27,11 @@ namespace keel::cli {
 
 namespace {
 
+// Sizes of a generated sequence task's sets (--data adding:T, temporal-order:T): the paper
+// evaluates on 10,000 fresh sequences.
+constexpr int64_t kSequenceTrainCount = 20000;
+constexpr int64_t kSequenceTestCount = 10000;
+
 struct TrainFlags {
   ModelFlags model;  // MODEL, --blocks, --fixup
   std::string data = "fashion-mnist";
@@ -34,7 +40,7 @@ struct TrainFlags {
   std::string optimizer = "sgd";
   std::optional<double> learning_rate, momentum, clipvalue, clipnorm, global_clipnorm, agc;
   bool nesterov = false;
-  std::string loss = "sparse_categorical_crossentropy";
+  std::string loss;  // empty: mse for --data adding:T, else sparse_categorical_crossentropy
   int64_t validation = 5000;
   bool no_shuffle = false;
   bool shuffle_flag = false;  // --shuffle: the default, accepted for symmetry
@@ -122,21 +128,41 @@ int run_train(const TrainFlags& f) {
     set_num_threads(default_threads_per_rank());
   }
 
-  Model model = load_model_arg(f.model, f.seed);
+  // --data: Fashion-MNIST (a directory of IDX files) or one of Pascanu et al.'s sequence tasks.
+  const std::optional<SequenceTaskSpec> task = parse_sequence_task(f.data);
+  const bool regression = task && task->task == SequenceTask::kAdding;
+  ModelFlags model_flags = f.model;
+  if (task) model_flags.timesteps = task->timesteps;
+  Model model = load_model_arg(model_flags, f.seed);
   const auto optimizer = std::shared_ptr<Optimizer>(make_optimizer(f.optimizer, optimizer_config(f)));
-  model.compile({.optimizer = optimizer, .loss = f.loss, .metrics = {"accuracy"}});
+  const std::string loss =
+      !f.loss.empty() ? f.loss : regression ? "mse" : "sparse_categorical_crossentropy";
+  model.compile({.optimizer = optimizer,
+                 .loss = loss,
+                 .metrics = regression ? std::vector<std::string>{} : std::vector<std::string>{"accuracy"}});
 
-  const std::filesystem::path dir =
-      f.data == "fashion-mnist" ? default_fashion_mnist_dir() : std::filesystem::path(f.data);
-  const FashionMnist data = load_fashion_mnist(dir);
-  KEEL_CHECK(f.validation >= 0 && f.validation < data.train_count, "--validation ", f.validation,
-             " is not allowed; expected 0 <= N < ", data.train_count,
-             " (the number of training images in ", dir.string(), ")");
-
-  // The last N training images are held out for validation (Keras's validation_split).
-  const DataView all = fashion_mnist_view(data, FashionMnistSplit::kTrain);
-  const int64_t train_count = data.train_count - f.validation;
-  const DataView test = fashion_mnist_view(data, FashionMnistSplit::kTest);
+  FashionMnist images;
+  SequenceTaskData sequences;
+  DataView all, test;
+  std::string source;
+  if (task) {
+    sequences = make_sequence_task(*task, kSequenceTrainCount, kSequenceTestCount, f.seed);
+    all = sequence_task_view(sequences, true);
+    test = sequence_task_view(sequences, false);
+    source = f.data + " (generated from --seed)";
+  } else {
+    const std::filesystem::path dir =
+        f.data == "fashion-mnist" ? default_fashion_mnist_dir() : std::filesystem::path(f.data);
+    images = load_fashion_mnist(dir);
+    all = fashion_mnist_view(images, FashionMnistSplit::kTrain);
+    test = fashion_mnist_view(images, FashionMnistSplit::kTest);
+    source = dir.string();
+  }
+  KEEL_CHECK(f.validation >= 0 && f.validation < all.size, "--validation ", f.validation,
+             " is not allowed; expected 0 <= N < ", all.size, " (the number of training samples in ",
+             source, ")");
+  // The last N training samples are held out for validation (Keras's validation_split).
+  const int64_t train_count = all.size - f.validation;
 
   FitOptions fit;
   fit.batch_size = f.batch_size;
@@ -144,7 +170,7 @@ int run_train(const TrainFlags& f) {
   fit.verbose = f.verbose;
   fit.shuffle = !f.no_shuffle;
   fit.seed = f.seed;
-  if (f.validation > 0) fit.validation_data = all.slice(train_count, data.train_count);
+  if (f.validation > 0) fit.validation_data = all.slice(train_count, all.size);
   add_watch_callbacks(f.watch, model, fit);
   if (!f.save.empty()) check_save_target(f.save);  // fail now, not after an hour of training
   // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a
@@ -157,9 +183,20 @@ int run_train(const TrainFlags& f) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   const double samples_per_second =
       history.train_seconds > 0 ? static_cast<double>(history.train_samples) / history.train_seconds : 0.0;
+  // Pascanu et al.'s criterion on the test set: the fraction of sequences that fail.
+  std::optional<double> task_error;
+  if (task) {
+    const Tensor predictions = model.predict(test, {.batch_size = f.batch_size});
+    task_error = sequence_task_error(sequences, predictions.data());
+  }
   if (f.verbose > 0 && chief) {
-    std::printf("Test: loss %.4f - accuracy %.4f | wall time %.1fs | training %.0f samples/s\n",
-                *test_logs.get("loss"), *test_logs.get("accuracy"), seconds, samples_per_second);
+    std::printf("Test: loss %.4f", *test_logs.get("loss"));
+    if (const auto accuracy = test_logs.get("accuracy")) std::printf(" - accuracy %.4f", *accuracy);
+    if (task_error) {
+      std::printf(" - failed sequences %.2f%% (%s; solved at 0)", 100.0 * *task_error,
+                  regression ? "squared error > 0.04" : "wrong class");
+    }
+    std::printf(" | wall time %.1fs | training %.0f samples/s\n", seconds, samples_per_second);
   }
   if (!chief) return 0;
   if (!f.save.empty()) save_model(model, f.save);
@@ -170,7 +207,8 @@ int run_train(const TrainFlags& f) {
     report["batch_size"] = f.batch_size;
     report["history"] = history_json(history);
     report["test_loss"] = *test_logs.get("loss");
-    report["test_accuracy"] = *test_logs.get("accuracy");
+    if (const auto accuracy = test_logs.get("accuracy")) report["test_accuracy"] = *accuracy;
+    if (task_error) report["test_failed_fraction"] = *task_error;
     report["train_samples_per_second"] = samples_per_second;
     report["train_seconds"] = history.train_seconds;
     report["seconds"] = seconds;
@@ -197,8 +235,10 @@ Handler add_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   add_model_flags(*cmd, f->model);
   cmd->add_option("--data", f->data,
-                  "fashion-mnist (default: Debian's dataset-fashion-mnist) or a directory with the "
-                  "four Fashion-MNIST IDX files");
+                  "fashion-mnist (default: Debian's dataset-fashion-mnist), a directory with the "
+                  "four Fashion-MNIST IDX files, or a generated sequence task of Pascanu et al. "
+                  "2013: adding:T or temporal-order:T (T timesteps; 20,000 training and 10,000 "
+                  "test sequences from --seed)");
   cmd->add_option("--epochs", f->epochs, "number of epochs (default 10)");
   cmd->add_option("--batch-size", f->batch_size, "samples per step (default 32)");
   cmd->add_option("--optimizer", f->optimizer, "sgd (default), adam, adamw, nadam, rmsprop, adagrad")
@@ -219,7 +259,8 @@ Handler add_train_command(CLI::App& app) {
   cmd->add_option("--on-nonfinite", f->on_nonfinite,
                   "non-finite gradients: error (default), skip_step or ignore")
       ->check(CLI::IsMember({"error", "skip_step", "ignore"}));
-  cmd->add_option("--loss", f->loss, "Keras loss name (default sparse_categorical_crossentropy)");
+  cmd->add_option("--loss", f->loss,
+                  "Keras loss name (default sparse_categorical_crossentropy; mse for adding:T)");
   cmd->add_option("--validation", f->validation,
                   "hold out the last N training images for validation (default 5000)");
   auto* shuffle = cmd->add_flag("--shuffle", f->shuffle_flag, "shuffle every epoch (the default)");

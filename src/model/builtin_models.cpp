@@ -52,6 +52,20 @@ Model seed_lstm() {
   return Sequential(LSTM(128, {.input_shape = {28, 28}}), Dense(10, {.activation = "softmax"}));
 }
 
+Model adding_srnn(int64_t timesteps) {
+  KEEL_CHECK(timesteps >= 1, "model 'adding-srnn': timesteps ", timesteps, " must be >= 1");
+  nlohmann::json orthogonal = {{"class_name", "Orthogonal"},
+                               {"config", {{"gain", kAddingRecurrentGain}, {"seed", nullptr}}}};
+  return Sequential(SimpleRNN(50, {.recurrent_initializer = Initializer::from_config(orthogonal),
+                                   .input_shape = {timesteps, 2}}),
+                    Dense(1));
+}
+
+Model adding_lstm(int64_t timesteps) {
+  KEEL_CHECK(timesteps >= 1, "model 'adding-lstm': timesteps ", timesteps, " must be >= 1");
+  return Sequential(LSTM(50, {.input_shape = {timesteps, 2}}), Dense(1));
+}
+
 namespace {
 
 constexpr int64_t kWidth = 128;
@@ -90,7 +104,7 @@ Model resnet_mlp_fixup(int64_t blocks, uint64_t seed) {
 }
 
 const std::vector<std::string>& builtin_model_names() {
-  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before", "seed-cnn", "seed-lstm",
+  static const std::vector<std::string> names = {"seed-mlp", "seed-mlp-bn-before", "seed-cnn", "seed-lstm", "adding-srnn", "adding-lstm",
                                                  "resnet-mlp-plain", "resnet-mlp-bn",
                                                  "resnet-mlp-fixup"};
   return names;
@@ -110,17 +124,23 @@ bool is_builtin_model(std::string_view name) {
 
 bool builtin_model_has_blocks(std::string_view name) { return name.starts_with("resnet-mlp-"); }
 
+bool builtin_model_has_timesteps(std::string_view name) { return name.starts_with("adding-"); }
+
 Model builtin_model(std::string_view name, BuiltinModelOptions options) {
   KEEL_CHECK(is_builtin_model(name), "unknown model '", name, "'; expected a built-in model (",
              builtin_model_list(), ") or a path to a Keras JSON config");
   KEEL_CHECK(!options.blocks || builtin_model_has_blocks(name), "model '", name,
              "' has no residual blocks; blocks apply to the resnet-mlp-* models only");
+  KEEL_CHECK(!options.timesteps || builtin_model_has_timesteps(name), "model '", name,
+             "' has a fixed input shape; timesteps apply to the adding-* models only");
   const int64_t blocks = options.blocks.value_or(kDefaultResidualBlocks);
   if (name == "resnet-mlp-fixup") return resnet_mlp_fixup(blocks, options.seed);
   Model model = name == "seed-mlp"            ? seed_mlp()
                 : name == "seed-mlp-bn-before" ? seed_mlp_bn_before()
                 : name == "seed-cnn"           ? seed_cnn()
                 : name == "seed-lstm"          ? seed_lstm()
+                : name == "adding-srnn"        ? adding_srnn(options.timesteps.value_or(100))
+                : name == "adding-lstm"        ? adding_lstm(options.timesteps.value_or(100))
                 : name == "resnet-mlp-plain"   ? resnet_mlp_plain(blocks)
                                                : resnet_mlp_bn(blocks);
   model.build(std::nullopt, options.seed);

@@ -262,6 +262,67 @@ class Dense(Layer):
                           bias_constraint=bias_constraint), kwargs)
 
 
+class _Recurrent(Layer):
+    """SimpleRNN / LSTM / GRU: Keras's arguments; return_state layers belong in Sequential-free
+    graphs (keel's functional API returns their first output here)."""
+
+    def _create_recurrent(self, units, cell_args, activation, use_bias, kernel_initializer,
+                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
+                          return_sequences, return_state, go_backwards, stateful, unroll, kwargs):
+        if return_state:
+            raise ValueError(f"{type(self).__name__}: return_state=True is not supported by keel.keras yet "
+                             "(keel's C++ API has it)")
+        for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                    "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint"):
+            if kwargs.get(key) is not None:
+                raise ValueError(f"{type(self).__name__}: {key} is not supported by keel")
+            kwargs.pop(key, None)
+        config = dict(units=units, activation=activation if activation is not None else "linear",
+                      use_bias=use_bias, kernel_initializer=kernel_initializer,
+                      recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                      dropout=dropout, recurrent_dropout=recurrent_dropout,
+                      return_sequences=return_sequences, return_state=return_state,
+                      go_backwards=go_backwards, stateful=stateful, unroll=unroll)
+        config.update(cell_args)
+        self._create(config, kwargs)
+
+
+class SimpleRNN(_Recurrent):
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, **kwargs):
+        self._create_recurrent(units, {}, activation, use_bias, kernel_initializer, recurrent_initializer,
+                               bias_initializer, dropout, recurrent_dropout, return_sequences,
+                               return_state, go_backwards, stateful, unroll, kwargs)
+
+
+class LSTM(_Recurrent):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 time_major=False, unroll=False, **kwargs):
+        self._create_recurrent(units, dict(recurrent_activation=recurrent_activation,
+                                           unit_forget_bias=unit_forget_bias, time_major=time_major),
+                               activation, use_bias, kernel_initializer, recurrent_initializer,
+                               bias_initializer, dropout, recurrent_dropout, return_sequences,
+                               return_state, go_backwards, stateful, unroll, kwargs)
+
+
+class GRU(_Recurrent):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, unroll=False, time_major=False,
+                 reset_after=True, **kwargs):
+        self._create_recurrent(units, dict(recurrent_activation=recurrent_activation,
+                                           reset_after=reset_after, time_major=time_major),
+                               activation, use_bias, kernel_initializer, recurrent_initializer,
+                               bias_initializer, dropout, recurrent_dropout, return_sequences,
+                               return_state, go_backwards, stateful, unroll, kwargs)
+
+
 class Activation(Layer):
     def __init__(self, activation, **kwargs):
         self._create(dict(activation=activation), kwargs)
