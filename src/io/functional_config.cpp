@@ -187,10 +187,13 @@ class GraphReplay {
     const auto it = by_name_.find(ref.layer);
     if (it == by_name_.end()) return std::nullopt;
     const LayerEntry& entry = entries_[it->second];
-    if (ref.node_index < 0 || ref.node_index >= static_cast<int64_t>(entry.calls.size()) ||
-        ref.tensor_index != 0)  // every keel layer has one output
+    if (ref.node_index < 0 || ref.node_index >= static_cast<int64_t>(entry.calls.size()))
       return std::nullopt;
-    return entry.calls[static_cast<size_t>(ref.node_index)];
+    const KerasTensor& call = entry.calls[static_cast<size_t>(ref.node_index)];
+    // A layer with several outputs (an RNN with return_state) is read by output index.
+    const auto outputs = static_cast<int64_t>(call.node()->output_shapes.size());
+    if (ref.tensor_index < 0 || ref.tensor_index >= outputs) return std::nullopt;
+    return KerasTensor(call.node(), ref.tensor_index);
   }
 
   std::string describe_missing(const TensorRefSpec& ref) const {
@@ -201,8 +204,12 @@ class GraphReplay {
     if (ref.node_index < 0 || ref.node_index >= calls)
       return "reads call " + std::to_string(ref.node_index) + " of a layer called " +
              std::to_string(calls) + " time(s)";
-    if (ref.tensor_index != 0)
-      return "reads output " + std::to_string(ref.tensor_index) + " of a layer with one output";
+    if (ref.node_index < static_cast<int64_t>(entry.calls.size())) {
+      const auto outputs =
+          entry.calls[static_cast<size_t>(ref.node_index)].node()->output_shapes.size();
+      return "reads output " + std::to_string(ref.tensor_index) + " of a layer with " +
+             (outputs == 1 ? std::string("one output") : std::to_string(outputs) + " outputs");
+    }
     return "is never computed: the calls depend on each other in a cycle";
   }
 

@@ -151,10 +151,12 @@ Initializer Initializer::from_config(const nlohmann::json& config) {
   KEEL_CHECK(config.is_object() && config.contains("class_name") && config["class_name"].is_string(),
              "initializer: expected a string or {\"class_name\": ..., \"config\": {...}}, got ",
              config.dump());
-  // Keras 2.13+ / Keras 3 add "module" and "registered_name" next to class_name; they carry no
-  // arguments.
+  // Keras 2.13+ / Keras 3 add "module" and "registered_name" next to class_name, and tf.keras 2.x
+  // writes "shared_object_id" where one initializer object is serialised twice (an RNN layer and
+  // its cell in a functional model); they carry no arguments.
   for (const auto& [key, value] : config.items()) {
-    KEEL_CHECK(key == "class_name" || key == "config" || key == "module" || key == "registered_name",
+    KEEL_CHECK(key == "class_name" || key == "config" || key == "module" ||
+                   key == "registered_name" || key == "shared_object_id",
                "initializer: unknown key '", key, "' in ", config.dump());
   }
   const std::string class_name = config["class_name"].get<std::string>();

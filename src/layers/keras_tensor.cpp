@@ -18,6 +18,15 @@ Layer& KerasTensor::layer() const {
   return *node_->layer;
 }
 
+std::vector<KerasTensor> all_outputs(const KerasTensor& t) {
+  KEEL_CHECK(t.defined(), "all_outputs: an empty KerasTensor");
+  std::vector<KerasTensor> out;
+  for (size_t i = 0; i < t.node()->output_shapes.size(); ++i) {
+    out.emplace_back(t.node(), static_cast<int64_t>(i));
+  }
+  return out;
+}
+
 KerasTensor call_layer(const std::shared_ptr<Layer>& layer, const std::vector<KerasTensor>& inputs) {
   layer->ensure_name();
   std::vector<Shape> shapes;

@@ -14,6 +14,7 @@
 #include "keel/model/builtin_models.h"
 #include "keel/model/sequential.h"
 #include "keel/optimizers/adam.h"
+#include "keel/optimizers/sgd.h"
 
 namespace keel {
 namespace {
@@ -59,6 +60,59 @@ TEST(RecurrentModel, CellNamesFollowKeras) {
                        "lstm_1/lstm_cell_1/recurrent_kernel:0", "lstm_1/lstm_cell_1/bias:0",
                        "gru/gru_cell/kernel:0", "gru/gru_cell/recurrent_kernel:0",
                        "gru/gru_cell/bias:0"}));
+}
+
+// A functional model over an LSTM's return_state outputs (keel::all_outputs): the summary with
+// its multi-output row and [0][1] / [0][2] connections, the config, and three SGD steps whose
+// gradients flow back through the final h and c states, against tf.keras 2.12.
+TEST(RecurrentModel, ReturnStateOutputsInAFunctionalModelMatchTfKeras) {
+  const auto golden = nlohmann::json::parse(read_text("functional_states.json"));
+  reset_default_names();
+  KerasTensor x = Input({6, 3});
+  const auto lstm = all_outputs(LSTM(4, {.return_sequences = true, .return_state = true})(x));
+  ASSERT_EQ(lstm.size(), 3u);
+  KerasTensor g = GRU(3, {.go_backwards = true})(lstm[0]);
+  Model model(x, Dense(2)(Concatenate()({lstm[1], lstm[2], g})));
+  EXPECT_EQ(model.summary(), golden["summary"].get<std::string>());
+  auto ours = nlohmann::json::parse(model_to_json(model));
+  auto keras = golden["config"];
+  ours.erase("keras_version");
+  keras.erase("keras_version");
+  // tf.keras marks initializers it serialised twice (the layer's and its cell's) with a
+  // "shared_object_id"; keel reads and ignores it, and does not write it.
+  nlohmann::json without_ids = keras;
+  for (auto& layer : without_ids["config"]["layers"]) {
+    for (auto& [key, value] : layer["config"].items()) {
+      if (value.is_object()) value.erase("shared_object_id");
+    }
+  }
+  EXPECT_EQ(ours, without_ids);
+  reset_default_names();
+  EXPECT_EQ(model_from_config(keras, "functional_states.json").summary(),
+            golden["summary"].get<std::string>());
+  model.build();
+  for (Variable* v : model.variables()) {
+    const auto values = golden["initial"].at(v->name).get<std::vector<float>>();
+    ASSERT_EQ(static_cast<int64_t>(values.size()), v->size()) << v->name;
+    std::copy(values.begin(), values.end(), v->value);
+  }
+  model.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1}), .loss = "mse"});
+  Tensor xb({5, 6, 3}), yb({5, 2});
+  for (const auto& step : golden["steps"]) {
+    const auto xs = step["x"].get<std::vector<float>>(), ys = step["y"].get<std::vector<float>>();
+    std::copy(xs.begin(), xs.end(), xb.data());
+    std::copy(ys.begin(), ys.end(), yb.data());
+    EXPECT_NEAR(*model.train_on_batch(xb, yb).get("loss"), step["loss"].get<double>(), 1e-6);
+    for (Variable* v : model.variables()) {
+      const auto want = step["weights"][v->name].get<std::vector<float>>();
+      for (int64_t i = 0; i < v->size(); ++i) {
+        ASSERT_NEAR(v->value[i], want[size_t(i)], 1e-6) << v->name << "[" << i << "]";
+      }
+    }
+  }
+  const Tensor probs = model.predict(xb);
+  const auto want = golden["predict"].get<std::vector<float>>();
+  for (int64_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(probs[i], want[size_t(i)], 1e-6) << i;
 }
 
 // 20 Adam steps (learning rate 0.05, global_clipnorm 0.1: the global norm starts near 0.3, so

@@ -12,6 +12,9 @@ Writes into tests/data/rnn/:
     go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations.
   * seed_lstm.summary.txt / seed_lstm.json -- summary() and to_json() of the seed-lstm model
     (LSTM(128) on 28 rows of 28 pixels, then Dense(10, softmax)).
+  * functional_states.json -- a functional model over an LSTM's return_state outputs (LSTM ->
+    [sequence, h, c], GRU(go_backwards) on the sequence, Concatenate([h, c, gru]), Dense(2)):
+    summary(), to_json(), three SGD steps (mse) and predict.
   * training_20steps.json -- 20 x train_on_batch of a small LSTM model (LSTM(6) returning
     sequences, GRU(5), Dense(3, softmax)) under Adam(learning_rate=0.05, global_clipnorm=0.1)
     (the global norm starts near 0.3, so the clipping acts): initial weights, every batch, and
@@ -104,6 +107,36 @@ def seed_lstm():
     (OUT / "seed_lstm.json").write_text(model.to_json())
 
 
+def functional_states():
+    """A functional model that uses an LSTM's return_state outputs: summary, to_json, and three SGD
+    steps (mse) through the states, then predict."""
+    tf.keras.backend.clear_session()
+    rng = np.random.default_rng(77)
+    x = L.Input((6, 3))
+    seq, h, c = L.LSTM(4, return_sequences=True, return_state=True)(x)
+    g = L.GRU(3, go_backwards=True)(seq)
+    y = L.Dense(2)(L.Concatenate()([h, c, g]))
+    model = tf.keras.Model(x, y)
+    lines = []
+    model.summary(print_fn=lines.append)
+    initial = {}
+    for v in model.weights:
+        v.assign(rng.uniform(-0.6, 0.6, v.shape).astype(np.float32))
+        initial[v.name] = flat(v.numpy())
+    model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    steps = []
+    for _ in range(3):
+        xb = rng.uniform(-1, 1, (5, 6, 3)).astype(np.float32)
+        yb = rng.uniform(-1, 1, (5, 2)).astype(np.float32)
+        loss = model.train_on_batch(xb, yb)
+        steps.append({"x": flat(xb), "y": flat(yb), "loss": float(loss),
+                      "weights": {v.name: flat(v.numpy()) for v in model.weights}})
+    with open(OUT / "functional_states.json", "w") as f:
+        json.dump({"tensorflow": tf.__version__, "summary": "\n".join(lines) + "\n",
+                   "config": json.loads(model.to_json()), "initial": initial, "steps": steps,
+                   "predict": flat(model.predict(xb, verbose=0))}, f)
+
+
 def training():
     tf.keras.backend.clear_session()
     rng = np.random.default_rng(900)
@@ -136,6 +169,7 @@ def main():
     with open(OUT / "layers.json", "w") as f:
         json.dump({"tensorflow": tf.__version__, "cases": layer_cases()}, f)
     seed_lstm()
+    functional_states()
     training()
     print("wrote", OUT)
 

@@ -49,6 +49,11 @@ class KerasTensor {
   int64_t index_ = 0;
 };
 
+// Every output of the layer call that made `t`, in the layer's order: what Keras's call returns
+// for a layer with several outputs.
+//   auto outs = keel::all_outputs(keel::LSTM(8, {.return_state = true})(x));  // [y, h_T, c_T]
+std::vector<KerasTensor> all_outputs(const KerasTensor& t);
+
 // Calls `layer` on `inputs`: builds it for their shapes (a shared layer must see the same shapes
 // again) and records the node. What Layer::operator() does.
 KerasTensor call_layer(const std::shared_ptr<Layer>& layer, const std::vector<KerasTensor>& inputs);
