@@ -257,10 +257,37 @@ WeightEntry parse_weight_entry(const json& w, const std::string& src, const std:
   return e;
 }
 
+// "lstm/lstm_cell_1/kernel" -> "lstm/kernel": a weight name without its cell scope (the
+// second-to-last token of a name of three or more), TF.js's fallback when a name is not found
+// ("TF 2.2.0 added cell name to the weight name"). Cell names count cells over a whole process
+// (Keras), so the same model saved and loaded elsewhere can differ there and only there.
+std::string without_cell_scope(const std::string& name) {
+  const size_t last = name.rfind('/');
+  if (last == std::string::npos || last == 0) return name;
+  const size_t before = name.rfind('/', last - 1);
+  if (before == std::string::npos) return name;
+  return name.substr(0, before) + name.substr(last);
+}
+
 // The model's variables by manifest name, and which of them the manifest has filled so far.
 struct WeightTargets {
   std::map<std::string, Variable*> by_name;
+  std::map<std::string, std::string> by_name_without_cell;  // only names that stay unique
   std::map<std::string, bool> loaded;
+
+  void add(const std::string& name, Variable* v) {
+    by_name[name] = v;
+    const std::string reduced = without_cell_scope(name);
+    if (reduced == name) return;
+    const auto [it, inserted] = by_name_without_cell.emplace(reduced, name);
+    if (!inserted) it->second.clear();  // ambiguous: exact names only
+  }
+  // The model's name for a manifest name: itself, or the one equal without the cell scope.
+  std::string resolve(const std::string& name) const {
+    if (by_name.count(name) != 0) return name;
+    const auto it = by_name_without_cell.find(without_cell_scope(name));
+    return it == by_name_without_cell.end() ? std::string() : it->second;
+  }
 };
 
 // Copies one manifest weight (`data`: its float32 values) into the model's variable of that name.
@@ -268,14 +295,15 @@ void load_weight(const WeightEntry& e, const std::byte* data, const std::string&
                  const std::string& shard_names, WeightTargets& targets) {
   const size_t n = static_cast<size_t>(element_count(e.shape));
   const std::string where = weight_where(src, e.name);
-  const auto it = targets.by_name.find(e.name);
+  const std::string target = targets.resolve(e.name);
+  const auto it = targets.by_name.find(target);
   if (it == targets.by_name.end()) {
     std::string known;
     for (const auto& [name, v] : targets.by_name) known += (known.empty() ? "" : ", ") + name;
     KEEL_FAIL(where, " does not belong to the model; its weights are: ", known);
   }
   Variable& v = *it->second;
-  KEEL_CHECK(!targets.loaded[e.name], where, " appears twice in the manifest");
+  KEEL_CHECK(!targets.loaded[target], where, " appears twice in the manifest");
   KEEL_CHECK(e.shape == v.shape, where, " has shape ", shape_text(e.shape),
              " but the layer config needs ", shape_text(v.shape));
   std::memcpy(v.value, data, n * sizeof(float));
@@ -283,7 +311,7 @@ void load_weight(const WeightEntry& e, const std::byte* data, const std::string&
     KEEL_CHECK(std::isfinite(v.value[i]), where, " element ", i, " is ", v.value[i],
                "; expected a finite number (", shard_names, ")");
   }
-  targets.loaded[e.name] = true;
+  targets.loaded[target] = true;
 }
 
 // Reads manifest group `g`: its shards, then its entries, which must describe exactly the
@@ -325,7 +353,7 @@ Model load_model_unchecked(const fs::path& dir) {
 
   Model model = model_from_config(doc, src);
   WeightTargets targets;
-  for (Variable* v : model.variables()) targets.by_name[manifest_name(*v)] = v;
+  for (Variable* v : model.variables()) targets.add(manifest_name(*v), v);
 
   const json& manifest = doc["weightsManifest"];
   for (size_t g = 0; g < manifest.size(); ++g) load_group(manifest[g], g, dir, src, targets);

@@ -29,6 +29,7 @@ Recurrent::Recurrent(std::string_view layer_prefix, std::string_view cell_prefix
       options_(std::move(options)),
       gates_(gates),
       states_(states),
+      layer_prefix_(layer_prefix),
       cell_prefix_(cell_prefix),
       rng_(make_rng(options_.seed)) {
   const std::string who = "layer '" + name() + "'";
@@ -72,10 +73,24 @@ std::vector<Shape> Recurrent::compute_output_shapes(std::span<const Shape> input
 void Recurrent::on_build() {
   timesteps_ = input_shape()[1];
   features_ = input_shape()[2];
-  // Keras names the cell when the layer is created, just before the layer itself; keel names
-  // layers lazily, so the cell takes its name at the layer's first build (the same order in a
-  // model built layer by layer).
-  if (cell_name_.empty()) cell_name_ = unique_layer_name(cell_prefix_);
+  if (cell_name_.empty()) cell_name_ = derive_cell_name();
+}
+
+std::string Recurrent::derive_cell_name() const {
+  // Keras counts cells over the process ("lstm_cell", "lstm_cell_1", ...) next to the layers
+  // ("lstm", "lstm_1", ...), so in a model built in a fresh process a default-named layer's cell
+  // carries the layer's own number. keel derives it from the layer name, so the same model
+  // gets the same variable names whenever it is built or loaded (checkpoints, saved models). A
+  // layer named by the user takes the next process-wide cell name, as in Keras.
+  const std::string& layer = name();
+  if (layer == layer_prefix_) return cell_prefix_;
+  const std::string numbered = layer_prefix_ + "_";
+  if (layer.starts_with(numbered) && layer.size() > numbered.size() &&
+      std::all_of(layer.begin() + static_cast<std::ptrdiff_t>(numbered.size()), layer.end(),
+                  [](char c) { return c >= '0' && c <= '9'; })) {
+    return cell_prefix_ + layer.substr(layer_prefix_.size());
+  }
+  return unique_layer_name(cell_prefix_);
 }
 
 VariableSpec Recurrent::bias_spec() const {

@@ -62,8 +62,8 @@ class Recurrent : public Layer {
  public:
   int64_t units() const { return units_; }
   const RecurrentOptions& options() const { return options_; }
-  // The cell's Keras name ("lstm_cell", "lstm_cell_1"), taken when the layer is first built;
-  // before that the bare prefix.
+  // The cell's Keras name ("lstm_cell" in layer "lstm", "lstm_cell_1" in "lstm_1"), taken when
+  // the layer is first built; before that the bare prefix.
   const std::string& cell_name() const { return cell_name_.empty() ? cell_prefix_ : cell_name_; }
 
   std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const override;
@@ -133,7 +133,9 @@ class Recurrent : public Layer {
   int64_t units_;
   RecurrentOptions options_;
   int64_t gates_, states_;
-  std::string cell_prefix_, cell_name_;
+  std::string derive_cell_name() const;
+
+  std::string layer_prefix_, cell_prefix_, cell_name_;
   int64_t timesteps_ = 0, features_ = 0;
   Rng rng_;
   std::vector<uint8_t> input_mask_;  // (batch, features), the latest training forward's
