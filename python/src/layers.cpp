@@ -82,9 +82,11 @@ void bind_layers(nb::module_& m) {
                    dims_text(got), " to a variable of shape ", dims_text(v.shape));
         std::memcpy(v.value, value.data(), static_cast<size_t>(v.size()) * sizeof(float));
       })
+      // Every output of the call (one for most layers; [y, h_T(, c_T)] for an RNN with
+      // return_state).
       .def("__call__", [](const std::shared_ptr<keel::Layer>& layer,
                           const std::vector<keel::KerasTensor>& inputs) {
-        return keel::call_layer(layer, inputs);
+        return keel::all_outputs(keel::call_layer(layer, inputs));
       });
 
   nb::class_<keel::KerasTensor>(m, "KerasTensor")

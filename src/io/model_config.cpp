@@ -37,12 +37,14 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
         {"Dense", &Dense::from_config},
         {"DepthwiseConv2D", &DepthwiseConv2D::from_config},
         {"Dropout", &Dropout::from_config},
+        {"Embedding", &Embedding::from_config},
         {"FixupBias", &FixupBias::from_config},   // keel only (not in Keras)
         {"FixupScale", &FixupScale::from_config}, // keel only (not in Keras)
         {"Flatten", &Flatten::from_config},
         {"GlobalAveragePooling2D", &GlobalAveragePooling2D::from_config},
         {"GlobalMaxPooling2D", &GlobalMaxPooling2D::from_config},
         {"GRU", &GRU::from_config},
+        {"LayerNormalization", &LayerNormalization::from_config},
         {"LSTM", &LSTM::from_config},
         {"MaxPooling2D", &MaxPooling2D::from_config},
         {"Reshape", &Reshape::from_config},

@@ -1,4 +1,4 @@
-// The recurrent layers (issue 14) against REAL tf.keras 2.12 (tools/golden/rnn_keras.py writes
+// The recurrent layers, LayerNormalization and Embedding (issue 14) against REAL tf.keras 2.12 (tools/golden/rnn_keras.py writes
 // tests/data/rnn/*.json): each layer is created from Keras's own get_config() through keel's
 // registry, must write that config back, declare Keras's variables (names, shapes, order) and
 // reproduce every output and, through time, dx and every variable's gradient of
@@ -43,7 +43,7 @@ Shape sample_shape(const nlohmann::json& dims_json) {
 
 TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
   const auto golden = load("layers.json");
-  ASSERT_GE(golden["cases"].size(), 19u);
+  ASSERT_GE(golden["cases"].size(), 25u);
   for (const auto& c : golden["cases"]) {
     const std::string name = c["name"];
     SCOPED_TRACE(name);
@@ -57,12 +57,13 @@ TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
     for (size_t i = 0; i < out_shapes.size(); ++i) {
       EXPECT_EQ(layer.output_shapes()[i], sample_shape(out_shapes[i])) << "output " << i;
     }
-    // Keras's variables, built standalone, are "<cell>/<name>:0"; keel's carry the layer name too.
+    // Keras's variables, built standalone, are "<cell>/<name>:0" or "<name>:0"; keel's carry the
+    // layer name too.
     ASSERT_EQ(layer.variables().size(), c["weights"].size());
     for (size_t i = 0; i < c["weights"].size(); ++i) {
       const auto& w = c["weights"][i];
       Variable& v = layer.variables()[i];
-      EXPECT_EQ(v.name, layer.name() + "/" + w["name"].get<std::string>());
+      EXPECT_TRUE(v.name.ends_with("/" + w["name"].get<std::string>())) << v.name;
       EXPECT_EQ(v.shape, w["shape"].get<std::vector<int64_t>>()) << v.name;
       const auto values = w["value"].get<std::vector<float>>();
       ASSERT_EQ(static_cast<int64_t>(values.size()), v.size());
@@ -88,8 +89,9 @@ TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
     layer.backward(Context{Mode::kTraining}, {&xr, 1}, y_refs, dy_refs, {&dxr, 1}, Write::kSet);
     expect_close(dx, c["dx"], 2e-6, "dx");
     for (const auto& [short_name, g] : c["grads"].items()) {
-      const std::string cell = dynamic_cast<Recurrent&>(layer).cell_name();
-      expect_close(h.grad(cell + "/" + short_name), g, 2e-6, "d" + short_name);
+      const auto* rnn = dynamic_cast<Recurrent*>(&layer);
+      const std::string scope = rnn ? rnn->cell_name() + "/" : "";
+      expect_close(h.grad(scope + short_name), g, 2e-6, "d" + short_name);
     }
   }
 }
@@ -216,6 +218,38 @@ TEST(Recurrent, DropoutMasksFeaturesForEveryTimestep) {
   EXPECT_LT(dropped, batch * F - 4);
 }
 
+TEST(Recurrent, LayerNormalizationGradientsMatchFiniteDifferences) {
+  for (const auto& axis : {std::vector<int64_t>{-1}, std::vector<int64_t>{-2, -1}}) {
+    LayerHarness h(std::make_unique<LayerNormalization>(LayerNormalizationOptions{.axis = axis}),
+                   Shape::batched({3, 5}), 2);
+    for (auto& v : h.layer().variables()) {
+      const auto r = testing::random_vector(v.size(), 9, 0.5, 1.5);
+      std::copy(r.begin(), r.end(), v.value);
+    }
+    testing::check_gradients(h, testing::random_vector(2 * 3 * 5, 4, -2.0, 2.0), 2, 1e-2, 3e-3);
+  }
+}
+
+// Embedding: a row looked up twice gets both gradients; a bad id is an error naming it.
+TEST(Recurrent, EmbeddingLookupAndErrors) {
+  LayerHarness h(std::make_unique<Embedding>(4, 2), Shape::batched({3}));
+  auto table = h.value("embeddings");
+  const std::vector<float> ids = {1, 3, 1};
+  const auto y = h.forward(ids, 1, Mode::kTraining);
+  EXPECT_EQ(y, (std::vector<float>{table[2], table[3], table[6], table[7], table[2], table[3]}));
+  const auto dx = h.backward(ids, y, {1, 2, 3, 4, 5, 6}, 1, Write::kSet);
+  EXPECT_EQ(dx, (std::vector<float>{0, 0, 0}));
+  EXPECT_EQ(h.grad("embeddings"), (std::vector<float>{0, 0, 6, 8, 0, 0, 3, 4}));
+  try {
+    h.forward({1, 4, 0}, 1, Mode::kInference);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("id 4 at input element 1 is outside [0, 4)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Recurrent, BadArgumentsAreClearErrors) {
   auto message = [](auto make) {
     try {
@@ -235,6 +269,11 @@ TEST(Recurrent, BadArgumentsAreClearErrors) {
             std::string::npos);
   const auto json = nlohmann::json::parse(R"({"units": 4, "time_major": true})");
   EXPECT_NE(message([&] { layer_from_config("GRU", json); }).find("time_major"), std::string::npos);
+  EXPECT_NE(message([] { LayerNormalization({.axis = {1}}).build(Shape::batched({5, 4})); })
+                .find("trailing contiguous"),
+            std::string::npos);
+  EXPECT_NE(message([] { Embedding(10, 4, {.mask_zero = true}); }).find("mask_zero"),
+            std::string::npos);
   const auto bad_key = nlohmann::json::parse(R"({"units": 4, "reset_after": true})");
   EXPECT_NE(message([&] { layer_from_config("LSTM", bad_key); }).find("reset_after"),
             std::string::npos);

@@ -46,7 +46,41 @@ def test_recurrent_layers_train_on_sequences(keras):
 def test_recurrent_errors_are_value_errors(keras):
     with pytest.raises(ValueError, match="recurrent_dropout"):
         keras.layers.LSTM(4, recurrent_dropout=0.2)
-    with pytest.raises(ValueError, match="return_state"):
-        keras.layers.GRU(4, return_state=True)
     with pytest.raises(TypeError, match="frobnicate"):
         keras.layers.SimpleRNN(4, frobnicate=True)
+
+
+def test_return_state_gives_every_output(keras):
+    x = keras.Input((6, 3))
+    seq, h, c = keras.layers.LSTM(4, return_sequences=True, return_state=True)(x)
+    assert (seq.shape, h.shape, c.shape) == ((None, 6, 4), (None, 4), (None, 4))
+    out, state = keras.layers.GRU(3, return_state=True)(seq)
+    model = keras.Model(x, keras.layers.Dense(2)(keras.layers.Concatenate()([h, c, out, state])))
+    rng = np.random.default_rng(1)
+    xs = rng.normal(size=(8, 6, 3)).astype(np.float32)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(xs, rng.normal(size=(8, 2)).astype(np.float32), epochs=2, verbose=0)
+    assert model.predict(xs, verbose=0).shape == (8, 2)
+    with pytest.raises(ValueError, match="several outputs"):
+        keras.Sequential([keras.layers.LSTM(4, return_state=True, input_shape=(6, 3))]).build()
+
+
+def test_embedding_and_layer_normalization(keras):
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, 20, size=(64, 7)).astype(np.float32)
+    y = (ids[:, 3] >= 10).astype(np.uint8)  # the class is the id at step 3
+    model = keras.Sequential([
+        keras.layers.Embedding(20, 8, input_length=7),
+        keras.layers.LSTM(8, return_sequences=True),
+        keras.layers.LayerNormalization(),
+        keras.layers.GRU(8),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+    assert [w.name for w in model.weights][0] == "embedding/embeddings:0"
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(ids, y, epochs=30, batch_size=16, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    assert model.layers[2].get_config()["axis"] == [2]
+    with pytest.raises(ValueError, match="outside"):
+        model.predict(np.full((1, 7), 20, dtype=np.float32), verbose=0)

@@ -9,7 +9,8 @@ Writes into tests/data/rnn/:
     gradient per output, every output (training=True call, no dropout), and dx and every
     variable's gradient of L = sum_i sum(y_i * dy_i) (tf.GradientTape: backprop through time).
     Cases: SimpleRNN, LSTM and GRU (reset_after True and False) with return_sequences,
-    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations.
+    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations; LayerNormalization
+    (axis -1 and [1, 2], epsilon 1e-5, scale / center off); Embedding (ids drawn with repeats).
   * seed_lstm.summary.txt / seed_lstm.json -- summary() and to_json() of the seed-lstm model
     (LSTM(128) on 28 rows of 28 pixels, then Dense(10, softmax)).
   * functional_states.json -- a functional model over an LSTM's return_state outputs (LSTM ->
@@ -35,11 +36,11 @@ def short(v):
     return v.name.split("/")[-1].split(":")[0]
 
 
-def run_case(name, make_layer, shape, seed):
+def run_case(name, make_layer, shape, seed, ids_below=None):
     tf.keras.backend.clear_session()
     rng = np.random.default_rng(seed)
     layer = make_layer()
-    x = rng.uniform(-1, 1, shape).astype(np.float32)
+    x = (rng.uniform(-1, 1, shape) if ids_below is None else rng.integers(0, ids_below, shape)).astype(np.float32)
     layer.build(shape)
     for v in layer.weights:
         v.assign(rng.uniform(-0.5, 0.5, v.shape).astype(np.float32))
@@ -51,6 +52,8 @@ def run_case(name, make_layer, shape, seed):
         dys = [rng.uniform(-1, 1, y.shape).astype(np.float32) for y in ys]
         loss = tf.add_n([tf.reduce_sum(y * dy) for y, dy in zip(ys, dys)])
     grads = tape.gradient(loss, [xt] + layer.trainable_weights)
+    # Embedding's table gradient comes as IndexedSlices (summed per row when made dense).
+    grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
     return {
         "name": name,
         "class_name": layer.__class__.__name__,
@@ -62,7 +65,7 @@ def run_case(name, make_layer, shape, seed):
                     for v in layer.weights],
         "dys": [flat(dy) for dy in dys],
         "ys": [flat(y) for y in ys],
-        "dx": flat(grads[0]),
+        "dx": flat(grads[0] if grads[0] is not None else np.zeros(shape)),  # ids get no gradient
         "grads": {short(v): flat(g) for v, g in zip(layer.trainable_weights, grads[1:])},
     }
 
@@ -91,8 +94,20 @@ def layer_cases():
         ("gru_v1_state_nobias", L.GRU, dict(units=3, reset_after=False, return_state=True, use_bias=False)),
         ("gru_v1_hard_sigmoid", L.GRU, dict(units=4, reset_after=False, recurrent_activation="hard_sigmoid")),
     ]
-    return [run_case(name, lambda cls=cls, kw=kw: cls(**kw), shape, 100 + i)
-            for i, (name, cls, kw) in enumerate(specs)]
+    cases = [run_case(name, lambda cls=cls, kw=kw: cls(**kw), shape, 100 + i)
+             for i, (name, cls, kw) in enumerate(specs)]
+    norms = [
+        ("layer_norm", (3, 5, 4), dict()),
+        ("layer_norm_last_two", (3, 5, 4), dict(axis=[1, 2])),
+        ("layer_norm_eps_1e-5_no_scale", (3, 5, 4), dict(epsilon=1e-5, scale=False)),
+        ("layer_norm_2d_no_center", (3, 6), dict(axis=-1, center=False)),
+    ]
+    cases += [run_case(name, lambda kw=kw: L.LayerNormalization(**kw), shp, 200 + i)
+              for i, (name, shp, kw) in enumerate(norms)]
+    cases.append(run_case("embedding", lambda: L.Embedding(7, 3), (3, 5), 300, ids_below=7))
+    cases.append(run_case("embedding_input_length", lambda: L.Embedding(4, 2, input_length=6), (2, 6), 301,
+                          ids_below=4))
+    return cases
 
 
 def seed_lstm():

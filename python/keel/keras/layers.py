@@ -102,9 +102,10 @@ class Layer:
             if key not in _BASE_KWARGS:
                 raise TypeError(f"{type(self).__name__}: keyword argument not understood: '{key}'")
         config = dict(config)
+        kwargs = dict(kwargs)
+        if "input_dim" in kwargs:  # Keras: Dense(10, input_dim=4) is input_shape=(4,)
+            config["input_shape"] = (kwargs.pop("input_dim"),)
         config.update(kwargs)
-        if "input_dim" in config:  # Keras: Dense(10, input_dim=4) is input_shape=(4,)
-            config["input_shape"] = (config.pop("input_dim"),)
         if "batch_size" in config:
             raise ValueError(f"{type(self).__name__}: batch_size={config['batch_size']!r}: keel takes the "
                              "batch size at fit time; leave it unset")
@@ -225,7 +226,9 @@ class Layer:
             raise TypeError(f"{type(self).__name__} '{self.name}': keel layers are called on symbolic tensors "
                             "(keras.Input(...) or another layer's output); to compute on arrays, build a Model "
                             "and call predict()")
-        return KerasTensor(self._cpp([t._cpp for t in tensors]))
+        outputs = [KerasTensor(t) for t in self._cpp([t._cpp for t in tensors])]
+        # A list for a layer with several outputs (an RNN's return_state), as Keras returns.
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def __repr__(self):
         return f"<keel.keras.layers.{type(self).__name__} name={self.name}>"
@@ -263,15 +266,12 @@ class Dense(Layer):
 
 
 class _Recurrent(Layer):
-    """SimpleRNN / LSTM / GRU: Keras's arguments; return_state layers belong in Sequential-free
-    graphs (keel's functional API returns their first output here)."""
+    """SimpleRNN / LSTM / GRU with Keras's arguments. With return_state=True a call returns
+    [output, *states] (functional models; Sequential refuses a layer with several outputs)."""
 
     def _create_recurrent(self, units, cell_args, activation, use_bias, kernel_initializer,
                           recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                           return_sequences, return_state, go_backwards, stateful, unroll, kwargs):
-        if return_state:
-            raise ValueError(f"{type(self).__name__}: return_state=True is not supported by keel.keras yet "
-                             "(keel's C++ API has it)")
         for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                     "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint"):
             if kwargs.get(key) is not None:
@@ -321,6 +321,31 @@ class GRU(_Recurrent):
                                activation, use_bias, kernel_initializer, recurrent_initializer,
                                bias_initializer, dropout, recurrent_dropout, return_sequences,
                                return_state, go_backwards, stateful, unroll, kwargs)
+
+
+class LayerNormalization(Layer):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
+        self._create(dict(axis=list(axis) if isinstance(axis, (list, tuple)) else axis, epsilon=epsilon,
+                          center=center, scale=scale, beta_initializer=beta_initializer,
+                          gamma_initializer=gamma_initializer, beta_regularizer=beta_regularizer,
+                          gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
+                          gamma_constraint=gamma_constraint), kwargs)
+
+
+class Embedding(Layer):
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 activity_regularizer=None, embeddings_constraint=None, mask_zero=False, input_length=None,
+                 **kwargs):
+        if embeddings_initializer == "uniform":  # Keras's alias for RandomUniform(-0.05, 0.05)
+            embeddings_initializer = "random_uniform"
+        self._create(dict(input_dim=input_dim, output_dim=output_dim,
+                          embeddings_initializer=embeddings_initializer,
+                          embeddings_regularizer=embeddings_regularizer,
+                          activity_regularizer=activity_regularizer,
+                          embeddings_constraint=embeddings_constraint, mask_zero=mask_zero,
+                          input_length=input_length), kwargs)
 
 
 class Activation(Layer):
