@@ -113,7 +113,7 @@ mutants=(
   'src/io/sequence_tasks.cpp|s/\*y = 0.5f \* (x\[p0 \* 2\] + x\[p1 \* 2\]);/*y = 0.5f * (x[p0 * 2] + x[p1 * 2 + 1]);/|SequenceTasks.AddingSamplesFollowTheDefinition|adding target reads the marker, not the value'
   'include/keel/model/builtin_models.h|s/inline constexpr double kAddingRecurrentGain = 1.2;/inline constexpr double kAddingRecurrentGain = 0.5;/|ExplodingGradients.*|adding-srnn starts in the vanishing regime: the unclipped run no longer explodes'
   'src/io/saved_model.cpp|s/    const auto it = by_name_without_cell.find(without_cell_scope(name));/    const auto it = by_name_without_cell.end();/|SavedModel.RecurrentWeightsLoadWhateverTheirCellNumber|saved-model loader: no match without the cell scope (files from another process fail to load)'
-  'src/layers/recurrent.cpp|s/  if (layer == layer_prefix_) return cell_prefix_;/  if (false) return cell_prefix_;/|RecurrentModel.CellNamesFollowKeras|RNN cell names from the process-wide counter: a model built twice names its variables differently'
+  'src/layers/recurrent.cpp|s/  if (layer == layer_prefix_) return cell_prefix_;/  if (false) return cell_prefix_;/|RecurrentModel.CellNamesFollowKeras|RNN cell names from the process-wide counter: a model read back from its config names its variables differently'
   'src/layers/layer_normalization.cpp|s/      dxr\[j\] = rstd\[r\] \* (g - mg - xhat \* mgx);/      dxr[j] = rstd[r] * (g - mg);/|RecurrentGolden.*|LayerNormalization backward: the variance term dropped'
   'src/layers/embedding.cpp|s/    for (int64_t j = 0; j < output_dim_; ++j) row\[j\] += d\[j\];/    for (int64_t j = 0; j < output_dim_; ++j) row[j] = d[j];/|Recurrent.EmbeddingLookupAndErrors|Embedding: a row looked up twice keeps only the last gradient'
 )
