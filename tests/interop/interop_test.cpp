@@ -135,6 +135,24 @@ TEST(TfjsInterop, TfjsLoadsKeelSavedSeedCnn) {
                    dir / "log.txt");
 }
 
+// seed-lstm (issue 14): LSTM(128) on image rows, then Dense softmax, after real steps; TF.js names
+// the LSTM's variables without keel's (Keras's) cell scope, so this also checks the names it reads.
+TEST(TfjsInterop, TfjsLoadsKeelSavedSeedLstm) {
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  ScratchDir dir("tfjs_load_lstm");
+  const Tensor x = testing::random_images(8, 41);
+  write_npy(dir / "x.npy", x);
+  reset_default_names();
+  Model m = testing::trained_seed_model("seed-lstm", 3);
+  save_model(m, dir / "seed-lstm");
+  write_npy(dir / "keel.npy", m.predict(x));
+  expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " +
+                       quote(dir / "seed-lstm") + " " + quote(dir / "x.npy") + " " +
+                       quote(dir / "keel.npy"),
+                   dir / "log.txt");
+}
+
 TEST(TfjsInterop, KeelLoadsModelTrainedInTfjs) {
   REQUIRE_NODE();
   const std::string node = node_env();
