@@ -31,6 +31,7 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
     std::map<std::string, LayerFactory, std::less<>> r = {
         {"Activation", &Activation::from_config},
         {"BatchNormalization", &BatchNormalization::from_config},
+        {"Bidirectional", &Bidirectional::from_config},
         {"AveragePooling2D", &AveragePooling2D::from_config},
         {"Concatenate", &Concatenate::from_config},
         {"Conv2D", &Conv2D::from_config},

@@ -79,6 +79,7 @@ void initialize_variable(const VariableSpec& spec, std::span<float> values, Rng&
 
 void Layer::ensure_name() {
   if (name_.empty()) name_ = unique_layer_name(default_prefix_);
+  on_named();
 }
 
 void Layer::build(std::span<const Shape> input_shapes) {
@@ -101,7 +102,10 @@ void Layer::set_trainable(bool trainable) {
   for (auto& v : variables_) v.trainable = trainable && v.grad != nullptr;
 }
 
-void Layer::bind_variables(std::vector<Variable> variables) { variables_ = std::move(variables); }
+void Layer::bind_variables(std::vector<Variable> variables) {
+  variables_ = std::move(variables);
+  on_bind_variables();
+}
 
 const Variable* Layer::find_variable(std::string_view short_name) const {
   const std::string full = name() + "/" + std::string(short_name) + ":0";

@@ -76,21 +76,45 @@ void Recurrent::on_build() {
   if (cell_name_.empty()) cell_name_ = derive_cell_name();
 }
 
+std::optional<int64_t> Recurrent::default_name_number() const {
+  const std::string& layer = name();
+  if (layer == layer_prefix_) return 0;
+  const std::string numbered = layer_prefix_ + "_";
+  if (!layer.starts_with(numbered) || layer.size() == numbered.size() ||
+      layer.size() > numbered.size() + 9) {
+    return std::nullopt;
+  }
+  int64_t n = 0;
+  for (size_t i = numbered.size(); i < layer.size(); ++i) {
+    if (layer[i] < '0' || layer[i] > '9') return std::nullopt;
+    n = 10 * n + (layer[i] - '0');
+  }
+  return n;
+}
+
 std::string Recurrent::derive_cell_name() const {
   // Keras counts cells over the process ("lstm_cell", "lstm_cell_1", ...) next to the layers
   // ("lstm", "lstm_1", ...), so in a model built in a fresh process a default-named layer's cell
   // carries the layer's own number. keel derives it from the layer name, so the same model
   // gets the same variable names whenever it is built or loaded (checkpoints, saved models). A
   // layer named by the user takes the next process-wide cell name, as in Keras.
-  const std::string& layer = name();
-  if (layer == layer_prefix_) return cell_prefix_;
-  const std::string numbered = layer_prefix_ + "_";
-  if (layer.starts_with(numbered) && layer.size() > numbered.size() &&
-      std::all_of(layer.begin() + static_cast<std::ptrdiff_t>(numbered.size()), layer.end(),
-                  [](char c) { return c >= '0' && c <= '9'; })) {
-    return cell_prefix_ + layer.substr(layer_prefix_.size());
+  if (const auto n = default_name_number()) {
+    return *n == 0 ? cell_prefix_ : cell_prefix_ + "_" + std::to_string(*n);
   }
   return unique_layer_name(cell_prefix_);
+}
+
+std::unique_ptr<Recurrent> Recurrent::recreate(std::string name, std::string cell,
+                                               bool go_backwards) const {
+  std::unique_ptr<Layer> copy = clone();
+  auto* r = static_cast<Recurrent*>(copy.get());  // clone() of a Recurrent is one
+  r->rename(name);
+  r->options_.name = std::move(name);
+  r->options_.go_backwards = go_backwards;
+  r->cell_name_ = std::move(cell);
+  r->rng_ = make_rng(options_.seed);
+  copy.release();
+  return std::unique_ptr<Recurrent>(r);
 }
 
 VariableSpec Recurrent::bias_spec() const {

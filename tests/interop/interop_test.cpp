@@ -27,6 +27,7 @@
 #include "keel/deploy/onnx_export.h"
 #include "keel/io/saved_model.h"
 #include "keel/deploy/fold_batch_norm.h"
+#include "keel/layers/layers.h"
 
 namespace keel {
 namespace {
@@ -150,6 +151,29 @@ TEST(TfjsInterop, TfjsLoadsKeelSavedSeedLstm) {
   expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " +
                        quote(dir / "seed-lstm") + " " + quote(dir / "x.npy") + " " +
                        quote(dir / "keel.npy"),
+                   dir / "log.txt");
+}
+
+// Bidirectional (issue 14) over sequences and on the last state, concat / mul / ave merges and a
+// go_backwards layer inside: TF.js's Bidirectional reads keel's config and weights. (TF.js 4.22's
+// GRUCell refuses reset_after=True, TF2's default, so this GRU is the original variant.)
+TEST(TfjsInterop, TfjsLoadsKeelSavedBidirectionalModel) {
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  ScratchDir dir("tfjs_load_bidi");
+  const Tensor x = testing::random_images(6, 43);
+  write_npy(dir / "x.npy", x);
+  reset_default_names();
+  Sequential m(Bidirectional(LSTM(8, {.return_sequences = true}), {.input_shape = {28, 28}}),
+               Bidirectional(SimpleRNN(5, {.return_sequences = true, .go_backwards = true}),
+                             {.merge_mode = "mul"}),
+               Bidirectional(GRU(4, {.reset_after = false}), {.merge_mode = "ave"}),
+               Dense(3, {.activation = "softmax"}));
+  m.build(std::nullopt, 9);
+  save_model(m, dir / "bidi");
+  write_npy(dir / "keel.npy", m.predict(x));
+  expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " + quote(dir / "bidi") +
+                       " " + quote(dir / "x.npy") + " " + quote(dir / "keel.npy"),
                    dir / "log.txt");
 }
 

@@ -43,7 +43,7 @@ Shape sample_shape(const nlohmann::json& dims_json) {
 
 TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
   const auto golden = load("layers.json");
-  ASSERT_GE(golden["cases"].size(), 25u);
+  ASSERT_GE(golden["cases"].size(), 33u);
   for (const auto& c : golden["cases"]) {
     const std::string name = c["name"];
     SCOPED_TRACE(name);
@@ -119,6 +119,20 @@ TEST(Recurrent, GradientsMatchFiniteDifferences) {
                                                            .go_backwards = true});
        }},
       {"GRU v1", [] { return std::make_unique<GRU>(3, RecurrentOptions{.reset_after = false}); }},
+      {"Bidirectional LSTM concat", [] { return std::make_unique<Bidirectional>(LSTM(3)); }},
+      {"Bidirectional GRU seq sum", [] {
+         return std::make_unique<Bidirectional>(GRU(2, {.return_sequences = true}),
+                                                BidirectionalOptions{.merge_mode = "sum"});
+       }},
+      {"Bidirectional SimpleRNN seq mul", [] {
+         return std::make_unique<Bidirectional>(SimpleRNN(3, {.return_sequences = true}),
+                                                BidirectionalOptions{.merge_mode = "mul"});
+       }},
+      {"Bidirectional LSTM back seq ave", [] {
+         return std::make_unique<Bidirectional>(
+             LSTM(2, {.return_sequences = true, .go_backwards = true}),
+             BidirectionalOptions{.merge_mode = "ave"});
+       }},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -277,6 +291,45 @@ TEST(Recurrent, BadArgumentsAreClearErrors) {
   const auto bad_key = nlohmann::json::parse(R"({"units": 4, "reset_after": true})");
   EXPECT_NE(message([&] { layer_from_config("LSTM", bad_key); }).find("reset_after"),
             std::string::npos);
+  EXPECT_NE(message([] { Bidirectional(LSTM(4), {.merge_mode = "max"}); }).find("merge_mode 'max'"),
+            std::string::npos);
+  const auto backward_layer = nlohmann::json::parse(
+      R"({"layer": {"class_name": "LSTM", "config": {"units": 2}}, "backward_layer": {}})");
+  EXPECT_NE(message([&] { layer_from_config("Bidirectional", backward_layer); }).find("backward_layer"),
+            std::string::npos);
+  const auto dense_inside = nlohmann::json::parse(
+      R"({"layer": {"class_name": "Dense", "config": {"units": 2}}})");
+  EXPECT_NE(message([&] { layer_from_config("Bidirectional", dense_inside); }).find("'Dense'"),
+            std::string::npos);
+}
+
+// Keras's default names: the wrapped layer takes its name before the wrapper is built (as it is
+// made first in Python), its copies are forward_/backward_<name>, and a clone runs like the
+// original.
+TEST(Recurrent, BidirectionalNamesAndClone) {
+  reset_default_names();
+  Bidirectional a(LSTM(3));
+  LSTM after(2);
+  a.ensure_name();  // as Sequential(a, after) names its layers, in order, before building
+  after.ensure_name();
+  EXPECT_EQ(a.name(), "bidirectional");
+  EXPECT_EQ(a.layer().name(), "lstm") << "named with the wrapper, before the next layer";
+  EXPECT_EQ(after.name(), "lstm_1");
+  LayerHarness h(std::make_unique<Bidirectional>(std::move(a)), Shape::batched({4, 2}), 5);
+  const auto& bidi = h.as<Bidirectional>();
+  EXPECT_EQ(bidi.forward_layer().name(), "forward_lstm");
+  EXPECT_EQ(bidi.backward_layer().name(), "backward_lstm");
+  EXPECT_TRUE(bidi.backward_layer().options().go_backwards);
+  EXPECT_EQ(h.layer().variables()[3].name, "bidirectional/backward_lstm/lstm_cell_2/kernel:0");
+  const auto x = testing::random_vector(2 * 4 * 2, 3);
+  const auto y = h.forward(x, 2, Mode::kInference);
+  std::unique_ptr<Layer> copy = h.layer().clone();
+  copy->bind_variables(h.layer().variables());
+  std::vector<float> y2(y.size(), NAN);
+  const TensorRef xr = LayerHarness::view(x.data(), h.layer().input_shape(), 2);
+  const TensorRef yr = LayerHarness::view(y2.data(), h.layer().output_shape(), 2);
+  copy->forward(Context{Mode::kInference}, {&xr, 1}, {&yr, 1});
+  EXPECT_EQ(y, y2);
 }
 
 }  // namespace

@@ -77,36 +77,35 @@ TEST(RecurrentModel, CellNamesFollowKeras) {
   EXPECT_EQ(names_of(again), first);
 }
 
-// A functional model over an LSTM's return_state outputs (keel::all_outputs): the summary with
-// its multi-output row and [0][1] / [0][2] connections, the config, and three SGD steps whose
-// gradients flow back through the final h and c states, against tf.keras 2.12.
-TEST(RecurrentModel, ReturnStateOutputsInAFunctionalModelMatchTfKeras) {
-  const auto golden = nlohmann::json::parse(read_text("functional_states.json"));
-  reset_default_names();
-  KerasTensor x = Input({6, 3});
-  const auto lstm = all_outputs(LSTM(4, {.return_sequences = true, .return_state = true})(x));
-  ASSERT_EQ(lstm.size(), 3u);
-  KerasTensor g = GRU(3, {.go_backwards = true})(lstm[0]);
-  Model model(x, Dense(2)(Concatenate()({lstm[1], lstm[2], g})));
+// tf.keras marks initializers it serialised twice (the layer's and its cell's) with a
+// "shared_object_id"; keel reads and ignores it, and does not write it.
+void erase_shared_object_ids(nlohmann::json& j) {
+  if (j.is_object()) {
+    j.erase("shared_object_id");
+    for (auto& [key, value] : j.items()) erase_shared_object_ids(value);
+  } else if (j.is_array()) {
+    for (auto& value : j) erase_shared_object_ids(value);
+  }
+}
+
+// A fixture of tools/golden/rnn_keras.py's sgd_fixture(): summary(), to_json() (and the model
+// read back from it), then three SGD steps (lr 0.1, mse) from its initial weights and predict,
+// every variable after every step within 1e-6.
+void expect_matches_sgd_fixture(Model& model, const std::string& file) {
+  const auto golden = nlohmann::json::parse(read_text(file));
+  if (!model.built()) model.build();
   EXPECT_EQ(model.summary(), golden["summary"].get<std::string>());
   auto ours = nlohmann::json::parse(model_to_json(model));
   auto keras = golden["config"];
   ours.erase("keras_version");
   keras.erase("keras_version");
-  // tf.keras marks initializers it serialised twice (the layer's and its cell's) with a
-  // "shared_object_id"; keel reads and ignores it, and does not write it.
   nlohmann::json without_ids = keras;
-  for (auto& layer : without_ids["config"]["layers"]) {
-    for (auto& [key, value] : layer["config"].items()) {
-      if (value.is_object()) value.erase("shared_object_id");
-    }
-  }
+  erase_shared_object_ids(without_ids);
   EXPECT_EQ(ours, without_ids);
   reset_default_names();
-  EXPECT_EQ(model_from_config(keras, "functional_states.json").summary(),
-            golden["summary"].get<std::string>());
-  model.build();
+  EXPECT_EQ(model_from_config(keras, file).summary(), golden["summary"].get<std::string>());
   for (Variable* v : model.variables()) {
+    ASSERT_TRUE(golden["initial"].contains(v->name)) << v->name;
     const auto values = golden["initial"].at(v->name).get<std::vector<float>>();
     ASSERT_EQ(static_cast<int64_t>(values.size()), v->size()) << v->name;
     std::copy(values.begin(), values.end(), v->value);
@@ -128,6 +127,28 @@ TEST(RecurrentModel, ReturnStateOutputsInAFunctionalModelMatchTfKeras) {
   const Tensor probs = model.predict(xb);
   const auto want = golden["predict"].get<std::vector<float>>();
   for (int64_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(probs[i], want[size_t(i)], 1e-6) << i;
+}
+
+// A functional model over an LSTM's return_state outputs (keel::all_outputs): the summary with
+// its multi-output row and [0][1] / [0][2] connections, the config, and three SGD steps whose
+// gradients flow back through the final h and c states, against tf.keras 2.12.
+TEST(RecurrentModel, ReturnStateOutputsInAFunctionalModelMatchTfKeras) {
+  reset_default_names();
+  KerasTensor x = Input({6, 3});
+  const auto lstm = all_outputs(LSTM(4, {.return_sequences = true, .return_state = true})(x));
+  ASSERT_EQ(lstm.size(), 3u);
+  KerasTensor g = GRU(3, {.go_backwards = true})(lstm[0]);
+  Model model(x, Dense(2)(Concatenate()({lstm[1], lstm[2], g})));
+  expect_matches_sgd_fixture(model, "functional_states.json");
+}
+
+// Stacked Bidirectional layers: Keras's variable names (the cells numbered 1, 2 and 4, 5), the
+// summary, the nested config, and training through both directions and both merges.
+TEST(RecurrentModel, StackedBidirectionalModelMatchesTfKeras) {
+  reset_default_names();
+  Sequential model(Bidirectional(LSTM(4, {.return_sequences = true}), {.input_shape = {6, 3}}),
+                   Bidirectional(GRU(3), {.merge_mode = "ave"}), Dense(2));
+  expect_matches_sgd_fixture(model, "bidirectional_model.json");
 }
 
 // 20 Adam steps (learning rate 0.05, global_clipnorm 0.1: the global norm starts near 0.3, so

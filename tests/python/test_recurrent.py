@@ -84,3 +84,45 @@ def test_embedding_and_layer_normalization(keras):
     assert model.layers[2].get_config()["axis"] == [2]
     with pytest.raises(ValueError, match="outside"):
         model.predict(np.full((1, 7), 20, dtype=np.float32), verbose=0)
+
+
+def test_bidirectional_model_is_tf_keras(keras):
+    """The stacked Bidirectional model of tests/data/rnn/bidirectional_model.json (tf.keras 2.12):
+    summary, variable names, and three SGD steps from its initial weights."""
+    import json
+    golden = json.loads((DATA / "bidirectional_model.json").read_text())
+    L = keras.layers
+    model = keras.Sequential([
+        L.Bidirectional(L.LSTM(4, return_sequences=True), input_shape=(6, 3)),
+        L.Bidirectional(L.GRU(3), merge_mode="ave"),
+        L.Dense(2),
+    ])
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "\n".join(lines) + "\n" == golden["summary"]
+    assert [w.name for w in model.weights] == list(golden["initial"])
+    for w in model.weights:
+        w.assign(np.array(golden["initial"][w.name], np.float32).reshape(w.shape))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    for step in golden["steps"]:
+        x = np.array(step["x"], np.float32).reshape(5, 6, 3)
+        y = np.array(step["y"], np.float32).reshape(5, 2)
+        history = model.fit(x, y, batch_size=5, epochs=1, shuffle=False, verbose=0)
+        assert abs(history.history["loss"][0] - step["loss"]) < 1e-6
+    for w in model.weights:
+        np.testing.assert_allclose(w.numpy().ravel(), golden["steps"][-1]["weights"][w.name], atol=1e-6)
+
+
+def test_bidirectional_merge_none_and_errors(keras):
+    L = keras.layers
+    x = keras.Input((5, 2))
+    outs = L.Bidirectional(L.LSTM(3, return_state=True), merge_mode=None)(x)
+    assert len(outs) == 6  # forward and backward outputs, then h, c of each direction
+    model = keras.Model(x, outs)
+    ys = model.predict(np.zeros((2, 5, 2), np.float32), verbose=0)
+    assert len(ys) == 6 and all(y.shape == (2, 3) for y in ys)
+    assert model.layers[1].get_config()["merge_mode"] is None
+    with pytest.raises(ValueError, match="merge_mode"):
+        L.Bidirectional(L.LSTM(3), merge_mode="max")
+    with pytest.raises(ValueError, match="SimpleRNN, LSTM or GRU"):
+        L.Bidirectional(L.Dense(3))

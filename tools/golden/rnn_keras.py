@@ -9,13 +9,16 @@ Writes into tests/data/rnn/:
     gradient per output, every output (training=True call, no dropout), and dx and every
     variable's gradient of L = sum_i sum(y_i * dy_i) (tf.GradientTape: backprop through time).
     Cases: SimpleRNN, LSTM and GRU (reset_after True and False) with return_sequences,
-    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations; LayerNormalization
+    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations; Bidirectional
+    (every merge_mode, None with return_state, a go_backwards layer inside); LayerNormalization
     (axis -1 and [1, 2], epsilon 1e-5, scale / center off); Embedding (ids drawn with repeats).
   * seed_lstm.summary.txt / seed_lstm.json -- summary() and to_json() of the seed-lstm model
     (LSTM(128) on 28 rows of 28 pixels, then Dense(10, softmax)).
   * functional_states.json -- a functional model over an LSTM's return_state outputs (LSTM ->
     [sequence, h, c], GRU(go_backwards) on the sequence, Concatenate([h, c, gru]), Dense(2)):
     summary(), to_json(), three SGD steps (mse) and predict.
+  * bidirectional_model.json -- the same for a Sequential of Bidirectional(LSTM(4) over
+    sequences), Bidirectional(GRU(3), merge_mode="ave") and Dense(2).
   * training_20steps.json -- 20 x train_on_batch of a small LSTM model (LSTM(6) returning
     sequences, GRU(5), Dense(3, softmax)) under Adam(learning_rate=0.05, global_clipnorm=0.1)
     (the global norm starts near 0.3, so the clipping acts): initial weights, every batch, and
@@ -33,7 +36,10 @@ L = tf.keras.layers
 
 
 def short(v):
-    return v.name.split("/")[-1].split(":")[0]
+    """The name the tests look a gradient up by: "kernel", or with Bidirectional's direction and
+    cell scope ("forward_lstm/lstm_cell_1/kernel"), which tell its two copies apart."""
+    parts = v.name.split(":")[0].split("/")
+    return "/".join(parts[-3:]) if parts[-3:][0].startswith(("forward_", "backward_")) else parts[-1]
 
 
 def run_case(name, make_layer, shape, seed, ids_below=None):
@@ -104,6 +110,19 @@ def layer_cases():
     ]
     cases += [run_case(name, lambda kw=kw: L.LayerNormalization(**kw), shp, 200 + i)
               for i, (name, shp, kw) in enumerate(norms)]
+    bidis = [
+        ("bidi_lstm", lambda: L.Bidirectional(L.LSTM(3))),
+        ("bidi_lstm_seq_sum", lambda: L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode="sum")),
+        ("bidi_gru_seq", lambda: L.Bidirectional(L.GRU(3, return_sequences=True))),
+        ("bidi_simple_rnn_mul", lambda: L.Bidirectional(L.SimpleRNN(4), merge_mode="mul")),
+        ("bidi_gru_v1_seq_ave", lambda: L.Bidirectional(L.GRU(3, reset_after=False, return_sequences=True),
+                                                         merge_mode="ave")),
+        ("bidi_lstm_none_state", lambda: L.Bidirectional(L.LSTM(3, return_state=True), merge_mode=None)),
+        ("bidi_lstm_back_seq_mul", lambda: L.Bidirectional(L.LSTM(3, go_backwards=True, return_sequences=True),
+                                                            merge_mode="mul")),
+        ("bidi_gru_seq_state", lambda: L.Bidirectional(L.GRU(2, return_sequences=True, return_state=True))),
+    ]
+    cases += [run_case(name, make, shape, 400 + i) for i, (name, make) in enumerate(bidis)]
     cases.append(run_case("embedding", lambda: L.Embedding(7, 3), (3, 5), 300, ids_below=7))
     cases.append(run_case("embedding_input_length", lambda: L.Embedding(4, 2, input_length=6), (2, 6), 301,
                           ids_below=4))
@@ -122,16 +141,8 @@ def seed_lstm():
     (OUT / "seed_lstm.json").write_text(model.to_json())
 
 
-def functional_states():
-    """A functional model that uses an LSTM's return_state outputs: summary, to_json, and three SGD
-    steps (mse) through the states, then predict."""
-    tf.keras.backend.clear_session()
-    rng = np.random.default_rng(77)
-    x = L.Input((6, 3))
-    seq, h, c = L.LSTM(4, return_sequences=True, return_state=True)(x)
-    g = L.GRU(3, go_backwards=True)(seq)
-    y = L.Dense(2)(L.Concatenate()([h, c, g]))
-    model = tf.keras.Model(x, y)
+def sgd_fixture(path, model, rng, x_shape, y_shape):
+    """summary(), to_json(), three SGD steps (mse) from random weights, then predict."""
     lines = []
     model.summary(print_fn=lines.append)
     initial = {}
@@ -141,15 +152,38 @@ def functional_states():
     model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.1), loss="mse")
     steps = []
     for _ in range(3):
-        xb = rng.uniform(-1, 1, (5, 6, 3)).astype(np.float32)
-        yb = rng.uniform(-1, 1, (5, 2)).astype(np.float32)
+        xb = rng.uniform(-1, 1, x_shape).astype(np.float32)
+        yb = rng.uniform(-1, 1, y_shape).astype(np.float32)
         loss = model.train_on_batch(xb, yb)
         steps.append({"x": flat(xb), "y": flat(yb), "loss": float(loss),
                       "weights": {v.name: flat(v.numpy()) for v in model.weights}})
-    with open(OUT / "functional_states.json", "w") as f:
+    with open(OUT / path, "w") as f:
         json.dump({"tensorflow": tf.__version__, "summary": "\n".join(lines) + "\n",
                    "config": json.loads(model.to_json()), "initial": initial, "steps": steps,
                    "predict": flat(model.predict(xb, verbose=0))}, f)
+
+
+def functional_states():
+    """A functional model that uses an LSTM's return_state outputs."""
+    tf.keras.backend.clear_session()
+    rng = np.random.default_rng(77)
+    x = L.Input((6, 3))
+    seq, h, c = L.LSTM(4, return_sequences=True, return_state=True)(x)
+    g = L.GRU(3, go_backwards=True)(seq)
+    y = L.Dense(2)(L.Concatenate()([h, c, g]))
+    sgd_fixture("functional_states.json", tf.keras.Model(x, y), rng, (5, 6, 3), (5, 2))
+
+
+def bidirectional_model():
+    """Two stacked Bidirectional layers (concat over sequences, then ave) and Dense."""
+    tf.keras.backend.clear_session()
+    rng = np.random.default_rng(78)
+    model = tf.keras.Sequential([
+        L.Bidirectional(L.LSTM(4, return_sequences=True), input_shape=(6, 3)),
+        L.Bidirectional(L.GRU(3), merge_mode="ave"),
+        L.Dense(2),
+    ])
+    sgd_fixture("bidirectional_model.json", model, rng, (5, 6, 3), (5, 2))
 
 
 def training():
@@ -185,6 +219,7 @@ def main():
         json.dump({"tensorflow": tf.__version__, "cases": layer_cases()}, f)
     seed_lstm()
     functional_states()
+    bidirectional_model()
     training()
     print("wrote", OUT)
 

@@ -198,6 +198,13 @@ class Layer : public std::enable_shared_from_this<Layer> {
   nlohmann::json base_config() const;
   // Called at the end of build(); layers size their caches for the input here.
   virtual void on_build() {}
+  // Called by ensure_name() every time, after the layer has its name: a wrapper (Bidirectional)
+  // names the layer it wraps here, so default names are taken in the order Keras takes them.
+  virtual void on_named() {}
+  // Called at the end of bind_variables(): a wrapper hands its layers their share of the views.
+  virtual void on_bind_variables() {}
+  // A wrapper's copy of a layer takes a name of its own ("forward_lstm").
+  void rename(std::string name) { name_ = std::move(name); }
 
  private:
   std::string name_;

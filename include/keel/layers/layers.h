@@ -4,6 +4,7 @@
 #include "keel/layers/activation.h"
 #include "keel/layers/activation_function.h"
 #include "keel/layers/batch_normalization.h"
+#include "keel/layers/bidirectional.h"
 #include "keel/layers/conv2d.h"
 #include "keel/layers/dense.h"
 #include "keel/layers/depthwise_conv2d.h"

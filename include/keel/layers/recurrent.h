@@ -65,6 +65,14 @@ class Recurrent : public Layer {
   // The cell's Keras name ("lstm_cell" in layer "lstm", "lstm_cell_1" in "lstm_1"), taken when
   // the layer is first built; before that the bare prefix.
   const std::string& cell_name() const { return cell_name_.empty() ? cell_prefix_ : cell_name_; }
+  const std::string& cell_prefix() const { return cell_prefix_; }
+  // n of a default-named layer ("lstm" -> 0, "lstm_3" -> 3); nullopt for a name the user chose.
+  std::optional<int64_t> default_name_number() const;
+
+  // For Bidirectional: an unbuilt copy named `name`, whose cell is `cell`, reading the sequence
+  // backwards or not. Its dropout generator is its own (the same seed when one was given, as a
+  // Keras layer recreated from the config).
+  std::unique_ptr<Recurrent> recreate(std::string name, std::string cell, bool go_backwards) const;
 
   std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const override;
   std::vector<VariableSpec> variable_specs() const override;

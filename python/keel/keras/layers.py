@@ -97,7 +97,7 @@ class Layer:
 
     _class_name = None
 
-    def _create(self, config, kwargs):
+    def _create(self, config, kwargs, keep_none=()):
         for key in kwargs:
             if key not in _BASE_KWARGS:
                 raise TypeError(f"{type(self).__name__}: keyword argument not understood: '{key}'")
@@ -109,7 +109,7 @@ class Layer:
         if "batch_size" in config:
             raise ValueError(f"{type(self).__name__}: batch_size={config['batch_size']!r}: keel takes the "
                              "batch size at fit time; leave it unset")
-        text = json.dumps({k: _config_value(v) for k, v in config.items() if v is not None})
+        text = json.dumps({k: _config_value(v) for k, v in config.items() if v is not None or k in keep_none})
         self._attach(_keel.make_layer(self._class_name or type(self).__name__, text))
 
     def _attach(self, cpp):
@@ -321,6 +321,24 @@ class GRU(_Recurrent):
                                activation, use_bias, kernel_initializer, recurrent_initializer,
                                bias_initializer, dropout, recurrent_dropout, return_sequences,
                                return_state, go_backwards, stateful, unroll, kwargs)
+
+
+class Bidirectional(Layer):
+    """Bidirectional(layer, merge_mode="concat"): the wrapped SimpleRNN / LSTM / GRU runs forward and
+    backward over the sequence; merge_mode "concat", "sum", "mul", "ave" or None (both outputs)."""
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if not isinstance(layer, _Recurrent):
+            raise ValueError(f"Bidirectional: `layer` must be a keel.keras.layers SimpleRNN, LSTM or GRU "
+                             f"instance; received {layer!r}")
+        if weights is not None:
+            raise ValueError("Bidirectional: `weights` is not supported by keel; set them after build with "
+                             "set_weights()")
+        if backward_layer is not None:
+            raise ValueError("Bidirectional: `backward_layer` is not supported by keel; the backward "
+                             "direction is the wrapped layer with go_backwards flipped")
+        inner = {"class_name": type(layer).__name__, "config": layer.get_config()}
+        self._create(dict(layer=inner, merge_mode=merge_mode), kwargs, keep_none=("merge_mode",))
 
 
 class LayerNormalization(Layer):
