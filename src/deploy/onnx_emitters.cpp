@@ -7,6 +7,7 @@
 #include "keel/core/error.h"
 #include "keel/kernels/activations.h"
 #include "keel/layers/layers.h"
+#include "onnx_recurrent.h"
 
 namespace keel::onnx {
 
@@ -159,6 +160,12 @@ const std::unordered_map<std::type_index, OnnxEmitter>& registry() {
       {typeid(Maximum), merge},
       {typeid(Minimum), merge},
       {typeid(Concatenate), adapt<Concatenate, emit_concatenate>},
+      {typeid(SimpleRNN), adapt<Recurrent, emit_recurrent>},
+      {typeid(LSTM), adapt<Recurrent, emit_recurrent>},
+      {typeid(GRU), adapt<Recurrent, emit_recurrent>},
+      {typeid(Bidirectional), adapt<Bidirectional, emit_bidirectional>},
+      {typeid(Embedding), adapt<Embedding, emit_embedding>},
+      {typeid(LayerNormalization), adapt<LayerNormalization, emit_layer_normalization>},
   };
   return table;
 }

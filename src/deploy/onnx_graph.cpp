@@ -1,8 +1,9 @@
 // OnnxGraph (onnx_graph.h). Field numbers are those of onnx/onnx.proto (proto2):
 //   GraphProto        node 1, name 2, initializer 5, input 11, output 12
 //   NodeProto         input 1, output 2, name 3, op_type 4, attribute 5
-//   AttributeProto    name 1, f 2, i 3, type 20 (FLOAT = 1, INT = 2)
-//   TensorProto       dims 1, data_type 2 (FLOAT = 1), name 8, raw_data 9 (little-endian)
+//   AttributeProto    name 1, f 2, i 3, s 4, ints 8, strings 9, type 20 (FLOAT = 1, INT = 2,
+//                     STRING = 3, INTS = 7, STRINGS = 8)
+//   TensorProto       dims 1, data_type 2 (FLOAT = 1, INT64 = 7), name 8, raw_data 9 (little-endian)
 //   ValueInfoProto    name 1, type 2;  TypeProto tensor_type 1;  TypeProto.Tensor elem_type 1,
 //   shape 2;  TensorShapeProto dim 1;  Dimension dim_value 1, dim_param 2
 #include "onnx_graph.h"
@@ -15,6 +16,7 @@ namespace keel::onnx {
 
 namespace {
 constexpr int64_t kFloat = 1;  // TensorProto.DataType FLOAT
+constexpr int64_t kInt64 = 7;  // TensorProto.DataType INT64
 }
 
 void OnnxGraph::reserve(const std::string& name) {
@@ -43,6 +45,20 @@ std::string OnnxGraph::scalar(const std::string& wanted, float value) {
   return write_initializer(unique(wanted), {}, &value);
 }
 
+std::string OnnxGraph::int64_initializer(const std::string& wanted,
+                                         const std::vector<int64_t>& dims,
+                                         const std::vector<int64_t>& data) {
+  const std::string name = unique(wanted);
+  protobuf::Writer t;
+  for (int64_t d : dims) t.int64_field(1, d);
+  t.int64_field(2, kInt64);
+  t.bytes_field(8, name);
+  t.bytes_field(9, std::string_view(reinterpret_cast<const char*>(data.data()),
+                                    data.size() * sizeof(int64_t)));
+  initializers_.message_field(5, t);
+  return name;
+}
+
 std::string OnnxGraph::write_initializer(const std::string& name, const std::vector<int64_t>& dims,
                                          const float* data) {
   protobuf::Writer t;
@@ -61,6 +77,16 @@ std::string OnnxGraph::node(const std::string& op, const std::string& name,
   const std::string out = unique(name);
   nodes_.push_back({op, out, std::move(inputs), {out}, std::move(attributes)});
   return out;
+}
+
+std::vector<std::string> OnnxGraph::node(const std::string& op, const std::string& name,
+                                         std::vector<std::string> inputs,
+                                         const std::vector<std::string>& more_output_suffixes,
+                                         std::vector<Attribute> attributes) {
+  std::vector<std::string> outs{unique(name)};
+  for (const std::string& suffix : more_output_suffixes) outs.push_back(unique(outs[0] + "/" + suffix));
+  nodes_.push_back({op, outs[0], std::move(inputs), outs, std::move(attributes)});
+  return outs;
 }
 
 void OnnxGraph::rename(const std::string& from, const std::string& to) {
@@ -107,9 +133,24 @@ protobuf::Writer OnnxGraph::encode(const Node& n) {
   for (const Attribute& a : n.attributes) {
     protobuf::Writer attr;
     attr.bytes_field(1, a.name);
-    if (a.f) attr.float_field(2, *a.f);
-    if (a.i) attr.int64_field(3, *a.i);
-    attr.int64_field(20, a.f ? 1 : 2);
+    int64_t type = 0;
+    if (a.f) {
+      attr.float_field(2, *a.f);
+      type = 1;
+    } else if (a.i) {
+      attr.int64_field(3, *a.i);
+      type = 2;
+    } else if (a.s) {
+      attr.bytes_field(4, *a.s);
+      type = 3;
+    } else if (!a.ints.empty()) {
+      for (int64_t v : a.ints) attr.int64_field(8, v);
+      type = 7;
+    } else {
+      for (const auto& v : a.strings) attr.bytes_field(9, v);
+      type = 8;
+    }
+    attr.int64_field(20, type);
     w.message_field(5, attr);
   }
   return w;
@@ -120,6 +161,7 @@ protobuf::Writer OnnxGraph::value_info(const ValueInfo& v) {
   for (size_t k = 0; k < v.dims.size(); ++k) {
     protobuf::Writer dim;
     if (k == 0) dim.bytes_field(2, "batch");
+    else if (v.dims[k] < 0) dim.bytes_field(2, "dim_" + std::to_string(k));  // None: Embedding's timesteps
     else dim.int64_field(1, v.dims[k]);
     shape.message_field(1, dim);
   }

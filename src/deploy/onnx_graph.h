@@ -18,10 +18,14 @@
 
 namespace keel::onnx {
 
+// One attribute: exactly one of its value fields is set.
 struct Attribute {
   std::string name;
   std::optional<float> f;
   std::optional<int64_t> i;
+  std::optional<std::string> s{};
+  std::vector<int64_t> ints{};
+  std::vector<std::string> strings{};
 };
 
 // A graph input or output: dims[0] is the batch (dynamic, dim_param "batch").
@@ -38,9 +42,17 @@ class OnnxGraph {
   std::string initializer(const std::string& name, const std::vector<int64_t>& dims,
                           const float* data);
   std::string scalar(const std::string& name, float value);
+  // An int64 initializer (shapes, axes, slice bounds); never shared.
+  std::string int64_initializer(const std::string& name, const std::vector<int64_t>& dims,
+                                const std::vector<int64_t>& data);
   // Appends a node with one output named like the node; returns that output's name.
   std::string node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                    std::vector<Attribute> attributes = {});
+  // A node with several outputs, named `name` and then `name`/<suffix> for each further suffix.
+  std::vector<std::string> node(const std::string& op, const std::string& name,
+                                std::vector<std::string> inputs,
+                                const std::vector<std::string>& more_output_suffixes,
+                                std::vector<Attribute> attributes);
 
   // Serializes the graph. outputs[k] is produced by tensor `sources[k]`: that tensor is renamed
   // to the output's name, or copied by an Identity where it cannot be (a graph input, or a tensor

@@ -53,6 +53,20 @@ TEST(OnnxExportGraph, UnknownLayerClassIsAnErrorNamingLayerAndClass) {
   EXPECT_THROW(onnx_model_bytes(b), Error);
 }
 
+// A recurrent activation without an ONNX RNN activation of the same formula is refused by name.
+TEST(OnnxExportGraph, RecurrentActivationWithoutOnnxEquivalentIsAClearError) {
+  reset_default_names();
+  Sequential m(Bidirectional(GRU(3, {.activation = "linear"}), {.input_shape = {4, 2}}));
+  m.build();
+  try {
+    onnx_model_bytes(m);
+    FAIL() << "expected keel::Error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "layer 'bidirectional' (Bidirectional): activation 'linear'"))
+        << e.what();
+  }
+}
+
 TEST(OnnxExportGraph, InputsOutputsAndMergeOps) {
   reset_default_names();
   Model concat = two_input_concat();

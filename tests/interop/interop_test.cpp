@@ -28,6 +28,7 @@
 #include "keel/io/saved_model.h"
 #include "keel/deploy/fold_batch_norm.h"
 #include "keel/layers/layers.h"
+#include "keel/layers/keras_tensor.h"
 
 namespace keel {
 namespace {
@@ -318,6 +319,30 @@ TEST(OnnxInterop, CheckerAndOnnxRuntimeAgreeWithKeel) {
   }
 }
 
+// Writes the inputs `xs` and keel's predictions for them as .npy files in `dir` and returns the
+// onnx_run.js arguments naming them (in:<input layer>=..., out:<producing layer>=...).
+std::string write_onnx_case(Model& m, const std::string& name, const std::vector<Tensor>& xs,
+                            const fs::path& dir) {
+  std::string args;
+  for (int64_t i = 0; i < m.num_inputs(); ++i) {
+    const GraphTensor& t = m.tensors()[size_t(m.input_tensors()[size_t(i)])];
+    const fs::path p = dir / (name + "_x" + std::to_string(i) + ".npy");
+    write_npy(p, xs[size_t(i)]);
+    const std::string input = m.is_sequential() ? "input" : t.input_layer->name();
+    args.append(" ").append(quote("in:" + input + "=" + p.string()));
+  }
+  const std::vector<Tensor> ys = graph_test::predict_all(m, xs);
+  for (int64_t i = 0; i < m.num_outputs(); ++i) {
+    const GraphTensor& t = m.tensors()[size_t(m.output_tensors()[size_t(i)])];
+    const fs::path p = dir / (name + "_y" + std::to_string(i) + ".npy");
+    write_npy(p, ys[size_t(i)]);
+    const std::string output =
+        m.is_sequential() ? "output" : m.nodes()[size_t(t.producer)].layer->name();
+    args.append(" ").append(quote("out:" + output + "=" + p.string()));
+  }
+  return args;
+}
+
 // Functional graphs: a residual MLP with BN (unfolded and folded), two inputs into a Concatenate,
 // every merge layer with a shared layer and two outputs, and rank-3 inputs joined along axis 1. ONNX Runtime gets the inputs by their
 // Keras names and must return outputs named after the layers producing them.
@@ -341,24 +366,12 @@ TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
   for (Case& c : cases) {
     Model& m = c.model;
     std::vector<Tensor> xs;
-    std::string args;
     for (int64_t i = 0; i < m.num_inputs(); ++i) {
-      const GraphTensor& t = m.tensors()[size_t(m.input_tensors()[size_t(i)])];
-      std::vector<int64_t> dims = t.shape.dims();
+      std::vector<int64_t> dims = m.tensors()[size_t(m.input_tensors()[size_t(i)])].shape.dims();
       dims[0] = 20;
       xs.push_back(graph_test::random_normal(dims, 40 + uint64_t(i)));
-      const fs::path p = dir / (c.name + "_x" + std::to_string(i) + ".npy");
-      write_npy(p, xs.back());
-      args.append(" ").append(quote(std::string("in:").append(t.input_layer->name()).append("=").append(p.string())));
     }
-    const std::vector<Tensor> ys = graph_test::predict_all(m, xs);
-    for (int64_t i = 0; i < m.num_outputs(); ++i) {
-      const GraphTensor& t = m.tensors()[size_t(m.output_tensors()[size_t(i)])];
-      const fs::path p = dir / (c.name + "_y" + std::to_string(i) + ".npy");
-      write_npy(p, ys[size_t(i)]);
-      const std::string& layer = m.nodes()[size_t(t.producer)].layer->name();
-      args.append(" ").append(quote(std::string("out:").append(layer).append("=").append(p.string())));
-    }
+    const std::string args = write_onnx_case(m, c.name, xs, dir.path());
     for (bool fold : {false, true}) {
       const fs::path p = dir / (c.name + (fold ? "-folded" : "") + ".onnx");
       export_onnx(m, p, {.fold_bn = fold});
@@ -369,6 +382,72 @@ TEST(OnnxInterop, FunctionalGraphsAgreeWithKeel) {
   for (const auto& [p, args] : runs) check.append(" ").append(quote(p));
   expect_script_ok(check, dir / "check.txt");
   EXPECT_NE(read_text(dir / "check.txt").find("'Concat'"), std::string::npos);
+
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  for (const auto& [p, args] : runs)
+    expect_script_ok(ort_env(dir) + node + quote(kScripts / "onnx_run.js") + " " + quote(p) + args,
+                     dir / "ort.txt");
+}
+
+// Sequence models (issue 14): seed-lstm after real steps; stacked Bidirectional layers with every
+// merge, a go_backwards layer inside and outside, LayerNormalization and GRU reset_after=False;
+// hard_sigmoid gates; Bidirectional return_state with merge_mode None in a functional graph (six
+// outputs used); an Embedding of float ids. onnx.checker and ONNX Runtime must agree with keel.
+TEST(OnnxInterop, SequenceModelsAgreeWithKeel) {
+  ScratchDir dir("onnx_sequences");
+  struct Case {
+    std::string name;
+    Model model;
+  };
+  std::vector<Case> cases;
+  reset_default_names();
+  cases.push_back({"seed_lstm", testing::trained_seed_model("seed-lstm", 3)});
+  reset_default_names();
+  cases.push_back({"stacked", Sequential(
+      Bidirectional(LSTM(6, {.return_sequences = true}), {.input_shape = {28, 28}}),
+      Bidirectional(SimpleRNN(4, {.return_sequences = true, .go_backwards = true}),
+                    {.merge_mode = "mul"}),
+      LayerNormalization(),
+      GRU(5, {.reset_after = false, .return_sequences = true, .go_backwards = true}),
+      Bidirectional(GRU(3, {.return_sequences = true}), {.merge_mode = "sum"}),
+      Bidirectional(GRU(3), {.merge_mode = "ave"}), Dense(3, {.activation = "softmax"}))});
+  reset_default_names();
+  cases.push_back({"hard_sigmoid", Sequential(
+      LSTM(5, {.activation = "relu", .recurrent_activation = "hard_sigmoid",
+               .go_backwards = true, .input_shape = {28, 28}}),
+      Dense(2))});
+  reset_default_names();
+  {
+    KerasTensor x = Input({28, 28});
+    auto outs = all_outputs(Bidirectional(LSTM(3, {.return_state = true}),
+                                          {.merge_mode = std::nullopt})(x));
+    KerasTensor seq = Bidirectional(SimpleRNN(2, {.return_sequences = true, .go_backwards = true}),
+                                    {.merge_mode = "sum"})(x);
+    cases.push_back({"states", Model(std::vector<KerasTensor>{x},
+                                     {Concatenate()(outs), GRU(2, {.use_bias = false})(seq)})});
+  }
+  std::vector<std::pair<fs::path, std::string>> runs;  // model, onnx_run.js arguments
+  for (Case& c : cases) {
+    if (!c.model.built()) c.model.build(std::nullopt, 17);
+    const std::string args = write_onnx_case(c.model, c.name, {testing::random_images(9, 51)}, dir.path());
+    runs.push_back({dir / (c.name + ".onnx"), args});
+    export_onnx(c.model, runs.back().first);
+  }
+  reset_default_names();
+  Sequential embed(Embedding(30, 4, {.input_length = 7}), LSTM(3), Dense(2));
+  embed.build(std::nullopt, 5);
+  Tensor ids({9, 7});
+  for (int64_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<float>((i * 7) % 30) + 0.5f;
+  runs.push_back({dir / "embedding.onnx", write_onnx_case(embed, "embedding", {ids}, dir.path())});
+  export_onnx(embed, runs.back().first);
+
+  std::string check = "/usr/bin/python3 " + quote(kScripts / "onnx_check.py");
+  for (const auto& [p, args] : runs) check.append(" ").append(quote(p));
+  expect_script_ok(check, dir / "check.txt");
+  const std::string ops = read_text(dir / "check.txt");
+  for (const char* op : {"'LSTM'", "'GRU'", "'RNN'", "'Gather'", "'ReduceMean'"})
+    EXPECT_NE(ops.find(op), std::string::npos) << op;
 
   REQUIRE_NODE();
   const std::string node = node_env();

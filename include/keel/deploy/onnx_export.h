@@ -15,7 +15,10 @@
 // Dense layers with fold_bn (keel/deploy/fold_batch_norm.h); Dropout is omitted (identity in
 // inference); Add / Subtract / Multiply -> a left-to-right chain of binary Add / Sub / Mul (Keras's
 // order of operations), Average -> that Add chain then Div by the input count, Maximum / Minimum ->
-// Max / Min, Concatenate -> Concat on the same axis counted with the batch.
+// Max / Min, Concatenate -> Concat on the same axis counted with the batch; SimpleRNN / LSTM / GRU
+// -> ONNX RNN / LSTM / GRU (Keras's gate order mapped onto ONNX's), Bidirectional -> one
+// bidirectional node and its merge, Embedding -> Cast + Gather, LayerNormalization -> its formula
+// in elementwise ops (src/deploy/onnx_recurrent.h).
 // Accepted by onnx.checker (onnx >= 1.12) and ONNX Runtime; docs/deployment.md.
 #pragma once
 

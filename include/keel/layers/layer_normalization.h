@@ -46,6 +46,10 @@ class LayerNormalization : public UnaryLayer {
   nlohmann::json get_config() const override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
 
+  const LayerNormalizationOptions& options() const { return options_; }
+  // The normalised axes, non-negative and ascending (after build).
+  const std::vector<int64_t>& axes() const { return axes_; }
+
  protected:
   void on_build() override;
 
