@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--report") == 0) return keel::bench::run_report();
   for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--report-rnn") == 0) return keel::bench::run_rnn_report();
+  for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--phases") == 0)
       return keel::bench::run_phases(i + 1 < argc ? std::atoll(argv[i + 1]) : 32);
   benchmark::Initialize(&argc, argv);

@@ -113,9 +113,22 @@ mutants=(
   'src/io/sequence_tasks.cpp|s/\*y = 0.5f \* (x\[p0 \* 2\] + x\[p1 \* 2\]);/*y = 0.5f * (x[p0 * 2] + x[p1 * 2 + 1]);/|SequenceTasks.AddingSamplesFollowTheDefinition|adding target reads the marker, not the value'
   'include/keel/model/builtin_models.h|s/inline constexpr double kAddingRecurrentGain = 1.2;/inline constexpr double kAddingRecurrentGain = 0.5;/|ExplodingGradients.*|adding-srnn starts in the vanishing regime: the unclipped run no longer explodes'
   'src/io/saved_model.cpp|s/    const auto it = by_name_without_cell.find(without_cell_scope(name));/    const auto it = by_name_without_cell.end();/|SavedModel.RecurrentWeightsLoadWhateverTheirCellNumber|saved-model loader: no match without the cell scope (files from another process fail to load)'
-  'src/layers/recurrent.cpp|s/  if (layer == layer_prefix_) return cell_prefix_;/  if (false) return cell_prefix_;/|RecurrentModel.CellNamesFollowKeras|RNN cell names from the process-wide counter: a model read back from its config names its variables differently'
+  'src/layers/recurrent.cpp|s/  if (layer == layer_prefix_) return 0;/  if (false) return 0;/|RecurrentModel.CellNamesFollowKeras|RNN cell names from the process-wide counter: a model read back from its config names its variables differently'
   'src/layers/layer_normalization.cpp|s/      dxr\[j\] = rstd\[r\] \* (g - mg - xhat \* mgx);/      dxr[j] = rstd[r] * (g - mg);/|RecurrentGolden.*|LayerNormalization backward: the variance term dropped'
   'src/layers/embedding.cpp|s/    for (int64_t j = 0; j < output_dim_; ++j) row\[j\] += d\[j\];/    for (int64_t j = 0; j < output_dim_; ++j) row[j] = d[j];/|Recurrent.EmbeddingLookupAndErrors|Embedding: a row looked up twice keeps only the last gradient'
+  # Bidirectional and the ONNX export of sequence layers (issue 14)
+  'src/layers/bidirectional.cpp|s/      const float\* br = b + (n \* T + (T - 1 - t)) \* u;/      const float* br = b + (n * T + t) * u;/|RecurrentGolden.*:RecurrentModel.*|Bidirectional: the backward sequence merged in processing order, not turned back to input order'
+  'src/layers/bidirectional.cpp|s/          std::memcpy(o, fr, /          std::memcpy(o, br, /|RecurrentGolden.*|Bidirectional concat: the backward output in the forward half'
+  'src/layers/bidirectional.cpp|s/out\[(n \* T + t) \* u + j\] = (fr\[j\] + br\[j\]) \/ 2.0f;/out[(n * T + t) * u + j] = fr[j] + br[j];/|RecurrentGolden.*|Bidirectional ave: the sum, not the mean'
+  'src/layers/bidirectional.cpp|s/            df\[ft + j\] = dout\[ft + j\] \* b\[bt + j\];/            df[ft + j] = dout[ft + j] * f[ft + j];/|Recurrent.GradientsMatchFiniteDifferences|Bidirectional mul backward: the forward gradient scaled by its own output'
+  'src/layers/bidirectional.cpp|s/  for (int64_t i = 0; i < n; ++i) dx0\[i\] += add\[i\];/  for (int64_t i = 0; i < n; ++i) dx0[i] = add[i];/|RecurrentGolden.*|Bidirectional: the input gradient of the forward direction overwritten by the backward one'
+  'src/layers/bidirectional.cpp|s/backward_cell, !backwards);/backward_cell, backwards);/|RecurrentGolden.*|Bidirectional: the backward copy reads forwards too'
+  'src/layers/bidirectional.cpp|s/std::to_string(3 \* \*n + 1)/std::to_string(*n + 1)/|RecurrentModel.Stacked*:Recurrent.BidirectionalNamesAndClone|Bidirectional: the forward cell numbered after the layer, not as Keras counts its three cells'
+  'src/deploy/onnx_recurrent.cpp|s/return {0, 3, 1, 2};  \/\/ \[i o f c\]/return {0, 1, 2, 3};  \/\/ [i o f c]/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX LSTM weights in Keras'"'"'s gate order, not ONNX'"'"'s'
+  'src/deploy/onnx_recurrent.cpp|s/reset_after ? 1 : 0/0/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX GRU: reset_after=True exported as linear_before_reset=0'
+  'src/deploy/onnx_recurrent.cpp|s/    if (reverse_sequences) y = reverse(g, y, 0, p);/    (void)reverse_sequences;/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX: a go_backwards sequence returned in input order, not Keras'"'"'s processing order'
+  'src/deploy/onnx_recurrent.cpp|s/        if (two_rows \&\& row == 1) v = bias->value\[G \* u + col\];/        (void)two_rows;/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX GRU reset_after: the recurrent bias row dropped'
+  'src/deploy/onnx_recurrent.cpp|s/  const size_t fs = swapped ? 1 : 0, bs = 1 - fs;/  const size_t fs = 0, bs = 1 - fs;/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX Bidirectional over a go_backwards layer: the directions merged in the wrong order'
 )
 
 selected=("$@")
