@@ -11,20 +11,28 @@ namespace keel {
 
 namespace {
 
-// 16 floats: one zmm in the AVX-512 clone, two ymm / four xmm in the others. GCC's vector
-// extension (not intrinsics) so the same source compiles in every KEEL_MULTIVERSION clone.
-typedef float Vec __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
+// The block loop is written once for any GCC vector type V (no intrinsics) and compiled per ISA,
+// picked once from cpuid: 16 floats (one zmm) with AVX-512, 8 (one ymm) with AVX2 — there a
+// 64-byte vector's accumulator store went through the stack and the loop ran at a quarter of the
+// ymm speed — and 16 as four xmm on baseline x86-64. Lanes are columns and every column adds its
+// rows in order, so every ISA gives the same bits.
+typedef float F32x16 __attribute__((vector_size(64)));
+typedef float F32x8 __attribute__((vector_size(32)));
+constexpr int64_t kLanes = 16;  // the widest vector: the unit of the threads' column split
 // Columns per block: the block's accumulators (2 KB) stay in L1 while all k rows stream past.
 constexpr int64_t kBlockLanes = 32 * kLanes;
 // Rows per step: each accumulator is loaded and stored once per 8 rows of W, and 8 rows stream
 // at once (784×300 on one core: 10.7 µs with 4 rows, 9.5 µs with 8; 16 rows is no faster).
 constexpr int64_t kRowUnroll = 8;
 
-// By reference, not by value: a 64-byte vector argument changes the ABI between the clones.
-[[gnu::always_inline]] inline void load(Vec& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-[[gnu::always_inline]] inline void splat(Vec& v, float s) {
-  for (int64_t l = 0; l < kLanes; ++l) v[l] = s;
+// By reference, not by value: a vector argument changes the ABI between ISAs.
+template <class V>
+[[gnu::always_inline]] inline void load(V& v, const float* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+template <class V>
+[[gnu::always_inline]] inline void splat(V& v, float s) {
+  v = V{} + s;
 }
 // Below this many multiply-adds one thread is faster than waking a second one. One thread reads
 // W from L2 at ~95 GB/s; an OpenMP fork + join costs ~0.7 µs on the 2-core test machine. The
@@ -32,13 +40,16 @@ constexpr int64_t kRowUnroll = 8;
 // (30k, 1.5 µs) gains nothing idle and loses when the other core is busy.
 constexpr int64_t kParallelMinMacs = int64_t{1} << 17;
 
-// y[c0, c0 + width) of y = / += x·W, width <= kBlockLanes. Rows of W are read as whole vectors of
-// 16 columns; a last partial vector reads past the block into the next row of W (same array,
-// discarded lanes), except on the final rows where that would leave W: those go lane by lane.
-KEEL_MULTIVERSION void matvec_block(const float* x, const float* w, float* y, int64_t k,
-                                    int64_t n, int64_t c0, int64_t width, bool accumulate) {
+// y[c0, c0 + width) of y = / += x·W, width <= kBlockLanes. Rows of W are read as whole vectors;
+// a last partial vector reads past the block into the next row of W (same array, discarded
+// lanes), except on the final rows where that would leave W: those go lane by lane.
+template <class V>
+[[gnu::always_inline]] inline void matvec_block_t(const float* x, const float* w, float* y,
+                                                  int64_t k, int64_t n, int64_t c0,
+                                                  int64_t width, bool accumulate) {
+  constexpr auto lanes = static_cast<int64_t>(sizeof(V) / sizeof(float));
   alignas(64) float acc[kBlockLanes];
-  const int64_t vecs = (width + kLanes - 1) / kLanes, padded = vecs * kLanes;
+  const int64_t vecs = (width + lanes - 1) / lanes, padded = vecs * lanes;
   for (int64_t j = 0; j < width; ++j) acc[j] = accumulate ? y[c0 + j] : 0.0f;
   for (int64_t j = width; j < padded; ++j) acc[j] = 0.0f;
   // Rows p with p·n + c0 + padded <= k·n can be read as whole vectors.
@@ -47,7 +58,7 @@ KEEL_MULTIVERSION void matvec_block(const float* x, const float* w, float* y, in
   int64_t p = 0;
   for (; p + kRowUnroll <= safe_rows; p += kRowUnroll) {
     const float* r = w + p * n + c0;
-    Vec b0, b1, b2, b3, b4, b5, b6, b7;
+    V b0, b1, b2, b3, b4, b5, b6, b7;
     splat(b0, x[p]);
     splat(b1, x[p + 1]);
     splat(b2, x[p + 2]);
@@ -56,8 +67,8 @@ KEEL_MULTIVERSION void matvec_block(const float* x, const float* w, float* y, in
     splat(b5, x[p + 5]);
     splat(b6, x[p + 6]);
     splat(b7, x[p + 7]);
-    for (int64_t v = 0; v < padded; v += kLanes) {
-      Vec a, t;
+    for (int64_t v = 0; v < padded; v += lanes) {
+      V a, t;
       load(a, acc + v);
       // One statement per row: the adds stay in row order.
       load(t, r + v);
@@ -81,10 +92,10 @@ KEEL_MULTIVERSION void matvec_block(const float* x, const float* w, float* y, in
   }
   for (; p < safe_rows; ++p) {
     const float* r = w + p * n + c0;
-    Vec b;
+    V b;
     splat(b, x[p]);
-    for (int64_t v = 0; v < padded; v += kLanes) {
-      Vec a, t;
+    for (int64_t v = 0; v < padded; v += lanes) {
+      V a, t;
       load(a, acc + v);
       load(t, r + v);
       a += b * t;
@@ -98,6 +109,38 @@ KEEL_MULTIVERSION void matvec_block(const float* x, const float* w, float* y, in
   }
   std::memcpy(y + c0, acc, static_cast<size_t>(width) * sizeof(float));
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(KEEL_NO_MULTIVERSION)
+[[gnu::target("avx512f")]] void matvec_block_avx512(const float* x, const float* w, float* y,
+                                                    int64_t k, int64_t n, int64_t c0,
+                                                    int64_t width, bool accumulate) {
+  matvec_block_t<F32x16>(x, w, y, k, n, c0, width, accumulate);
+}
+[[gnu::target("avx2")]] void matvec_block_avx2(const float* x, const float* w, float* y,
+                                               int64_t k, int64_t n, int64_t c0, int64_t width,
+                                               bool accumulate) {
+  matvec_block_t<F32x8>(x, w, y, k, n, c0, width, accumulate);
+}
+void matvec_block_baseline(const float* x, const float* w, float* y, int64_t k, int64_t n,
+                           int64_t c0, int64_t width, bool accumulate) {
+  matvec_block_t<F32x16>(x, w, y, k, n, c0, width, accumulate);
+}
+void matvec_block(const float* x, const float* w, float* y, int64_t k, int64_t n, int64_t c0,
+                  int64_t width, bool accumulate) {
+  static const int isa = __builtin_cpu_supports("avx512f") ? 2
+                         : __builtin_cpu_supports("avx2") ? 1
+                                                          : 0;
+  if (isa == 2) return matvec_block_avx512(x, w, y, k, n, c0, width, accumulate);
+  if (isa == 1) return matvec_block_avx2(x, w, y, k, n, c0, width, accumulate);
+  matvec_block_baseline(x, w, y, k, n, c0, width, accumulate);
+}
+#else
+void matvec_block(const float* x, const float* w, float* y, int64_t k, int64_t n, int64_t c0,
+                  int64_t width, bool accumulate) {
+  matvec_block_t<F32x16>(x, w, y, k, n, c0, width, accumulate);
+}
+#endif
 
 void matvec_columns(const float* x, const float* w, float* y, int64_t k, int64_t n, int64_t j0,
                     int64_t j1, bool accumulate) {

@@ -23,6 +23,7 @@ constexpr int64_t kLanes = 16;
 typedef float f32x16 __attribute__((vector_size(64)));
 typedef int32_t i32x16 __attribute__((vector_size(64)));
 typedef float f32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
 typedef double f64x8 __attribute__((vector_size(64)));
 
 KEEL_SIMD_INLINE f32x16 splat(float v) { return f32x16{} + v; }
@@ -79,22 +80,26 @@ KEEL_SIMD_INLINE f64x8 load_f64_upto(const float* p, int64_t j, int64_t w) {
 KEEL_SIMD_INLINE f32x16 select(i32x16 mask, f32x16 a, f32x16 b) { return mask ? a : b; }
 
 // exp(x) for x <= 0, lane by lane the same operations as fast_math.h's exp_nonpositive (so the
-// vector and scalar paths agree to the bit).
-KEEL_SIMD_INLINE f32x16 exp_nonpositive(f32x16 x) {
-  x = select(x < -87.0f, splat(-87.0f), x);
-  const i32x16 n = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, i32x16);
-  const f32x16 fx = __builtin_convertvector(n, f32x16);
-  f32x16 r = x - fx * 0.693359375f;
+// vector and scalar paths agree to the bit). Any float vector type: f32x16, or f32x8 where one
+// ymm is the natural width (the AVX2 recurrent gates: GCC splits a 64-byte vector's integer
+// steps badly in an AVX2 function, through the stack).
+template <class F>
+KEEL_SIMD_INLINE F exp_nonpositive(F x) {
+  using I = decltype(x < x);  // the same-width int32 vector
+  x = x < -87.0f ? F{} - 87.0f : x;
+  const I n = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, I);
+  const F fx = __builtin_convertvector(n, F);
+  F r = x - fx * 0.693359375f;
   r = r - fx * -2.12194440e-4f;
-  f32x16 p = splat(1.9875691500e-4f);
+  F p = F{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const i32x16 bits = (n + 127) << 23;
-  f32x16 scale;
+  const I bits = (n + 127) << 23;
+  F scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
 }
