@@ -60,6 +60,8 @@ for name, kv, tv, r, target in rows:
 t0 = T[0]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                      capture_output=True, text=True).stdout.strip()
+flags = open("/proc/cpuinfo").read().split("flags", 1)[1].split("\n", 1)[0].split()
+cpu += " (" + ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16") if f in flags) + ")"
 text = "\n".join([
     "# seed-lstm: keel vs PyTorch (bench/rnn.sh)", "",
     f"Measured {datetime.date.today()} on {cpu}, 2 threads each, {runs} runs, each timing keel then "
