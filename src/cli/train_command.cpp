@@ -17,6 +17,7 @@
 #include "keel/io/atomic_file.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/io/saved_model.h"
+#include "keel/io/npy_data.h"
 #include "keel/io/sequence_tasks.h"
 #include "keel/kernels/threads.h"
 #include "keel/model/sequential.h"
@@ -128,15 +129,23 @@ int run_train(const TrainFlags& f) {
     set_num_threads(default_threads_per_rank());
   }
 
-  // --data: Fashion-MNIST (a directory of IDX files) or one of Pascanu et al.'s sequence tasks.
+  // --data: Fashion-MNIST (a directory of IDX files), one of Pascanu et al.'s sequence tasks, or
+  // NumPy arrays.
   const std::optional<SequenceTaskSpec> task = parse_sequence_task(f.data);
-  const bool regression = task && task->task == SequenceTask::kAdding;
+  const auto npy_paths = task ? std::nullopt : parse_npy_data(f.data);
+  NpyData arrays;
+  if (npy_paths) arrays = load_npy_data(*npy_paths);  // before the model: its timesteps may come from x
   ModelFlags model_flags = f.model;
   if (task) model_flags.timesteps = task->timesteps;
+  if (npy_paths && arrays.train_x.rank() == 3) model_flags.timesteps = arrays.train_x.dim(1);
   Model model = load_model_arg(model_flags, f.seed);
   const auto optimizer = std::shared_ptr<Optimizer>(make_optimizer(f.optimizer, optimizer_config(f)));
-  const std::string loss =
-      !f.loss.empty() ? f.loss : regression ? "mse" : "sparse_categorical_crossentropy";
+  const std::string loss = !f.loss.empty() ? f.loss
+                           : task && task->task == SequenceTask::kAdding ? "mse"
+                                                                        : "sparse_categorical_crossentropy";
+  // Accuracy is reported for classification losses only (the adding task and mse on arrays are
+  // regressions).
+  const bool regression = loss.find("crossentropy") == std::string::npos;
   model.compile({.optimizer = optimizer,
                  .loss = loss,
                  .metrics = regression ? std::vector<std::string>{} : std::vector<std::string>{"accuracy"}});
@@ -150,6 +159,10 @@ int run_train(const TrainFlags& f) {
     all = sequence_task_view(sequences, true);
     test = sequence_task_view(sequences, false);
     source = f.data + " (generated from --seed)";
+  } else if (npy_paths) {
+    all = npy_data_view(arrays, true);
+    test = npy_data_view(arrays, false);
+    source = f.data;
   } else {
     const std::filesystem::path dir =
         f.data == "fashion-mnist" ? default_fashion_mnist_dir() : std::filesystem::path(f.data);
@@ -163,6 +176,13 @@ int run_train(const TrainFlags& f) {
              source, ")");
   // The last N training samples are held out for validation (Keras's validation_split).
   const int64_t train_count = all.size - f.validation;
+  // The samples must fit the model; checked here, before the summary is printed.
+  if (model.built() && model.num_inputs() == 1) {
+    const Shape& input = model.tensors()[size_t(model.input_tensors()[0])].shape;
+    KEEL_CHECK(all.x_width() == input.sample_size(), "--data ", source, ": samples of shape ",
+               Shape::batched(all.sample_dims).to_string(), " do not fit model '", model.name(),
+               "', whose input is ", input.to_string());
+  }
 
   FitOptions fit;
   fit.batch_size = f.batch_size;
@@ -194,7 +214,7 @@ int run_train(const TrainFlags& f) {
     if (const auto accuracy = test_logs.get("accuracy")) std::printf(" - accuracy %.4f", *accuracy);
     if (task_error) {
       std::printf(" - failed sequences %.2f%% (%s; solved at 0)", 100.0 * *task_error,
-                  regression ? "squared error > 0.04" : "wrong class");
+                  task->task == SequenceTask::kAdding ? "squared error > 0.04" : "wrong class");
     }
     std::printf(" | wall time %.1fs | training %.0f samples/s\n", seconds, samples_per_second);
   }
@@ -238,7 +258,9 @@ Handler add_train_command(CLI::App& app) {
                   "fashion-mnist (default: Debian's dataset-fashion-mnist), a directory with the "
                   "four Fashion-MNIST IDX files, or a generated sequence task of Pascanu et al. "
                   "2013: adding:T or temporal-order:T (T timesteps; 20,000 training and 10,000 "
-                  "test sequences from --seed)");
+                  "test sequences from --seed), or NumPy arrays: "
+                  "npy:X_TRAIN.npy,Y_TRAIN.npy,X_TEST.npy,Y_TEST.npy (x (N, ...), e.g. sequences "
+                  "(N, T, F); y (N,) class ids or (N, k) targets, used as given)");
   cmd->add_option("--epochs", f->epochs, "number of epochs (default 10)");
   cmd->add_option("--batch-size", f->batch_size, "samples per step (default 32)");
   cmd->add_option("--optimizer", f->optimizer, "sgd (default), adam, adamw, nadam, rmsprop, adagrad")

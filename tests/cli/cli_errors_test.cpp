@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cli_fixtures.h"
 
 namespace keel::cli_test {
@@ -79,6 +81,22 @@ TEST_F(CliErrors, ControlTrainOnTinyData) {
   EXPECT_EQ(huge.exit_code, 0) << huge.err;
 }
 
+// --data npy:X_TRAIN,Y_TRAIN,X_TEST,Y_TEST trains a model whose input fits the arrays and writes
+// the test loss of the test pair.
+TEST_F(CliErrors, ControlTrainOnNpyArrays) {
+  const std::string tmp = fixtures_->root().string();
+  const std::string arrays = "npy:" + tmp + "/x_ok.npy," + tmp + "/y_ids.npy," + tmp + "/x_ok.npy," +
+                             tmp + "/y_ids.npy";
+  const RunResult r = run_keel({"train", tmp + "/config_ok.json", "--data", arrays, "--epochs", "2",
+                                "--batch-size", "2", "--validation", "1", "--verbose", "0",
+                                "--report", tmp + "/npy_report.json"},
+                               tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(slurp(tmp + "/npy_report.json"));
+  EXPECT_EQ(report["history"]["loss"].size(), 2u);
+  EXPECT_TRUE(report.contains("test_loss") && report.contains("test_accuracy")) << report.dump();
+}
+
 TEST_F(CliErrors, ControlPredictAndSummary) {
   const std::string tmp = fixtures_->root().string();
   RunResult r = run_keel({"predict", tmp + "/model_ok", "--input", tmp + "/x_ok.npy"}, tmp);
@@ -117,6 +135,13 @@ TEST_F(CliErrors, ControlResidualModelsAndFixup) {
 
 const std::vector<Case>& file_cases() {
   static const std::vector<Case> cases = {
+      // NumPy arrays given with --data npy:... (issue 14).
+      {"npy data three paths", {"train", "--data", "npy:{tmp}/x_ok.npy,{tmp}/y_ids.npy,{tmp}/x_ok.npy"},
+       {"--data 'npy:", "3 path(s)", "four paths"}},
+      {"npy data y count", {"train", "--data", "npy:{tmp}/x_ok.npy,{tmp}/x_empty.npy,{tmp}/x_ok.npy,{tmp}/y_ids.npy"},
+       {"{tmp}/x_empty.npy: y has shape (0, 4); expected (3,) or (3, k)"}},
+      {"npy data model input", {"train", "--data", "npy:{tmp}/x_ok.npy,{tmp}/y_ids.npy,{tmp}/x_ok.npy,{tmp}/y_ids.npy", "--validation", "1"},
+       {"samples of shape (None, 4) do not fit model", "(None, 28, 28)"}},
       // Fashion-MNIST IDX directories given with --data (one broken file each).
       {"idx truncated", {"train", "--data", "{tmp}/data_truncated"},
        {"{tmp}/data_truncated/train-images-idx3-ubyte", "header claims 8 images of 28x28 uint8",

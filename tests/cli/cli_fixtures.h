@@ -243,6 +243,9 @@ class Fixtures {
     const std::string f4_34 = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }";
     put_file(root_ / "x_ok.npy", npy(f4_34, le_floats(x12)));
     put_file(root_ / "x_ok.idx", idx(0x0D, {3, 4}, be_floats(x12)));
+    put_file(root_ / "y_ids.npy",  // class ids for x_ok.npy (train --data npy:...)
+             npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+                 le_floats({0, 2, 1})));
     Bytes truncated = npy(f4_34, le_floats(x12));
     truncated.resize(truncated.size() - 8);
     put_file(root_ / "x_truncated.npy", truncated);

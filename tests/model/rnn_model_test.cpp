@@ -151,6 +151,19 @@ TEST(RecurrentModel, StackedBidirectionalModelMatchesTfKeras) {
   expect_matches_sgd_fixture(model, "bidirectional_model.json");
 }
 
+// Two wrapped LSTMs: Keras makes three cells per Bidirectional (the wrapped layer's, then its
+// copies'), so the second wrapper's cells are lstm_cell_4 and lstm_cell_5 (tf.keras 2.12).
+TEST(RecurrentModel, BidirectionalCellNamesFollowKeras) {
+  const auto golden = nlohmann::json::parse(read_text("bidirectional_names.json"));
+  reset_default_names();
+  Sequential model(Bidirectional(LSTM(2, {.return_sequences = true}), {.input_shape = {3, 2}}),
+                   Bidirectional(LSTM(2)));
+  model.build();
+  std::vector<std::string> names;
+  for (Variable* v : model.variables()) names.push_back(v->name);
+  EXPECT_EQ(names, golden["names"].get<std::vector<std::string>>());
+}
+
 // 20 Adam steps (learning rate 0.05, global_clipnorm 0.1: the global norm starts near 0.3, so
 // every step is clipped) of LSTM(6, return_sequences) -> GRU(5) -> Dense(3, softmax) against
 // tf.keras 2.12's train_on_batch: the loss and every variable after every step within 1e-5.

@@ -19,6 +19,7 @@ Writes into tests/data/rnn/:
     summary(), to_json(), three SGD steps (mse) and predict.
   * bidirectional_model.json -- the same for a Sequential of Bidirectional(LSTM(4) over
     sequences), Bidirectional(GRU(3), merge_mode="ave") and Dense(2).
+  * bidirectional_names.json -- the variable names of two stacked Bidirectional(LSTM) layers.
   * training_20steps.json -- 20 x train_on_batch of a small LSTM model (LSTM(6) returning
     sequences, GRU(5), Dense(3, softmax)) under Adam(learning_rate=0.05, global_clipnorm=0.1)
     (the global norm starts near 0.3, so the clipping acts): initial weights, every batch, and
@@ -141,6 +142,17 @@ def seed_lstm():
     (OUT / "seed_lstm.json").write_text(model.to_json())
 
 
+def bidirectional_names():
+    """Variable names of two wrapped LSTMs: Keras makes three cells per Bidirectional."""
+    tf.keras.backend.clear_session()
+    model = tf.keras.Sequential([
+        L.Bidirectional(L.LSTM(2, return_sequences=True), input_shape=(3, 2)),
+        L.Bidirectional(L.LSTM(2)),
+    ])
+    with open(OUT / "bidirectional_names.json", "w") as f:
+        json.dump({"tensorflow": tf.__version__, "names": [v.name for v in model.weights]}, f)
+
+
 def sgd_fixture(path, model, rng, x_shape, y_shape):
     """summary(), to_json(), three SGD steps (mse) from random weights, then predict."""
     lines = []
@@ -220,6 +232,7 @@ def main():
     seed_lstm()
     functional_states()
     bidirectional_model()
+    bidirectional_names()
     training()
     print("wrote", OUT)
 
