@@ -129,6 +129,9 @@ mutants=(
   'src/deploy/onnx_recurrent.cpp|s/    if (reverse_sequences) y = reverse(g, y, 0, p);/    (void)reverse_sequences;/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX: a go_backwards sequence returned in input order, not Keras'"'"'s processing order'
   'src/deploy/onnx_recurrent.cpp|s/        if (two_rows \&\& row == 1) v = bias->value\[G \* u + col\];/        (void)two_rows;/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX GRU reset_after: the recurrent bias row dropped'
   'src/deploy/onnx_recurrent.cpp|s/  const size_t fs = swapped ? 1 : 0, bs = 1 - fs;/  const size_t fs = 0, bs = 1 - fs;/|OnnxInterop.SequenceModelsAgreeWithKeel|ONNX Bidirectional over a go_backwards layer: the directions merged in the wrong order'
+  'src/cli/train_command.cpp|s/    KEEL_CHECK(all.x_width() == input.sample_size(), /    KEEL_CHECK(true, /|CliErrors.MalformedFiles|train --data: arrays that do not fit the model fail only inside fit, after the summary was printed'
+  'src/io/npy_data.cpp|s/y\[0\] == a\[i\].dims\[0\], paths\[i + 1\]/y[0] >= 0, paths[i + 1]/|NpyData.*:CliErrors.MalformedFiles|--data npy: a y with another sample count than its x accepted'
+  'src/cli/train_command.cpp|s/    test = npy_data_view(arrays, false);/    test = npy_data_view(arrays, true);/|CliErrors.ControlTrainOnNpyArrays|--data npy: the test pair ignored (the training arrays evaluated as the test set)'
 )
 
 selected=("$@")

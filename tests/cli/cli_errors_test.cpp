@@ -81,17 +81,19 @@ TEST_F(CliErrors, ControlTrainOnTinyData) {
   EXPECT_EQ(huge.exit_code, 0) << huge.err;
 }
 
-// --data npy:X_TRAIN,Y_TRAIN,X_TEST,Y_TEST trains a model whose input fits the arrays and writes
-// the test loss of the test pair.
+// --data npy:X_TRAIN,Y_TRAIN,X_TEST,Y_TEST trains a model whose input fits the arrays and
+// evaluates the test pair: 5 test samples at batch 2 are 3 steps ("3/3"), the 2 training samples
+// left after --validation 1 are 1.
 TEST_F(CliErrors, ControlTrainOnNpyArrays) {
   const std::string tmp = fixtures_->root().string();
-  const std::string arrays = "npy:" + tmp + "/x_ok.npy," + tmp + "/y_ids.npy," + tmp + "/x_ok.npy," +
-                             tmp + "/y_ids.npy";
+  const std::string arrays = "npy:" + tmp + "/x_ok.npy," + tmp + "/y_ids.npy," + tmp +
+                             "/x_test5.npy," + tmp + "/y_test5.npy";
   const RunResult r = run_keel({"train", tmp + "/config_ok.json", "--data", arrays, "--epochs", "2",
-                                "--batch-size", "2", "--validation", "1", "--verbose", "0",
+                                "--batch-size", "2", "--validation", "1", "--verbose", "1",
                                 "--report", tmp + "/npy_report.json"},
                                tmp);
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3/3 ["), std::string::npos) << r.out;
   const auto report = nlohmann::json::parse(slurp(tmp + "/npy_report.json"));
   EXPECT_EQ(report["history"]["loss"].size(), 2u);
   EXPECT_TRUE(report.contains("test_loss") && report.contains("test_accuracy")) << report.dump();

@@ -246,6 +246,12 @@ class Fixtures {
     put_file(root_ / "y_ids.npy",  // class ids for x_ok.npy (train --data npy:...)
              npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
                  le_floats({0, 2, 1})));
+    put_file(root_ / "x_test5.npy",  // a test set of another size for x_ok.npy's model
+             npy("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 4), }",
+                 le_floats(std::vector<float>(20, 0.5f))));
+    put_file(root_ / "y_test5.npy",
+             npy("{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }",
+                 le_floats({0, 1, 2, 1, 0})));
     Bytes truncated = npy(f4_34, le_floats(x12));
     truncated.resize(truncated.size() - 8);
     put_file(root_ / "x_truncated.npy", truncated);
