@@ -7,7 +7,8 @@
 # in the virtual environment $KEEL_TORCH_VENV (default /work/venvs/torch), created with
 # `pip install torch numpy` when missing (several GB). Per run:
 #   keel_bench --report-rnn     keel: one epoch of 12,800 images at batch 64 and 32 (Adam lr 0.001,
-#                               clipnorm 1), predict of 1 and of 10,000 sequences
+#                               clipnorm 1), predict of 1 and of 10,000 sequences, and the LSTM
+#                               layer's forward against oneDNN's lstm_forward primitive
 #   bench/torch_seed_lstm.py    the same with PyTorch, 2 threads
 # Prints the table of medians (ratios per run, then their median) and writes it with the versions
 # to docs/benchmarks_rnn.md.
@@ -57,6 +58,14 @@ lines = ["| measurement | keel | PyTorch | keel vs PyTorch | issue's target |", 
 for name, kv, tv, r, target in rows:
     goal = f"≥ {target}x ({'met' if r >= target else 'NOT met'})" if target else "—"
     lines.append(f"| {name} | {kv:,.1f} | {tv:,.1f} | {r:.2f}x | {goal} |")
+lines += ["", "The LSTM(128) layer alone, inference forward of 28 steps (keel's cell vs oneDNN 2.6's "
+          "`lstm_forward` primitive, same binary, same run; µs per call, median):", "",
+          "| batch | keel cell | oneDNN lstm_forward | keel vs oneDNN |", "|---|---|---|---|"]
+for b in (1, 64):
+    kk = med([k[f"lstm_forward_b{b}_keel_us"] for k in K])
+    dd = med([k[f"lstm_forward_b{b}_onednn_us"] for k in K])
+    r = med([k[f"lstm_forward_b{b}_onednn_us"] / k[f"lstm_forward_b{b}_keel_us"] for k in K])
+    lines.append(f"| {b} | {kk:,.1f} | {dd:,.1f} | {r:.2f}x |")
 t0 = T[0]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                      capture_output=True, text=True).stdout.strip()
