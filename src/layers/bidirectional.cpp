@@ -57,9 +57,8 @@ void Bidirectional::on_named() {
   layer_->ensure_name();
 }
 
-int64_t Bidirectional::states() const {
-  if (!layer_->options().return_state) return 0;
-  return static_cast<int64_t>(layer_->compute_output_shapes(input_shapes()).size()) - 1;
+size_t Bidirectional::first_state(bool backward) const {
+  return (merge_ == Merge::kNone ? 2 : 1) + static_cast<size_t>(backward ? states_ : 0);
 }
 
 std::vector<Shape> Bidirectional::compute_output_shapes(std::span<const Shape> input_shapes) const {
@@ -94,6 +93,7 @@ void Bidirectional::on_build() {
   backward_ = layer_->recreate("backward_" + inner, backward_cell, !backwards);
   forward_->build(input_shapes());
   backward_->build(input_shapes());
+  states_ = static_cast<int64_t>(forward_->output_shapes().size()) - 1;
 }
 
 std::vector<VariableSpec> Bidirectional::variable_specs() const {
@@ -116,40 +116,38 @@ void Bidirectional::on_bind_variables() {
   backward_->bind_variables({all.begin() + n, all.end()});
 }
 
-std::vector<TensorRef> Bidirectional::direction_outputs(bool backward,
-                                                        std::span<const TensorRef> y,
-                                                        int64_t batch) {
+Bidirectional::DirectionTensors Bidirectional::direction_outputs(bool backward,
+                                                                 std::span<const TensorRef> y,
+                                                                 int64_t batch) {
   const Shape& shape = (backward ? backward_ : forward_)->output_shape();
-  const int64_t size = batch * shape.sample_size();
-  std::vector<TensorRef> out;
-  // The output: the merged-output or no-merge forward output is written in place; the backward
-  // output always goes to scratch (it is reversed in time before anything reads it).
+  DirectionTensors out;
+  // The output: the no-merge forward output is written in place; the other outputs go to scratch
+  // (the backward one is reversed in time before anything reads it).
   if (!backward && merge_ == Merge::kNone) {
-    out.push_back(y[0]);
+    out.refs[out.count++] = y[0];
   } else {
     ScratchBuffer& buffer = backward ? backward_out_ : forward_out_;
-    out.push_back({buffer.ensure(size), DType::kF32, Dims(shape, batch)});
+    out.refs[out.count++] = {buffer.ensure(batch * shape.sample_size()), DType::kF32, Dims(shape, batch)};
   }
-  const size_t first_state = (merge_ == Merge::kNone ? 2 : 1) + (backward ? states() : 0);
-  for (int64_t s = 0; s < states(); ++s) out.push_back(y[first_state + static_cast<size_t>(s)]);
+  for (int64_t s = 0; s < states_; ++s) out.refs[out.count++] = y[first_state(backward) + size_t(s)];
   return out;
 }
 
 void Bidirectional::forward(const Context& ctx, std::span<const TensorRef> x,
                             std::span<const TensorRef> y) {
   const int64_t batch = x[0].batch();
-  const std::vector<TensorRef> fy = direction_outputs(false, y, batch);
-  const std::vector<TensorRef> by = direction_outputs(true, y, batch);
-  forward_->forward(ctx, x, fy);
-  backward_->forward(ctx, x, by);
+  const DirectionTensors fy = direction_outputs(false, y, batch);
+  const DirectionTensors by = direction_outputs(true, y, batch);
+  forward_->forward(ctx, x, fy.span());
+  backward_->forward(ctx, x, by.span());
 
   // Time steps of the output (1 without return_sequences), and the backward output at the
   // forward's step t: its step T-1-t (Keras reverses the backward sequence).
   const bool sequences = layer_->options().return_sequences;
   const int64_t T = sequences ? input_shape()[1] : 1;
   const int64_t u = layer_->units();
-  const float* f = fy[0].f32();
-  const float* b = by[0].f32();
+  const float* f = fy.refs[0].f32();
+  const float* b = by.refs[0].f32();
   float* out = y[0].f32();
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t t = 0; t < T; ++t) {
@@ -183,8 +181,8 @@ void Bidirectional::backward(const Context& ctx, std::span<const TensorRef> x,
                              std::span<const TensorRef> y, std::span<const TensorRef> dy,
                              std::span<const TensorRef> dx, Write write) {
   const int64_t batch = x[0].batch();
-  const std::vector<TensorRef> fy = direction_outputs(false, y, batch);
-  const std::vector<TensorRef> by = direction_outputs(true, y, batch);
+  const DirectionTensors fy = direction_outputs(false, y, batch);
+  const DirectionTensors by = direction_outputs(true, y, batch);
   const bool sequences = layer_->options().return_sequences;
   const int64_t T = sequences ? input_shape()[1] : 1;
   const int64_t u = layer_->units();
@@ -201,8 +199,8 @@ void Bidirectional::backward(const Context& ctx, std::span<const TensorRef> x,
     df = d_forward_.ensure(size);
   }
   if (dout_b != nullptr) db = d_backward_.ensure(size);
-  const float* f = fy[0].f32();
-  const float* b = by[0].f32();
+  const float* f = fy.refs[0].f32();
+  const float* b = by.refs[0].f32();
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t t = 0; t < T; ++t) {
       const int64_t ft = (n * T + t) * u, bt = (n * T + (T - 1 - t)) * u;
@@ -234,26 +232,25 @@ void Bidirectional::backward(const Context& ctx, std::span<const TensorRef> x,
       }
     }
   }
-  auto gradients = [&](const std::vector<TensorRef>& outputs, float* d_output, bool backward) {
-    std::vector<TensorRef> d(outputs.size());
-    d[0] = {d_output, DType::kF32, outputs[0].dims};
-    const size_t first_state = (merge_ == Merge::kNone ? 2 : 1) + (backward ? states() : 0);
-    for (int64_t s = 0; s < states(); ++s)
-      d[1 + static_cast<size_t>(s)] = dy[first_state + static_cast<size_t>(s)];
+  auto gradients = [&](const DirectionTensors& outputs, float* d_output, bool backward) {
+    DirectionTensors d;
+    d.count = outputs.count;
+    d.refs[0] = {d_output, DType::kF32, outputs.refs[0].dims};
+    for (int64_t s = 0; s < states_; ++s) d.refs[1 + size_t(s)] = dy[first_state(backward) + size_t(s)];
     return d;
   };
-  const std::vector<TensorRef> dfy = gradients(fy, df, false);
-  const std::vector<TensorRef> dby = gradients(by, db, true);
-  forward_->backward(ctx, x, fy, dfy, dx, write);
+  const DirectionTensors dfy = gradients(fy, df, false);
+  const DirectionTensors dby = gradients(by, db, true);
+  forward_->backward(ctx, x, fy.span(), dfy.span(), dx, write);
   float* dx0 = dx.empty() ? nullptr : dx[0].f32();
   if (dx0 == nullptr) {
-    backward_->backward(ctx, x, by, dby, dx, write);
+    backward_->backward(ctx, x, by.span(), dby.span(), dx, write);
     return;
   }
   // The backward direction's input gradient adds to the forward's.
   const int64_t n = x[0].num_elements();
   const TensorRef dxb{dx_backward_.ensure(n), DType::kF32, x[0].dims};
-  backward_->backward(ctx, x, by, dby, std::span<const TensorRef>(&dxb, 1), write);
+  backward_->backward(ctx, x, by.span(), dby.span(), std::span<const TensorRef>(&dxb, 1), write);
   const float* add = dxb.f32();
   for (int64_t i = 0; i < n; ++i) dx0[i] += add[i];
 }

@@ -26,6 +26,7 @@
 
 #include "keel/model/callback.h"
 #include "keel/core/rng.h"
+#include "keel/layers/layers.h"
 #include "keel/losses/loss.h"
 #include "keel/model/builtin_models.h"
 #include "keel/model/sequential.h"
@@ -251,6 +252,21 @@ TEST(Allocation, CnnTrainingStepAllocatesNothingAfterTheFirst) {
   GTEST_SKIP() << "allocation counting is off in sanitizer / non-glibc builds";
 #endif
   check_training_step(&seed_cnn, {8, 3}, 40 * 16);
+}
+
+// Recurrent layers (issue 14): LSTM and GRU through time, both directions of Bidirectional and
+// its merges, the per-step GEMMs and gate kernels.
+Model bidirectional_rnn() {
+  return Sequential(Bidirectional(LSTM(16, {.return_sequences = true}), {.input_shape = {28, 28}}),
+                    Bidirectional(GRU(8), {.merge_mode = "ave"}),
+                    Dense(10, {.activation = "softmax"}));
+}
+
+TEST(Allocation, RecurrentTrainingStepAllocatesNothingAfterTheFirst) {
+#if !defined(KEEL_ALLOC_TEST_ACTIVE)
+  GTEST_SKIP() << "allocation counting is off in sanitizer / non-glibc builds";
+#endif
+  check_training_step(&bidirectional_rnn, {8, 3}, 400 * 16);
 }
 
 // Inside fit(): from on_train_batch_begin to on_train_batch_end, the shuffled uint8 gather, the

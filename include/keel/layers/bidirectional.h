@@ -18,6 +18,7 @@
 // Keras's backward_layer argument (a different backward layer) is not supported (a clear error).
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <memory>
 #include <optional>
@@ -76,14 +77,21 @@ class Bidirectional : public Layer {
 
  private:
   enum class Merge { kConcat, kSum, kMul, kAve, kNone };
-  // Each direction's outputs as the wrapped layer makes them: [output, states...].
-  std::vector<TensorRef> direction_outputs(bool backward, std::span<const TensorRef> y,
-                                           int64_t batch);
-  int64_t states() const;  // states per direction that are outputs (0 without return_state)
+  // One direction's tensors as the wrapped layer takes them: [output, states...] (at most
+  // LSTM's output, h and c), in a fixed array so that forward and backward allocate nothing.
+  struct DirectionTensors {
+    std::array<TensorRef, 3> refs{};
+    size_t count = 0;
+    std::span<const TensorRef> span() const { return {refs.data(), count}; }
+  };
+  DirectionTensors direction_outputs(bool backward, std::span<const TensorRef> y, int64_t batch);
+  // Where a direction's first state is among the layer's outputs (and their gradients).
+  size_t first_state(bool backward) const;
 
   std::unique_ptr<Recurrent> layer_, forward_, backward_;
   BidirectionalOptions options_;
   Merge merge_ = Merge::kConcat;
+  int64_t states_ = 0;  // states per direction that are outputs (0 without return_state)
   ScratchBuffer forward_out_, backward_out_;  // each direction's output (batch, [T,] units)
   ScratchBuffer d_forward_, d_backward_;      // the gradients arriving there
   ScratchBuffer dx_backward_;                 // the backward direction's input gradient
