@@ -1,7 +1,20 @@
 // Shared between the bench/*.cpp files of keel_bench.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
 namespace keel::bench {
+
+using Clock = std::chrono::steady_clock;
+inline double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 // keel_bench --report: end-to-end numbers as JSON (bench/keel_report.cpp).
 int run_report();

@@ -27,14 +27,6 @@ namespace keel::bench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // The matmuls of one training step of the seed model at batch m, timed with oneDNN directly
 // (no keel code in the loop). Dense layers (fan_in, units): (784,300), (300,100), (100,10).
 // forward y = x·W (3), dW = xᵀ·dz (3), dx = dz·Wᵀ (3: the first Dense's dx feeds the

@@ -28,14 +28,6 @@ namespace keel::bench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 constexpr int64_t kTrainSamples = 12800;
 
 Model compiled_seed_lstm() {

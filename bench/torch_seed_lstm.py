@@ -16,24 +16,15 @@ Training: Adam lr 0.001 with per-variable clipnorm=1.0 (Keras clipnorm: every gr
 Run with the PyPI wheel (bench/rnn.sh makes /work/venvs/torch or $KEEL_TORCH_VENV), 2 threads.
 """
 import argparse
-import gzip
 import json
 import os
 import statistics
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from torch_seed_mlp import read_idx  # the IDX reader of the seed-model baseline (same directory)
 
 
 def load(dirname, stem):

@@ -32,3 +32,20 @@
 #ifndef KEEL_MULTIVERSION
 #define KEEL_MULTIVERSION
 #endif
+
+// Kernels that pick their vector width per ISA themselves (an 8-lane ymm loop for AVX2, where a
+// 64-byte vector of the KEEL_MULTIVERSION clones can spill through the stack) ask here: cpuid
+// once per process. KEEL_PER_ISA says whether such per-ISA target functions are compiled.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(KEEL_NO_MULTIVERSION)
+#define KEEL_PER_ISA 1
+namespace keel {
+enum class VectorIsa { kBaseline, kAvx2, kAvx512 };
+inline VectorIsa vector_isa() {
+  static const VectorIsa isa = __builtin_cpu_supports("avx512f") ? VectorIsa::kAvx512
+                               : __builtin_cpu_supports("avx2")  ? VectorIsa::kAvx2
+                                                                 : VectorIsa::kBaseline;
+  return isa;
+}
+}  // namespace keel
+#endif

@@ -110,8 +110,7 @@ template <class V>
   std::memcpy(y + c0, acc, static_cast<size_t>(width) * sizeof(float));
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(KEEL_NO_MULTIVERSION)
+#if defined(KEEL_PER_ISA)
 [[gnu::target("avx512f")]] void matvec_block_avx512(const float* x, const float* w, float* y,
                                                     int64_t k, int64_t n, int64_t c0,
                                                     int64_t width, bool accumulate) {
@@ -128,11 +127,9 @@ void matvec_block_baseline(const float* x, const float* w, float* y, int64_t k, 
 }
 void matvec_block(const float* x, const float* w, float* y, int64_t k, int64_t n, int64_t c0,
                   int64_t width, bool accumulate) {
-  static const int isa = __builtin_cpu_supports("avx512f") ? 2
-                         : __builtin_cpu_supports("avx2") ? 1
-                                                          : 0;
-  if (isa == 2) return matvec_block_avx512(x, w, y, k, n, c0, width, accumulate);
-  if (isa == 1) return matvec_block_avx2(x, w, y, k, n, c0, width, accumulate);
+  const VectorIsa isa = vector_isa();
+  if (isa == VectorIsa::kAvx512) return matvec_block_avx512(x, w, y, k, n, c0, width, accumulate);
+  if (isa == VectorIsa::kAvx2) return matvec_block_avx2(x, w, y, k, n, c0, width, accumulate);
   matvec_block_baseline(x, w, y, k, n, c0, width, accumulate);
 }
 #else

@@ -64,7 +64,7 @@ KEEL_SIMD_INLINE void gate_loop(const float* z, float* y, int64_t n) {
 // AVX2 (a 16-lane vector's integer steps go through the stack there: the 8-lane loop measured
 // several times faster), 16 lanes as four xmm on baseline x86-64. The same IEEE operations per
 // lane in each (FP contraction is off, dispatch.h), so every ISA gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(KEEL_NO_MULTIVERSION)
+#if defined(KEEL_PER_ISA)
 template <Gate G>
 __attribute__((target("avx512f"))) void gate_avx512(const float* z, float* y, int64_t n) {
   gate_loop<simd::f32x16, G>(z, y, n);
@@ -79,9 +79,9 @@ void gate_baseline(const float* z, float* y, int64_t n) {
 }
 template <Gate G>
 void gate(const float* z, float* y, int64_t n) {
-  static const int isa = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-  if (isa == 2) return gate_avx512<G>(z, y, n);
-  if (isa == 1) return gate_avx2<G>(z, y, n);
+  const VectorIsa isa = vector_isa();
+  if (isa == VectorIsa::kAvx512) return gate_avx512<G>(z, y, n);
+  if (isa == VectorIsa::kAvx2) return gate_avx2<G>(z, y, n);
   gate_baseline<G>(z, y, n);
 }
 #else
