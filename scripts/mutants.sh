@@ -132,6 +132,12 @@ mutants=(
   'src/cli/train_command.cpp|s/    KEEL_CHECK(all.x_width() == input.sample_size(), /    KEEL_CHECK(true, /|CliErrors.MalformedFiles|train --data: arrays that do not fit the model fail only inside fit, after the summary was printed'
   'src/io/npy_data.cpp|s/y\[0\] == a\[i\].dims\[0\], paths\[i + 1\]/y[0] >= 0, paths[i + 1]/|NpyData.*:CliErrors.MalformedFiles|--data npy: a y with another sample count than its x accepted'
   'src/cli/train_command.cpp|s/    test = npy_data_view(arrays, false);/    test = npy_data_view(arrays, true);/|CliErrors.ControlTrainOnNpyArrays|--data npy: the test pair ignored (the training arrays evaluated as the test set)'
+  # Recurrent dropout (issue 14)
+  'src/layers/gate_masks.cpp|s/      for (int64_t j = 0; j < width_; ++j) o\[j\] += pr\[j\] \* mr\[j\];/      for (int64_t j = 0; j < width_; ++j) o[j] += pr[j];/|RecurrentGolden.*:Recurrent.GradientsMatchFiniteDifferences|recurrent dropout: the gradient reaching h_{t-1} (and dx) not masked'
+  'src/layers/lstm.cpp|s/         !o.unroll \&\& o.use_bias;/         !o.unroll \&\& o.use_bias \&\& false;/|RecurrentGolden.*:Recurrent.DropoutMasksLikeKerasPaths|LSTM dropout: one mask reused over time where Keras draws a fresh one per timestep (fused path)'
+  'src/layers/recurrent.cpp|s/  if (options_.recurrent_dropout > 0.0) options_.implementation = 1;/  (void)0;/|RecurrentGolden.*:Recurrent.RecurrentDropoutOnlyInTraining|recurrent_dropout does not switch to implementation 1 (one input mask for every gate)'
+  'src/layers/gru.cpp|s/        for (int64_t j = 0; j < u; ++j) rh\[b \* u + j\] \*= m\[j\];/        (void)m;/|RecurrentGolden.*|GRU reset_after=False: the candidate gate reads h_{t-1} without its recurrent mask'
+  'src/layers/recurrent.cpp|s/    input_masks_.sample(rng_, options_.dropout, fused ? T \* batch : batch, F, n, G \/ n,/    input_masks_.sample(rng_, options_.dropout, batch, F, n, G \/ n,/|Recurrent.DropoutMasksLikeKerasPaths|fused-path dropout mask drawn for the first timestep only (rows past the batch reuse it)'
 )
 
 selected=("$@")

@@ -19,9 +19,16 @@ VariableSpec GRU::bias_spec() const {
   return spec;
 }
 
+bool GRU::on_keras_fused_path() const {
+  const RecurrentOptions& o = options();
+  return o.activation.kind() == ActivationKind::kTanh &&
+         o.recurrent_activation.kind() == ActivationKind::kSigmoid && o.recurrent_dropout == 0.0 &&
+         !o.unroll && o.use_bias && o.reset_after;
+}
+
 void GRU::add_config(nlohmann::json& config) const {
   config["recurrent_activation"] = options().recurrent_activation.keras_name();
-  config["implementation"] = 2;
+  config["implementation"] = options().implementation;
   config["reset_after"] = reset_after();
 }
 
@@ -54,7 +61,7 @@ void GRU::step_forward(int64_t t, int64_t batch, Mode) {
   if (reset_after()) {
     float* rec = rec_.data() + t * batch * G;
     if (t > 0) {
-      gemm(h_prev, U, rec, batch, G, u, false, false, false);
+      recurrent_product(t, batch, rec, /*accumulate=*/false);
     } else {
       std::fill_n(rec, batch * G, 0.0f);
     }
@@ -80,7 +87,10 @@ void GRU::step_forward(int64_t t, int64_t batch, Mode) {
       }
     }
     float* zr = tmp_.data();  // (batch, 2u) h_{t-1}·U_zr
-    if (t > 0) {
+    GateMasks* masks = recurrent_masks();
+    if (t > 0 && masks != nullptr) {
+      masks->forward(h_prev, batch, 0, 2, zr, 2 * u, false);
+    } else if (t > 0) {
       gemm(h_prev, u_zr_.data(), zr, batch, 2 * u, u, false, false, false);
     } else {
       std::fill_n(zr, batch * 2 * u, 0.0f);
@@ -92,6 +102,10 @@ void GRU::step_forward(int64_t t, int64_t batch, Mode) {
       gate_activation_forward(ract, xr, g + b * G, 2 * u);
       const float* r = g + b * G + u;
       for (int64_t j = 0; j < u; ++j) rh[b * u + j] = r[j] * h_prev[b * u + j];
+      if (masks != nullptr) {  // r·(h_{t-1} ⊙ mask of the candidate gate)
+        const float* m = masks->mask(2) + b * u;
+        for (int64_t j = 0; j < u; ++j) rh[b * u + j] *= m[j];
+      }
     }
     float* rec_h = tmp_.data();  // (batch, u) (r·h_{t-1})·U_h
     gemm(rh, u_h_.data(), rec_h, batch, u, u, false, false, false);
@@ -149,7 +163,7 @@ void GRU::step_backward(int64_t t, int64_t batch) {
       activation_backward(ract, pre + b * G, g + b * G, da + b * G, dx + b * G, 1, 2 * u);
       std::memcpy(drec + b * G, dx + b * G, static_cast<size_t>(2 * u) * sizeof(float));
     }
-    if (t > 0) gemm(drec, recurrent_kernel().value, dh_t, batch, u, G, false, true, true);
+    if (t > 0) recurrent_product_backward(drec, batch, dh_t, /*accumulate=*/true);
   } else {
     float* dph = dph_.data() + t * batch * u;
     for (int64_t b = 0; b < batch; ++b)
@@ -158,12 +172,15 @@ void GRU::step_backward(int64_t t, int64_t batch) {
     float* dzr = dzr_.data() + t * batch * 2 * u;
     float* d_rh = dzr;  // (batch, u) before dzr is written
     gemm(dph, u_h_.data(), d_rh, batch, u, u, false, true, false);
+    GateMasks* masks = recurrent_masks();
     for (int64_t b = 0; b < batch; ++b) {
       const float* r = g + b * G + u;
+      const float* m = masks != nullptr ? masks->mask(2) + b * u : nullptr;
       for (int64_t j = 0; j < u; ++j) {
         const float d = d_rh[b * u + j];
-        da[b * G + u + j] = d * h_prev[b * u + j];  // dr
-        dh_t[b * u + j] += d * r[j];
+        const float keep = m != nullptr ? m[j] : 1.0f;  // the candidate gate's mask
+        da[b * G + u + j] = d * h_prev[b * u + j] * keep;  // dr
+        dh_t[b * u + j] += d * r[j] * keep;
       }
     }
     for (int64_t b = 0; b < batch; ++b) {
@@ -171,7 +188,11 @@ void GRU::step_backward(int64_t t, int64_t batch) {
     }
     for (int64_t b = 0; b < batch; ++b)
       std::memcpy(dzr + b * 2 * u, dx + b * G, static_cast<size_t>(2 * u) * sizeof(float));
-    if (t > 0) gemm(dzr, u_zr_.data(), dh_t, batch, u, 2 * u, false, true, true);
+    if (t > 0 && masks != nullptr) {
+      masks->backward_operand(dzr, 2 * u, batch, 0, 2, dh_t, true);
+    } else if (t > 0) {
+      gemm(dzr, u_zr_.data(), dh_t, batch, u, 2 * u, false, true, true);
+    }
   }
 }
 
@@ -182,13 +203,23 @@ void GRU::recurrent_parameter_gradients(int64_t batch, Write write) {
     recurrent_kernel_gradient(drec_.data(), batch, write);
   } else {
     // h_{t-1}ᵀ·dzr and (r·h_{t-1})ᵀ·dph over every step, then into U's column blocks.
-    gemm(h(0, batch), dzr_.data(), du_zr_.data(), u, 2 * u, T * batch, true, false, false);
+    // (With recurrent dropout, the z and r blocks through their masks; rh holds the masked h.)
+    GateMasks* masks = recurrent_masks();
+    if (masks != nullptr) {
+      masks->backward_weights(h(0, batch), dzr_.data(), 2 * u, T * batch, 0, 2, dU, G,
+                              write == Write::kAdd);
+    } else {
+      gemm(h(0, batch), dzr_.data(), du_zr_.data(), u, 2 * u, T * batch, true, false, false);
+    }
     gemm(rh_.data(), dph_.data(), du_h_.data(), u, u, T * batch, true, false, false);
     for (int64_t i = 0; i < u; ++i) {
       float* row = dU + i * G;
       const float* zr = du_zr_.data() + i * 2 * u;
       const float* hh = du_h_.data() + i * u;
-      for (int64_t j = 0; j < 2 * u; ++j) row[j] = (write == Write::kAdd ? row[j] : 0.0f) + zr[j];
+      if (masks == nullptr) {
+        for (int64_t j = 0; j < 2 * u; ++j)
+          row[j] = (write == Write::kAdd ? row[j] : 0.0f) + zr[j];
+      }
       for (int64_t j = 0; j < u; ++j)
         row[2 * u + j] = (write == Write::kAdd ? row[2 * u + j] : 0.0f) + hh[j];
     }

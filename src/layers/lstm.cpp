@@ -24,10 +24,17 @@ VariableSpec LSTM::bias_spec() const {
   return spec;
 }
 
+bool LSTM::on_keras_fused_path() const {
+  const RecurrentOptions& o = options();
+  return o.activation.kind() == ActivationKind::kTanh &&
+         o.recurrent_activation.kind() == ActivationKind::kSigmoid && o.recurrent_dropout == 0.0 &&
+         !o.unroll && o.use_bias;
+}
+
 void LSTM::add_config(nlohmann::json& config) const {
   config["recurrent_activation"] = options().recurrent_activation.keras_name();
   config["unit_forget_bias"] = options().unit_forget_bias;
-  config["implementation"] = 2;
+  config["implementation"] = options().implementation;
 }
 
 void LSTM::ensure_cell_buffers(int64_t batch) {
@@ -46,7 +53,7 @@ void LSTM::step_forward(int64_t t, int64_t batch, Mode) {
   float* z = xp(t, batch);
   if (t == 0) std::fill_n(c(0, batch), batch * u, 0.0f);
   // z = (x_t·K + b) + h_{t-1}·U; h_0 = 0 adds nothing.
-  if (t > 0) gemm(h(t, batch), recurrent_kernel().value, z, batch, G, u, false, false, true);
+  if (t > 0) recurrent_product(t, batch, z, /*accumulate=*/true);
   float* a = gates_.data() + t * batch * G;
   for (int64_t b = 0; b < batch; ++b) {
     const float* zr = z + b * G;
@@ -136,7 +143,7 @@ void LSTM::step_backward(int64_t t, int64_t batch) {
     activation_backward(ract, zr + 3 * u, ar + 3 * u, dar + 3 * u, dzr + 3 * u, 1, u);
   }
   // dL/dh_{t-1} = dz·Uᵀ.
-  gemm(dz, recurrent_kernel().value, dh_t, batch, u, G, false, true, false);
+  recurrent_product_backward(dz, batch, dh_t, /*accumulate=*/false);
 }
 
 void LSTM::recurrent_parameter_gradients(int64_t batch, Write write) {

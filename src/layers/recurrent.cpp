@@ -38,10 +38,11 @@ Recurrent::Recurrent(std::string_view layer_prefix, std::string_view cell_prefix
              options_.dropout, " must be in [0, 1)");
   KEEL_CHECK(options_.recurrent_dropout >= 0.0 && options_.recurrent_dropout < 1.0, who,
              ": recurrent_dropout ", options_.recurrent_dropout, " must be in [0, 1)");
-  KEEL_CHECK(options_.recurrent_dropout == 0.0, who, ": recurrent_dropout ",
-             options_.recurrent_dropout,
-             " is not supported yet (keel implements dropout on the inputs only); use dropout, or "
-             "recurrent_dropout=0");
+  KEEL_CHECK(options_.implementation == 1 || options_.implementation == 2, who,
+             ": implementation ", options_.implementation, " is not 1 or 2");
+  // Keras (K2 lstm.py, gru.py): "RNN `implementation=2` is not supported when
+  // `recurrent_dropout` is set. Using `implementation=1`."
+  if (options_.recurrent_dropout > 0.0) options_.implementation = 1;
   KEEL_CHECK(!options_.stateful, who,
              ": stateful=True is not supported yet; every batch starts from zero states");
   options_.activation = check_gate_activation(options_.activation, name(), "activation");
@@ -117,6 +118,56 @@ std::unique_ptr<Recurrent> Recurrent::recreate(std::string name, std::string cel
   return std::unique_ptr<Recurrent>(r);
 }
 
+void Recurrent::replay_dropout_masks(std::vector<float> input, std::vector<float> recurrent) {
+  replay_input_ = std::move(input);
+  replay_recurrent_ = std::move(recurrent);
+}
+
+void Recurrent::sample_dropout_masks(int64_t batch) {
+  const int64_t T = timesteps_, F = features_, G = gate_width();
+  if (options_.dropout > 0.0) {
+    // Fused path: one mask over the whole input, i.e. a fresh one per timestep (time-major rows).
+    const bool fused = on_keras_fused_path();
+    const int64_t n = fused ? 1 : input_mask_count();
+    input_masks_.sample(rng_, options_.dropout, fused ? T * batch : batch, F, n, G / n,
+                        kernel().value);
+    if (!replay_input_.empty()) {
+      const int64_t want = fused ? batch * T * F : n * batch * F;
+      KEEL_CHECK(static_cast<int64_t>(replay_input_.size()) == want, "layer '", name(),
+                 "': replayed input dropout masks have ", replay_input_.size(),
+                 " values; this batch needs ", want);
+      for (int64_t g = 0; g < n; ++g) {
+        float* m = input_masks_.mutable_mask(g);
+        if (!fused) {
+          std::copy_n(replay_input_.data() + g * batch * F, batch * F, m);
+          continue;
+        }
+        for (int64_t t = 0; t < T; ++t) {  // Keras (batch, T, F), original time order
+          const int64_t src_t = options_.go_backwards ? T - 1 - t : t;
+          for (int64_t b = 0; b < batch; ++b) {
+            std::copy_n(replay_input_.data() + (b * T + src_t) * F, F, m + (t * batch + b) * F);
+          }
+        }
+      }
+    }
+  } else {
+    input_masks_.deactivate();
+  }
+  if (options_.recurrent_dropout > 0.0) {
+    recurrent_masks_.sample(rng_, options_.recurrent_dropout, batch, units_, gates_, units_,
+                            recurrent_kernel().value);
+    if (!replay_recurrent_.empty()) {
+      KEEL_CHECK(static_cast<int64_t>(replay_recurrent_.size()) == gates_ * batch * units_,
+                 "layer '", name(), "': replayed recurrent dropout masks have ",
+                 replay_recurrent_.size(), " values; this batch needs ", gates_ * batch * units_);
+      std::copy(replay_recurrent_.begin(), replay_recurrent_.end(),
+                recurrent_masks_.mutable_mask(0));
+    }
+  } else {
+    recurrent_masks_.deactivate();
+  }
+}
+
 VariableSpec Recurrent::bias_spec() const {
   return {"bias", {gate_width()}, true, options_.bias_initializer};
 }
@@ -145,29 +196,26 @@ void Recurrent::forward(const Context& ctx, std::span<const TensorRef> x,
   h_.ensure((T + 1) * batch * units_);
   ensure_cell_buffers(batch);
 
-  // Time-major copy in processing order, masked by the per-sample dropout mask.
-  const bool drop = ctx.mode == Mode::kTraining && options_.dropout > 0.0;
-  if (drop) {
-    input_mask_.resize(static_cast<size_t>(batch * F));
-    const auto rate = static_cast<float>(options_.dropout);
-    for (auto& m : input_mask_) m = rng_.uniform() >= rate ? 1 : 0;
+  if (ctx.mode == Mode::kTraining) {
+    sample_dropout_masks(batch);
+  } else {
+    input_masks_.deactivate();
+    recurrent_masks_.deactivate();
   }
-  const float keep_scale = drop ? static_cast<float>(1.0 / (1.0 - options_.dropout)) : 1.0f;
+  // Time-major copy in processing order.
   for (int64_t t = 0; t < T; ++t) {
     const int64_t src_t = options_.go_backwards ? T - 1 - t : t;
     for (int64_t b = 0; b < batch; ++b) {
-      const float* src = in + (b * T + src_t) * F;
-      float* dst = xs + (t * batch + b) * F;
-      if (!drop) {
-        std::memcpy(dst, src, static_cast<size_t>(F) * sizeof(float));
-      } else {
-        const uint8_t* mask = input_mask_.data() + b * F;
-        for (int64_t f = 0; f < F; ++f) dst[f] = mask[f] ? src[f] * keep_scale : 0.0f;
-      }
+      std::memcpy(xs + (t * batch + b) * F, in + (b * T + src_t) * F,
+                  static_cast<size_t>(F) * sizeof(float));
     }
   }
   // The input projection of every timestep at once, then its bias (GRU: the input row).
-  gemm(xs, kernel().value, xp_.data(), T * batch, G, F, false, false, false);
+  if (input_masks_.active()) {
+    input_masks_.forward(xs, T * batch, 0, input_masks_.gates(), xp_.data(), G, false);
+  } else {
+    gemm(xs, kernel().value, xp_.data(), T * batch, G, F, false, false, false);
+  }
   if (options_.use_bias) {
     const float* b0 = bias()->value;
     for (int64_t r = 0; r < T * batch; ++r) {
@@ -242,28 +290,49 @@ void Recurrent::backward(const Context&, std::span<const TensorRef> x, std::span
 
   // Every timestep at once: the kernel's gradient, the recurrent ones, the input's.
   const Variable& k = kernel();
+  const int64_t n = input_masks_.gates();
   if (k.grad != nullptr) {
-    gemm(xs_.data(), dxp_.data(), k.grad, F, G, T * batch, true, false, write == Write::kAdd);
+    if (input_masks_.active()) {
+      input_masks_.backward_weights(xs_.data(), dxp_.data(), G, T * batch, 0, n, k.grad, G,
+                                    write == Write::kAdd);
+    } else {
+      gemm(xs_.data(), dxp_.data(), k.grad, F, G, T * batch, true, false, write == Write::kAdd);
+    }
   }
   if (recurrent_kernel().grad != nullptr) recurrent_parameter_gradients(batch, write);
   float* dx0 = dx.empty() ? nullptr : static_cast<float*>(dx[0].data);
   if (dx0 == nullptr) return;
   float* dxs = dxs_.ensure(T * batch * F);
-  gemm(dxp_.data(), k.value, dxs, T * batch, F, G, false, true, false);
-  const bool drop = options_.dropout > 0.0 && !input_mask_.empty();
-  const float keep_scale = static_cast<float>(1.0 / (1.0 - options_.dropout));
+  if (input_masks_.active()) {
+    input_masks_.backward_operand(dxp_.data(), G, T * batch, 0, n, dxs, false);
+  } else {
+    gemm(dxp_.data(), k.value, dxs, T * batch, F, G, false, true, false);
+  }
   for (int64_t t = 0; t < T; ++t) {
     const int64_t src_t = options_.go_backwards ? T - 1 - t : t;
     for (int64_t b = 0; b < batch; ++b) {
-      float* dst = dx0 + (b * T + src_t) * F;
-      const float* src = dxs + (t * batch + b) * F;
-      if (!drop) {
-        std::memcpy(dst, src, static_cast<size_t>(F) * sizeof(float));
-      } else {
-        const uint8_t* mask = input_mask_.data() + b * F;
-        for (int64_t f = 0; f < F; ++f) dst[f] = mask[f] ? src[f] * keep_scale : 0.0f;
-      }
+      std::memcpy(dx0 + (b * T + src_t) * F, dxs + (t * batch + b) * F,
+                  static_cast<size_t>(F) * sizeof(float));
     }
+  }
+}
+
+void Recurrent::recurrent_product(int64_t t, int64_t batch, float* out, bool accumulate) {
+  const int64_t G = gate_width();
+  if (GateMasks* m = recurrent_masks()) {
+    m->forward(h(t, batch), batch, 0, gates_, out, G, accumulate);
+  } else {
+    gemm(h(t, batch), recurrent_kernel().value, out, batch, G, units_, false, false, accumulate);
+  }
+}
+
+void Recurrent::recurrent_product_backward(const float* d, int64_t batch, float* dh,
+                                           bool accumulate) {
+  const int64_t G = gate_width();
+  if (GateMasks* m = recurrent_masks()) {
+    m->backward_operand(d, G, batch, 0, gates_, dh, accumulate);
+  } else {
+    gemm(d, recurrent_kernel().value, dh, batch, units_, G, false, true, accumulate);
   }
 }
 
@@ -278,18 +347,24 @@ void Recurrent::sum_dxp_columns(float* out, int64_t batch, Write write) const {
 
 void Recurrent::recurrent_kernel_gradient(const float* d, int64_t batch, Write write) {
   // h(0 .. T-1) are the h_{t-1} of steps 0 .. T-1: contiguous (T·batch, units).
-  gemm(h_.data(), d, recurrent_kernel().grad, units_, gate_width(), timesteps_ * batch, true, false,
-       write == Write::kAdd);
+  const int64_t G = gate_width();
+  if (GateMasks* m = recurrent_masks()) {
+    m->backward_weights(h_.data(), d, G, timesteps_ * batch, 0, gates_, recurrent_kernel().grad,
+                        G, write == Write::kAdd);
+  } else {
+    gemm(h_.data(), d, recurrent_kernel().grad, units_, G, timesteps_ * batch, true, false,
+         write == Write::kAdd);
+  }
 }
 
 std::vector<LayerState> Recurrent::save_state() const {
-  if (options_.dropout == 0.0) return {};
+  if (options_.dropout == 0.0 && options_.recurrent_dropout == 0.0) return {};
   const Rng::State& s = rng_.state();
   return {{"rng", std::vector<uint64_t>(s.begin(), s.end())}};
 }
 
 void Recurrent::load_state(std::span<const LayerState> state) {
-  if (options_.dropout == 0.0) return;
+  if (options_.dropout == 0.0 && options_.recurrent_dropout == 0.0) return;
   KEEL_CHECK(state.size() == 1 && state[0].key == "rng" && state[0].words.size() == 4, "layer '",
              name(), "' (", class_name(), "): load_state expects one 'rng' entry of 4 words");
   rng_.set_state({state[0].words[0], state[0].words[1], state[0].words[2], state[0].words[3]});
@@ -348,10 +423,8 @@ RecurrentOptions Recurrent::options_from_config(const nlohmann::json& config,
   if (gated) {
     o.recurrent_activation =
         ActivationFunction(lc::get_string(config, class_name, "recurrent_activation", "sigmoid"));
-    // Keras's implementation 1 and 2 are the same math (2 batches the gates' products).
-    const int64_t implementation = lc::get_int(config, class_name, "implementation", 2);
-    KEEL_CHECK(implementation == 1 || implementation == 2, class_name, ": implementation ",
-               implementation, " is not 1 or 2");
+    // 1 and 2 are the same math without dropout; with it, 1 has a mask per gate.
+    o.implementation = lc::get_int(config, class_name, "implementation", 2);
   }
   for (auto [key, target] : {std::pair{"kernel_initializer", &o.kernel_initializer},
                              std::pair{"recurrent_initializer", &o.recurrent_initializer},

@@ -14,7 +14,7 @@ SimpleRNN::SimpleRNN(int64_t units, RecurrentOptions options)
 void SimpleRNN::step_forward(int64_t t, int64_t batch, Mode) {
   const int64_t u = units();
   float* z = xp(t, batch);
-  if (t > 0) gemm(h(t, batch), recurrent_kernel().value, z, batch, u, u, false, false, true);
+  if (t > 0) recurrent_product(t, batch, z, /*accumulate=*/true);
   gate_activation_forward(options().activation.kind(), z, h(t + 1, batch), batch * u);
 }
 
@@ -23,7 +23,7 @@ void SimpleRNN::step_backward(int64_t t, int64_t batch) {
   float* dz = dxp(t, batch);
   activation_backward(options().activation.kind(), xp(t, batch), h(t + 1, batch), dh(), dz, batch,
                       u);
-  gemm(dz, recurrent_kernel().value, dh(), batch, u, u, false, true, false);
+  recurrent_product_backward(dz, batch, dh(), /*accumulate=*/false);
 }
 
 void SimpleRNN::recurrent_parameter_gradients(int64_t batch, Write write) {

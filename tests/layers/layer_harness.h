@@ -113,15 +113,14 @@ inline std::vector<float> random_vector(int64_t n, uint64_t seed, double lo = -1
 // Finite-difference check of backward for L = Σ w·y (w random, so dL/dy = w), in training mode:
 // every input element and every trainable parameter, central differences with step h on the float
 // layer, loss accumulated in double. Also checks that backward ADDS into parameter gradients (a
-// second backward doubles them). A Dropout layer gets its Rng state restored before every forward,
-// so all forwards use the same mask.
+// second backward doubles them). The layer's state (save_state: a dropout generator's) is
+// restored before every forward, so all forwards draw the same masks.
 inline void check_gradients(LayerHarness& h, std::vector<float> x, int64_t batch, double step = 1e-2,
                             double tol = 2e-3) {
   Layer& layer = h.layer();
-  auto* dropout = dynamic_cast<Dropout*>(&layer);
-  const Rng::State rng_state = dropout ? dropout->rng().state() : Rng::State{};
+  const std::vector<LayerState> state = layer.save_state();
   auto run = [&](const std::vector<float>& input) {
-    if (dropout) dropout->rng().set_state(rng_state);
+    layer.load_state(state);
     return h.forward(input, batch, Mode::kTraining);
   };
   const std::vector<float> w = random_vector(h.out_size(batch), 1234);

@@ -43,7 +43,7 @@ Shape sample_shape(const nlohmann::json& dims_json) {
 
 TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
   const auto golden = load("layers.json");
-  ASSERT_GE(golden["cases"].size(), 33u);
+  ASSERT_GE(golden["cases"].size(), 42u);
   for (const auto& c : golden["cases"]) {
     const std::string name = c["name"];
     SCOPED_TRACE(name);
@@ -68,6 +68,12 @@ TEST(RecurrentGolden, LayersMatchTfKerasThroughTime) {
       const auto values = w["value"].get<std::vector<float>>();
       ASSERT_EQ(static_cast<int64_t>(values.size()), v.size());
       std::copy(values.begin(), values.end(), v.value);
+    }
+    if (c.contains("input_masks")) {  // Keras's dropout masks, recorded by the generator
+      auto* rnn = dynamic_cast<Recurrent*>(&layer);
+      ASSERT_NE(rnn, nullptr);
+      rnn->replay_dropout_masks(c["input_masks"].get<std::vector<float>>(),
+                                c["recurrent_masks"].get<std::vector<float>>());
     }
     const auto x = c["x"].get<std::vector<float>>();
     std::vector<std::vector<float>> ys, dys;
@@ -119,6 +125,22 @@ TEST(Recurrent, GradientsMatchFiniteDifferences) {
                                                            .go_backwards = true});
        }},
       {"GRU v1", [] { return std::make_unique<GRU>(3, RecurrentOptions{.reset_after = false}); }},
+      // Dropout (masks drawn the same for every forward: the harness restores the generator).
+      {"SimpleRNN dropout recurrent_dropout", [] {
+         return std::make_unique<SimpleRNN>(3, RecurrentOptions{.dropout = 0.3, .recurrent_dropout = 0.3});
+       }},
+      {"LSTM dropout recurrent_dropout seq", [] {
+         return std::make_unique<LSTM>(3, RecurrentOptions{.dropout = 0.3, .recurrent_dropout = 0.3,
+                                                            .return_sequences = true});
+       }},
+      {"LSTM fused dropout", [] { return std::make_unique<LSTM>(3, RecurrentOptions{.dropout = 0.3}); }},
+      {"GRU dropout recurrent_dropout", [] {
+         return std::make_unique<GRU>(3, RecurrentOptions{.dropout = 0.3, .recurrent_dropout = 0.3});
+       }},
+      {"GRU v1 recurrent_dropout seq", [] {
+         return std::make_unique<GRU>(3, RecurrentOptions{.reset_after = false, .recurrent_dropout = 0.4,
+                                                           .return_sequences = true});
+       }},
       {"Bidirectional LSTM concat", [] { return std::make_unique<Bidirectional>(LSTM(3)); }},
       {"Bidirectional GRU seq sum", [] {
          return std::make_unique<Bidirectional>(GRU(2, {.return_sequences = true}),
@@ -202,34 +224,70 @@ TEST(Recurrent, LstmUnitForgetBias) {
   }
 }
 
-// dropout: one mask per sample and feature, reused at every timestep (Keras implementation 2);
-// inference ignores it.
-TEST(Recurrent, DropoutMasksFeaturesForEveryTimestep) {
+// dropout as tf.keras 2.12 draws it: an LSTM on Keras's fused path (tanh, sigmoid, bias) masks
+// its whole input, a fresh mask at every timestep; any other (here relu) masks in the cell, one
+// mask per sample and feature reused at every timestep. Inference ignores dropout.
+// (The exact math, masks replayed, is in the golden test.)
+TEST(Recurrent, DropoutMasksLikeKerasPaths) {
   const int64_t batch = 4, T = 6, F = 8;
-  LayerHarness h(std::make_unique<LSTM>(5, RecurrentOptions{.dropout = 0.5, .return_sequences = true}),
-                 Shape::batched({T, F}));
-  LayerHarness plain(std::make_unique<LSTM>(5, RecurrentOptions{.return_sequences = true}),
-                     Shape::batched({T, F}));
-  for (size_t i = 0; i < h.layer().variables().size(); ++i) {
-    const Variable& v = h.layer().variables()[i];
-    std::copy(v.value, v.value + v.size(), plain.layer().variables()[i].value);
-  }
-  const auto x = testing::random_vector(batch * T * F, 21);
-  EXPECT_EQ(h.forward(x, batch, Mode::kInference), plain.forward(x, batch, Mode::kInference));
-  const auto y = h.forward(x, batch, Mode::kTraining);
-  EXPECT_NE(y, plain.forward(x, batch, Mode::kTraining));
-  const auto dx = h.backward(x, y, testing::random_vector(int64_t(y.size()), 22), batch);
-  int dropped = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t f = 0; f < F; ++f) {
-      int zeros = 0;
-      for (int64_t t = 0; t < T; ++t) zeros += dx[size_t((b * T + t) * F + f)] == 0.0f;
-      EXPECT_TRUE(zeros == 0 || zeros == T) << "sample " << b << " feature " << f;
-      dropped += zeros == T;
+  for (const bool fused : {true, false}) {
+    SCOPED_TRACE(fused ? "fused path" : "cell path");
+    const ActivationFunction act = fused ? "tanh" : "relu";
+    const RecurrentOptions drop{.activation = act, .dropout = 0.5, .return_sequences = true};
+    const RecurrentOptions none{.activation = act, .return_sequences = true};
+    LayerHarness h(std::make_unique<LSTM>(5, drop), Shape::batched({T, F}));
+    LayerHarness plain(std::make_unique<LSTM>(5, none), Shape::batched({T, F}));
+    for (size_t i = 0; i < h.layer().variables().size(); ++i) {
+      const Variable& v = h.layer().variables()[i];
+      std::copy(v.value, v.value + v.size(), plain.layer().variables()[i].value);
+    }
+    const auto x = testing::random_vector(batch * T * F, 21);
+    EXPECT_EQ(h.forward(x, batch, Mode::kInference), plain.forward(x, batch, Mode::kInference));
+    const auto y = h.forward(x, batch, Mode::kTraining);
+    EXPECT_NE(y, plain.forward(x, batch, Mode::kTraining));
+    const auto dx = h.backward(x, y, testing::random_vector(int64_t(y.size()), 22), batch);
+    int dropped = 0, partly = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t f = 0; f < F; ++f) {
+        int zeros = 0;
+        for (int64_t t = 0; t < T; ++t) zeros += dx[size_t((b * T + t) * F + f)] == 0.0f;
+        dropped += zeros;
+        partly += zeros > 0 && zeros < T;
+      }
+    }
+    EXPECT_GT(dropped, batch * T * F / 4);
+    EXPECT_LT(dropped, batch * T * F * 3 / 4);
+    if (fused) {
+      EXPECT_GT(partly, batch * F / 4) << "the fused path draws a fresh mask per timestep";
+    } else {
+      EXPECT_EQ(partly, 0) << "the cell reuses its mask at every timestep";
     }
   }
-  EXPECT_GT(dropped, 4);
-  EXPECT_LT(dropped, batch * F - 4);
+}
+
+// recurrent_dropout: training differs from the plain layer, inference does not; it switches the
+// layer to implementation 1, as Keras does, and its config says so.
+TEST(Recurrent, RecurrentDropoutOnlyInTraining) {
+  const int64_t batch = 3, T = 5, F = 4;
+  for (const bool gru : {false, true}) {
+    SCOPED_TRACE(gru ? "GRU" : "LSTM");
+    auto make = [&](double rate) -> std::unique_ptr<Layer> {
+      const RecurrentOptions o{.recurrent_dropout = rate};
+      if (gru) return std::make_unique<GRU>(4, o);
+      return std::make_unique<LSTM>(4, o);
+    };
+    LayerHarness h(make(0.5), Shape::batched({T, F}));
+    LayerHarness plain(make(0.0), Shape::batched({T, F}));
+    EXPECT_EQ(h.layer().get_config()["implementation"], 1);
+    EXPECT_EQ(plain.layer().get_config()["implementation"], 2);
+    for (size_t i = 0; i < h.layer().variables().size(); ++i) {
+      const Variable& v = h.layer().variables()[i];
+      std::copy(v.value, v.value + v.size(), plain.layer().variables()[i].value);
+    }
+    const auto x = testing::random_vector(batch * T * F, 23);
+    EXPECT_EQ(h.forward(x, batch, Mode::kInference), plain.forward(x, batch, Mode::kInference));
+    EXPECT_NE(h.forward(x, batch, Mode::kTraining), plain.forward(x, batch, Mode::kTraining));
+  }
 }
 
 TEST(Recurrent, LayerNormalizationGradientsMatchFiniteDifferences) {
@@ -275,7 +333,9 @@ TEST(Recurrent, BadArgumentsAreClearErrors) {
   };
   EXPECT_NE(message([] { LSTM(0); }).find("units 0"), std::string::npos);
   EXPECT_NE(message([] { GRU(4, {.dropout = 1.0}); }).find("dropout 1"), std::string::npos);
-  EXPECT_NE(message([] { LSTM(4, {.recurrent_dropout = 0.2}); }).find("recurrent_dropout 0.2"),
+  EXPECT_NE(message([] { LSTM(4, {.recurrent_dropout = 1.5}); }).find("recurrent_dropout 1.5"),
+            std::string::npos);
+  EXPECT_NE(message([] { GRU(4, {.implementation = 3}); }).find("implementation 3"),
             std::string::npos);
   EXPECT_NE(message([] { SimpleRNN(4, {.stateful = true}); }).find("stateful"), std::string::npos);
   EXPECT_NE(message([] { LSTM(4, {.activation = "softmax"}); }).find("softmax"), std::string::npos);

@@ -44,10 +44,37 @@ def test_recurrent_layers_train_on_sequences(keras):
 
 
 def test_recurrent_errors_are_value_errors(keras):
-    with pytest.raises(ValueError, match="recurrent_dropout"):
-        keras.layers.LSTM(4, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match="recurrent_dropout 1.5"):
+        keras.layers.LSTM(4, recurrent_dropout=1.5)
+    with pytest.raises(ValueError, match="implementation 0"):
+        keras.layers.GRU(4, implementation=0)
     with pytest.raises(TypeError, match="frobnicate"):
         keras.layers.SimpleRNN(4, frobnicate=True)
+    with pytest.raises(TypeError, match="implementation"):
+        keras.layers.SimpleRNN(4, implementation=1)
+
+
+def test_recurrent_dropout_trains_and_switches_to_implementation_1(keras):
+    """As tf.keras: recurrent_dropout makes LSTM / GRU use implementation 1 (a mask per gate);
+    dropout is active in fit only, so predict is deterministic."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(64, 8, 3)).astype(np.float32)
+    y = rng.normal(size=(64, 1)).astype(np.float32)
+    model = keras.Sequential([
+        keras.layers.LSTM(6, dropout=0.2, recurrent_dropout=0.3, return_sequences=True, input_shape=(8, 3)),
+        keras.layers.GRU(5, recurrent_dropout=0.2, implementation=2),
+        keras.layers.Dense(1),
+    ])
+    assert [layer.get_config().get("implementation") for layer in model.layers[:2]] == [1, 1]
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert np.array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+    rnn = keras.Sequential([keras.layers.SimpleRNN(4, dropout=0.5, recurrent_dropout=0.5, input_shape=(8, 3))])
+    rnn.compile(optimizer="sgd", loss="mse")
+    before = [w.numpy().copy() for w in rnn.weights]
+    rnn.fit(x, rng.normal(size=(64, 4)).astype(np.float32), epochs=1, verbose=0)
+    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, rnn.weights))
 
 
 def test_return_state_gives_every_output(keras):

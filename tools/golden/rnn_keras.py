@@ -6,10 +6,12 @@ Everything written here is output of tf.keras itself; nothing reads keel's outpu
 Writes into tests/data/rnn/:
   * layers.json -- per case: the layer's get_config() (after build), the input shape, the input
     x, the variables (Keras order and full names, values flattened row-major), one upstream
-    gradient per output, every output (training=True call, no dropout), and dx and every
+    gradient per output, every output (training=True call), and dx and every
     variable's gradient of L = sum_i sum(y_i * dy_i) (tf.GradientTape: backprop through time).
     Cases: SimpleRNN, LSTM and GRU (reset_after True and False) with return_sequences,
-    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations; Bidirectional
+    go_backwards, return_state, use_bias=False, relu / hard_sigmoid activations, dropout and
+    recurrent_dropout (Keras's random masks replaced by recorded ones, written as input_masks /
+    recurrent_masks in the layouts Keras used them); Bidirectional
     (every merge_mode, None with return_state, a go_backwards layer inside); LayerNormalization
     (axis -1 and [1, 2], epsilon 1e-5, scale / center off); Embedding (ids drawn with repeats).
   * seed_lstm.summary.txt / seed_lstm.json -- summary() and to_json() of the seed-lstm model
@@ -43,6 +45,46 @@ def short(v):
     return "/".join(parts[-3:]) if parts[-3:][0].startswith(("forward_", "backward_")) else parts[-1]
 
 
+def fix_dropout_masks(layer, rng):
+    """Replaces Keras's random dropout masks by recorded ones (0 or 1/(1 - rate), drawn here once
+    per call, as Keras draws them), so that keel can replay them. Keras asks for them in two
+    places: the cell (a (batch, features) input mask and (batch, units) recurrent masks, reused
+    at every timestep) and, on the fused LSTM/GRU path, the layer itself with the whole
+    (batch, T, features) input. Returns what was drawn: {"input": [...], "recurrent": [...]}."""
+    drawn = {}
+
+    def getter(key, rate):
+        def get(inputs, training, count=1):
+            if rate == 0:
+                return None  # as Keras: no mask
+            if key not in drawn:
+                shape = tuple(inputs.shape)
+                drawn[key] = [((rng.uniform(size=shape) >= rate) / (1.0 - rate)).astype(np.float32)
+                              for _ in range(count)]
+            masks = [tf.constant(m) for m in drawn[key]]
+            return masks if count > 1 else masks[0]
+        return get
+
+    cell = layer.cell
+    layer.get_dropout_mask_for_cell = getter("input", cell.dropout)
+    cell.get_dropout_mask_for_cell = getter("input", cell.dropout)
+    cell.get_recurrent_dropout_mask_for_cell = getter("recurrent", cell.recurrent_dropout)
+    return drawn
+
+
+def used_masks(layer, drawn):
+    """The masks Keras's computation used: every gate's with implementation 1 in the cell, else the
+    first (the fused path and implementation 2 read dropout_mask[0] only)."""
+    per_gate = getattr(layer.cell, "implementation", 1) == 1
+    out = {}
+    for key in ("input", "recurrent"):
+        masks = drawn.get(key, [])
+        if masks and not (per_gate and masks[0].ndim == 2):
+            masks = masks[:1]
+        out[key + "_masks"] = flat(np.stack(masks)) if masks else []
+    return out
+
+
 def run_case(name, make_layer, shape, seed, ids_below=None):
     tf.keras.backend.clear_session()
     rng = np.random.default_rng(seed)
@@ -51,6 +93,8 @@ def run_case(name, make_layer, shape, seed, ids_below=None):
     layer.build(shape)
     for v in layer.weights:
         v.assign(rng.uniform(-0.5, 0.5, v.shape).astype(np.float32))
+    drops = getattr(layer, "dropout", 0) or getattr(layer, "recurrent_dropout", 0)
+    drawn = fix_dropout_masks(layer, rng) if drops else None
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
@@ -61,7 +105,7 @@ def run_case(name, make_layer, shape, seed, ids_below=None):
     grads = tape.gradient(loss, [xt] + layer.trainable_weights)
     # Embedding's table gradient comes as IndexedSlices (summed per row when made dense).
     grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-    return {
+    case = {
         "name": name,
         "class_name": layer.__class__.__name__,
         "config": layer.get_config(),
@@ -75,6 +119,9 @@ def run_case(name, make_layer, shape, seed, ids_below=None):
         "dx": flat(grads[0] if grads[0] is not None else np.zeros(shape)),  # ids get no gradient
         "grads": {short(v): flat(g) for v, g in zip(layer.trainable_weights, grads[1:])},
     }
+    if drawn is not None:
+        case.update(used_masks(layer, drawn))
+    return case
 
 
 def layer_cases():
@@ -100,6 +147,19 @@ def layer_cases():
         ("gru_v1_seq_back", L.GRU, dict(units=4, reset_after=False, return_sequences=True, go_backwards=True)),
         ("gru_v1_state_nobias", L.GRU, dict(units=3, reset_after=False, return_state=True, use_bias=False)),
         ("gru_v1_hard_sigmoid", L.GRU, dict(units=4, reset_after=False, recurrent_activation="hard_sigmoid")),
+        # Dropout with recorded masks: the cell path (reused masks, per gate with implementation 1,
+        # which recurrent_dropout forces) and the fused path (a fresh input mask per timestep).
+        ("simple_rnn_drop_rdrop_seq", L.SimpleRNN, dict(units=4, dropout=0.3, recurrent_dropout=0.4,
+                                                         return_sequences=True)),
+        ("lstm_rdrop_seq", L.LSTM, dict(units=4, recurrent_dropout=0.3, return_sequences=True)),
+        ("lstm_drop_rdrop_back_state", L.LSTM, dict(units=3, dropout=0.25, recurrent_dropout=0.5,
+                                                     go_backwards=True, return_state=True)),
+        ("lstm_drop_fused_back", L.LSTM, dict(units=4, dropout=0.3, go_backwards=True, return_sequences=True)),
+        ("lstm_drop_relu_impl1", L.LSTM, dict(units=4, dropout=0.3, activation="relu", implementation=1)),
+        ("lstm_drop_relu", L.LSTM, dict(units=4, dropout=0.3, activation="relu")),
+        ("gru_drop_rdrop_seq", L.GRU, dict(units=4, dropout=0.2, recurrent_dropout=0.3, return_sequences=True)),
+        ("gru_v1_drop_rdrop", L.GRU, dict(units=4, reset_after=False, dropout=0.2, recurrent_dropout=0.3)),
+        ("gru_drop_fused", L.GRU, dict(units=3, dropout=0.3, return_sequences=True)),
     ]
     cases = [run_case(name, lambda cls=cls, kw=kw: cls(**kw), shape, 100 + i)
              for i, (name, cls, kw) in enumerate(specs)]

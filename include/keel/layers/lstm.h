@@ -21,6 +21,7 @@ class LSTM : public Recurrent {
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
 
  protected:
+  bool on_keras_fused_path() const override;
   void add_config(nlohmann::json& config) const override;
   VariableSpec bias_spec() const override;
   void ensure_cell_buffers(int64_t batch) override;

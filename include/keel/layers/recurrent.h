@@ -20,9 +20,18 @@
 // kernel and input gradients are again one GEMM each over all timesteps. Every buffer is kept
 // between calls: no allocation per step, nor per batch once a batch of that size has been seen.
 //
-// dropout masks the input features, one mask per sample reused at every timestep (Keras
-// implementation 2). recurrent_dropout and stateful are not supported yet (a clear error); unroll
-// is accepted and changes nothing (the same math, as in Keras).
+// Dropout (training only; see gate_masks.h) follows tf.keras 2.12 exactly, trap included:
+//  * `recurrent_dropout` masks h_{t-1} where it enters the recurrent product, one (batch, units)
+//    mask per gate sampled once per batch and reused at every timestep. As in Keras, it switches
+//    an LSTM or GRU to implementation 1. Keras's GRU mixes the UNmasked h_{t-1} into
+//    h_t = z·h_{t-1} + (1-z)·hh.
+//  * `dropout` masks the input. An LSTM / GRU that Keras runs on its fused path (tanh, sigmoid,
+//    use_bias, no recurrent_dropout, no unroll; GRU also reset_after) masks the whole
+//    (batch, T, features) input at once: a FRESH mask at every timestep. Otherwise (SimpleRNN, or
+//    any other LSTM / GRU) the cell masks it: one (batch, features) mask reused at every timestep,
+//    one per gate with implementation 1.
+// stateful is not supported yet (a clear error); unroll is accepted and changes nothing (the
+// same math, as in Keras).
 #pragma once
 
 #include <optional>
@@ -32,6 +41,7 @@
 #include "keel/core/rng.h"
 #include "keel/core/tensor.h"
 #include "keel/layers/activation_function.h"
+#include "keel/layers/gate_masks.h"
 #include "keel/layers/layer.h"
 
 namespace keel {
@@ -46,7 +56,8 @@ struct RecurrentOptions {
   bool unit_forget_bias = true;  // LSTM: the forget gate's bias starts at 1
   bool reset_after = true;       // GRU: TF2's variant (bias (2, 3·units)); false: the original
   double dropout = 0.0;
-  double recurrent_dropout = 0.0;  // only 0 for now
+  double recurrent_dropout = 0.0;
+  int64_t implementation = 2;  // LSTM, GRU: 1 = per-gate dropout masks (forced by recurrent_dropout)
   bool return_sequences = false;
   bool return_state = false;
   bool go_backwards = false;
@@ -74,6 +85,12 @@ class Recurrent : public Layer {
   // Keras layer recreated from the config).
   std::unique_ptr<Recurrent> recreate(std::string name, std::string cell, bool go_backwards) const;
 
+  // Makes training forwards use these dropout masks (0 or 1/(1 - rate)), in Keras's layouts,
+  // instead of sampled ones: how another implementation's random masks are reproduced in a test.
+  // input: (batch, timesteps, features) on Keras's fused path, else (masks, batch, features);
+  // recurrent: (gates, batch, units). Empty: sample that one. Checked against the next batch.
+  void replay_dropout_masks(std::vector<float> input, std::vector<float> recurrent);
+
   std::vector<Shape> compute_output_shapes(std::span<const Shape> input_shapes) const override;
   std::vector<VariableSpec> variable_specs() const override;
   void forward(const Context& ctx, std::span<const TensorRef> x,
@@ -90,6 +107,9 @@ class Recurrent : public Layer {
             RecurrentOptions options, int64_t gates, int64_t states);
   void on_build() override;
 
+  // Whether tf.keras 2.12 runs this layer on its fused (cuDNN-compatible) path, where the input
+  // dropout mask is drawn for every timestep (K2 lstm.py / gru.py `_could_use_gpu_kernel`).
+  virtual bool on_keras_fused_path() const { return false; }
   // The Keras class-specific keys of get_config (the shared ones are written by the base).
   virtual void add_config(nlohmann::json& config) const = 0;
   // The bias: its shape and initial values (LSTM's unit_forget_bias, GRU's (2, 3u)).
@@ -122,9 +142,16 @@ class Recurrent : public Layer {
   const Variable& kernel() const { return variables()[0]; }
   const Variable& recurrent_kernel() const { return variables()[1]; }
   const Variable* bias() const { return options_.use_bias ? &variables()[2] : nullptr; }
+  // The recurrent dropout masks of this training pass, or nullptr when nothing is dropped.
+  GateMasks* recurrent_masks() { return recurrent_masks_.active() ? &recurrent_masks_ : nullptr; }
+  // out (batch, G·units) (+)= h_{t-1}·U, through the recurrent dropout masks when active.
+  void recurrent_product(int64_t t, int64_t batch, float* out, bool accumulate);
+  // dh (batch, units) (+)= d·Uᵀ for d (batch, G·units), through the masks when active.
+  void recurrent_product_backward(const float* d, int64_t batch, float* dh, bool accumulate);
   // Column sums of dxp over every step into `out` (G·units): the input bias's gradient.
   void sum_dxp_columns(float* out, int64_t batch, Write write) const;
-  // dU (+)= Σ_t h_{t-1}ᵀ·d(t) over every step for d time-major (T, batch, G·units): one GEMM.
+  // dU (+)= Σ_t h_{t-1}ᵀ·d(t) over every step for d time-major (T, batch, G·units): one GEMM
+  // (one per gate through the recurrent dropout masks).
   void recurrent_kernel_gradient(const float* d, int64_t batch, Write write);
 
   // Validates an activation argument (softmax is not elementwise).
@@ -146,8 +173,12 @@ class Recurrent : public Layer {
   std::string layer_prefix_, cell_prefix_, cell_name_;
   int64_t timesteps_ = 0, features_ = 0;
   Rng rng_;
-  std::vector<uint8_t> input_mask_;  // (batch, features), the latest training forward's
-  ScratchBuffer xs_;   // (T, batch, features): the input, time-major, processing order, masked
+  int64_t input_mask_count() const { return options_.implementation == 1 ? gates_ : 1; }
+  void sample_dropout_masks(int64_t batch);
+  GateMasks input_masks_;      // the latest forward's dropout masks (inactive: nothing dropped)
+  GateMasks recurrent_masks_;
+  std::vector<float> replay_input_, replay_recurrent_;  // see replay_dropout_masks
+  ScratchBuffer xs_;   // (T, batch, features): the input, time-major, processing order
   ScratchBuffer xp_;   // (T, batch, G·units)
   ScratchBuffer dxp_;  // (T, batch, G·units)
   ScratchBuffer h_;    // (T + 1, batch, units)

@@ -284,6 +284,10 @@ class _Recurrent(Layer):
                       return_sequences=return_sequences, return_state=return_state,
                       go_backwards=go_backwards, stateful=stateful, unroll=unroll)
         config.update(cell_args)
+        if "implementation" in kwargs:  # LSTM / GRU: Keras takes it through **kwargs
+            if isinstance(self, SimpleRNN):
+                raise TypeError("SimpleRNN: unexpected keyword argument 'implementation'")
+            config["implementation"] = kwargs.pop("implementation")
         self._create(config, kwargs)
 
 
