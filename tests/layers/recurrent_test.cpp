@@ -141,6 +141,9 @@ TEST(Recurrent, GradientsMatchFiniteDifferences) {
          return std::make_unique<GRU>(3, RecurrentOptions{.reset_after = false, .recurrent_dropout = 0.4,
                                                            .return_sequences = true});
        }},
+      {"Bidirectional GRU dropout recurrent_dropout", [] {
+         return std::make_unique<Bidirectional>(GRU(2, {.dropout = 0.3, .recurrent_dropout = 0.3}));
+       }},
       {"Bidirectional LSTM concat", [] { return std::make_unique<Bidirectional>(LSTM(3)); }},
       {"Bidirectional GRU seq sum", [] {
          return std::make_unique<Bidirectional>(GRU(2, {.return_sequences = true}),
