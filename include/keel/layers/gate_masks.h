@@ -53,7 +53,7 @@ class GateMasks {
   ScratchBuffer packed_;  // (gates, width, units): W's column blocks
   ScratchBuffer masked_;  // (rows, width)
   ScratchBuffer block_;   // (rows, units)
-  ScratchBuffer product_; // (rows, max(units, width))
+  ScratchBuffer product_;  // one GEMM result before it goes into its block
 };
 
 }  // namespace keel
