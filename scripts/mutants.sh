@@ -138,6 +138,10 @@ mutants=(
   'src/layers/recurrent.cpp|s/  if (options_.recurrent_dropout > 0.0) options_.implementation = 1;/  (void)0;/|RecurrentGolden.*:Recurrent.RecurrentDropoutOnlyInTraining|recurrent_dropout does not switch to implementation 1 (one input mask for every gate)'
   'src/layers/gru.cpp|s/        for (int64_t j = 0; j < u; ++j) rh\[b \* u + j\] \*= m\[j\];/        (void)m;/|RecurrentGolden.*|GRU reset_after=False: the candidate gate reads h_{t-1} without its recurrent mask'
   'src/layers/recurrent.cpp|s/    input_masks_.sample(rng_, options_.dropout, fused ? T \* batch : batch, F, n, G \/ n,/    input_masks_.sample(rng_, options_.dropout, batch, F, n, G \/ n,/|Recurrent.DropoutMasksLikeKerasPaths|fused-path dropout mask drawn for the first timestep only (rows past the batch reuse it)'
+  # ONNX export of the spatial layers (issue 13)
+  'src/deploy/onnx_spatial.cpp|s/  return {h.before, w.before, h.after, w.after};/  return {h.before, h.after, w.before, w.after};/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX same padding: pads written (top, bottom, left, right) instead of ONNX begin-then-end order'
+  'src/deploy/onnx_spatial.cpp|s/  if (std::string(op) == "AveragePool") attributes.push_back({"count_include_pad", {}, 0});/  (void)op;/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX AveragePool same: the padded cells counted in the average (ONNX default) where TF averages the cells inside'
+  'src/deploy/onnx_spatial.cpp|s/w\[size_t(((o \* cin + ci) \* kh + i) \* kw + j)\]/w[size_t(((o * cin + ci) * kw + j) * kh + i)]/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX Conv weight: kernel rows and columns swapped in the reorder'
 )
 
 selected=("$@")

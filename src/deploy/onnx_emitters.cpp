@@ -8,6 +8,7 @@
 #include "keel/kernels/activations.h"
 #include "keel/layers/layers.h"
 #include "onnx_recurrent.h"
+#include "onnx_spatial.h"
 
 namespace keel::onnx {
 
@@ -16,45 +17,6 @@ namespace {
 // "dense/kernel:0" -> "dense/kernel": initializers are named like the variables.
 std::string weight(OnnxGraph& g, const Variable& v) {
   return g.initializer(without_output_index(v.name), v.shape, v.value);
-}
-
-// Emits f(x) for a Keras activation; returns the output tensor (x itself for linear).
-std::string emit_activation(OnnxGraph& g, ActivationKind kind, const std::string& x,
-                            const std::string& prefix) {
-  switch (kind) {
-    case ActivationKind::kLinear: return x;
-    case ActivationKind::kRelu: return g.node("Relu", prefix + "/relu", {x});
-    case ActivationKind::kElu: return g.node("Elu", prefix + "/elu", {x}, {{"alpha", 1.0f, {}}});
-    case ActivationKind::kSelu:
-      return g.node("Selu", prefix + "/selu", {x},
-                    {{"alpha", kSeluAlpha, {}}, {"gamma", kSeluScale, {}}});
-    case ActivationKind::kLeakyRelu:
-      return g.node("LeakyRelu", prefix + "/leaky_relu", {x}, {{"alpha", kLeakyReluSlope, {}}});
-    case ActivationKind::kTanh: return g.node("Tanh", prefix + "/tanh", {x});
-    case ActivationKind::kSigmoid: return g.node("Sigmoid", prefix + "/sigmoid", {x});
-    case ActivationKind::kSoftplus: return g.node("Softplus", prefix + "/softplus", {x});
-    case ActivationKind::kHardSigmoid:
-      return g.node("HardSigmoid", prefix + "/hard_sigmoid", {x},
-                    {{"alpha", 0.2f, {}}, {"beta", 0.5f, {}}});
-    case ActivationKind::kSoftmax:
-      return g.node("Softmax", prefix + "/softmax", {x}, {{"axis", {}, -1}});
-    case ActivationKind::kSwish: {
-      const std::string s = g.node("Sigmoid", prefix + "/swish_sigmoid", {x});
-      return g.node("Mul", prefix + "/swish", {x, s});
-    }
-    case ActivationKind::kGelu: {
-      // Keras gelu(approximate=False): 0.5·x·(1 + erf(x/√2)).
-      const std::string c = g.scalar(prefix + "/gelu_rsqrt2", 0.70710678118654752440f);
-      const std::string one = g.scalar(prefix + "/gelu_one", 1.0f);
-      const std::string half = g.scalar(prefix + "/gelu_half", 0.5f);
-      const std::string xs = g.node("Mul", prefix + "/gelu_scaled", {x, c});
-      const std::string e = g.node("Erf", prefix + "/gelu_erf", {xs});
-      const std::string p = g.node("Add", prefix + "/gelu_plus1", {e, one});
-      const std::string xp = g.node("Mul", prefix + "/gelu_xp", {x, p});
-      return g.node("Mul", prefix + "/gelu", {xp, half});
-    }
-  }
-  KEEL_FAIL("ONNX export: unknown activation");
 }
 
 // Gemm on (batch, features); MatMul + Add on higher ranks (Dense works on the last axis).
@@ -82,10 +44,10 @@ std::vector<std::string> emit_activation_layer(OnnxGraph& g, const Activation& a
 std::vector<std::string> emit_batch_norm(OnnxGraph& g, const BatchNormalization& bn,
                                          const OnnxCall& c) {
   const int64_t rank = c.input_shapes[0].rank();
-  KEEL_CHECK(rank == 2 && bn.axis() == 1, "ONNX export: layer '", bn.name(),
+  KEEL_CHECK(bn.axis() == rank - 1, "ONNX export: layer '", bn.name(),
              "' (BatchNormalization) normalizes axis ", bn.axis(), " of a rank-", rank,
-             " input; ONNX BatchNormalization needs (batch, channels) here. Export with --fold-bn "
-             "or put the BN after a Flatten");
+             " input; keel exports BatchNormalization over the last (channels) axis only. Export "
+             "with --fold-bn where it folds");
   const Variable* mean = bn.find_variable("moving_mean");
   const Variable* var = bn.find_variable("moving_variance");
   const int64_t channels = mean->size();
@@ -97,10 +59,16 @@ std::vector<std::string> emit_batch_norm(OnnxGraph& g, const BatchNormalization&
   };
   const std::string scale = param("gamma", 1.0f);
   const std::string b = param("beta", 0.0f);
-  return {g.node("BatchNormalization", c.prefix,
-                 {c.inputs[0], scale, b, weight(g, *mean), weight(g, *var)},
-                 {{"epsilon", static_cast<float>(bn.options().epsilon), {}},
-                  {"momentum", static_cast<float>(bn.options().momentum), {}}})};
+  const std::vector<Attribute> attributes{
+      {"epsilon", bn.effective_epsilon(), {}},
+      {"momentum", static_cast<float>(bn.options().momentum), {}}};
+  const std::vector<std::string> params{scale, b, weight(g, *mean), weight(g, *var)};
+  if (rank > 2) {
+    return {emit_channels_last_batch_norm(g, c.inputs[0], rank, params, attributes, c.prefix)};
+  }
+  std::vector<std::string> inputs{c.inputs[0]};
+  inputs.insert(inputs.end(), params.begin(), params.end());
+  return {g.node("BatchNormalization", c.prefix, inputs, attributes)};
 }
 
 std::vector<std::string> emit_flatten(OnnxGraph& g, const Flatten&, const OnnxCall& c) {
@@ -166,11 +134,58 @@ const std::unordered_map<std::type_index, OnnxEmitter>& registry() {
       {typeid(Bidirectional), adapt<Bidirectional, emit_bidirectional>},
       {typeid(Embedding), adapt<Embedding, emit_embedding>},
       {typeid(LayerNormalization), adapt<LayerNormalization, emit_layer_normalization>},
+      {typeid(Conv2D), adapt<Conv2D, emit_conv2d>},
+      {typeid(DepthwiseConv2D), adapt<DepthwiseConv2D, emit_depthwise_conv2d>},
+      {typeid(MaxPooling2D), adapt<MaxPooling2D, emit_max_pooling2d>},
+      {typeid(AveragePooling2D), adapt<AveragePooling2D, emit_average_pooling2d>},
+      {typeid(GlobalAveragePooling2D),
+       adapt<GlobalAveragePooling2D, emit_global_average_pooling2d>},
+      {typeid(GlobalMaxPooling2D), adapt<GlobalMaxPooling2D, emit_global_max_pooling2d>},
+      {typeid(ZeroPadding2D), adapt<ZeroPadding2D, emit_zero_padding2d>},
+      {typeid(Reshape), adapt<Reshape, emit_reshape>},
   };
   return table;
 }
 
 }  // namespace
+
+std::string emit_activation(OnnxGraph& g, ActivationKind kind, const std::string& x,
+                            const std::string& prefix) {
+  switch (kind) {
+    case ActivationKind::kLinear: return x;
+    case ActivationKind::kRelu: return g.node("Relu", prefix + "/relu", {x});
+    case ActivationKind::kElu: return g.node("Elu", prefix + "/elu", {x}, {{"alpha", 1.0f, {}}});
+    case ActivationKind::kSelu:
+      return g.node("Selu", prefix + "/selu", {x},
+                    {{"alpha", kSeluAlpha, {}}, {"gamma", kSeluScale, {}}});
+    case ActivationKind::kLeakyRelu:
+      return g.node("LeakyRelu", prefix + "/leaky_relu", {x}, {{"alpha", kLeakyReluSlope, {}}});
+    case ActivationKind::kTanh: return g.node("Tanh", prefix + "/tanh", {x});
+    case ActivationKind::kSigmoid: return g.node("Sigmoid", prefix + "/sigmoid", {x});
+    case ActivationKind::kSoftplus: return g.node("Softplus", prefix + "/softplus", {x});
+    case ActivationKind::kHardSigmoid:
+      return g.node("HardSigmoid", prefix + "/hard_sigmoid", {x},
+                    {{"alpha", 0.2f, {}}, {"beta", 0.5f, {}}});
+    case ActivationKind::kSoftmax:
+      return g.node("Softmax", prefix + "/softmax", {x}, {{"axis", {}, -1}});
+    case ActivationKind::kSwish: {
+      const std::string s = g.node("Sigmoid", prefix + "/swish_sigmoid", {x});
+      return g.node("Mul", prefix + "/swish", {x, s});
+    }
+    case ActivationKind::kGelu: {
+      // Keras gelu(approximate=False): 0.5·x·(1 + erf(x/√2)).
+      const std::string c = g.scalar(prefix + "/gelu_rsqrt2", 0.70710678118654752440f);
+      const std::string one = g.scalar(prefix + "/gelu_one", 1.0f);
+      const std::string half = g.scalar(prefix + "/gelu_half", 0.5f);
+      const std::string xs = g.node("Mul", prefix + "/gelu_scaled", {x, c});
+      const std::string e = g.node("Erf", prefix + "/gelu_erf", {xs});
+      const std::string p = g.node("Add", prefix + "/gelu_plus1", {e, one});
+      const std::string xp = g.node("Mul", prefix + "/gelu_xp", {x, p});
+      return g.node("Mul", prefix + "/gelu", {xp, half});
+    }
+  }
+  KEEL_FAIL("ONNX export: unknown activation");
+}
 
 OnnxEmitter find_onnx_emitter(const Layer& layer) {
   const auto& table = registry();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "keel/core/shape.h"
+#include "keel/kernels/activation_kind.h"
 #include "keel/layers/layer.h"
 #include "onnx_graph.h"
 
@@ -23,6 +24,10 @@ struct OnnxCall {
 // Emits the nodes of one call into `g`; returns the ONNX tensor name of each layer output (an
 // input's name where the layer is the identity in inference: Dropout).
 using OnnxEmitter = std::vector<std::string> (*)(OnnxGraph& g, const OnnxCall& call);
+
+// Emits f(x) for a Keras activation; returns the output tensor (x itself for linear).
+std::string emit_activation(OnnxGraph& g, ActivationKind kind, const std::string& x,
+                            const std::string& prefix);
 
 // The emitter registered for the layer's class, or nullptr.
 OnnxEmitter find_onnx_emitter(const Layer& layer);

@@ -462,6 +462,79 @@ TEST(OnnxInterop, SequenceModelsAgreeWithKeel) {
                      dir / "ort.txt");
 }
 
+// Convolutional models (issue 13): seed-cnn after real steps, unfolded and BN-folded; a
+// functional CNN with every spatial layer: ZeroPadding2D with uneven pads, Conv2D with strides 2
+// and 'same' over an odd size, an even kernel, dilation and groups, DepthwiseConv2D with a depth
+// multiplier and dilation, BatchNormalization on NHWC (and one folded into its convolution),
+// AveragePooling2D 'same' (averages over the cells inside), MaxPooling2D, both global poolings
+// (one with keepdims), Reshape; BN over the last axis of a rank-3 input. onnx.checker and ONNX
+// Runtime must agree with keel within 1e-5.
+TEST(OnnxInterop, ConvolutionalModelsAgreeWithKeel) {
+  ScratchDir dir("onnx_cnn");
+  std::vector<std::pair<fs::path, std::string>> runs;  // model, onnx_run.js arguments
+  reset_default_names();
+  Model seed_cnn = testing::trained_seed_model("seed-cnn", 3);
+  const std::string seed_args =
+      write_onnx_case(seed_cnn, "seed_cnn", {testing::random_images(5, 61)}, dir.path());
+  for (bool fold : {false, true}) {
+    const fs::path p = dir / (std::string("seed_cnn") + (fold ? "-folded" : "") + ".onnx");
+    export_onnx(seed_cnn, p, {.fold_bn = fold});
+    runs.push_back({p, seed_args});
+  }
+  reset_default_names();
+  KerasTensor x = Input({28, 28});
+  KerasTensor t = Reshape({28, 28, 1})(x);
+  t = ZeroPadding2D({.padding = {Size2{1, 2}, Size2{0, 1}}})(t);  // 31 x 29
+  t = Conv2D(4, {3, 2}, {.strides = 2, .padding = "same", .activation = "relu"})(t);
+  t = DepthwiseConv2D(3, {.padding = "same", .depth_multiplier = 2, .dilation_rate = 2})(t);
+  t = BatchNormalization()(t);
+  t = AveragePooling2D({.pool_size = 3, .strides = Size2{2, 2}, .padding = "same"})(t);
+  t = Conv2D(6, 2, {.padding = "valid", .dilation_rate = {1, 2}, .groups = 2,
+                    .activation = "elu"})(t);
+  KerasTensor m = MaxPooling2D({.pool_size = 2, .strides = Size2{1, 1}})(t);
+  KerasTensor avg = GlobalAveragePooling2D()(m);
+  KerasTensor mx = Reshape({6})(GlobalMaxPooling2D({.keepdims = true})(m));
+  Model cnn(std::vector<KerasTensor>{x}, {Dense(3)(Concatenate()({avg, mx}))});
+  cnn.build(std::nullopt, 29);
+  Rng rng(31);
+  for (Variable* v : cnn.variables()) {
+    const bool variance = v->name.find("moving_variance") != std::string::npos;
+    for (int64_t i = 0; i < v->size(); ++i)
+      v->value[i] = variance ? 0.5f + rng.uniform() : rng.uniform() - 0.5f;
+  }
+  const std::string args = write_onnx_case(cnn, "spatial", {testing::random_images(7, 62)}, dir.path());
+  for (bool fold : {false, true}) {
+    const fs::path p = dir / (std::string("spatial") + (fold ? "-folded" : "") + ".onnx");
+    export_onnx(cnn, p, {.fold_bn = fold});
+    runs.push_back({p, args});
+  }
+
+  // BN over the last axis of a rank-3 input (rows of pixels as sequences), with moving statistics
+  // away from 0 / 1.
+  reset_default_names();
+  Sequential bn3(BatchNormalization({.input_shape = {28, 28}}), Flatten(), Dense(2));
+  bn3.build(std::nullopt, 37);
+  for (Variable* v : bn3.variables())
+    for (int64_t i = 0; i < v->size(); ++i) v->value[i] = 0.5f + rng.uniform();
+  runs.push_back({dir / "bn_rank3.onnx",
+                  write_onnx_case(bn3, "bn_rank3", {testing::random_images(4, 63)}, dir.path())});
+  export_onnx(bn3, runs.back().first);
+
+  std::string check = "/usr/bin/python3 " + quote(kScripts / "onnx_check.py");
+  for (const auto& [p, a] : runs) check.append(" ").append(quote(p));
+  expect_script_ok(check, dir / "check.txt");
+  const std::string ops = read_text(dir / "check.txt");
+  for (const char* op : {"'Conv'", "'MaxPool'", "'AveragePool'", "'ReduceMean'", "'ReduceMax'",
+                         "'Pad'", "'Reshape'", "'BatchNormalization'"})
+    EXPECT_NE(ops.find(op), std::string::npos) << op;
+
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  for (const auto& [p, a] : runs)
+    expect_script_ok(ort_env(dir) + node + quote(kScripts / "onnx_run.js") + " " + quote(p) + a,
+                     dir / "ort.txt");
+}
+
 // ---- the deployment CLI end to end ----
 
 // A Fashion-MNIST directory with the first `train` training images and the whole test split.

@@ -47,6 +47,8 @@ class DepthwiseConv2D : public UnaryLayer {
     return std::make_unique<DepthwiseConv2D>(*this);
   }
   const DepthwiseConv2DOptions& options() const { return options_; }
+  const Size2& kernel_size() const { return kernel_size_; }
+  bool same_padding() const { return same_; }
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;

@@ -22,6 +22,7 @@ class GlobalPooling2D : public UnaryLayer {
  public:
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
+  bool keepdims() const { return options_.keepdims; }
 
  protected:
   GlobalPooling2D(std::string_view prefix, std::string_view cls, GlobalPooling2DOptions options);
