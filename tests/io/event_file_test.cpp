@@ -158,5 +158,45 @@ TEST(EventFile, TensorBoardCallbackWritesKerasTagsAndGradientNorms) {
   EXPECT_EQ(val_steps.size(), 2u);
 }
 
+// A CNN (issue 13): the conv layers get their gradient-norm scalars and kernel histograms like
+// Dense layers, and the BN statistics after a convolution are per channel: a histogram of its 4
+// channels' moving means (bucket counts sum to 4), not of every activation.
+TEST(EventFile, TensorBoardShowsConvLayersAndPerChannelBnStatistics) {
+  Rng rng(5);
+  Tensor x({64, 6, 6, 1}), y({64, 1});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform();
+  for (int64_t i = 0; i < 64; ++i) y[i] = static_cast<float>(rng.uniform_int(3));
+  Sequential m(Conv2D(4, 3, {.padding = "same", .use_bias = false, .input_shape = {6, 6, 1}}),
+               BatchNormalization(), Activation("relu"), GlobalAveragePooling2D(),
+               Dense(3, {.activation = "softmax"}));
+  m.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05}),
+             .loss = "sparse_categorical_crossentropy"});
+  const auto dir = fresh_dir("tb_cnn");
+  auto tb = std::make_shared<TensorBoard>(dir, TensorBoardOptions{.grad_norm_every = 1});
+  m.fit(x, y, {.batch_size = 32, .epochs = 1, .verbose = 0, .callbacks = {tb}});
+
+  const auto train = decode(dir / "train");
+  ASSERT_EQ(train.size(), 1u);
+  std::map<std::string, nlohmann::json> last;
+  for (const auto& e : train[0]["events"])
+    for (const auto& v : e["values"]) last[v["tag"]] = v;
+  const std::string conv = m.layer(0).name(), bn = m.layer(1).name();
+  ASSERT_TRUE(conv.starts_with("conv2d")) << conv;
+  EXPECT_EQ(last["grad_norm/" + conv]["kind"], "scalar");
+  EXPECT_GT(last["grad_norm/" + conv]["value"].get<double>(), 0.0);
+  auto count = [&](const std::string& tag) {
+    double n = 0;
+    for (const auto& b : last[tag]["buckets"]) n += b[2].get<double>();
+    return n;
+  };
+  EXPECT_EQ(count(conv + "/kernel_0/histogram"), 3 * 3 * 1 * 4);
+  EXPECT_EQ(count("gradients/" + conv + "/kernel_0/histogram"), 3 * 3 * 1 * 4);
+  for (const char* stat : {"/moving_mean_0/histogram", "/moving_variance_0/histogram",
+                           "/gamma_0/histogram", "/beta_0/histogram"}) {
+    EXPECT_EQ(last[bn + stat]["kind"], "histogram") << stat;
+    EXPECT_EQ(count(bn + stat), 4) << stat << ": one value per channel";
+  }
+}
+
 }  // namespace
 }  // namespace keel
