@@ -142,6 +142,7 @@ mutants=(
   'src/deploy/onnx_spatial.cpp|s/  return {h.before, w.before, h.after, w.after};/  return {h.before, h.after, w.before, w.after};/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX same padding: pads written (top, bottom, left, right) instead of ONNX begin-then-end order'
   'src/deploy/onnx_spatial.cpp|s/  if (std::string(op) == "AveragePool") attributes.push_back({"count_include_pad", {}, 0});/  (void)op;/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX AveragePool same: the padded cells counted in the average (ONNX default) where TF averages the cells inside'
   'src/deploy/onnx_spatial.cpp|s/w\[size_t(((o \* cin + ci) \* kh + i) \* kw + j)\]/w[size_t(((o * cin + ci) * kw + j) * kh + i)]/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX Conv weight: kernel rows and columns swapped in the reorder'
+  'src/layers/layer_normalization.cpp|s/  for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_\[size_t(perm_\[k\])\] = static_cast<int>(k);/  for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_[k] = perm_[k];/|RecurrentGolden.*|LayerNormalization over non-trailing axes: the rows layout permuted back with the forward permutation'
 )
 
 selected=("$@")

@@ -4,6 +4,8 @@
 // (dirs, batch, hidden) and, for LSTM, Y_c.
 #include "onnx_recurrent.h"
 
+#include <algorithm>
+
 #include <limits>
 
 #include "keel/core/error.h"
@@ -250,11 +252,15 @@ std::vector<std::string> emit_layer_normalization(OnnxGraph& g, const LayerNorma
   const std::string shifted = g.node("Add", p + "/variance_eps", {var, g.scalar(p + "/epsilon", epsilon)});
   const std::string stddev = g.node("Sqrt", p + "/stddev", {shifted});
   std::string y = g.node("Div", p + "/normalized", {centred, stddev});
-  // gamma and beta have the normalised axes' shape, which broadcasts against the trailing axes.
+  // gamma and beta have the normalised axes' shape; as initializers they get a 1 for every other
+  // axis after the first normalised one, so that they broadcast (axes [1, 3]: (d1, 1, d3)).
+  std::vector<int64_t> dims;
+  for (int64_t a = axes.front(); a < c.input_shapes[0].rank(); ++a)
+    dims.push_back(std::find(axes.begin(), axes.end(), a) != axes.end() ? c.input_shapes[0][a] : 1);
   if (const Variable* gamma = layer.find_variable("gamma"))
-    y = g.node("Mul", p + "/scaled", {y, g.initializer(without_output_index(gamma->name), gamma->shape, gamma->value)});
+    y = g.node("Mul", p + "/scaled", {y, g.initializer(without_output_index(gamma->name), dims, gamma->value)});
   if (const Variable* beta = layer.find_variable("beta"))
-    y = g.node("Add", p + "/shifted", {y, g.initializer(without_output_index(beta->name), beta->shape, beta->value)});
+    y = g.node("Add", p + "/shifted", {y, g.initializer(without_output_index(beta->name), dims, beta->value)});
   return {y};
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "keel/core/error.h"
+#include "keel/kernels/permute.h"
 #include "layer_config.h"
 
 namespace keel {
@@ -31,10 +32,8 @@ std::vector<int64_t> LayerNormalization::axes_for(const Shape& s) const {
     axes.push_back(n);
   }
   std::sort(axes.begin(), axes.end());
-  KEEL_CHECK(axes.back() == rank - 1 && axes.back() - axes.front() + 1 == int64_t(axes.size()),
-             "layer '", name(), "' (LayerNormalization): keel normalises trailing contiguous axes "
-             "(such as -1, or [-2, -1]); axis ", nlohmann::json(options_.axis).dump(),
-             " on input shape ", s.to_string(), " is not supported yet");
+  KEEL_CHECK(rank <= 8, "layer '", name(), "' (LayerNormalization): inputs of rank ", rank,
+             " are not supported (at most 8)");
   return axes;
 }
 
@@ -48,6 +47,32 @@ void LayerNormalization::on_build() {
   width_ = 1;
   for (int64_t a : axes_) width_ *= input_shape()[a];
   rows_per_sample_ = input_shape().sample_size() / width_;
+  perm_.clear();
+  inverse_perm_.clear();
+  const auto rank = static_cast<int>(input_shape().rank());
+  const bool trailing = axes_.back() == rank - 1 &&
+                        axes_.back() - axes_.front() + 1 == static_cast<int64_t>(axes_.size());
+  if (trailing) return;
+  // Rows layout: the batch, the other axes in order, then the normalised ones in order.
+  perm_.push_back(0);
+  for (int a = 1; a < rank; ++a)
+    if (std::find(axes_.begin(), axes_.end(), a) == axes_.end()) perm_.push_back(a);
+  for (int64_t a : axes_) perm_.push_back(static_cast<int>(a));
+  inverse_perm_.resize(perm_.size());
+  for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_[size_t(perm_[k])] = static_cast<int>(k);
+}
+
+void LayerNormalization::to_rows(const float* x, float* out, int64_t batch) const {
+  std::vector<int64_t> dims = input_shape().dims();
+  dims[0] = batch;
+  permute(x, out, dims.data(), perm_.data(), static_cast<int>(dims.size()));
+}
+
+void LayerNormalization::from_rows(const float* rows, float* out, int64_t batch) const {
+  std::vector<int64_t> dims(perm_.size());
+  for (size_t k = 0; k < perm_.size(); ++k) dims[k] = input_shape()[perm_[k]];
+  dims[0] = batch;
+  permute(rows, out, dims.data(), inverse_perm_.data(), static_cast<int>(dims.size()));
 }
 
 std::vector<VariableSpec> LayerNormalization::variable_specs() const {
@@ -60,7 +85,17 @@ std::vector<VariableSpec> LayerNormalization::variable_specs() const {
 }
 
 void LayerNormalization::unary_forward(const float* x, float* y, int64_t batch, Mode) {
-  const int64_t rows = batch * rows_per_sample_, w = width_;
+  const int64_t rows = batch * rows_per_sample_;
+  if (perm_.empty()) return normalize_rows(x, y, rows);
+  float* xt = xt_.ensure(rows * width_);
+  float* yt = yt_.ensure(rows * width_);
+  to_rows(x, xt, batch);
+  normalize_rows(xt, yt, rows);
+  from_rows(yt, y, batch);
+}
+
+void LayerNormalization::normalize_rows(const float* x, float* y, int64_t rows) {
+  const int64_t w = width_;
   float* mean = mean_.ensure(rows);
   float* rstd = rstd_.ensure(rows);
   const float* gamma = options_.scale ? variables()[0].value : nullptr;
@@ -86,7 +121,21 @@ void LayerNormalization::unary_forward(const float* x, float* y, int64_t batch, 
 
 void LayerNormalization::unary_backward(const float* x, const float*, const float* dy, float* dx,
                                         int64_t batch, Write write) {
-  const int64_t rows = batch * rows_per_sample_, w = width_;
+  const int64_t rows = batch * rows_per_sample_;
+  if (perm_.empty()) return backward_rows(x, dy, dx, rows, write);
+  // The rows layout of x again (the forward's may have been overwritten by another batch).
+  float* xt = xt_.ensure(rows * width_);
+  float* dyt = dyt_.ensure(rows * width_);
+  float* dxt = yt_.ensure(rows * width_);
+  to_rows(x, xt, batch);
+  to_rows(dy, dyt, batch);
+  backward_rows(xt, dyt, dx == nullptr ? nullptr : dxt, rows, write);
+  if (dx != nullptr) from_rows(dxt, dx, batch);
+}
+
+void LayerNormalization::backward_rows(const float* x, const float* dy, float* dx, int64_t rows,
+                                       Write write) {
+  const int64_t w = width_;
   const float* mean = mean_.data();
   const float* rstd = rstd_.data();
   const Variable* gamma = options_.scale ? &variables()[0] : nullptr;

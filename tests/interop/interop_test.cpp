@@ -413,6 +413,9 @@ TEST(OnnxInterop, SequenceModelsAgreeWithKeel) {
       Bidirectional(GRU(3, {.return_sequences = true}), {.merge_mode = "sum"}),
       Bidirectional(GRU(3), {.merge_mode = "ave"}), Dense(3, {.activation = "softmax"}))});
   reset_default_names();
+  cases.push_back({"layer_norm_over_time", Sequential(
+      LayerNormalization({.axis = {1}, .input_shape = {28, 28}}), LSTM(3), Dense(2))});
+  reset_default_names();
   cases.push_back({"hard_sigmoid", Sequential(
       LSTM(5, {.activation = "relu", .recurrent_activation = "hard_sigmoid",
                .go_backwards = true, .input_shape = {28, 28}}),

@@ -13,7 +13,8 @@ Writes into tests/data/rnn/:
     recurrent_dropout (Keras's random masks replaced by recorded ones, written as input_masks /
     recurrent_masks in the layouts Keras used them); Bidirectional
     (every merge_mode, None with return_state, a go_backwards layer inside); LayerNormalization
-    (axis -1 and [1, 2], epsilon 1e-5, scale / center off); Embedding (ids drawn with repeats).
+    (axis -1, [1, 2], and the non-trailing 1, [1, 3] and [1, 2] of a rank-4 input; epsilon 1e-5,
+    scale / center off); Embedding (ids drawn with repeats).
   * seed_lstm.summary.txt / seed_lstm.json -- summary() and to_json() of the seed-lstm model
     (LSTM(128) on 28 rows of 28 pixels, then Dense(10, softmax)).
   * functional_states.json -- a functional model over an LSTM's return_state outputs (LSTM ->
@@ -168,6 +169,10 @@ def layer_cases():
         ("layer_norm_last_two", (3, 5, 4), dict(axis=[1, 2])),
         ("layer_norm_eps_1e-5_no_scale", (3, 5, 4), dict(epsilon=1e-5, scale=False)),
         ("layer_norm_2d_no_center", (3, 6), dict(axis=-1, center=False)),
+        # Non-trailing axes: over time per feature, the outer and last of a rank-4 input, the middle two.
+        ("layer_norm_axis_1", (3, 5, 4), dict(axis=1)),
+        ("layer_norm_axes_1_3", (2, 3, 4, 5), dict(axis=[1, 3])),
+        ("layer_norm_axes_1_2_of_4d", (2, 3, 4, 5), dict(axis=[1, 2], epsilon=1e-5)),
     ]
     cases += [run_case(name, lambda kw=kw: L.LayerNormalization(**kw), shp, 200 + i)
               for i, (name, shp, kw) in enumerate(norms)]

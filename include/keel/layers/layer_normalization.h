@@ -7,8 +7,10 @@
 //
 // Keras defaults: epsilon 1e-3 (PyTorch's and ONNX's is 1e-5), center, scale. Variables in
 // Keras's order: gamma then beta. get_config writes `axis` as the built layer's list of positive
-// axes ("axis": [2] for a (None, T, D) input), as Keras does after build. keel normalises trailing
-// contiguous axes (-1, or [-2, -1], ...), Keras's fast path; other axis lists are a clear error.
+// axes ("axis": [2] for a (None, T, D) input), as Keras does after build. Any set of axes but the
+// batch: trailing contiguous ones (-1, [-2, -1], ...; Keras's fused path) are rows of the sample as
+// it is; others (axis 1 of (None, T, D): per example and feature, over time) are first permuted so
+// that the normalised axes come last (kernels/permute.h), then permuted back.
 #pragma once
 
 #include <vector>
@@ -54,13 +56,22 @@ class LayerNormalization : public UnaryLayer {
   void on_build() override;
 
  private:
-  // The normalised axes as non-negative indices, ascending (checked trailing and contiguous).
+  // The normalised axes as non-negative indices, ascending (checked valid, without duplicates).
   std::vector<int64_t> axes_for(const Shape& input_shape) const;
+  // y (batch·rows_per_sample_, width_) = the normalisation of x, row by row.
+  void normalize_rows(const float* x, float* y, int64_t rows);
+  void backward_rows(const float* x, const float* dy, float* dx, int64_t rows, Write write);
+  // Moves a batch between the input's layout and the rows layout (normalised axes last).
+  void to_rows(const float* x, float* out, int64_t batch) const;
+  void from_rows(const float* rows, float* out, int64_t batch) const;
 
   LayerNormalizationOptions options_;
   std::vector<int64_t> axes_;  // after build
   int64_t rows_per_sample_ = 1, width_ = 1;  // (rows, width) view of a sample
+  std::vector<int> perm_;      // input axes -> rows layout (empty: the axes are trailing already)
+  std::vector<int> inverse_perm_;
   ScratchBuffer mean_, rstd_;  // per row, from the latest forward
+  ScratchBuffer xt_, yt_, dyt_;  // the rows layout of x, y / dx and dy (permuted axes only)
 };
 
 }  // namespace keel
