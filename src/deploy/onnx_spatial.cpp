@@ -53,6 +53,7 @@ std::string emit_pool(OnnxGraph& g, const Pooling2D& layer, const OnnxCall& c, c
       {"kernel_shape", {}, {}, {}, {pool.h, pool.w}},
       {"strides", {}, {}, {}, {strides.h, strides.w}},
       {"pads", {}, {}, {}, window_pads(c.input_shapes[0], pool, strides, 1, layer.same_padding())}};
+  // ONNX's default, written out: TF's 'same' average divides by the cells inside the input.
   if (std::string(op) == "AveragePool") attributes.push_back({"count_include_pad", {}, 0});
   return to_nhwc(g, g.node(op, c.prefix, {to_nchw(g, c.inputs[0], c.prefix)}, attributes),
                  c.prefix);

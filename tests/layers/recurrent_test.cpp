@@ -347,8 +347,11 @@ TEST(Recurrent, BadArgumentsAreClearErrors) {
             std::string::npos);
   const auto json = nlohmann::json::parse(R"({"units": 4, "time_major": true})");
   EXPECT_NE(message([&] { layer_from_config("GRU", json); }).find("time_major"), std::string::npos);
-  EXPECT_NE(message([] { LayerNormalization({.axis = {1}}).build(Shape::batched({5, 4})); })
-                .find("trailing contiguous"),
+  EXPECT_NE(message([] { LayerNormalization({.axis = {0}}).build(Shape::batched({5, 4})); })
+                .find("axis 0 is invalid for an input of rank 3"),
+            std::string::npos);
+  EXPECT_NE(message([] { LayerNormalization({.axis = {1, -2}}).build(Shape::batched({5, 4})); })
+                .find("duplicate axis -2"),
             std::string::npos);
   EXPECT_NE(message([] { Embedding(10, 4, {.mask_zero = true}); }).find("mask_zero"),
             std::string::npos);
