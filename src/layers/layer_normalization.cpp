@@ -1,6 +1,7 @@
 #include "keel/layers/layer_normalization.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "keel/core/error.h"
@@ -62,17 +63,19 @@ void LayerNormalization::on_build() {
   for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_[size_t(perm_[k])] = static_cast<int>(k);
 }
 
+// (Dims on the stack: a training step allocates nothing.)
 void LayerNormalization::to_rows(const float* x, float* out, int64_t batch) const {
-  std::vector<int64_t> dims = input_shape().dims();
+  std::array<int64_t, 8> dims{};
+  for (size_t k = 0; k < perm_.size(); ++k) dims[k] = input_shape()[static_cast<int64_t>(k)];
   dims[0] = batch;
-  permute(x, out, dims.data(), perm_.data(), static_cast<int>(dims.size()));
+  permute(x, out, dims.data(), perm_.data(), static_cast<int>(perm_.size()));
 }
 
 void LayerNormalization::from_rows(const float* rows, float* out, int64_t batch) const {
-  std::vector<int64_t> dims(perm_.size());
+  std::array<int64_t, 8> dims{};
   for (size_t k = 0; k < perm_.size(); ++k) dims[k] = input_shape()[perm_[k]];
   dims[0] = batch;
-  permute(rows, out, dims.data(), inverse_perm_.data(), static_cast<int>(dims.size()));
+  permute(rows, out, dims.data(), inverse_perm_.data(), static_cast<int>(perm_.size()));
 }
 
 std::vector<VariableSpec> LayerNormalization::variable_specs() const {
