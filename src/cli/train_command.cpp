@@ -126,7 +126,7 @@ int run_train(const TrainFlags& f) {
   if (f.threads > 0) {
     set_num_threads(f.threads);
   } else if (comm.size() > 1) {
-    set_num_threads(default_threads_per_rank());
+    set_default_num_threads(default_threads_per_rank());
   }
 
   // --data: Fashion-MNIST (a directory of IDX files), one of Pascanu et al.'s sequence tasks, or
@@ -243,6 +243,8 @@ int run_train(const TrainFlags& f) {
     report["seed"] = f.seed;
     report["ranks"] = comm.size();
     report["threads_per_rank"] = num_threads();
+    report["lowest_threads_per_rank"] = history.lowest_threads;
+    report["thread_changes"] = history.thread_changes;
     write_file_atomically(f.report, report.dump(2) + "\n");
   }
   return 0;

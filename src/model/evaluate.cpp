@@ -5,6 +5,7 @@
 
 #include "keel/model/progbar.h"
 #include "keel/core/error.h"
+#include "keel/kernels/thread_governor.h"
 #include "keel/model/model.h"
 #include "data_parallel.h"
 #include "training_state.h"
@@ -75,7 +76,9 @@ Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& optio
     cb->set_model(this);
     cb->on_test_begin(empty);
   }
+  ThreadGovernor governor;  // fewer threads while other processes keep cores busy
   for (int64_t step = 0; step < steps; ++step) {
+    governor.tick();
     for (const auto& cb : options.callbacks) cb->on_test_batch_begin(step, empty);
     // Each rank evaluates its rows of the batch (none when the batch has fewer rows than ranks).
     const RankRows rows = rank_rows(step * bs, std::min(bs, n - step * bs), comm);

@@ -8,6 +8,7 @@
 #include "keel/model/progbar_logger.h"
 #include "keel/core/error.h"
 #include "keel/core/rng.h"
+#include "keel/kernels/thread_governor.h"
 #include "keel/model/model.h"
 #include "keel/optimizers/sgd.h"
 #include "data_parallel.h"
@@ -309,6 +310,7 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
   for (auto& cb : callbacks) cb->on_train_begin(empty);
   Logs batch_logs;  // reused by every batch so a step allocates nothing
   Logs last_epoch_logs;  // Keras hands on_train_end the last epoch's logs
+  ThreadGovernor governor;  // fewer threads while other processes keep cores busy
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs && !stop_training; ++epoch) {
     for (auto& cb : callbacks) cb->on_epoch_begin(epoch, empty);
     std::iota(order.begin(), order.end(), int64_t{0});
@@ -335,6 +337,7 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
       history.step_seconds.push_back(seconds_since(start));
       history.train_seconds += history.step_seconds.back();
       history.train_samples += count;
+      governor.tick();
       t.fill_logs(batch_logs, comm);
       for (auto& cb : callbacks) cb->on_train_batch_end(step, batch_logs);
       if (stop_training) break;
@@ -351,6 +354,8 @@ History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData
     last_epoch_logs = std::move(logs);
   }
   for (auto& cb : callbacks) cb->on_train_end(last_epoch_logs);
+  history.lowest_threads = governor.lowest_threads();
+  history.thread_changes = governor.changes();
   return history;
 }
 

@@ -8,7 +8,15 @@
 namespace keel {
 
 // n >= 1; throws keel::Error otherwise. Applies to parallel regions started from the calling thread.
+// The count is then fixed: the ThreadGovernor (thread_governor.h) no longer adapts it to the load.
 void set_num_threads(int n);
 int num_threads();
+
+// A default the governor may still lower while other processes keep cores busy (the data-parallel
+// CLI's share of the node's cores per rank). Same range and error as set_num_threads.
+void set_default_num_threads(int n);
+
+// True once set_num_threads was called, or when OMP_NUM_THREADS is set in the environment.
+bool threads_are_fixed();
 
 }  // namespace keel

@@ -71,6 +71,11 @@ struct History {
   double allreduce_seconds = 0.0;
   // Wall time of each training step, in order (reserved before the first step: no allocation).
   std::vector<double> step_seconds;
+  // The default thread count adapts to other processes' load (keel/kernels/thread_governor.h):
+  // the fewest threads a step ran with, and how often the count changed (0 on an idle machine
+  // or when the count is fixed).
+  int lowest_threads = 0;
+  int64_t thread_changes = 0;
 
   const std::vector<double>& operator[](const std::string& key) const;
   bool contains(const std::string& key) const;
