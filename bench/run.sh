@@ -1,31 +1,85 @@
 #!/usr/bin/env bash
-# bench/run.sh: keel vs PyTorch on the seed model, measured in the same run (issue 4).
+# bench/run.sh: keel against the fastest peer a user would install, on the seed model, in one run
+# (issues 4 and 18).
 #
-#   bench/run.sh [RUNS]        (default 3 runs; each run times keel and PyTorch back to back)
+#   bench/run.sh [RUNS]        (default 3 runs; each run times keel and every peer back to back)
 #
-# Builds keel_bench and keel in build-bench/ (Release), then per run:
-#   keel_bench --report           keel training 1 epoch at batch 32 / 256 (SGD lr 0.01, clipnorm 1),
-#                                 bare oneDNN matmuls of one step, predict at batch 1 / 10,000
-#   bench/torch_seed_mlp.py       the same with PyTorch (Debian python3-torch, 2 threads)
-# and once: peak RSS of the default `keel train` (/usr/bin/time -v).
-# Prints the table of medians and writes it with the machine description to docs/BENCHMARKS.md.
+# Peers (each made here when missing; versions, BLAS and ISA are recorded in the output):
+#   torch-pypi     the PyPI torch wheel (MKL, oneDNN), venv $KEEL_TORCH_VENV (default /work/venvs/torch)
+#   tf-keras       tensorflow-cpu + tf-keras from PyPI, venv $KEEL_TF_VENV (default /work/venvs/tf-bench)
+#   torch-debian   Debian's python3-torch with libopenblas0-pthread (its libblas.so.3 then is
+#                  OpenBLAS; without it Debian's torch runs on the reference BLAS, which made the
+#                  ratios before 2026-12-02 several times too flattering)
+#   libtorch       the C++ API of the PyPI wheel's libtorch (bench/libtorch/seed_mlp.cpp)
+# Per run: keel_bench --report (keel: training 1 epoch at batch 32 / 256, SGD lr 0.01, clipnorm 1;
+# the bare oneDNN matmuls of one step; predict at batch 1 / 10,000), then each peer's script with
+# the same recipe and 2 threads; every process's peak RSS (/usr/bin/time). Prints the table of
+# medians (each ratio taken within a run against that run's fastest peer, then the median) and
+# writes it with the machine description to docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 BUILD=${KEEL_BENCH_BUILD:-build-bench}
+TORCH_VENV=${KEEL_TORCH_VENV:-/work/venvs/torch}
+TF_VENV=${KEEL_TF_VENV:-/work/venvs/tf-bench}
 PY=/usr/bin/python3
 
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DKEEL_BUILD_BENCH=ON -DKEEL_BUILD_TESTS=OFF >/dev/null
+if ! "$TORCH_VENV/bin/python" -c 'import torch, numpy' 2>/dev/null; then
+  echo "bench/run.sh: installing PyPI torch into $TORCH_VENV (several GB)" >&2
+  python3 -m venv "$TORCH_VENV"
+  "$TORCH_VENV/bin/pip" install --quiet torch numpy
+fi
+if ! "$TF_VENV/bin/python" -c 'import tensorflow, tf_keras' 2>/dev/null; then
+  echo "bench/run.sh: installing tensorflow-cpu + tf-keras into $TF_VENV" >&2
+  python3 -m venv "$TF_VENV"
+  "$TF_VENV/bin/pip" install --quiet tensorflow-cpu tf-keras
+fi
+missing=()
+for pkg in python3-torch libopenblas0-pthread time; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "bench/run.sh: apt-get install ${missing[*]}" >&2
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+debian_blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)
+case "$debian_blas" in
+  *openblas*) ;;
+  *) echo "bench/run.sh: Debian's libblas.so.3 is $debian_blas, not OpenBLAS; refusing to time Debian's torch on it" >&2; exit 1 ;;
+esac
+
+# KEEL_BENCH_BUILD may name an existing Release build (e.g. build/): only the bench is switched on there.
+configure=(-DKEEL_BUILD_BENCH=ON)
+[[ -f $BUILD/CMakeCache.txt ]] || configure+=(-DCMAKE_BUILD_TYPE=Release -DKEEL_BUILD_TESTS=OFF)
+cmake -S . -B "$BUILD" "${configure[@]}" >/dev/null
 cmake --build "$BUILD" -j2 --target keel_bench keel >/dev/null
+# libtorch: compiled against the wheel's headers and libraries (its TorchConfig.cmake wants CUDA).
+TORCH_DIR=$("$TORCH_VENV/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+TORCH_ABI=$("$TORCH_VENV/bin/python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+LIBTORCH_BENCH=$BUILD/libtorch_seed_mlp
+if [[ ! -x $LIBTORCH_BENCH || bench/libtorch/seed_mlp.cpp -nt $LIBTORCH_BENCH ]]; then
+  echo "bench/run.sh: compiling bench/libtorch/seed_mlp.cpp (~1 min)" >&2
+  g++ -O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI="$TORCH_ABI" bench/libtorch/seed_mlp.cpp \
+    -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include" \
+    -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -ltorch -ltorch_cpu -lc10 -lz -o "$LIBTORCH_BENCH"
+fi
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+# Runs one timed process: its JSON to $OUT/NAME_RUN.json, its peak RSS (kB) to $OUT/NAME_RUN.rss.
+timed() {
+  local name=$1 run=$2
+  shift 2
+  echo "run $run/$RUNS: $name" >&2
+  /usr/bin/time -f %M -o "$OUT/${name}_$run.rss" "$@" >"$OUT/${name}_$run.json"
+}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq 1 "$RUNS"); do
-  echo "run $i/$RUNS: keel" >&2
-  "$BUILD/keel_bench" --report >"$OUT/keel_$i.json"
-  echo "run $i/$RUNS: pytorch" >&2
-  $PY bench/torch_seed_mlp.py >"$OUT/torch_$i.json"
+  timed keel "$i" "$BUILD/keel_bench" --report
+  timed torch-pypi "$i" "$TORCH_VENV/bin/python" bench/torch_seed_mlp.py --peer torch-pypi
+  timed tf-keras "$i" "$TF_VENV/bin/python" bench/tf_seed_mlp.py
+  timed torch-debian "$i" $PY bench/torch_seed_mlp.py --peer torch-debian
+  timed libtorch "$i" "$LIBTORCH_BENCH"
 done
 echo "peak RSS of the default keel train (1 epoch)" >&2
 /usr/bin/time -v "$BUILD/keel" train --epochs 1 --verbose 0 2>"$OUT/time.txt" >/dev/null || true
@@ -35,26 +89,51 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 $PY - "$OUT" "$RUNS" "$rss_kb" "$load_before" "$load_after" <<'EOF'
 import json, statistics, subprocess, sys, datetime
 out, runs, rss_kb, load_before, load_after = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-K = [json.load(open(f"{out}/keel_{i}.json")) for i in range(1, runs + 1)]
-T = [json.load(open(f"{out}/torch_{i}.json")) for i in range(1, runs + 1)]
+PEERS = ["torch-pypi", "tf-keras", "torch-debian", "libtorch"]
+def load(name):
+    results = []
+    for i in range(1, runs + 1):
+        r = json.load(open(f"{out}/{name}_{i}.json"))
+        r["peak_rss_mb"] = int(open(f"{out}/{name}_{i}.rss").read().split()[-1]) / 1024
+        results.append(r)
+    return results
+K = load("keel")
+P = {name: load(name) for name in PEERS}
+T = P["torch-pypi"]  # the folded-predict comparison below is against PyTorch's own fold
 med = statistics.median
 def ratio(f):  # per run, then the median: both sides of a ratio come from the same run
     return med([f(k, t) for k, t in zip(K, T)])
-rows = []
-for b in (32, 256):
-    rows.append((f"training, batch {b} (samples/s)", med([k[f"train_samples_per_s_b{b}"] for k in K]),
-                 med([t[f"train_samples_per_s_b{b}"] for t in T]),
-                 ratio(lambda k, t: k[f"train_samples_per_s_b{b}"] / t[f"train_samples_per_s_b{b}"]),
-                 "x faster", 15 if b == 32 else 8))
-rows.append(("predict, batch 1 (µs)", med([k["predict_b1_us"] for k in K]), med([t["predict_b1_us"] for t in T]),
-             ratio(lambda k, t: t["predict_b1_us"] / k["predict_b1_us"]), "x faster", 15))
-rows.append(("predict, batch 10,000 (ms)", med([k["predict_b10000_ms"] for k in K]),
-             med([t["predict_b10000_ms"] for t in T]),
-             ratio(lambda k, t: t["predict_b10000_ms"] / k["predict_b10000_ms"]), "x faster", 3))
-lines = ["| measurement | keel | PyTorch | keel vs PyTorch | target |", "|---|---|---|---|---|"]
-for name, kv, tv, r, unit, target in rows:
-    ok = "met" if r >= target else "NOT met"
-    lines.append(f"| {name} | {kv:,.1f} | {tv:,.1f} | {r:.1f}{unit} | ≥ {target}x ({ok}) |")
+# (key, label, higher is better, target vs the fastest peer)
+MEASURES = [("train_samples_per_s_b32", "training, batch 32 (samples/s)", True, 15),
+            ("train_samples_per_s_b256", "training, batch 256 (samples/s)", True, 8),
+            ("predict_b1_us", "predict, batch 1 (µs)", False, 15),
+            ("predict_b10000_ms", "predict, batch 10,000 (ms)", False, 3),
+            ("peak_rss_mb", "peak RSS of the whole benchmark process (MB)", False, None)]
+def speedup(keel_value, peer_value, higher_better):
+    return keel_value / peer_value if higher_better else peer_value / keel_value
+lines = ["| measurement | keel | " + " | ".join(PEERS) + " | fastest peer | keel vs fastest peer | target |",
+         "|---|---|" + "---|" * len(PEERS) + "---|---|---|"]
+for key, label, higher, target in MEASURES:
+    # Within each run: the peer keel compares worst against, then the median over runs.
+    per_run = []
+    for i in range(runs):
+        ratios = {name: speedup(K[i][key], P[name][i][key], higher) for name in PEERS}
+        fastest = min(ratios, key=ratios.get)
+        per_run.append((ratios[fastest], fastest))
+    r = med([x for x, _ in per_run])
+    fastest = max(set(n for _, n in per_run), key=[n for _, n in per_run].count)
+    goal = "—" if target is None else f"≥ {target}x ({'met' if r >= target else 'NOT met'})"
+    lines.append(f"| {label} | {med([k[key] for k in K]):,.1f} | " +
+                 " | ".join(f"{med([p[key] for p in P[name]]):,.1f}" for name in PEERS) +
+                 f" | {fastest} | {r:.2f}x {'smaller' if key == 'peak_rss_mb' else 'faster'} | {goal} |")
+lines += ["", "Peers (as each reported itself):", ""]
+for name in PEERS:
+    p0 = P[name][0]
+    lines.append(f"- **{name}**: {p0.get('version', '?')}; {p0.get('blas', '?')}; {p0.get('threads', '?')} threads")
+lines.append(f"- **keel**: this commit, Release, oneDNN 2.6 (Debian) matmul, 2 OpenMP threads")
+if "predict_b1_model_predict_us" in P["tf-keras"][0]:
+    lines.append(f"- tf-keras's `model.predict` of one sample (not the tf.function call above): "
+                 f"{med([p['predict_b1_model_predict_us'] for p in P['tf-keras']]):,.0f} µs")
 lines += ["", "| predict, batch 1 (µs) | keel | keel, BN folded | folded vs unfolded keel | PyTorch eval | "
           "folded keel vs PyTorch eval | PyTorch eval, BN folded |", "|---|---|---|---|---|---|---|",
           f"| median of {runs} runs | {med([k['predict_b1_us'] for k in K]):.1f} | "
@@ -93,18 +172,24 @@ flags = info.get("Flags", "").split()
 simd = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "amx_tile") if f in flags)
 doc = f"""# Benchmarks
 
-keel against PyTorch on the seed model (Flatten, BN(784), Dense(300, elu), BN, Dense(100, elu), BN,
-Dense(10, softmax)) and Fashion-MNIST, measured in the same run by `bench/run.sh {runs}`.
-Numbers are medians of {runs} runs; each ratio is taken within a run, then the median.
+keel against the fastest of four peers a user would install (the PyPI torch wheel, TensorFlow with
+tf-keras, Debian's PyTorch with OpenBLAS, libtorch from the wheel) on the seed model (Flatten,
+BN(784), Dense(300, elu), BN, Dense(100, elu), BN, Dense(10, softmax)) and Fashion-MNIST, measured
+in the same run by `bench/run.sh {runs}`. Numbers are medians of {runs} runs; each ratio is taken
+within a run against that run's fastest peer for the measurement, then the median.
 
 - Machine: {info.get('Model name', '?')}, {info.get('CPU(s)', '?')} CPUs ({info.get('Core(s) per socket', '?')} cores per socket, {info.get('Thread(s) per core', '?')} thread per core), {info.get('L2 cache', '?')} L2; SIMD: {simd}
 - Load average (1/5/15 min) before: {load_before}; after: {load_after}. The machine is shared with other
   builds and fuzzers, so absolute numbers drift; the same-run ratios are the figures to read.
 - Date: {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}
-- keel: Release build, oneDNN 2.6 matmul, 2 OpenMP threads. PyTorch {T[0].get('torch_version', '?')} (Debian `python3-torch`),
-  `torch.set_num_threads(2)`, BN momentum 0.01 / eps 1e-3, SGD lr 0.01 with per-variable clip_grad_norm_(1.0).
-- Training: one epoch of 55,000 samples, shuffled uint8 gather, through `fit()` (keel) or a plain loop (PyTorch).
-- Predict: batch 1 is the median of 5,000 (keel) / 2,000 (PyTorch) calls of `predict` / eval-mode forward.
+- keel: Release build, oneDNN 2.6 matmul, 2 OpenMP threads. PyTorch (Python and C++):
+  `set_num_threads(2)`, BN momentum 0.01 / eps 1e-3, SGD lr 0.01 with per-variable
+  clip_grad_norm_(1.0). TF-Keras: the seed's own Keras code, intra-op threads 2.
+- Training: one epoch of 55,000 samples, shuffled uint8 gather, through `fit()` (keel) or a plain
+  loop (PyTorch, libtorch); TF-Keras: `model.fit` on float32 arrays, the second epoch timed (the
+  first traces and compiles).
+- Predict: batch 1 is the median of 5,000 (keel) / 2,000 (peers) calls of `predict` / eval-mode
+  forward / a `tf.function` of the Keras model.
 
 {table}
 

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """PyTorch baseline for bench/run.sh: the seed model with Keras conventions, timed like keel.
 
 Model: Flatten -> BN(784) -> Dense(300, elu) -> BN(300) -> Dense(100, elu) -> BN(100)
@@ -12,10 +11,10 @@ Inference: eval mode, torch.no_grad(); batch 1 (median of many calls) and batch 
            also for the same model with each BN folded into the Linear after it (fold_bn_forward).
 Prints one JSON object on stdout.
 
-Usage: /usr/bin/python3 bench/torch_seed_mlp.py [--data DIR] [--epochs-samples N]
+Usage: PYTHON bench/torch_seed_mlp.py [--data DIR] [--samples N] [--peer LABEL]
+(PYTHON: the PyPI wheel's venv, or /usr/bin/python3 for Debian's python3-torch)
 """
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -25,22 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def find(dirname, stem):
-    for name in (stem + ".gz", stem):
-        p = os.path.join(dirname, name)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(os.path.join(dirname, stem))
+from fashion_mnist_idx import find, read_idx  # same directory
 
 
 def seed_model():
@@ -128,12 +112,18 @@ def main():
     ap.add_argument("--data", default=os.environ.get("KEEL_FASHION_MNIST_DIR") or
                     "/usr/share/datasets/fashion-mnist")
     ap.add_argument("--samples", type=int, default=55000)
+    ap.add_argument("--peer", default="torch", help="the label of this PyTorch in the table")
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
     x = torch.from_numpy(read_idx(find(args.data, "train-images-idx3-ubyte")).copy())
     y = torch.from_numpy(read_idx(find(args.data, "train-labels-idx1-ubyte")).astype(np.int64))
-    out = {"torch_version": torch.__version__, "threads": torch.get_num_threads()}
+    config = torch.__config__.show()
+    blas = next((f.split("=", 1)[1] for f in config.replace(",", "\n").split() if f.startswith("BLAS_INFO=")), "?")
+    isa = next((l.split(":", 1)[1].strip() for l in config.splitlines() if "CPU capability usage" in l), "?")
+    out = {"peer": args.peer, "version": f"PyTorch {torch.__version__}", "torch_version": torch.__version__,
+           "blas": f"{blas}{', oneDNN' if torch.backends.mkldnn.is_available() else ''}, ISA {isa}",
+           "threads": torch.get_num_threads()}
     for batch in (32, 256):
         out[f"train_samples_per_s_b{batch}"] = train_epoch(seed_model(), x, y, batch, args.samples)
     model = seed_model()

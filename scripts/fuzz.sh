@@ -24,8 +24,11 @@ while (($#)); do
 done
 build=${KEEL_FUZZ_BUILD_DIR:-build-fuzz}
 
-CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_FUZZ=ON \
-  -DKEEL_BUILD_TESTS=OFF -DKEEL_BUILD_BENCH=OFF >/dev/null
+configure=(-DKEEL_FUZZ=ON -DKEEL_BUILD_BENCH=OFF)
+# A build directory made by `test.sh --sanitize --fuzz` also holds the instrumented test suite and
+# its flags: reuse it as it is. A new one gets the fuzzers only.
+[[ -f $build/CMakeCache.txt ]] || configure+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_BUILD_TESTS=OFF)
+CC=clang CXX=clang++ cmake -S . -B "$build" "${configure[@]}" >/dev/null
 if ((${#targets[@]} == 0)); then
   for source in fuzz/*_fuzzer.cpp; do targets+=("$(basename "$source" .cpp)"); done
 fi

@@ -143,6 +143,12 @@ mutants=(
   'src/deploy/onnx_spatial.cpp|s/attributes.push_back({"count_include_pad", {}, 0});/attributes.push_back({"count_include_pad", {}, 1});/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX AveragePool same: count_include_pad=1, the padded cells counted in the average where TF averages the cells inside'
   'src/deploy/onnx_spatial.cpp|s/w\[size_t(((o \* cin + ci) \* kh + i) \* kw + j)\]/w[size_t(((o * cin + ci) * kw + j) * kh + i)]/|OnnxInterop.ConvolutionalModelsAgreeWithKeel|ONNX Conv weight: kernel rows and columns swapped in the reorder'
   'src/layers/layer_normalization.cpp|s/  for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_\[size_t(perm_\[k\])\] = static_cast<int>(k);/  for (size_t k = 0; k < perm_.size(); ++k) inverse_perm_[k] = perm_[k];/|RecurrentGolden.*|LayerNormalization over non-trailing axes: the rows layout permuted back with the forward permutation'
+  # Thread count on a busy machine (issue 18)
+  'src/kernels/thread_governor.cpp|s/ - (current.self_seconds - last_.self_seconds))/)/|ThreadGovernor*|governor counts keel'"'"'s own CPU time as other processes'"'"' load'
+  'src/kernels/thread_governor.cpp|s/  if (wanted > threads_ \&\& wanted != pending_) {/  if (false) {/|ThreadGovernor*|governor takes a core back after a single idle window (flaps on bursty load)'
+  'src/kernels/threads.cpp|s/  return fixed_by_call || from_environment;/  return from_environment;/|ThreadGovernor*|a count set with set_num_threads is still adapted by the governor'
+  'src/kernels/thread_governor.cpp|s/  if (active_ \&\& threads_ != ceiling_) set_default_num_threads(ceiling_);/  (void)0;/|ThreadGovernor*|the governor leaves its lowered count behind (the next fit starts with fewer threads)'
+  'src/model/fit.cpp|s/      governor.tick();/      (void)governor;/|BusyMachineCli.*|fit never consults the governor (a busy machine keeps both threads)'
 )
 
 selected=("$@")

@@ -4,7 +4,7 @@
 // When another process keeps one of two cores busy, one of keel's two threads is descheduled for
 // whole time slices while the other waits for it at every barrier: measured on 2 cores, training
 // at batch 32 fell to ~31 % of its idle speed (OMP_WAIT_POLICY=passive: ~58 %), while ONE thread
-// on the core that is left does ~68 % of the idle figure. So the governor measures, twice a
+// on the core that is left does ~68 % of the idle figure. So the governor measures, four times a
 // second, how much CPU time other processes take on the CPUs keel may run on (/proc/stat minus
 // this process's own CPU time) and runs with the cores that are free: fewer threads while the
 // machine is busy, all of them again once it is not. Users never need OMP_NUM_THREADS for it.
@@ -51,8 +51,9 @@ class ThreadGovernor {
   // Gives the ceiling back, so the next fit starts with every thread.
   ~ThreadGovernor();
 
-  // Once per training / evaluation step: a clock read, plus a sample every window. A new count
-  // is taken only when two windows in a row ask for it, so one burst of load does not flap it.
+  // Once per training / evaluation step: a clock read, plus a sample every window. Fewer threads
+  // are taken after one window that asks for them, more only after two in a row (so a burst of
+  // load does not make the count flap back and forth).
   void tick() { tick(Clock::now()); }
   void tick(Clock::time_point now);
 

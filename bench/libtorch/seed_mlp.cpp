@@ -1,0 +1,144 @@
+// libtorch (PyTorch's C++ API) baseline for bench/run.sh: bench/torch_seed_mlp.py without Python.
+// Same model, initialisation, recipe, data handling and JSON keys (see that script's docstring).
+// Built by bench/run.sh against the libtorch inside the PyPI torch wheel (MKL, oneDNN):
+//   g++ -O2 -std=c++20 bench/libtorch/seed_mlp.cpp $(torch include/lib flags) -lz
+// Usage: seed_mlp [--data DIR] [--samples N]
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+// An IDX file (gzipped), as a uint8 tensor of its dims.
+torch::Tensor read_idx(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) {
+    std::fprintf(stderr, "seed_mlp: cannot open %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::vector<unsigned char> bytes;
+  unsigned char chunk[1 << 16];
+  for (int got; (got = gzread(f, chunk, sizeof(chunk))) > 0;) bytes.insert(bytes.end(), chunk, chunk + got);
+  gzclose(f);
+  const int ndim = bytes.at(3);
+  std::vector<int64_t> dims;
+  for (int i = 0; i < ndim; ++i) {
+    const unsigned char* p = &bytes.at(4 + 4 * i);
+    dims.push_back((int64_t{p[0]} << 24) | (p[1] << 16) | (p[2] << 8) | p[3]);
+  }
+  auto t = torch::empty(dims, torch::kUInt8);
+  std::copy(bytes.begin() + 4 + 4 * ndim, bytes.end(), t.data_ptr<uint8_t>());
+  return t;
+}
+
+torch::nn::Linear dense(int64_t fan_in, int64_t units, bool he) {
+  torch::nn::Linear layer(fan_in, units);
+  torch::NoGradGuard no_grad;
+  if (he) {  // Keras he_normal: normal with stddev sqrt(2 / fan_in) / .87962566, redrawn beyond 2 sd
+    const double sd = std::sqrt(2.0 / double(fan_in)) / 0.87962566103423978;
+    auto& w = layer->weight;
+    w.normal_(0.0, sd);
+    for (auto out = w.abs() > 2 * sd; out.any().item<bool>(); out = w.abs() > 2 * sd)
+      w.index_put_({out}, torch::randn({out.sum().item<int64_t>()}) * sd);
+  } else {
+    torch::nn::init::xavier_uniform_(layer->weight);
+  }
+  torch::nn::init::zeros_(layer->bias);
+  return layer;
+}
+
+torch::nn::BatchNorm1d bn(int64_t c) {
+  return torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(c).eps(1e-3).momentum(0.01));
+}
+
+// Softmax folded into the loss (cross_entropy takes logits), as Keras does.
+torch::nn::Sequential seed_model() {
+  return torch::nn::Sequential(torch::nn::Flatten(), bn(784), dense(784, 300, true), torch::nn::ELU(),
+                               bn(300), dense(300, 100, true), torch::nn::ELU(), bn(100),
+                               dense(100, 10, false));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double train_epoch(torch::nn::Sequential& model, const torch::Tensor& x_u8, const torch::Tensor& y,
+                   int64_t batch, int64_t samples) {
+  torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01));
+  model->train();
+  auto gen = at::detail::createCPUGenerator(42);
+  const auto order = torch::randperm(samples, gen, torch::kLong);
+  const auto params = model->parameters();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t first = 0; first < samples; first += batch) {
+    const auto idx = order.slice(0, first, std::min(first + batch, samples));
+    const auto xb = x_u8.index_select(0, idx).to(torch::kFloat).mul_(1.0 / 255.0);
+    const auto yb = y.index_select(0, idx);
+    opt.zero_grad(true);
+    const auto loss = torch::nn::functional::cross_entropy(model->forward(xb), yb);
+    loss.backward();
+    for (const auto& p : params) torch::nn::utils::clip_grad_norm_(p, 1.0);  // Keras clipnorm: per variable
+    opt.step();
+  }
+  return double(samples) / seconds_since(t0);
+}
+
+double median_latency(torch::nn::Sequential& model, const torch::Tensor& x, int repeats) {
+  model->eval();
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < std::max(3, repeats / 10); ++i) model->forward(x);
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    model->forward(x);
+    times.push_back(seconds_since(t0));
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* env = std::getenv("KEEL_FASHION_MNIST_DIR");
+  std::string data = env && *env ? env : "/usr/share/datasets/fashion-mnist";
+  int64_t samples = 55000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--data") data = argv[i + 1];
+    else if (flag == "--samples") samples = std::atoll(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "seed_mlp: unknown flag %s (allowed: --data DIR, --samples N)\n", flag.c_str());
+      return 2;
+    }
+  }
+  torch::set_num_threads(2);
+  torch::manual_seed(0);
+  const auto x = read_idx(data + "/train-images-idx3-ubyte.gz");
+  const auto y = read_idx(data + "/train-labels-idx1-ubyte.gz").to(torch::kLong);
+  double train[2];
+  const int64_t batches[2] = {32, 256};
+  for (int i = 0; i < 2; ++i) {
+    auto model = seed_model();
+    train[i] = train_epoch(model, x, y, batches[i], samples);
+  }
+  auto model = seed_model();
+  train_epoch(model, x, y, 256, 2560);  // non-trivial BN statistics
+  const auto x1 = x.slice(0, 0, 1).to(torch::kFloat).div(255.0);
+  const auto x10k = x.slice(0, 0, 10000).to(torch::kFloat).div(255.0);
+  const double b1 = median_latency(model, x1, 2000), b10k = median_latency(model, x10k, 20);
+  std::printf(
+      "{\"peer\": \"libtorch\", \"version\": \"libtorch %s (C++)\", \"blas\": \"%s\", \"threads\": %d, "
+      "\"train_samples_per_s_b32\": %.3f, \"train_samples_per_s_b256\": %.3f, "
+      "\"predict_b1_us\": %.3f, \"predict_b10000_ms\": %.3f}\n",
+      TORCH_VERSION, at::globalContext().hasMKL() ? "mkl, oneDNN" : "not MKL", torch::get_num_threads(),
+      train[0], train[1], b1 * 1e6, b10k * 1e3);
+  return 0;
+}
