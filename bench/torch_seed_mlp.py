@@ -136,6 +136,11 @@ def main():
     with torch.no_grad():
         out["fold_max_abs_diff"] = (fused(x1) - model.eval()(x1)).abs().max().item()
     out["predict_b1_folded_us"] = eval_latency(fused, x1, 2000) * 1e6
+    # The BLAS actually loaded (Debian's torch says BLAS_INFO=generic at build time and calls
+    # whatever libblas.so.3 the alternatives system points to).
+    with open("/proc/self/maps") as maps:
+        loaded = sorted({os.path.realpath(l.split()[-1]) for l in maps if "blas" in l.lower() and "/" in l})
+    out["blas"] += "; loaded: " + (", ".join(loaded) if loaded else "no separate BLAS library")
     print(json.dumps(out))
 
 
