@@ -134,7 +134,7 @@ mutants=(
   'src/cli/train_command.cpp|s/    test = npy_data_view(arrays, false);/    test = npy_data_view(arrays, true);/|CliErrors.ControlTrainOnNpyArrays|--data npy: the test pair ignored (the training arrays evaluated as the test set)'
   # Recurrent dropout (issue 14)
   'src/layers/gate_masks.cpp|s/      for (int64_t j = 0; j < width_; ++j) o\[j\] += pr\[j\] \* mr\[j\];/      for (int64_t j = 0; j < width_; ++j) o[j] += pr[j];/|RecurrentGolden.*:Recurrent.GradientsMatchFiniteDifferences|recurrent dropout: the gradient reaching h_{t-1} (and dx) not masked'
-  'src/layers/lstm.cpp|s/         !o.unroll \&\& o.use_bias;/         !o.unroll \&\& o.use_bias \&\& false;/|RecurrentGolden.*:Recurrent.DropoutMasksLikeKerasPaths|LSTM dropout: one mask reused over time where Keras draws a fresh one per timestep (fused path)'
+  'src/layers/lstm.cpp|s/return meets_keras_fused_conditions(); }/return meets_keras_fused_conditions() \&\& false; }/|RecurrentGolden.*:Recurrent.DropoutMasksLikeKerasPaths|LSTM dropout: one mask reused over time where Keras draws a fresh one per timestep (fused path)'
   'src/layers/recurrent.cpp|s/  if (options_.recurrent_dropout > 0.0) options_.implementation = 1;/  (void)0;/|RecurrentGolden.*:Recurrent.RecurrentDropoutOnlyInTraining|recurrent_dropout does not switch to implementation 1 (one input mask for every gate)'
   'src/layers/gru.cpp|s/        for (int64_t j = 0; j < u; ++j) rh\[b \* u + j\] \*= m\[j\];/        (void)m;/|RecurrentGolden.*|GRU reset_after=False: the candidate gate reads h_{t-1} without its recurrent mask'
   'src/layers/recurrent.cpp|s/    input_masks_.sample(rng_, options_.dropout, fused ? T \* batch : batch, F, n, G \/ n,/    input_masks_.sample(rng_, options_.dropout, batch, F, n, G \/ n,/|Recurrent.DropoutMasksLikeKerasPaths|fused-path dropout mask drawn for the first timestep only (rows past the batch reuse it)'
@@ -146,8 +146,8 @@ mutants=(
   # Thread count on a busy machine (issue 18)
   'src/kernels/thread_governor.cpp|s/ - (current.self_seconds - last_.self_seconds))/)/|ThreadGovernor*|governor counts keel'"'"'s own CPU time as other processes'"'"' load'
   'src/kernels/thread_governor.cpp|s/  if (wanted > threads_ \&\& wanted != pending_) {/  if (false) {/|ThreadGovernor*|governor takes a core back after a single idle window (flaps on bursty load)'
-  'src/kernels/threads.cpp|s/  return fixed_by_call || from_environment;/  return from_environment;/|ThreadGovernor*|a count set with set_num_threads is still adapted by the governor'
-  'src/kernels/thread_governor.cpp|s/  if (active_ \&\& threads_ != ceiling_) set_default_num_threads(ceiling_);/  (void)0;/|ThreadGovernor*|the governor leaves its lowered count behind (the next fit starts with fewer threads)'
+  'src/kernels/threads.cpp|s/  fixed_by_call = true;/  fixed_by_call = false;/|BusyMachineCli.*|a count set with set_num_threads is still adapted by the governor'
+  'src/kernels/thread_governor.cpp|s/  if (threads_ != ceiling_) set_default_num_threads(ceiling_);/  (void)0;/|ThreadGovernor*|the governor leaves its lowered count behind (the next fit starts with fewer threads)'
   'src/model/fit.cpp|s/      governor.tick();/      (void)governor;/|BusyMachineCli.*|fit never consults the governor (a busy machine keeps both threads)'
 )
 

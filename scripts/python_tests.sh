@@ -19,4 +19,5 @@ pip=("$work/venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --no-build-isolation \
   -C cmake.define.KEEL_PYTHON_USE_INSTALLED=ON -C "cmake.define.CMAKE_PREFIX_PATH=$work/prefix" \
   -C "build-dir=$work/wheel-build" .
-KEEL_BIN=$build/keel "$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/python "$@"
+# A fixed thread count (tests/pinned_threads.cpp says why): repeated fits give the same bits.
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} KEEL_BIN=$build/keel "$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/python "$@"

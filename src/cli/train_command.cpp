@@ -299,7 +299,7 @@ Handler add_train_command(CLI::App& app) {
                        : std::string();
           },
           "UINT"));
-  cmd->add_option("--threads", f->threads, "threads (default: all cores)");
+  cmd->add_option("--threads", f->threads, "threads, fixed (default: all cores, fewer while other processes keep cores busy; docs/threads.md)");
   cmd->add_option("--verbose", f->verbose, "0 silent, 1 progress bar (default), 2 one line per epoch")
       ->check(CLI::Range(0, 2));
   cmd->add_option("--report", f->report, "write a JSON report (history, test metrics, throughput)");

@@ -107,8 +107,9 @@ ThreadGovernor::ThreadGovernor(int ceiling, int cpus, Sampler sampler, Clock::du
   last_time_ = Clock::now();
 }
 
+// Also after the sampler failed: the count it lowered before that is still in force.
 ThreadGovernor::~ThreadGovernor() {
-  if (active_ && threads_ != ceiling_) set_default_num_threads(ceiling_);
+  if (threads_ != ceiling_) set_default_num_threads(ceiling_);
 }
 
 void ThreadGovernor::tick(Clock::time_point now) {

@@ -19,12 +19,7 @@ VariableSpec GRU::bias_spec() const {
   return spec;
 }
 
-bool GRU::on_keras_fused_path() const {
-  const RecurrentOptions& o = options();
-  return o.activation.kind() == ActivationKind::kTanh &&
-         o.recurrent_activation.kind() == ActivationKind::kSigmoid && o.recurrent_dropout == 0.0 &&
-         !o.unroll && o.use_bias && o.reset_after;
-}
+bool GRU::on_keras_fused_path() const { return meets_keras_fused_conditions() && options().reset_after; }
 
 void GRU::add_config(nlohmann::json& config) const {
   config["recurrent_activation"] = options().recurrent_activation.keras_name();

@@ -123,6 +123,13 @@ void Recurrent::replay_dropout_masks(std::vector<float> input, std::vector<float
   replay_recurrent_ = std::move(recurrent);
 }
 
+bool Recurrent::meets_keras_fused_conditions() const {
+  const RecurrentOptions& o = options_;
+  return o.activation.kind() == ActivationKind::kTanh &&
+         o.recurrent_activation.kind() == ActivationKind::kSigmoid && o.recurrent_dropout == 0.0 &&
+         !o.unroll && o.use_bias;
+}
+
 void Recurrent::sample_dropout_masks(int64_t batch) {
   const int64_t T = timesteps_, F = features_, G = gate_width();
   if (options_.dropout > 0.0) {

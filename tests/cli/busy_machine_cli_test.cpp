@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_fixtures.h"
@@ -56,6 +57,9 @@ TEST(BusyMachineCli, DefaultThreadsGiveACoreToASpinningProcessAndAFixedCountStay
   fs::create_directories(dir);
   Spinner spinner;
   ASSERT_TRUE(spinner.running());
+  // The test binary pins OMP_NUM_THREADS for its children (tests/pinned_threads.cpp); this test is
+  // about keel's default, so its keel runs without it.
+  unsetenv("OMP_NUM_THREADS");
   // Two epochs of the seed model: several seconds with a core taken, several 0.5 s windows.
   const nlohmann::json adaptive = train_report({"--epochs", "2"}, dir);
   EXPECT_EQ(adaptive.at("threads_per_rank"), cpus) << "the ceiling is every allowed CPU";

@@ -110,6 +110,9 @@ class Recurrent : public Layer {
   // Whether tf.keras 2.12 runs this layer on its fused (cuDNN-compatible) path, where the input
   // dropout mask is drawn for every timestep (K2 lstm.py / gru.py `_could_use_gpu_kernel`).
   virtual bool on_keras_fused_path() const { return false; }
+  // The conditions LSTM and GRU share for that path: tanh, sigmoid, no recurrent_dropout, no
+  // unroll, use_bias (GRU adds reset_after).
+  bool meets_keras_fused_conditions() const;
   // The Keras class-specific keys of get_config (the shared ones are written by the base).
   virtual void add_config(nlohmann::json& config) const = 0;
   // The bias: its shape and initial values (LSTM's unit_forget_bias, GRU's (2, 3u)).
