@@ -77,14 +77,12 @@ int threads_for_free_cpus(double free_cpus, int ceiling) {
   return std::clamp(static_cast<int>(std::lround(free_cpus)), 1, std::max(1, ceiling));
 }
 
-namespace {
 int allowed_cpus() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return 0;
   return CPU_COUNT(&allowed);
 }
-}  // namespace
 
 // A quarter of a second: /proc/stat counts in 10 ms ticks, so a window holds ~50 ticks on 2 CPUs
 // (an error of a tick or two is ~0.04 of a core); new load is followed within a window, its end

@@ -2,7 +2,6 @@
 // gives that core up (the ThreadGovernor in fit, issue 18) and the report says so; a count given
 // with --threads is kept.
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_fixtures.h"
+#include "keel/kernels/thread_governor.h"
 
 namespace keel::cli_test {
 namespace {
@@ -48,10 +48,7 @@ nlohmann::json train_report(const std::vector<std::string>& extra, const fs::pat
 }
 
 TEST(BusyMachineCli, DefaultThreadsGiveACoreToASpinningProcessAndAFixedCountStays) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  const int cpus = CPU_COUNT(&allowed);
+  const int cpus = allowed_cpus();
   if (cpus < 2) GTEST_SKIP() << "one CPU: no thread count to adapt";
   const fs::path dir = fs::path(::testing::TempDir()) / "keel_busy_machine";
   fs::create_directories(dir);

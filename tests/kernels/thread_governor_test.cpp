@@ -1,7 +1,6 @@
 #include "keel/kernels/thread_governor.h"
 
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,10 +155,7 @@ TEST(ThreadGovernorProc, ReadsThisProcessAndTheMachineFromProcStat) {
 // default must come down to the cores left. (Only that direction is asserted: CI machines have
 // other load of their own, so "back to every core" cannot be promised within a test's time.)
 TEST(ThreadGovernorProc, ASpinningProcessTakesAThreadAway) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  const int cpus = CPU_COUNT(&allowed);
+  const int cpus = allowed_cpus();
   if (cpus < 2) GTEST_SKIP() << "one CPU: no thread count to adapt";
   const int saved = num_threads();
   const pid_t child = fork();

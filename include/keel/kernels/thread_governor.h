@@ -32,6 +32,9 @@ struct CpuTimes {
 // clock; false where /proc/stat cannot be read (the governor then stays off).
 bool read_cpu_times(CpuTimes& out);
 
+// The CPUs in this thread's affinity mask (0 if it cannot be read).
+int allowed_cpus();
+
 // The thread count for `free_cpus` idle CPUs (CPUs keel may use minus the cores other processes
 // kept busy): rounded to the nearest whole core, at least 1, at most `ceiling`.
 int threads_for_free_cpus(double free_cpus, int ceiling);
