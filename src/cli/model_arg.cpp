@@ -6,6 +6,7 @@
 #include "keel/io/model_config.h"
 #include "keel/io/saved_model.h"
 #include "keel/layers/batch_normalization.h"
+#include "keel/layers/dtype_policy.h"
 #include "keel/model/builtin_models.h"
 #include "keel/model/fixup.h"
 
@@ -24,6 +25,10 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_flag("--synchronized-bn", flags.synchronized_bn,
                "make every BatchNormalization layer synchronized (Keras synchronized=True): under "
                "mpirun the batch statistics are those of the global batch (docs/distributed.md)");
+  cmd.add_option("--dtype-policy", flags.dtype_policy,
+                 "Keras dtype policy of every layer: float32 (default) or mixed_bfloat16 (bf16 "
+                 "matmul/convolution inputs, float32 accumulation, weights and outputs; replaces "
+                 "the policies a config or saved model names; docs/mixed_precision.md)");
 }
 
 namespace {
@@ -57,7 +62,21 @@ Model load_model_arg(const ModelFlags& flags, uint64_t seed) {
   KEEL_CHECK(!flags.fixup || !std::filesystem::is_directory(flags.model, ec), "--fixup ",
              "re-initialises a model; it does not apply to the saved model directory '",
              flags.model, "'");
+  std::optional<DTypePolicy> policy;
+  if (flags.dtype_policy) {
+    try {
+      policy = DTypePolicy(*flags.dtype_policy);
+    } catch (const Error& e) {
+      throw Error(std::string("--dtype-policy: ") + e.what());
+    }
+    // Built-in models take the global policy as they are constructed (as under Keras's
+    // set_global_policy); configs and saved models name theirs, which the loop below replaces.
+    mixed_precision::set_global_policy(*policy);
+  }
   Model model = load_unmodified(flags.model, flags.blocks, flags.timesteps, seed);
+  if (policy) {
+    for (const auto& layer : model.layers()) layer->set_dtype_policy(*policy);
+  }
   if (flags.fixup) fixup(model, seed);
   if (flags.synchronized_bn) {
     int64_t found = 0;

@@ -61,6 +61,16 @@ const std::map<std::string, LayerFactory, std::less<>>& layer_registry() {
   return registry;
 }
 
+// The class's from_config, then the config's dtype policy (a config without "dtype" keeps the
+// global policy the constructor took, as in Keras).
+std::unique_ptr<Layer> construct(const LayerFactory& factory, const json& config) {
+  std::unique_ptr<Layer> layer = factory(config);
+  if (config.is_object() && config.contains("dtype")) {
+    layer->set_dtype_policy(DTypePolicy::from_config(config["dtype"], layer->name()));
+  }
+  return layer;
+}
+
 std::string known_classes() {
   std::string names;
   for (const auto& [name, factory] : layer_registry()) names += (names.empty() ? "" : ", ") + name;
@@ -142,7 +152,7 @@ std::unique_ptr<Layer> create_layer(const json& entry, const std::string& where)
   }
   KEEL_CHECK(entry.contains("config"), where, ": layer has no \"config\"");
   try {
-    return factory->second(entry["config"]);
+    return construct(factory->second, entry["config"]);
   } catch (const Error& e) {
     throw Error(where + ": " + e.what());
   }
@@ -155,7 +165,7 @@ std::unique_ptr<Layer> layer_from_config(const std::string& class_name, const nl
   const auto factory = registry.find(class_name);
   // An unknown class: create_layer's error, which lists the classes keel has.
   if (factory == registry.end()) return model_config_detail::create_layer({{"class_name", class_name}}, class_name);
-  return factory->second(config);  // its errors already name the class ("Dense: 'units' must ...")
+  return model_config_detail::construct(factory->second, config);  // its errors already name the class ("Dense: 'units' must ...")
 }
 
 namespace model_config_detail {

@@ -4,10 +4,14 @@
 
 #include <cstring>
 #include <map>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "keel/core/error.h"
+#include "keel/kernels/bf16.h"
 #include "keel/kernels/matvec.h"
 
 namespace keel {
@@ -17,11 +21,14 @@ namespace {
 // What runs after the product, inside the primitive: nothing, or bias then an activation.
 enum class Epilogue { kNone, kBias, kBiasElu };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool, Epilogue, int>;
+using dt = dnnl::memory::data_type;
+// The last field is the type of A and B (f32, or bf16 for gemm_bf16); C is always f32.
+using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool, Epilogue, int, dt>;
 
 struct CachedMatmul {
   dnnl::matmul primitive;
   dnnl::memory a, b, c, bias;  // user-pointer memories; the handle is rebound on every call
+  std::string implementation;  // oneDNN's impl_info_str, for the bf16 tests
 };
 
 struct Context {
@@ -37,17 +44,17 @@ Context& context() {
 }
 
 CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-                         bool accumulate, Epilogue epilogue = Epilogue::kNone) {
+                         bool accumulate, Epilogue epilogue = Epilogue::kNone,
+                         dt operand_type = dt::f32) {
   Context& ctx = context();
-  const Key key{m, n, k, trans_a, trans_b, accumulate, epilogue, omp_get_max_threads()};
+  const Key key{m, n, k, trans_a, trans_b, accumulate, epilogue, omp_get_max_threads(), operand_type};
   auto it = ctx.cache.find(key);
   if (it != ctx.cache.end()) return it->second;
 
-  using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
   // Row-major (m, k) has strides (k, 1); its transpose stored as (k, m) has strides (1, m).
-  const dnnl::memory::desc a_md(dims{m, k}, dt::f32, trans_a ? dims{1, m} : dims{k, 1});
-  const dnnl::memory::desc b_md(dims{k, n}, dt::f32, trans_b ? dims{1, k} : dims{n, 1});
+  const dnnl::memory::desc a_md(dims{m, k}, operand_type, trans_a ? dims{1, m} : dims{k, 1});
+  const dnnl::memory::desc b_md(dims{k, n}, operand_type, trans_b ? dims{1, k} : dims{n, 1});
   const dnnl::memory::desc c_md(dims{m, n}, dt::f32, dims{n, 1});
   const dnnl::memory::desc bias_md(dims{1, n}, dt::f32, dims{n, 1});
   dnnl::primitive_attr attr;
@@ -64,7 +71,7 @@ CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool tra
   CachedMatmul entry{dnnl::matmul(pd), dnnl::memory(a_md, ctx.engine, nullptr),
                      dnnl::memory(b_md, ctx.engine, nullptr),
                      dnnl::memory(c_md, ctx.engine, nullptr),
-                     dnnl::memory(bias_md, ctx.engine, nullptr)};
+                     dnnl::memory(bias_md, ctx.engine, nullptr), pd.impl_info_str()};
   return ctx.cache.emplace(key, std::move(entry)).first->second;
 }
 
@@ -74,19 +81,9 @@ CachedMatmul& get_matmul(int64_t m, int64_t n, int64_t k, bool trans_a, bool tra
 // give a sample the same bits whatever its batch companions (fit_test), so batches stay on oneDNN.
 constexpr int64_t kSmallM = 1;
 
-}  // namespace
-
-void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
-          bool trans_b, bool accumulate) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (!accumulate) std::memset(c, 0, static_cast<size_t>(m * n) * sizeof(float));
-    return;
-  }
-  if (m <= kSmallM && !trans_a && !trans_b) return matvec(a, b, c, k, n, accumulate);
-  CachedMatmul& mm = get_matmul(m, n, k, trans_a, trans_b, accumulate);
-  mm.a.set_data_handle(const_cast<float*>(a));
-  mm.b.set_data_handle(const_cast<float*>(b));
+void execute(CachedMatmul& mm, const void* a, const void* b, float* c) {
+  mm.a.set_data_handle(const_cast<void*>(a));
+  mm.b.set_data_handle(const_cast<void*>(b));
   mm.c.set_data_handle(c);
   Context& ctx = context();
   // The C entry point with a stack array: the C++ execute() builds an unordered_map and a vector
@@ -95,6 +92,52 @@ void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_
       {DNNL_ARG_SRC, mm.a.get()}, {DNNL_ARG_WEIGHTS, mm.b.get()}, {DNNL_ARG_DST, mm.c.get()}};
   dnnl_primitive_execute(mm.primitive.get(), ctx.stream.get(), 3, args);
   dnnl_stream_wait(ctx.stream.get());
+}
+
+// The empty products: nothing to do, or C = 0 (k == 0). True when handled.
+bool empty_product(float* c, int64_t m, int64_t n, int64_t k, bool accumulate) {
+  if (m == 0 || n == 0) return true;
+  if (k != 0) return false;
+  if (!accumulate) std::memset(c, 0, static_cast<size_t>(m * n) * sizeof(float));
+  return true;
+}
+
+}  // namespace
+
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b, bool accumulate) {
+  if (empty_product(c, m, n, k, accumulate)) return;
+  if (m <= kSmallM && !trans_a && !trans_b) return matvec(a, b, c, k, n, accumulate);
+  execute(get_matmul(m, n, k, trans_a, trans_b, accumulate), a, b, c);
+}
+
+void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, bool accumulate) {
+  if (empty_product(c, m, n, k, accumulate)) return;
+  switch (bf16_kernels()) {
+    case Bf16Kernels::kNative:
+      execute(get_matmul(m, n, k, trans_a, trans_b, accumulate, Epilogue::kNone, dt::bf16), a, b, c);
+      return;
+    case Bf16Kernels::kEmulated: {
+      // Widened copies, reused across calls (they only grow).
+      thread_local std::vector<float> wide_a, wide_b;
+      wide_a.resize(static_cast<size_t>(m * k));
+      wide_b.resize(static_cast<size_t>(k * n));
+      from_bf16(a, wide_a.data(), m * k);
+      from_bf16(b, wide_b.data(), k * n);
+      gemm(wide_a.data(), wide_b.data(), c, m, n, k, trans_a, trans_b, accumulate);
+      return;
+    }
+    case Bf16Kernels::kNone:
+      break;
+  }
+  throw Error("gemm_bf16: no bf16 kernels on this machine (bf16_kernels() is kNone); compute in "
+              "float32 instead");
+}
+
+std::string gemm_bf16_implementation(int64_t m, int64_t n, int64_t k) {
+  if (bf16_kernels() != Bf16Kernels::kNative) return "";
+  return get_matmul(m, n, k, false, false, false, Epilogue::kNone, dt::bf16).implementation;
 }
 
 bool gemm_bias_activation(const float* x, const float* w, const float* bias, float* y, int64_t m,

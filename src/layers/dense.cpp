@@ -4,6 +4,7 @@
 
 #include "keel/core/error.h"
 #include "keel/kernels/activations.h"
+#include "keel/kernels/bf16.h"
 #include "keel/kernels/bias.h"
 #include "keel/kernels/gemm.h"
 #include "layer_config.h"
@@ -46,8 +47,12 @@ void Dense::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   if (!backward_needs_only_output(kind)) {
     z = z_.ensure(m * units_);
   }
-  if (z == y && gemm_bias_activation(x, kernel, bias, y, m, units_, fan_in_, kind)) return;
-  gemm(x, kernel, z, m, units_, fan_in_, false, false, false);
+  if (runs_bf16_products()) {
+    forward_bf16(x, z, m);
+  } else {
+    if (z == y && gemm_bias_activation(x, kernel, bias, y, m, units_, fan_in_, kind)) return;
+    gemm(x, kernel, z, m, units_, fan_in_, false, false, false);
+  }
   // z == y: bias + activation in place, one pass.
   bias_activation_forward(z, bias, y, m, units_, kind);
 }
@@ -74,9 +79,34 @@ void Dense::backward_dz(const float* x, const float* dz, float* dx, int64_t batc
   weight_and_input_gradients(x, dz, dx, batch, write);
 }
 
+void Dense::forward_bf16(const float* x, float* z, int64_t m) {
+  const float* kernel = variables()[0].value;
+  uint16_t* kernel_bf16 = kernel_bf16_.ensure_bf16(fan_in_ * units_);
+  to_bf16(kernel, kernel_bf16, fan_in_ * units_);
+  uint16_t* x_bf16 = operand_bf16_.ensure_bf16(m * fan_in_);
+  to_bf16(x, x_bf16, m * fan_in_);
+  gemm_bf16(x_bf16, kernel_bf16, z, m, units_, fan_in_, false, false, false);
+}
+
+void Dense::gradients_bf16(const float* x, const float* dz, float* dx, int64_t m, Write write) {
+  uint16_t* dz_bf16 = dz_bf16_.ensure_bf16(m * units_);
+  to_bf16(dz, dz_bf16, m * units_);
+  const Variable& kernel = variables()[0];
+  if (kernel.grad != nullptr) {
+    // x again rather than the forward's copy: a shared layer's later call overwrote that.
+    uint16_t* x_bf16 = operand_bf16_.ensure_bf16(m * fan_in_);
+    to_bf16(x, x_bf16, m * fan_in_);
+    gemm_bf16(x_bf16, dz_bf16, kernel.grad, fan_in_, units_, m, true, false, write == Write::kAdd);
+  }
+  if (dx != nullptr) {
+    gemm_bf16(dz_bf16, kernel_bf16_.bf16_data(), dx, m, fan_in_, units_, false, true, false);
+  }
+}
+
 void Dense::weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch,
                                        Write write) {
   const int64_t m = rows(batch);
+  if (runs_bf16_products()) return gradients_bf16(x, dz, dx, m, write);
   const Variable& kernel = variables()[0];
   if (kernel.grad != nullptr) {
     gemm(x, dz, kernel.grad, fan_in_, units_, m, true, false, write == Write::kAdd);

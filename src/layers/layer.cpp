@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "keel/core/error.h"
+#include "keel/kernels/bf16.h"
 #include "keel/layers/keras_tensor.h"
 
 namespace keel {
@@ -82,6 +83,12 @@ void Layer::ensure_name() {
   on_named();
 }
 
+namespace {
+void warn_if_no_bf16_kernels(const DTypePolicy& policy) {
+  if (policy.computes_in_bf16() && bf16_kernels() == Bf16Kernels::kNone) warn_bf16_fallback_once();
+}
+}  // namespace
+
 void Layer::build(std::span<const Shape> input_shapes) {
   ensure_name();
   const int expected = num_inputs();
@@ -92,6 +99,7 @@ void Layer::build(std::span<const Shape> input_shapes) {
   output_shapes_ = compute_output_shapes(input_shapes);
   input_shapes_.assign(input_shapes.begin(), input_shapes.end());
   built_ = true;
+  warn_if_no_bf16_kernels(dtype_policy_);
   on_build();
 }
 
@@ -105,6 +113,15 @@ void Layer::set_trainable(bool trainable) {
 void Layer::bind_variables(std::vector<Variable> variables) {
   variables_ = std::move(variables);
   on_bind_variables();
+}
+
+void Layer::set_dtype_policy(const DTypePolicy& policy) {
+  dtype_policy_ = policy;
+  if (built_) warn_if_no_bf16_kernels(policy);
+}
+
+bool Layer::runs_bf16_products() const {
+  return dtype_policy_.computes_in_bf16() && bf16_kernels() != Bf16Kernels::kNone;
 }
 
 const Variable* Layer::find_variable(std::string_view short_name) const {
@@ -129,7 +146,7 @@ nlohmann::json Layer::base_config() const {
     for (int64_t d : declared_input_shape_) shape.push_back(d);
     config["batch_input_shape"] = shape;
   }
-  config["dtype"] = "float32";
+  config["dtype"] = dtype_policy_.to_config();
   return config;
 }
 

@@ -3,24 +3,13 @@
 #include <algorithm>
 
 #include "keel/core/error.h"
+#include "keel/layers/dtype_policy.h"
 
 namespace keel::layer_config {
 
 namespace {
 bool contains(std::initializer_list<std::string_view> list, std::string_view key) {
   return std::find(list.begin(), list.end(), key) != list.end();
-}
-
-// Keras 2 writes "float32"; Keras 3 writes a DTypePolicy object; TF.js writes "float32".
-void check_dtype(const nlohmann::json& dtype, std::string_view class_name) {
-  if (dtype.is_null()) return;
-  std::string name;
-  if (dtype.is_string()) name = dtype.get<std::string>();
-  else if (dtype.is_object() && dtype.contains("config") && dtype["config"].contains("name") &&
-           dtype["config"]["name"].is_string())
-    name = dtype["config"]["name"].get<std::string>();
-  KEEL_CHECK(name == "float32", class_name, ": dtype ", dtype.dump(),
-             " is not supported; keel computes in float32");
 }
 
 std::vector<int64_t> shape_dims(const nlohmann::json& shape, std::string_view class_name,
@@ -49,7 +38,8 @@ BaseArgs parse_base(const nlohmann::json& config, std::string_view class_name,
       KEEL_CHECK(value.is_boolean(), class_name, ": 'trainable' must be a bool, got ", value.dump());
       base.trainable = value.get<bool>();
     } else if (key == "dtype") {
-      check_dtype(value, class_name);
+      // Checked here so that errors name the class; the registry applies it (model_config.cpp).
+      DTypePolicy::from_config(value, std::string(class_name));
     } else if (key == "batch_input_shape") {
       KEEL_CHECK(value.is_array() && !value.empty(), class_name,
                  ": 'batch_input_shape' must be a non-empty list, got ", value.dump());

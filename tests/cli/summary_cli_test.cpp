@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_fixtures.h"
+#include "keel/kernels/bf16.h"
+#include "keel/kernels/bf16.h"
 #include "temp_dir.h"
 
 namespace keel::cli_test {
@@ -44,6 +46,30 @@ TEST(SummaryCli, SeedCnnPrintsAsTfKeras) {
     EXPECT_EQ(r.out, expected);
   }
   fs::remove_all(scratch);
+}
+
+// --dtype-policy mixed_bfloat16: the summary tf.keras prints for the seed MLP under that policy
+// (tools/golden/mixed_precision_keras.py), and on a CPU without bf16 matmuls exactly one
+// fallback warning; an unknown or unimplemented policy is an error naming the flag.
+TEST(SummaryCli, DtypePolicyFlag) {
+  const testing::TempDir scratch("summary_dtype_policy");
+  const fs::path mixed = fs::path(KEEL_SOURCE_DIR) / "tests" / "data" / "mixed_precision";
+  const RunResult r = run_keel({"summary", "seed-mlp", "--dtype-policy", "mixed_bfloat16"}, scratch.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, slurp(mixed / "seed_mlp_mixed.txt"));
+  size_t warnings = 0;
+  for (size_t at = r.err.find("keel: warning: dtype policy 'mixed_bfloat16'"); at != std::string::npos;
+       at = r.err.find("keel: warning: dtype policy", at + 1)) {
+    ++warnings;
+  }
+  // KEEL_BF16 unset in the child: its default kernels decide.
+  EXPECT_EQ(warnings, keel::cpu_has_avx512_bf16() ? 0u : 1u) << r.err;
+  for (const std::string bad : {"mixed_float16", "bf16"}) {
+    const RunResult e = run_keel({"summary", "seed-mlp", "--dtype-policy", bad}, scratch.string());
+    EXPECT_NE(e.exit_code, 0);
+    EXPECT_NE(e.err.find("--dtype-policy: "), std::string::npos) << e.err;
+    EXPECT_NE(e.err.find(bad), std::string::npos) << e.err;
+  }
 }
 
 }  // namespace

@@ -47,6 +47,9 @@ class ScratchBuffer {
   }
   float* data() { return data_.get(); }
   const float* data() const { return data_.get(); }
+  // The same storage holding `count` bfloat16 values (keel/kernels/bf16.h): half the floats.
+  uint16_t* ensure_bf16(int64_t count) { return reinterpret_cast<uint16_t*>(ensure((count + 1) / 2)); }
+  const uint16_t* bf16_data() const { return reinterpret_cast<const uint16_t*>(data_.get()); }
 
  private:
   std::unique_ptr<float[], detail::AlignedFree> data_;

@@ -34,6 +34,13 @@ void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_
 bool gemm_bias_activation(const float* x, const float* w, const float* bias, float* y, int64_t m,
                           int64_t n, int64_t k, ActivationKind kind);
 
+// Mixed precision (bf16.h): c (f32) = op(a)·op(b), or c += ..., with a and b in bf16 and the
+// products summed in f32, on the kernels bf16_kernels() names (kNative: oneDNN's bf16 matmul,
+// cached like gemm's; kEmulated: widened to f32 and gemm). Under kNone it is a keel::Error: callers
+// check bf16_kernels() first and compute in f32.
+void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, bool accumulate);
+
 // Naive triple loop with double accumulation; same contract. For tests.
 void gemm_ref(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
               bool trans_a, bool trans_b, bool accumulate);

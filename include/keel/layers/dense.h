@@ -58,9 +58,17 @@ class Dense : public UnaryLayer {
   void weight_and_input_gradients(const float* x, const float* dz, float* dx, int64_t batch,
                                   Write write);
 
+  // mixed_bfloat16 on a machine with bf16 kernels: the three products take bf16 operands.
+  void forward_bf16(const float* x, float* z, int64_t m);
+  void gradients_bf16(const float* x, const float* dz, float* dx, int64_t m, Write write);
+
   int64_t units_;
   DenseOptions options_;
   int64_t fan_in_ = 0, rows_per_sample_ = 1;
+  ScratchBuffer kernel_bf16_;   // the kernel, cast by every forward; the backward of the same
+                                // step reuses it (weights only change between steps)
+  ScratchBuffer operand_bf16_;  // x (forward, dW) or dz (dx), cast for the product at hand
+  ScratchBuffer dz_bf16_;
   ScratchBuffer z_;   // pre-activation of the latest forward, for activations whose
                       // derivative needs it (relu family, softplus, gelu, swish, softmax)
   ScratchBuffer dz_;  // gradient w.r.t. z

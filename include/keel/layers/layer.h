@@ -31,6 +31,7 @@
 
 #include "keel/core/shape.h"
 #include "keel/core/tensor_ref.h"
+#include "keel/layers/dtype_policy.h"
 #include "keel/layers/initializers.h"
 
 namespace keel {
@@ -122,6 +123,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool trainable() const { return trainable_; }
   void set_trainable(bool trainable);
 
+  // Keras's dtype policy (dtype_policy.h): the global policy when the layer was constructed, or
+  // what the config's "dtype" or set_dtype_policy said. Layers with matmuls or convolutions
+  // compute them in bf16 under mixed_bfloat16; set it before the model is built.
+  // Takes effect at the next forward. Under kNone (bf16.h) a bf16 policy prints the fallback
+  // warning once per process, here or at build.
+  const DTypePolicy& dtype_policy() const { return dtype_policy_; }
+  void set_dtype_policy(const DTypePolicy& policy);
+  // The policy computes in bf16 and bf16_kernels() has kernels for it: what a layer with
+  // matmuls or convolutions asks before each product.
+  bool runs_bf16_products() const;
+
   // The input_shape given at construction (Keras `input_shape=` / `batch_input_shape`), if any.
   const std::vector<int64_t>& declared_input_shape() const { return declared_input_shape_; }
 
@@ -178,7 +190,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual const float* logits() const { return nullptr; }
 
   // Keras get_config(): the "config" object of {"class_name": ..., "config": ...}; includes
-  // name, trainable, dtype ("float32") and, when declared, batch_input_shape.
+  // name, trainable, dtype (the policy as Keras writes it) and, when declared, batch_input_shape.
   virtual nlohmann::json get_config() const = 0;
 
   // Functional API: apply the layer to symbolic tensors (keel::Input(...) or another layer's
@@ -211,6 +223,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::string default_prefix_;
   bool trainable_ = true;
   bool built_ = false;
+  DTypePolicy dtype_policy_ = mixed_precision::global_policy();
   std::vector<int64_t> declared_input_shape_;  // without the batch dim
   std::vector<Shape> input_shapes_;
   std::vector<Shape> output_shapes_;
