@@ -8,8 +8,11 @@
 #include "bench_common.h"
 
 int main(int argc, char** argv) {
+  const char* dtype_policy = "float32";
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--dtype-policy") == 0) dtype_policy = argv[i + 1];
   for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--report") == 0) return keel::bench::run_report();
+    if (std::strcmp(argv[i], "--report") == 0) return keel::bench::run_report(dtype_policy);
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--report-rnn") == 0) return keel::bench::run_rnn_report();
   for (int i = 1; i < argc; ++i)

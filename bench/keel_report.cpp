@@ -18,6 +18,8 @@
 
 #include "keel/model/callback.h"
 #include "keel/io/fashion_mnist.h"
+#include "keel/kernels/bf16.h"
+#include "keel/layers/dtype_policy.h"
 #include "keel/model/builtin_models.h"
 #include "keel/deploy/fold_batch_norm.h"
 #include "keel/model/sequential.h"
@@ -112,12 +114,15 @@ TrainResult train_one_epoch(const DataView& data, int64_t batch, Model& model) {
 
 }  // namespace
 
-int run_report() {
+int run_report(const char* dtype_policy) {
+  mixed_precision::set_global_policy(DTypePolicy(dtype_policy));
+  // Which kernels a bf16 policy ran on (native / emulate / off: float32 after the warning).
+  std::printf("{\"dtype_policy\": \"%s\", \"bf16_kernels\": \"%s\", ", dtype_policy,
+              to_string(bf16_kernels()));
   const FashionMnist fm = load_fashion_mnist(default_fashion_mnist_dir());
   const DataView all = fashion_mnist_view(fm, FashionMnistSplit::kTrain);
   const DataView train = all.slice(0, 55000);
 
-  std::printf("{");
   for (int64_t batch : {32, 256}) {
     reset_default_names();
     Model model = seed_mlp();

@@ -11,7 +11,7 @@
 #                  OpenBLAS; without it Debian's torch runs on the reference BLAS, which made the
 #                  ratios before 2026-12-02 several times too flattering)
 #   libtorch       the C++ API of the PyPI wheel's libtorch (bench/libtorch/seed_mlp.cpp)
-# Per run: keel_bench --report (keel: training 1 epoch at batch 32 / 256, SGD lr 0.01, clipnorm 1;
+# Per run: keel_bench --report, and again with --dtype-policy mixed_bfloat16 (keel: training 1 epoch at batch 32 / 256, SGD lr 0.01, clipnorm 1;
 # the bare oneDNN matmuls of one step; predict at batch 1 / 10,000), then each peer's script with
 # the same recipe and 2 threads; every process's peak RSS (/usr/bin/time). Prints the table of
 # medians (each ratio taken within a run against that run's fastest peer, then the median) and
@@ -76,6 +76,7 @@ timed() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq 1 "$RUNS"); do
   timed keel "$i" "$BUILD/keel_bench" --report
+  timed keel-bf16 "$i" "$BUILD/keel_bench" --report --dtype-policy mixed_bfloat16
   timed torch-pypi "$i" "$TORCH_VENV/bin/python" bench/torch_seed_mlp.py --peer torch-pypi
   timed tf-keras "$i" "$TF_VENV/bin/python" bench/tf_seed_mlp.py
   timed torch-debian "$i" $PY bench/torch_seed_mlp.py --peer torch-debian
@@ -113,19 +114,37 @@ def speedup(keel_value, peer_value, higher_better):
     return keel_value / peer_value if higher_better else peer_value / keel_value
 lines = ["| measurement | keel | " + " | ".join(PEERS) + " | fastest peer | keel vs fastest peer | target |",
          "|---|---|" + "---|" * len(PEERS) + "---|---|---|"]
-for key, label, higher, target in MEASURES:
-    # Within each run: the peer keel compares worst against, then the median over runs.
+def vs_fastest(results, key, higher):
+    """Within each run, keel's ratio to the peer it compares worst against; then the median over
+    runs, and the peer that was fastest most often."""
     per_run = []
     for i in range(runs):
-        ratios = {name: speedup(K[i][key], P[name][i][key], higher) for name in PEERS}
+        ratios = {name: speedup(results[i][key], P[name][i][key], higher) for name in PEERS}
         fastest = min(ratios, key=ratios.get)
         per_run.append((ratios[fastest], fastest))
-    r = med([x for x, _ in per_run])
-    fastest = max(set(n for _, n in per_run), key=[n for _, n in per_run].count)
+    return med([x for x, _ in per_run]), max(set(n for _, n in per_run), key=[n for _, n in per_run].count)
+for key, label, higher, target in MEASURES:
+    r, fastest = vs_fastest(K, key, higher)
     goal = "—" if target is None else f"≥ {target}x ({'met' if r >= target else 'NOT met'})"
     lines.append(f"| {label} | {med([k[key] for k in K]):,.1f} | " +
                  " | ".join(f"{med([p[key] for p in P[name]]):,.1f}" for name in PEERS) +
                  f" | {fastest} | {r:.2f}x {'smaller' if key == 'peak_rss_mb' else 'faster'} | {goal} |")
+# keel under mixed_bfloat16 against the same fastest peers; its kernels as the process reported them
+# ("off": this CPU has no avx512_bf16, so the layers computed in float32 after keel's warning).
+KB = load("keel-bf16")
+kernels = sorted(set(k["bf16_kernels"] for k in KB))
+lines += ["", f"keel with `--dtype-policy mixed_bfloat16` (bf16 kernels: {', '.join(kernels)}"
+          + ("; no avx512_bf16 on this CPU, so float32 after one warning: not a bf16 measurement" if kernels == ["off"] else "")
+          + "):", "",
+          "| measurement | keel bf16 | keel f32 | bf16 vs f32 | fastest peer | keel bf16 vs fastest peer | target |",
+          "|---|---|---|---|---|---|---|"]
+for key, label, higher, target in [("train_samples_per_s_b32", "training, batch 32 (samples/s)", True, None),
+                                   ("train_samples_per_s_b256", "training, batch 256 (samples/s)", True, 12)]:
+    r, fastest = vs_fastest(KB, key, higher)
+    own = med([speedup(b[key], k[key], higher) for b, k in zip(KB, K)])
+    goal = "—" if target is None else f"≥ {target}x ({'met' if r >= target and kernels != ['off'] else 'NOT met'})"
+    lines.append(f"| {label} | {med([b[key] for b in KB]):,.1f} | {med([k[key] for k in K]):,.1f} | {own:.2f}x | "
+                 f"{fastest} | {r:.2f}x faster | {goal} |")
 lines += ["", "Peers (as each reported itself):", ""]
 for name in PEERS:
     p0 = P[name][0]

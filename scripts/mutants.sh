@@ -149,6 +149,14 @@ mutants=(
   'src/kernels/threads.cpp|s/  fixed_by_call = true;/  fixed_by_call = false;/|BusyMachineCli.*|a count set with set_num_threads is still adapted by the governor'
   'src/kernels/thread_governor.cpp|s/  if (threads_ != ceiling_) set_default_num_threads(ceiling_);/  (void)0;/|ThreadGovernor*|the governor leaves its lowered count behind (the next fit starts with fewer threads)'
   'src/model/fit.cpp|s/      governor.tick();/      (void)governor;/|BusyMachineCli.*|fit never consults the governor (a busy machine keeps both threads)'
+  # Mixed precision (issue 18)
+  'include/keel/kernels/bf16.h|s/  bits += 0x7fffu + ((bits >> 16) \& 1u);/  bits += 0x7fffu;/|Bf16.*|bf16 rounding: ties rounded down instead of to even (not tf.cast'"'"'s rounding)'
+  'src/layers/layer.cpp|s/  return dtype_policy_.computes_in_bf16() \&\& bf16_kernels() != Bf16Kernels::kNone;/  return false;/|MixedPrecision.*|the policy is recorded but every product stays float32'
+  'src/io/model_config.cpp|s/  if (config.is_object() \&\& config.contains("dtype")) {/  if (false) {/|MixedPrecision.*|a config'"'"'s per-layer dtype is ignored (layers keep the global policy)'
+  'src/layers/dtype_policy.cpp|s/  if (!mixed_bfloat16_) return name_;/  return name_;/|MixedPrecision.*|mixed_bfloat16 written as a bare string, not tf.keras'"'"'s serialized Policy'
+  'src/layers/layer.cpp|s/  warn_if_no_bf16_kernels(dtype_policy_);/  (void)0;/|MixedPrecision.*:SummaryCli.DtypePolicyFlag|the float32 fallback is silent (no warning)'
+  'src/layers/conv_core.cpp|s/  if (bf16) {/  if (false) {/|MixedPrecision.*|convolution backward ignores the policy (f32 gradients under mixed_bfloat16)'
+  'src/layers/dense.cpp|s/  if (runs_bf16_products()) return gradients_bf16(x, dz, dx, m, write);/  (void)0;/|MixedPrecision.*|Dense backward ignores the policy (f32 gradients from bf16 forward)'
 )
 
 selected=("$@")

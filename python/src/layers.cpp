@@ -51,6 +51,7 @@ void bind_layers(nb::module_& m) {
       .def_prop_ro("class_name", &keel::Layer::class_name)
       .def_prop_rw("trainable", &keel::Layer::trainable, &keel::Layer::set_trainable)
       .def_prop_ro("built", &keel::Layer::built)
+      .def_prop_ro("dtype_policy_name", [](const keel::Layer& l) { return l.dtype_policy().name(); })
       .def("ensure_name", &keel::Layer::ensure_name)
       // A stable identity for the Python wrapper registry (model.layers[i] is the object the user
       // created).
@@ -106,6 +107,12 @@ void bind_layers(nb::module_& m) {
   }, nb::arg("shape"), nb::arg("name") = "");
   m.def("unique_layer_name", [](const std::string& prefix) { return keel::unique_layer_name(prefix); });
   m.def("reset_default_names", &keel::reset_default_names);
+  // keras.mixed_precision: the policy by name (the Python Policy object wraps the name).
+  m.def("set_global_policy", [](const std::string& name) {
+    keel::mixed_precision::set_global_policy(keel::DTypePolicy(name));
+  });
+  m.def("global_policy_name", [] { return keel::mixed_precision::global_policy().name(); });
+  m.def("check_policy_name", [](const std::string& name) { (void)keel::DTypePolicy(name); });
 }
 
 }  // namespace keel_python

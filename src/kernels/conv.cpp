@@ -10,6 +10,9 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "keel/core/error.h"
+#include "keel/kernels/bf16.h"
+
 namespace keel {
 
 int64_t conv_output_length(int64_t n, int64_t k, bool same, int64_t stride, int64_t dilation) {
@@ -34,11 +37,11 @@ namespace {
 enum class Kind : int64_t { kForward, kBackwardData, kBackwardWeights };
 using Key = std::array<int64_t, 22>;
 
-Key make_key(const Conv2dGeometry& g, Kind kind, bool accumulate) {
+Key make_key(const Conv2dGeometry& g, Kind kind, bool accumulate, bool bf16) {
   return {g.batch,    g.in_h,       g.in_w,       g.in_c,       g.out_h,   g.out_w,
           g.out_c,    g.kernel_h,   g.kernel_w,   g.stride_h,   g.stride_w, g.dilation_h,
           g.dilation_w, g.pad_top,  g.pad_left,   g.pad_bottom, g.pad_right, g.groups,
-          static_cast<int64_t>(kind), accumulate, omp_get_max_threads(), 0};
+          static_cast<int64_t>(kind), accumulate, omp_get_max_threads(), bf16};
 }
 
 // A primitive with its own scratchpad (user mode: oneDNN never allocates one during execute).
@@ -81,10 +84,10 @@ dnnl::memory::desc user_weights_md(const Conv2dGeometry& g) {
   return {dims{g.groups, ocg, icg, g.kernel_h, g.kernel_w}, dt::f32, dims{ocg, 1, oc, sh, sw}};
 }
 
-dnnl::memory::desc any_weights_md(const Conv2dGeometry& g) {
+dnnl::memory::desc any_weights_md(const Conv2dGeometry& g, dt type = dt::f32) {
   const int64_t icg = g.in_c / g.groups, ocg = g.out_c / g.groups;
-  if (g.groups == 1) return {dims{g.out_c, icg, g.kernel_h, g.kernel_w}, dt::f32, tag::any};
-  return {dims{g.groups, ocg, icg, g.kernel_h, g.kernel_w}, dt::f32, tag::any};
+  if (g.groups == 1) return {dims{g.out_c, icg, g.kernel_h, g.kernel_w}, type, tag::any};
+  return {dims{g.groups, ocg, icg, g.kernel_h, g.kernel_w}, type, tag::any};
 }
 
 dnnl::primitive_attr user_scratchpad_attr() {
@@ -110,14 +113,23 @@ Prim make_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to, 
   return {dnnl::reorder(pd), dnnl::memory(pd.scratchpad_desc(), engine)};
 }
 
-CachedConv& get_conv(const Conv2dGeometry& g, Kind kind, bool accumulate) {
+// With `bf16` (mixed precision), the convolution's two inputs are bf16 and its output f32: x and
+// the weights forward, dy and the weights for backward data, x and dy for backward weights. The
+// user's kernel stays f32 (HWIO); the weights reorder casts it into the primitive's layout.
+CachedConv& get_conv(const Conv2dGeometry& g, Kind kind, bool accumulate, bool bf16 = false) {
   Context& ctx = context();
-  const Key key = make_key(g, kind, accumulate);
+  const Key key = make_key(g, kind, accumulate, bf16);
   auto it = ctx.cache.find(key);
   if (it != ctx.cache.end()) return it->second;
 
-  const dnnl::memory::desc x_md(dims{g.batch, g.in_c, g.in_h, g.in_w}, dt::f32, tag::nhwc);
-  const dnnl::memory::desc y_md(dims{g.batch, g.out_c, g.out_h, g.out_w}, dt::f32, tag::nhwc);
+  const dt x_type = bf16 && kind != Kind::kBackwardData ? dt::bf16 : dt::f32;
+  const dt y_type = bf16 && kind != Kind::kForward ? dt::bf16 : dt::f32;
+  const dt weights_type = bf16 && kind != Kind::kBackwardWeights ? dt::bf16 : dt::f32;
+  const dnnl::memory::desc x_md(dims{g.batch, g.in_c, g.in_h, g.in_w}, x_type, tag::nhwc);
+  const dnnl::memory::desc y_md(dims{g.batch, g.out_c, g.out_h, g.out_w}, y_type, tag::nhwc);
+  // The forward descriptor backward primitives take as a hint: inputs as the forward's.
+  const dnnl::memory::desc hint_x_md(dims{g.batch, g.in_c, g.in_h, g.in_w}, bf16 ? dt::bf16 : dt::f32, tag::nhwc);
+  const dnnl::memory::desc hint_y_md(dims{g.batch, g.out_c, g.out_h, g.out_w}, dt::f32, tag::nhwc);
   const dims strides{g.stride_h, g.stride_w};
   const dims dilates{g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
   const dims pad_l{g.pad_top, g.pad_left}, pad_r{g.pad_bottom, g.pad_right};
@@ -125,8 +137,9 @@ CachedConv& get_conv(const Conv2dGeometry& g, Kind kind, bool accumulate) {
   const auto attr = user_scratchpad_attr();
   const auto algo = dnnl::algorithm::convolution_direct;
   const dnnl::convolution_forward::primitive_desc fwd_pd(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, x_md,
-                                      any_weights_md(g), y_md, strides, dilates, pad_l, pad_r),
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, hint_x_md,
+                                      any_weights_md(g, bf16 ? dt::bf16 : dt::f32), hint_y_md,
+                                      strides, dilates, pad_l, pad_r),
       attr, ctx.engine);
 
   CachedConv entry;
@@ -136,14 +149,14 @@ CachedConv& get_conv(const Conv2dGeometry& g, Kind kind, bool accumulate) {
     prim_md = fwd_pd.weights_desc();
   } else if (kind == Kind::kBackwardData) {
     const dnnl::convolution_backward_data::primitive_desc pd(
-        dnnl::convolution_backward_data::desc(algo, x_md, any_weights_md(g), y_md, strides,
+        dnnl::convolution_backward_data::desc(algo, x_md, any_weights_md(g, weights_type), y_md, strides,
                                               dilates, pad_l, pad_r),
         attr, ctx.engine, fwd_pd);
     entry.main = make_prim<dnnl::convolution_backward_data>(pd, ctx.engine);
     prim_md = pd.weights_desc();
   } else {
     const dnnl::convolution_backward_weights::primitive_desc pd(
-        dnnl::convolution_backward_weights::desc(algo, x_md, any_weights_md(g), y_md, strides,
+        dnnl::convolution_backward_weights::desc(algo, x_md, any_weights_md(g, weights_type), y_md, strides,
                                                  dilates, pad_l, pad_r),
         attr, ctx.engine, fwd_pd);
     entry.main = make_prim<dnnl::convolution_backward_weights>(pd, ctx.engine);
@@ -176,12 +189,11 @@ void run_reorder(const Prim& p, const dnnl::memory& from, const dnnl::memory& to
   run(p, args, 2);
 }
 
-}  // namespace
-
-void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* kernel, float* y) {
+// The three operations on f32 data, or with `bf16` on the bf16 operands get_conv describes.
+void forward_on(const Conv2dGeometry& g, const void* x, const float* kernel, float* y, bool bf16) {
   if (g.batch == 0) return;
-  CachedConv& c = get_conv(g, Kind::kForward, false);
-  c.x.set_data_handle(const_cast<float*>(x));
+  CachedConv& c = get_conv(g, Kind::kForward, false, bf16);
+  c.x.set_data_handle(const_cast<void*>(x));
   c.y.set_data_handle(y);
   c.user_weights.set_data_handle(const_cast<float*>(kernel));
   if (c.reorder_weights) run_reorder(c.weights_reorder, c.user_weights, c.prim_weights);
@@ -194,12 +206,12 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* kernel
   dnnl_stream_wait(context().stream.get());
 }
 
-void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* kernel,
-                          float* dx) {
+void backward_data_on(const Conv2dGeometry& g, const void* dy, const float* kernel, float* dx,
+                      bool bf16) {
   if (g.batch == 0) return;
-  CachedConv& c = get_conv(g, Kind::kBackwardData, false);
+  CachedConv& c = get_conv(g, Kind::kBackwardData, false, bf16);
   c.x.set_data_handle(dx);
-  c.y.set_data_handle(const_cast<float*>(dy));
+  c.y.set_data_handle(const_cast<void*>(dy));
   c.user_weights.set_data_handle(const_cast<float*>(kernel));
   if (c.reorder_weights) run_reorder(c.weights_reorder, c.user_weights, c.prim_weights);
   else c.prim_weights.set_data_handle(const_cast<float*>(kernel));
@@ -211,17 +223,17 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   dnnl_stream_wait(context().stream.get());
 }
 
-void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy,
-                             float* dkernel, bool accumulate) {
+void backward_weights_on(const Conv2dGeometry& g, const void* x, const void* dy, float* dkernel,
+                         bool accumulate, bool bf16) {
   if (g.batch == 0) {
     if (!accumulate) {
       std::fill_n(dkernel, g.kernel_h * g.kernel_w * (g.in_c / g.groups) * g.out_c, 0.0f);
     }
     return;
   }
-  CachedConv& c = get_conv(g, Kind::kBackwardWeights, accumulate);
-  c.x.set_data_handle(const_cast<float*>(x));
-  c.y.set_data_handle(const_cast<float*>(dy));
+  CachedConv& c = get_conv(g, Kind::kBackwardWeights, accumulate, bf16);
+  c.x.set_data_handle(const_cast<void*>(x));
+  c.y.set_data_handle(const_cast<void*>(dy));
   c.user_weights.set_data_handle(dkernel);
   if (!c.reorder_weights) c.prim_weights.set_data_handle(dkernel);
   dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c.x.get()},
@@ -231,6 +243,72 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   run(c.main, args, 3);
   if (c.reorder_weights) run_reorder(c.weights_reorder, c.prim_weights, c.user_weights);
   dnnl_stream_wait(context().stream.get());
+}
+
+int64_t input_size(const Conv2dGeometry& g) { return g.batch * g.in_h * g.in_w * g.in_c; }
+int64_t output_size(const Conv2dGeometry& g) { return g.batch * g.out_h * g.out_w * g.out_c; }
+int64_t kernel_size(const Conv2dGeometry& g) {
+  return g.kernel_h * g.kernel_w * (g.in_c / g.groups) * g.out_c;
+}
+
+// Per-thread operand copies for the bf16 entry points (they only grow). Slot 0 and 1: the
+// operation's two inputs.
+uint16_t* bf16_copy(int slot, const float* x, int64_t n) {
+  thread_local std::vector<uint16_t> copies[2];
+  copies[slot].resize(static_cast<size_t>(n));
+  to_bf16(x, copies[slot].data(), n);
+  return copies[slot].data();
+}
+const float* rounded_copy(int slot, const float* x, int64_t n) {
+  thread_local std::vector<float> copies[2];
+  copies[slot].assign(x, x + n);
+  round_to_bf16(copies[slot].data(), n);
+  return copies[slot].data();
+}
+
+// Native bf16 kernels, or the operands rounded and the f32 kernels (emulation).
+bool native_bf16() {
+  const Bf16Kernels kernels = bf16_kernels();
+  KEEL_CHECK(kernels != Bf16Kernels::kNone, "conv2d bf16: no bf16 kernels on this machine "
+             "(bf16_kernels() is kNone); compute in float32 instead");
+  return kernels == Bf16Kernels::kNative;
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* kernel, float* y) {
+  forward_on(g, x, kernel, y, false);
+}
+
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* kernel,
+                          float* dx) {
+  backward_data_on(g, dy, kernel, dx, false);
+}
+
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy,
+                             float* dkernel, bool accumulate) {
+  backward_weights_on(g, x, dy, dkernel, accumulate, false);
+}
+
+void conv2d_forward_bf16(const Conv2dGeometry& g, const float* x, const float* kernel, float* y) {
+  if (native_bf16()) return forward_on(g, bf16_copy(0, x, input_size(g)), kernel, y, true);
+  conv2d_forward(g, rounded_copy(0, x, input_size(g)), rounded_copy(1, kernel, kernel_size(g)), y);
+}
+
+void conv2d_backward_data_bf16(const Conv2dGeometry& g, const float* dy, const float* kernel,
+                               float* dx) {
+  if (native_bf16()) return backward_data_on(g, bf16_copy(0, dy, output_size(g)), kernel, dx, true);
+  conv2d_backward_data(g, rounded_copy(0, dy, output_size(g)), rounded_copy(1, kernel, kernel_size(g)), dx);
+}
+
+void conv2d_backward_weights_bf16(const Conv2dGeometry& g, const float* x, const float* dy,
+                                  float* dkernel, bool accumulate) {
+  if (native_bf16()) {
+    return backward_weights_on(g, bf16_copy(0, x, input_size(g)), bf16_copy(1, dy, output_size(g)),
+                               dkernel, accumulate, true);
+  }
+  conv2d_backward_weights(g, rounded_copy(0, x, input_size(g)), rounded_copy(1, dy, output_size(g)),
+                          dkernel, accumulate);
 }
 
 int64_t conv2d_cache_size() { return static_cast<int64_t>(context().cache.size()); }

@@ -59,13 +59,14 @@ std::vector<VariableSpec> Conv2D::variable_specs() const {
 
 void Conv2D::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   core_->forward(x, variables()[0].value, options_.use_bias ? variables()[1].value : nullptr, y,
-                 batch);
+                 batch, runs_bf16_products());
 }
 
 void Conv2D::unary_backward(const float* x, const float* y, const float* dy, float* dx,
                             int64_t batch, Write write) {
   core_->backward(x, y, dy, variables()[0].value, dx, variables()[0].grad,
-                  options_.use_bias ? variables()[1].grad : nullptr, batch, write);
+                  options_.use_bias ? variables()[1].grad : nullptr, batch, write,
+                  runs_bf16_products());
 }
 
 bool Conv2D::outputs_softmax() const {
@@ -79,7 +80,8 @@ void Conv2D::unary_backward_from_logits(const float* x, const float* dlogits, fl
   KEEL_CHECK(outputs_softmax(), "layer '", name(), "' (Conv2D): backward_from_logits needs a "
              "softmax activation");
   core_->backward_from_logits(x, dlogits, variables()[0].value, dx, variables()[0].grad,
-                              options_.use_bias ? variables()[1].grad : nullptr, batch, write);
+                              options_.use_bias ? variables()[1].grad : nullptr, batch, write,
+                  runs_bf16_products());
 }
 
 nlohmann::json Conv2D::get_config() const {

@@ -50,35 +50,43 @@ void ConvCore::configure(const Conv2dGeometry& geometry, ActivationKind kind) {
 }
 
 void ConvCore::forward(const float* x, const float* kernel, const float* bias, float* y,
-                       int64_t batch) {
+                       int64_t batch, bool bf16) {
   float* z = backward_needs_only_output(kind_) ? y : z_.ensure(rows(batch) * g_.out_c);
-  conv2d_forward(at(batch), x, kernel, z);
+  if (bf16) conv2d_forward_bf16(at(batch), x, kernel, z);
+  else conv2d_forward(at(batch), x, kernel, z);
   if (bias == nullptr && kind_ == ActivationKind::kLinear) return;
   bias_activation_forward(z, bias, y, rows(batch), g_.out_c, kind_);
 }
 
 void ConvCore::backward(const float* x, const float* y, const float* dy, const float* kernel,
-                        float* dx, float* dkernel, float* dbias, int64_t batch, Write write) {
+                        float* dx, float* dkernel, float* dbias, int64_t batch, Write write,
+                        bool bf16) {
   const int64_t m = rows(batch);
   float* dz = dz_.ensure(m * g_.out_c);
   if (dbias != nullptr && write == Write::kSet) std::fill_n(dbias, g_.out_c, 0.0f);
   activation_bias_backward(kind_, z_.data(), y, dy, dz, dbias, m, g_.out_c);
-  weights_and_input(x, dz, kernel, dx, dkernel, batch, write);
+  weights_and_input(x, dz, kernel, dx, dkernel, batch, write, bf16);
 }
 
 void ConvCore::backward_from_logits(const float* x, const float* dlogits, const float* kernel,
                                     float* dx, float* dkernel, float* dbias, int64_t batch,
-                                    Write write) {
+                                    Write write, bool bf16) {
   if (dbias != nullptr) {
     if (write == Write::kSet) std::fill_n(dbias, g_.out_c, 0.0f);
     bias_backward(dlogits, dbias, rows(batch), g_.out_c);
   }
-  weights_and_input(x, dlogits, kernel, dx, dkernel, batch, write);
+  weights_and_input(x, dlogits, kernel, dx, dkernel, batch, write, bf16);
 }
 
 void ConvCore::weights_and_input(const float* x, const float* dz, const float* kernel, float* dx,
-                                 float* dkernel, int64_t batch, Write write) {
-  if (dkernel != nullptr) conv2d_backward_weights(at(batch), x, dz, dkernel, write == Write::kAdd);
+                                 float* dkernel, int64_t batch, Write write, bool bf16) {
+  const bool add = write == Write::kAdd;
+  if (bf16) {
+    if (dkernel != nullptr) conv2d_backward_weights_bf16(at(batch), x, dz, dkernel, add);
+    if (dx != nullptr) conv2d_backward_data_bf16(at(batch), dz, kernel, dx);
+    return;
+  }
+  if (dkernel != nullptr) conv2d_backward_weights(at(batch), x, dz, dkernel, add);
   if (dx != nullptr) conv2d_backward_data(at(batch), dz, kernel, dx);
 }
 

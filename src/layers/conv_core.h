@@ -32,14 +32,16 @@ class ConvCore {
   const Conv2dGeometry& geometry() const { return g_; }
 
   // x: (batch, in_h, in_w, in_c); kernel (kh, kw, in_c/groups, out_c); bias (out_c) or nullptr;
-  // y: (batch, out_h, out_w, out_c)
-  void forward(const float* x, const float* kernel, const float* bias, float* y, int64_t batch);
+  // y: (batch, out_h, out_w, out_c). `bf16`: the convolutions take bf16 inputs (the layer's
+  // runs_bf16_products(), mixed_bfloat16); bias, activation and their gradients stay f32.
+  void forward(const float* x, const float* kernel, const float* bias, float* y, int64_t batch,
+               bool bf16);
   // dkernel / dbias: nullptr when not trained; dx nullptr when not needed.
   void backward(const float* x, const float* y, const float* dy, const float* kernel, float* dx,
-                float* dkernel, float* dbias, int64_t batch, Write write);
+                float* dkernel, float* dbias, int64_t batch, Write write, bool bf16);
   // dlogits: dL/d(pre-softmax) of a softmax activation.
   void backward_from_logits(const float* x, const float* dlogits, const float* kernel, float* dx,
-                            float* dkernel, float* dbias, int64_t batch, Write write);
+                            float* dkernel, float* dbias, int64_t batch, Write write, bool bf16);
   const float* logits() const { return z_.data(); }
 
  private:
@@ -50,7 +52,7 @@ class ConvCore {
   }
   int64_t rows(int64_t batch) const { return batch * g_.out_h * g_.out_w; }
   void weights_and_input(const float* x, const float* dz, const float* kernel, float* dx,
-                         float* dkernel, int64_t batch, Write write);
+                         float* dkernel, int64_t batch, Write write, bool bf16);
 
   Conv2dGeometry g_;
   ActivationKind kind_ = ActivationKind::kLinear;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keel/kernels/conv.h"
 #include "keel/kernels/gemm.h"
 #include "test_util.h"
 #include "kernels/bf16_kernels_scope.h"
@@ -110,6 +111,50 @@ TEST(Bf16, EmulatedGemmIsTheProductOfTheBf16Values) {
   expect_gemm_bf16_matches_reference(Bf16Kernels::kEmulated);
 }
 
+std::vector<float> rounded(std::vector<float> v) {
+  round_to_bf16(v.data(), static_cast<int64_t>(v.size()));
+  return v;
+}
+
+// The three bf16 convolutions against the double-accumulating references on rounded operands,
+// with 'same' padding, a stride and groups (a DepthwiseConv2D's shape).
+void expect_conv_bf16_matches_reference(Bf16Kernels kernels) {
+  const Bf16KernelsScope scope(kernels);
+  for (int64_t groups : {1, 4}) {
+    SCOPED_TRACE(::testing::Message() << "groups " << groups);
+    Conv2dGeometry g;
+    g.batch = 3, g.in_h = 9, g.in_w = 8, g.in_c = 4;
+    g.kernel_h = 3, g.kernel_w = 2, g.stride_h = 2, g.stride_w = 1, g.groups = groups;
+    g.out_c = groups == 1 ? 6 : 8;
+    const Axis1d h = conv_axis(g.in_h, g.kernel_h, true, g.stride_h, 1), w = conv_axis(g.in_w, g.kernel_w, true, 1, 1);
+    g.out_h = h.out, g.out_w = w.out, g.pad_top = h.pad.before, g.pad_bottom = h.pad.after;
+    g.pad_left = w.pad.before, g.pad_right = w.pad.after;
+    const int64_t nx = g.batch * g.in_h * g.in_w * g.in_c, ny = g.batch * g.out_h * g.out_w * g.out_c;
+    const int64_t nk = g.kernel_h * g.kernel_w * (g.in_c / groups) * g.out_c;
+    const auto x = random_floats(nx, 4), k = random_floats(nk, 5), dy = random_floats(ny, 6);
+    std::vector<float> y(ny), y_ref(ny), dx(nx), dx_ref(nx), dk = random_floats(nk, 7), dk_ref = dk;
+    conv2d_forward_bf16(g, x.data(), k.data(), y.data());
+    conv2d_forward_ref(g, rounded(x).data(), rounded(k).data(), y_ref.data());
+    conv2d_backward_data_bf16(g, dy.data(), k.data(), dx.data());
+    conv2d_backward_data_ref(g, rounded(dy).data(), rounded(k).data(), dx_ref.data());
+    conv2d_backward_weights_bf16(g, x.data(), dy.data(), dk.data(), true);
+    conv2d_backward_weights_ref(g, rounded(x).data(), rounded(dy).data(), dk_ref.data(), true);
+    for (int64_t i = 0; i < ny; ++i) EXPECT_NEAR(y[i], y_ref[i], 2e-5 * std::max(1.0f, std::fabs(y_ref[i]))) << i;
+    for (int64_t i = 0; i < nx; ++i) EXPECT_NEAR(dx[i], dx_ref[i], 2e-5 * std::max(1.0f, std::fabs(dx_ref[i]))) << i;
+    for (int64_t i = 0; i < nk; ++i) EXPECT_NEAR(dk[i], dk_ref[i], 2e-5 * std::max(1.0f, std::fabs(dk_ref[i]))) << i;
+    // And the rounding is visible: the f32 forward differs.
+    std::vector<float> y32(ny);
+    conv2d_forward_ref(g, x.data(), k.data(), y32.data());
+    double differs = 0.0;
+    for (int64_t i = 0; i < ny; ++i) differs = std::max(differs, std::fabs(double(y32[i]) - y_ref[i]));
+    EXPECT_GT(differs, 1e-3);
+  }
+}
+
+TEST(Bf16, EmulatedConvolutionsTakeBf16Operands) {
+  expect_conv_bf16_matches_reference(Bf16Kernels::kEmulated);
+}
+
 // Where the CPU has avx512_bf16, the default is oneDNN's bf16 matmul, and oneDNN says it runs a
 // bf16 implementation; elsewhere the default is kNone, asking for native kernels is an error
 // naming the missing feature, and gemm_bf16 refuses to run. Each machine checks its own half.
@@ -120,6 +165,7 @@ TEST(Bf16, NativeKernelsWhereTheCpuHasThemCleanFallbackWhereNot) {
     const std::string impl = gemm_bf16_implementation(64, 64, 64);
     EXPECT_NE(impl.find("bf16"), std::string::npos) << "oneDNN implementation: " << impl;
     expect_gemm_bf16_matches_reference(Bf16Kernels::kNative);
+    expect_conv_bf16_matches_reference(Bf16Kernels::kNative);
   } else {
     EXPECT_EQ(bf16_kernels(), Bf16Kernels::kNone);
     EXPECT_EQ(gemm_bf16_implementation(64, 64, 64), "");

@@ -153,6 +153,47 @@ TEST(MixedPrecision, DenseProductsTakeBf16Operands) {
   }
 }
 
+// Conv2D and DepthwiseConv2D hand their convolutions bf16 operands under the policy (the kernels
+// themselves are checked in bf16_test): the layer's output is the convolution of the rounded
+// input and kernel, and differs from the float32 policy's.
+TEST(MixedPrecision, ConvolutionLayersTakeBf16Operands) {
+  const Bf16KernelsScope kernels(Bf16Kernels::kEmulated);
+  const int64_t batch = 2;
+  const Shape in{kBatchUnknown, 6, 5, 3};
+  std::vector<std::unique_ptr<Layer>> layers;
+  layers.push_back(std::make_unique<Conv2D>(4, Size2{3, 3}));
+  layers.push_back(std::make_unique<DepthwiseConv2D>(Size2{3, 3}));
+  for (auto& layer : layers) {
+    SCOPED_TRACE(layer->class_name());
+    std::unique_ptr<Layer> twin = layer->clone();
+    LayerHarness mixed(std::move(layer), in, 4), plain(std::move(twin), in, 4);
+    mixed.layer().set_dtype_policy("mixed_bfloat16");
+    const auto x = random_vector(batch * 6 * 5 * 3, 10);
+    const auto y = mixed.forward(x, batch, Mode::kTraining), y32 = plain.forward(x, batch, Mode::kTraining);
+    // The reference: the float32 layer on rounded input and kernel.
+    Variable& kernel = plain.layer().variables()[0];  // "kernel" or "depthwise_kernel"
+    round_to_bf16(kernel.value, kernel.size());
+    const auto y_ref = plain.forward(rounded(x), batch, Mode::kTraining);
+    double differs = 0.0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      EXPECT_NEAR(y[i], y_ref[i], 1e-5) << i;
+      differs = std::max(differs, std::fabs(double(y[i]) - y32[i]));
+    }
+    EXPECT_GT(differs, 1e-4);
+    // Backward (linear activation, so dz = dy): dx from rounded dy and kernel, dkernel from
+    // rounded x and dy, i.e. the float32 layer's backward on rounded operands.
+    const auto dy = random_vector(static_cast<int64_t>(y.size()), 11);
+    mixed.zero_grads();
+    plain.zero_grads();
+    const auto dx = mixed.backward(x, y, dy, batch, Write::kSet);
+    const auto dx_ref = plain.backward(rounded(x), y_ref, rounded(dy), batch, Write::kSet);
+    for (size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx[i], dx_ref[i], 1e-5) << i;
+    const Variable& dk = mixed.layer().variables()[0];
+    const Variable& dk_ref = plain.layer().variables()[0];
+    for (int64_t i = 0; i < dk.size(); ++i) EXPECT_NEAR(dk.grad[i], dk_ref.grad[i], 1e-5) << i;
+  }
+}
+
 // Without bf16 kernels, mixed_bfloat16 computes exactly what float32 does, after one warning per
 // process.
 TEST(MixedPrecision, FallbackIsFloat32AfterOneWarning) {

@@ -66,6 +66,17 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
 void conv2d_backward_weights_ref(const Conv2dGeometry& g, const float* x, const float* dy,
                                  float* dkernel, bool accumulate);
 
+// Mixed precision (bf16.h): the same three operations with the convolution's two inputs rounded
+// to bf16 (x and kernel; dy and kernel; x and dy) and f32 sums and outputs, on the kernels
+// bf16_kernels() names (kNative: oneDNN's bf16 convolutions, the kernel cast by the weights
+// reorder each call already makes; kEmulated: rounded copies and the f32 primitives). Under
+// kNone a keel::Error: callers check first.
+void conv2d_forward_bf16(const Conv2dGeometry& g, const float* x, const float* kernel, float* y);
+void conv2d_backward_data_bf16(const Conv2dGeometry& g, const float* dy, const float* kernel,
+                               float* dx);
+void conv2d_backward_weights_bf16(const Conv2dGeometry& g, const float* x, const float* dy,
+                                  float* dkernel, bool accumulate);
+
 // Number of primitives in the calling thread's conv cache (tests of the caching).
 int64_t conv2d_cache_size();
 

@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .. import _keel
-from . import initializers
+from . import initializers, mixed_precision
 
 # C++ layer address -> its Python object, so that model.layers[i] is the object the user made.
 _wrappers = weakref.WeakValueDictionary()
@@ -26,6 +26,8 @@ def _config_value(value):
                         "run inside keel's C++ layers")
     if isinstance(value, initializers.Initializer):
         return value._keras_config()
+    if isinstance(value, mixed_precision.Policy):  # dtype=Policy(...): Keras's serialized form
+        return {"class_name": "Policy", "config": value.get_config()}
     if isinstance(value, tuple):
         return [_config_value(v) for v in value]
     if isinstance(value, list):
@@ -171,6 +173,19 @@ class Layer:
 
     @property
     def dtype(self):
+        """The variables' dtype (Keras: layer.dtype is the policy's variable_dtype)."""
+        return "float32"
+
+    @property
+    def dtype_policy(self):
+        return mixed_precision.Policy(self._cpp.dtype_policy_name)
+
+    @property
+    def compute_dtype(self):
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
         return "float32"
 
     @property
