@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--report") == 0) return keel::bench::run_report(dtype_policy);
   for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--report-cnn") == 0) return keel::bench::run_cnn_report();
+  for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--report-rnn") == 0) return keel::bench::run_rnn_report();
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--phases") == 0)

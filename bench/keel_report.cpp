@@ -82,27 +82,12 @@ double bare_gemm_step_seconds(int64_t m) {
   return median(times);
 }
 
-// Wall time of every batch of a fit: from on_train_batch_begin to on_train_batch_end, i.e.
-// gather, forward, loss, metrics, backward, clip and update.
-class StepTimer final : public Callback {
- public:
-  std::vector<double> seconds;
-  void on_train_batch_begin(int64_t, const Logs&) override { start_ = Clock::now(); }
-  void on_train_batch_end(int64_t, const Logs&) override { seconds.push_back(since(start_)); }
+}  // namespace
 
- private:
-  Clock::time_point start_;
-};
-
-struct TrainResult {
-  // step_seconds: the epoch's training time / steps (includes the first step, which builds the
-  // oneDNN primitives); median_step_seconds: the median step, the steady state the bare-GEMM
-  // bound (also timed after warm-up) compares with.
-  double samples_per_second, step_seconds, median_step_seconds;
-};
-
-TrainResult train_one_epoch(const DataView& data, int64_t batch, Model& model) {
-  model.compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0}),
+TrainResult train_one_epoch(const DataView& data, int64_t batch, Model& model,
+                            std::shared_ptr<Optimizer> optimizer) {
+  if (!optimizer) optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01, .clipnorm = 1.0});
+  model.compile({.optimizer = std::move(optimizer),
                  .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
   auto timer = std::make_shared<StepTimer>();
@@ -111,8 +96,6 @@ TrainResult train_one_epoch(const DataView& data, int64_t batch, Model& model) {
   return {static_cast<double>(h.train_samples) / h.train_seconds, h.train_seconds / steps,
           median(timer->seconds)};
 }
-
-}  // namespace
 
 int run_report(const char* dtype_policy) {
   mixed_precision::set_global_policy(DTypePolicy(dtype_policy));

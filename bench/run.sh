@@ -56,13 +56,16 @@ cmake --build "$BUILD" -j2 --target keel_bench keel >/dev/null
 # libtorch: compiled against the wheel's headers and libraries (its TorchConfig.cmake wants CUDA).
 TORCH_DIR=$("$TORCH_VENV/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 TORCH_ABI=$("$TORCH_VENV/bin/python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+for model in seed_mlp seed_cnn; do
+  binary=$BUILD/libtorch_$model
+  if [[ ! -x $binary || bench/libtorch/$model.cpp -nt $binary || bench/libtorch/common.h -nt $binary ]]; then
+    echo "bench/run.sh: compiling bench/libtorch/$model.cpp (~1 min)" >&2
+    g++ -O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI="$TORCH_ABI" "bench/libtorch/$model.cpp" \
+      -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include" \
+      -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -ltorch -ltorch_cpu -lc10 -lz -o "$binary"
+  fi
+done
 LIBTORCH_BENCH=$BUILD/libtorch_seed_mlp
-if [[ ! -x $LIBTORCH_BENCH || bench/libtorch/seed_mlp.cpp -nt $LIBTORCH_BENCH ]]; then
-  echo "bench/run.sh: compiling bench/libtorch/seed_mlp.cpp (~1 min)" >&2
-  g++ -O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI="$TORCH_ABI" bench/libtorch/seed_mlp.cpp \
-    -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include" \
-    -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -ltorch -ltorch_cpu -lc10 -lz -o "$LIBTORCH_BENCH"
-fi
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -81,6 +84,10 @@ for i in $(seq 1 "$RUNS"); do
   timed tf-keras "$i" "$TF_VENV/bin/python" bench/tf_seed_mlp.py
   timed torch-debian "$i" $PY bench/torch_seed_mlp.py --peer torch-debian
   timed libtorch "$i" "$LIBTORCH_BENCH"
+  # seed-cnn (issue 13): training at batch 64 over 6,400 images, predict at batch 1 / 1,000.
+  timed keel-cnn "$i" "$BUILD/keel_bench" --report-cnn
+  timed torch-pypi-cnn "$i" "$TORCH_VENV/bin/python" bench/torch_seed_cnn.py --samples 6400
+  timed libtorch-cnn "$i" "$BUILD/libtorch_seed_cnn" --samples 6400
 done
 echo "peak RSS of the default keel train (1 epoch)" >&2
 /usr/bin/time -v "$BUILD/keel" train --epochs 1 --verbose 0 2>"$OUT/time.txt" >/dev/null || true
@@ -114,12 +121,13 @@ def speedup(keel_value, peer_value, higher_better):
     return keel_value / peer_value if higher_better else peer_value / keel_value
 lines = ["| measurement | keel | " + " | ".join(PEERS) + " | fastest peer | keel vs fastest peer | target |",
          "|---|---|" + "---|" * len(PEERS) + "---|---|---|"]
-def vs_fastest(results, key, higher):
-    """Within each run, keel's ratio to the peer it compares worst against; then the median over
-    runs, and the peer that was fastest most often."""
+def vs_fastest(results, key, higher, peers=None):
+    """Within each run, keel's ratio to the peer it compares worst against (of `peers`, default
+    the MLP peers); then the median over runs, and the peer that was fastest most often."""
+    peers = P if peers is None else peers
     per_run = []
     for i in range(runs):
-        ratios = {name: speedup(results[i][key], P[name][i][key], higher) for name in PEERS}
+        ratios = {name: speedup(results[i][key], peers[name][i][key], higher) for name in peers}
         fastest = min(ratios, key=ratios.get)
         per_run.append((ratios[fastest], fastest))
     return med([x for x, _ in per_run]), max(set(n for _, n in per_run), key=[n for _, n in per_run].count)
@@ -145,6 +153,24 @@ for key, label, higher, target in [("train_samples_per_s_b32", "training, batch 
     goal = "—" if target is None else f"≥ {target}x ({'met' if r >= target and kernels != ['off'] else 'NOT met'})"
     lines.append(f"| {label} | {med([b[key] for b in KB]):,.1f} | {med([k[key] for k in K]):,.1f} | {own:.2f}x | "
                  f"{fastest} | {r:.2f}x faster | {goal} |")
+# seed-cnn against the PyPI wheel and libtorch (issue 13's targets), same runs.
+KC = load("keel-cnn")
+PC = {"torch-pypi": load("torch-pypi-cnn"), "libtorch": load("libtorch-cnn")}
+lines += ["", "seed-cnn (`keel_bench --report-cnn`, `bench/torch_seed_cnn.py`, `bench/libtorch/seed_cnn.cpp`; "
+          "training: 6,400 images at batch 64, SGD lr 0.01):", "",
+          "| measurement | keel | torch-pypi | libtorch | fastest peer | keel vs fastest peer | target |",
+          "|---|---|---|---|---|---|---|"]
+for key, label, higher, target in [("train_samples_per_s_b64", "training, batch 64 (samples/s)", True, 3),
+                                   ("predict_b1_us", "predict, batch 1 (µs)", False, 5),
+                                   ("predict_b1000_ms", "predict, batch 1,000 (ms)", False, 2)]:
+    r, fastest = vs_fastest(KC, key, higher, PC)
+    lines.append(f"| {label} | {med([k[key] for k in KC]):,.1f} | " +
+                 " | ".join(f"{med([p[key] for p in PC[name]]):,.1f}" for name in PC) +
+                 f" | {fastest} | {r:.2f}x faster | ≥ {target}x ({'met' if r >= target else 'NOT met'}) |")
+step_ratio = med([k["median_step_us_b64"] / k["bare_step_us_b64"] for k in KC])
+lines.append(f"| median training step / keel's bare conv + matmul kernels of the step | "
+             f"{med([k['median_step_us_b64'] for k in KC]):,.0f} µs / {med([k['bare_step_us_b64'] for k in KC]):,.0f} µs "
+             f"| | | | {step_ratio:.2f} | ≤ 1.3 ({'met' if step_ratio <= 1.3 else 'NOT met'}) |")
 lines += ["", "Peers (as each reported itself):", ""]
 for name in PEERS:
     p0 = P[name][0]

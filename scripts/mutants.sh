@@ -157,6 +157,7 @@ mutants=(
   'src/layers/layer.cpp|s/  warn_if_no_bf16_kernels(dtype_policy_);/  (void)0;/|MixedPrecision.*:SummaryCli.DtypePolicyFlag|the float32 fallback is silent (no warning)'
   'src/layers/conv_core.cpp|s/  if (bf16) {/  if (false) {/|MixedPrecision.*|convolution backward ignores the policy (f32 gradients under mixed_bfloat16)'
   'src/layers/dense.cpp|s/  if (runs_bf16_products()) return gradients_bf16(x, dz, dx, m, write);/  (void)0;/|MixedPrecision.*|Dense backward ignores the policy (f32 gradients from bf16 forward)'
+  'src/deploy/fold_batch_norm.cpp|s/    folded->set_dtype_policy(layer.dtype_policy());  \/\/ a mixed_bfloat16 layer stays one/    (void)0;/|MixedPrecision.*|BN folding turns the layers it folds into back to float32'
 )
 
 selected=("$@")

@@ -1,10 +1,9 @@
 // libtorch (PyTorch's C++ API) baseline for bench/run.sh: bench/torch_seed_mlp.py without Python.
 // Same model, initialisation, recipe, data handling and JSON keys (see that script's docstring).
 // Built by bench/run.sh against the libtorch inside the PyPI torch wheel (MKL, oneDNN):
-//   g++ -O2 -std=c++20 bench/libtorch/seed_mlp.cpp $(torch include/lib flags) -lz
+//   g++ -O2 -std=c++20 bench/libtorch/seed_mlp.cpp $(torch include/lib flags) -lz  (common.h: IDX, timing)
 // Usage: seed_mlp [--data DIR] [--samples N]
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,29 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "common.h"
+
 namespace {
 
-// An IDX file (gzipped), as a uint8 tensor of its dims.
-torch::Tensor read_idx(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) {
-    std::fprintf(stderr, "seed_mlp: cannot open %s\n", path.c_str());
-    std::exit(2);
-  }
-  std::vector<unsigned char> bytes;
-  unsigned char chunk[1 << 16];
-  for (int got; (got = gzread(f, chunk, sizeof(chunk))) > 0;) bytes.insert(bytes.end(), chunk, chunk + got);
-  gzclose(f);
-  const int ndim = bytes.at(3);
-  std::vector<int64_t> dims;
-  for (int i = 0; i < ndim; ++i) {
-    const unsigned char* p = &bytes.at(4 + 4 * i);
-    dims.push_back((int64_t{p[0]} << 24) | (p[1] << 16) | (p[2] << 8) | p[3]);
-  }
-  auto t = torch::empty(dims, torch::kUInt8);
-  std::copy(bytes.begin() + 4 + 4 * ndim, bytes.end(), t.data_ptr<uint8_t>());
-  return t;
-}
+using libtorch_bench::median_latency;
+using libtorch_bench::read_idx;
+using libtorch_bench::seconds_since;
 
 torch::nn::Linear dense(int64_t fan_in, int64_t units, bool he) {
   torch::nn::Linear layer(fan_in, units);
@@ -65,10 +48,6 @@ torch::nn::Sequential seed_model() {
                                dense(100, 10, false));
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 double train_epoch(torch::nn::Sequential& model, const torch::Tensor& x_u8, const torch::Tensor& y,
                    int64_t batch, int64_t samples) {
   torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01));
@@ -88,20 +67,6 @@ double train_epoch(torch::nn::Sequential& model, const torch::Tensor& x_u8, cons
     opt.step();
   }
   return double(samples) / seconds_since(t0);
-}
-
-double median_latency(torch::nn::Sequential& model, const torch::Tensor& x, int repeats) {
-  model->eval();
-  torch::NoGradGuard no_grad;
-  for (int i = 0; i < std::max(3, repeats / 10); ++i) model->forward(x);
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    model->forward(x);
-    times.push_back(seconds_since(t0));
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
 }
 
 }  // namespace

@@ -144,7 +144,10 @@ void Folder::decide(int64_t bn_node) {
 
 FoldResult Folder::finish() && {
   Model out = rebuild_model(model_, bypass_, [&](const Layer& layer) {
-    return work_.count(&layer) ? fold::affine_sink(layer)->with_bias(layer) : layer.clone();
+    if (!work_.count(&layer)) return layer.clone();
+    std::unique_ptr<Layer> folded = fold::affine_sink(layer)->with_bias(layer);
+    folded->set_dtype_policy(layer.dtype_policy());  // a mixed_bfloat16 layer stays one
+    return folded;
   });
   for (const auto& [layer, w] : work_)
     fold::affine_sink(*layer)->store(w, out.get_layer(layer->name()));

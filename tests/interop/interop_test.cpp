@@ -120,6 +120,30 @@ TEST(TfjsInterop, TfjsLoadsKeelSavedSeedModels) {
   }
 }
 
+// A model saved under the mixed_bfloat16 policy carries tf.keras's serialized Policy as every
+// layer's dtype (docs/mixed_precision.md); TF.js still loads it and predicts what keel predicts.
+TEST(TfjsInterop, TfjsLoadsKeelSavedMixedPolicyModel) {
+  REQUIRE_NODE();
+  const std::string node = node_env();
+  ScratchDir dir("tfjs_mixed");
+  const Tensor x = testing::random_images(20, 37);
+  write_npy(dir / "x.npy", x);
+  const DTypePolicy saved = mixed_precision::global_policy();
+  mixed_precision::set_global_policy("mixed_bfloat16");
+  reset_default_names();
+  Model m = testing::trained_seed_model("seed-mlp", 20);
+  mixed_precision::set_global_policy(saved);
+  ASSERT_TRUE(m.layer(0).dtype_policy().computes_in_bf16());
+  save_model(m, dir / "mixed");
+  const auto topology = nlohmann::json::parse(read_text(dir / "mixed" / "model.json"))["modelTopology"];
+  ASSERT_EQ(topology["config"]["layers"][1]["config"]["dtype"],
+            nlohmann::json::parse(R"({"class_name": "Policy", "config": {"name": "mixed_bfloat16"}})"));
+  write_npy(dir / "keel.npy", m.predict(x));
+  expect_script_ok(node + quote(kScripts / "tfjs_roundtrip.js") + " load " + quote(dir / "mixed") + " " +
+                       quote(dir / "x.npy") + " " + quote(dir / "keel.npy"),
+                   dir / "log.txt");
+}
+
 // seed-cnn (issue 13): Conv2D 'same', 4-D BN (moving statistics after real steps), MaxPooling2D,
 // Reshape and Dense after Flatten, as TF.js computes them.
 TEST(TfjsInterop, TfjsLoadsKeelSavedSeedCnn) {

@@ -66,12 +66,17 @@ TEST(Bf16, RoundsAsTfCast) {
   from_bf16(ys.data(), wide.data(), static_cast<int64_t>(ys.size()));
   for (size_t i = 0; i < 1000; ++i) {
     EXPECT_EQ(to_bf16(wide[i]), ys[i]);
-    if (!std::isnan(wide[i])) EXPECT_EQ(static_cast<uint32_t>(ys[i]) << 16, std::bit_cast<uint32_t>(wide[i]));
+    if (!std::isnan(wide[i])) {
+      EXPECT_EQ(static_cast<uint32_t>(ys[i]) << 16, std::bit_cast<uint32_t>(wide[i]));
+    }
   }
   round_to_bf16(xs.data(), static_cast<int64_t>(xs.size()));
   for (size_t i = 0; i < 1000; ++i) {
-    if (std::isnan(wide[i])) EXPECT_TRUE(std::isnan(xs[i]));
-    else EXPECT_EQ(xs[i], wide[i]);
+    if (std::isnan(wide[i])) {
+      EXPECT_TRUE(std::isnan(xs[i]));
+    } else {
+      EXPECT_EQ(xs[i], wide[i]);
+    }
   }
 }
 

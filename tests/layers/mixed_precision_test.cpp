@@ -11,11 +11,13 @@
 #include <tuple>
 #include <filesystem>
 
+#include "keel/deploy/fold_batch_norm.h"
 #include "keel/io/model_config.h"
 #include "keel/kernels/bf16.h"
 #include "keel/kernels/gemm.h"
 #include "keel/layers/dense.h"
 #include "keel/layers/layers.h"
+#include "keel/model/builtin_models.h"
 #include "keel/model/sequential.h"
 #include "layers/layer_harness.h"
 #include "test_util.h"
@@ -191,6 +193,19 @@ TEST(MixedPrecision, ConvolutionLayersTakeBf16Operands) {
     const Variable& dk = mixed.layer().variables()[0];
     const Variable& dk_ref = plain.layer().variables()[0];
     for (int64_t i = 0; i < dk.size(); ++i) EXPECT_NEAR(dk.grad[i], dk_ref.grad[i], 1e-5) << i;
+  }
+}
+
+// fold_batch_norm rebuilds the layers BN folds into: they keep the policy, like every other layer.
+TEST(MixedPrecision, FoldedLayersKeepThePolicy) {
+  const GlobalPolicyScope scope("mixed_bfloat16");
+  reset_default_names();
+  Model model = builtin_model("seed-mlp");
+  model.build(std::nullopt, 1);
+  const FoldResult folded = fold_batch_norm(model);
+  ASSERT_EQ(folded.folded.size(), 3u);
+  for (const auto& layer : folded.model.layers()) {
+    EXPECT_EQ(layer->dtype_policy().name(), "mixed_bfloat16") << layer->name();
   }
 }
 

@@ -1,0 +1,99 @@
+// keel_bench --report-cnn: the built-in seed-cnn (issue 13) timed as bench/run.sh's CNN table
+// needs, one JSON object on stdout:
+//   train_samples_per_s_b64, median_step_us_b64   fit over the first 6,400 training images at
+//                                                  batch 64 (100 steps), `keel train`'s recipe
+//                                                  (Keras SGD(): lr 0.01)
+//   bare_step_us_b64   keel's convolution and matmul kernels of one such step called directly
+//                      (forward, backward weights, backward data where fit needs it), after warm-up
+//   predict_b1_us, predict_b1000_ms                eval-mode predict, medians
+#include <cstdio>
+#include <vector>
+
+#include "bench_common.h"
+#include "keel/io/fashion_mnist.h"
+#include "keel/kernels/conv.h"
+#include "keel/kernels/gemm.h"
+#include "keel/layers/layer.h"
+#include "keel/model/builtin_models.h"
+#include "keel/optimizers/sgd.h"
+
+namespace keel::bench {
+
+namespace {
+
+Conv2dGeometry conv3x3_same(int64_t batch, int64_t hw, int64_t in_c, int64_t out_c) {
+  Conv2dGeometry g;
+  g.batch = batch, g.in_h = g.in_w = g.out_h = g.out_w = hw, g.in_c = in_c, g.out_c = out_c;
+  g.kernel_h = g.kernel_w = 3, g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+  return g;
+}
+
+// seed-cnn's products at batch b: conv 1->32 (28x28, no dx: its input is the image), 32->32,
+// 32->64 (14x14), 64->64, Dense 3136->128 and 128->10 (forward, dW, dx).
+double bare_step_seconds(int64_t b) {
+  struct Conv {
+    Conv2dGeometry g;
+    bool dx;
+  };
+  const Conv convs[] = {{conv3x3_same(b, 28, 1, 32), false}, {conv3x3_same(b, 28, 32, 32), true},
+                        {conv3x3_same(b, 14, 32, 64), true}, {conv3x3_same(b, 14, 64, 64), true}};
+  std::vector<float> x(size_t(b) * 28 * 28 * 64, 0.01f), y(size_t(b) * 28 * 28 * 64, 0.01f),
+      k(size_t(3) * 3 * 64 * 64, 0.01f), dk(k.size()), w(size_t(3136) * 128, 0.01f), dw(w.size());
+  auto step = [&] {
+    for (const Conv& c : convs) {
+      conv2d_forward(c.g, x.data(), k.data(), y.data());
+      conv2d_backward_weights(c.g, x.data(), y.data(), dk.data(), false);
+      if (c.dx) conv2d_backward_data(c.g, y.data(), k.data(), x.data());
+    }
+    for (const auto [fan_in, units] : {std::pair<int64_t, int64_t>{3136, 128}, {128, 10}}) {
+      gemm(x.data(), w.data(), y.data(), b, units, fan_in, false, false, false);
+      gemm(x.data(), y.data(), dw.data(), fan_in, units, b, true, false, false);
+      gemm(y.data(), w.data(), x.data(), b, fan_in, units, false, true, false);
+    }
+  };
+  for (int i = 0; i < 5; ++i) step();
+  std::vector<double> times;
+  for (int i = 0; i < 30; ++i) {
+    const auto t = Clock::now();
+    step();
+    times.push_back(since(t));
+  }
+  return median(times);
+}
+
+}  // namespace
+
+int run_cnn_report() {
+  const FashionMnist fm = load_fashion_mnist(default_fashion_mnist_dir());
+  const DataView all = fashion_mnist_view(fm, FashionMnistSplit::kTrain);
+  reset_default_names();
+  Model model = seed_cnn();
+  model.build(std::nullopt, 42);
+  const TrainResult r = train_one_epoch(all.slice(0, 6400), 64, model,
+                                        std::make_shared<SGD>(SGDOptions{.learning_rate = 0.01}));
+  const double bare = bare_step_seconds(64);
+  Tensor x1000({1000, 28, 28});
+  all.gather(nullptr, 0, 1000, x1000.data(), nullptr);
+  Tensor x1({1, 28, 28});
+  std::copy_n(x1000.data(), 784, x1.data());
+  std::vector<double> t1, t1000;
+  for (int i = 0; i < 50; ++i) model.predict(x1, 1);
+  for (int i = 0; i < 500; ++i) {
+    const auto t = Clock::now();
+    const Tensor y = model.predict(x1, 1);
+    t1.push_back(since(t));
+  }
+  model.predict(x1000, 1000);
+  for (int i = 0; i < 7; ++i) {
+    const auto t = Clock::now();
+    const Tensor y = model.predict(x1000, 1000);
+    t1000.push_back(since(t));
+  }
+  std::printf("{\"train_samples_per_s_b64\": %.1f, \"median_step_us_b64\": %.1f, "
+              "\"bare_step_us_b64\": %.1f, \"predict_b1_us\": %.2f, \"predict_b1000_ms\": %.3f}\n",
+              r.samples_per_second, r.median_step_seconds * 1e6, bare * 1e6, median(t1) * 1e6,
+              median(t1000) * 1e3);
+  return 0;
+}
+
+}  // namespace keel::bench
