@@ -22,6 +22,19 @@ inline double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Median wall time of `reps` calls of f(), after `warmup` untimed calls.
+template <typename F>
+double median_call_seconds(int warmup, int reps, const F& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    const auto t = Clock::now();
+    f();
+    times.push_back(since(t));
+  }
+  return median(times);
+}
+
 // Wall time of every batch of a fit: from on_train_batch_begin to on_train_batch_end, i.e.
 // gather, forward, loss, metrics, backward, clip and update.
 class StepTimer final : public Callback {

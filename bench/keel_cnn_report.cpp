@@ -51,14 +51,7 @@ double bare_step_seconds(int64_t b) {
       gemm(y.data(), w.data(), x.data(), b, fan_in, units, false, true, false);
     }
   };
-  for (int i = 0; i < 5; ++i) step();
-  std::vector<double> times;
-  for (int i = 0; i < 30; ++i) {
-    const auto t = Clock::now();
-    step();
-    times.push_back(since(t));
-  }
-  return median(times);
+  return median_call_seconds(5, 30, step);
 }
 
 }  // namespace
@@ -76,23 +69,11 @@ int run_cnn_report() {
   all.gather(nullptr, 0, 1000, x1000.data(), nullptr);
   Tensor x1({1, 28, 28});
   std::copy_n(x1000.data(), 784, x1.data());
-  std::vector<double> t1, t1000;
-  for (int i = 0; i < 50; ++i) model.predict(x1, 1);
-  for (int i = 0; i < 500; ++i) {
-    const auto t = Clock::now();
-    const Tensor y = model.predict(x1, 1);
-    t1.push_back(since(t));
-  }
-  model.predict(x1000, 1000);
-  for (int i = 0; i < 7; ++i) {
-    const auto t = Clock::now();
-    const Tensor y = model.predict(x1000, 1000);
-    t1000.push_back(since(t));
-  }
+  const double t1 = median_call_seconds(50, 500, [&] { return model.predict(x1, 1); });
+  const double t1000 = median_call_seconds(1, 7, [&] { return model.predict(x1000, 1000); });
   std::printf("{\"train_samples_per_s_b64\": %.1f, \"median_step_us_b64\": %.1f, "
               "\"bare_step_us_b64\": %.1f, \"predict_b1_us\": %.2f, \"predict_b1000_ms\": %.3f}\n",
-              r.samples_per_second, r.median_step_seconds * 1e6, bare * 1e6, median(t1) * 1e6,
-              median(t1000) * 1e3);
+              r.samples_per_second, r.median_step_seconds * 1e6, bare * 1e6, t1 * 1e6, t1000 * 1e3);
   return 0;
 }
 

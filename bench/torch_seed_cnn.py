@@ -19,7 +19,6 @@ Usage: PYTHON bench/torch_seed_cnn.py [--epochs N] [--data DIR] [--batch B] [--s
 import argparse
 import json
 import os
-import statistics
 import time
 
 import numpy as np
@@ -27,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from fashion_mnist_idx import find, read_idx  # same directory
+from torch_seed_mlp import eval_latency as latency
 
 
 def he_normal_(weight, fan_in):
@@ -75,19 +75,6 @@ def accuracy(model, x_u8, y):
             idx = torch.arange(first, min(first + 1000, len(y)))
             correct += (model(images(x_u8, idx)).argmax(1) == y[idx]).sum().item()
     return correct / len(y)
-
-
-def latency(model, x, repeats):
-    model.eval()
-    times = []
-    with torch.no_grad():
-        for _ in range(max(3, repeats // 10)):
-            model(x)
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():
