@@ -198,11 +198,14 @@ TEST(MixedPrecision, ConvolutionLayersTakeBf16Operands) {
 
 // fold_batch_norm rebuilds the layers BN folds into: they keep the policy, like every other layer.
 TEST(MixedPrecision, FoldedLayersKeepThePolicy) {
-  const GlobalPolicyScope scope("mixed_bfloat16");
   reset_default_names();
-  Model model = builtin_model("seed-mlp");
-  model.build(std::nullopt, 1);
-  const FoldResult folded = fold_batch_norm(model);
+  std::optional<Model> model;
+  {
+    const GlobalPolicyScope scope("mixed_bfloat16");  // the model's policy, not the fold's
+    model.emplace(builtin_model("seed-mlp"));
+  }
+  model->build(std::nullopt, 1);
+  const FoldResult folded = fold_batch_norm(*model);
   ASSERT_EQ(folded.folded.size(), 3u);
   for (const auto& layer : folded.model.layers()) {
     EXPECT_EQ(layer->dtype_policy().name(), "mixed_bfloat16") << layer->name();
