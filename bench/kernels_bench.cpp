@@ -7,6 +7,7 @@
 #include "keel/core/rng.h"
 #include "keel/kernels/activations.h"
 #include "keel/kernels/batch_norm.h"
+#include "keel/kernels/bf16.h"
 #include "keel/kernels/bias.h"
 #include "keel/kernels/gemm.h"
 #include "keel/model/data_view.h"
@@ -139,8 +140,39 @@ void BM_GemmForward(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * 2 * m * n * k);
 }
-BENCHMARK(BM_GemmForward<false>)->Args({1, 784, 300})->Args({1, 300, 100})->Args({32, 784, 300})->Args({256, 784, 300});
+BENCHMARK(BM_GemmForward<false>)->Args({1, 784, 300})->Args({1, 300, 100})->Args({32, 784, 300})->Args({256, 784, 300})->Args({32, 300, 100})->Args({256, 300, 100});
 BENCHMARK(BM_GemmForward<true>)->Args({1, 784, 300})->Args({32, 784, 300});
+
+// The same products from bf16 operands (the mixed_bfloat16 policy; native kernels where the CPU
+// has avx512_bf16, else emulated), and the float -> bf16 conversion of one (m, k) operand that
+// each call of a mixed Dense layer adds: together, what bf16 saves or costs per product.
+void BM_GemmBf16(benchmark::State& state) {
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  if (bf16_kernels() == Bf16Kernels::kNone) set_bf16_kernels(Bf16Kernels::kEmulated);
+  state.SetLabel(bf16_kernels() == Bf16Kernels::kNative ? gemm_bf16_implementation(m, n, k) : "emulated");
+  std::vector<uint16_t> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
+  to_bf16(random_vector(m * k, 1).data(), a.data(), m * k);
+  to_bf16(random_vector(k * n, 2).data(), b.data(), k * n);
+  std::vector<float> c(static_cast<size_t>(m * n));
+  for (auto _ : state) {
+    gemm_bf16(a.data(), b.data(), c.data(), m, n, k, false, false, false);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * m * n * k);
+}
+BENCHMARK(BM_GemmBf16)->Args({1, 784, 300})->Args({32, 784, 300})->Args({256, 784, 300})->Args({32, 300, 100})->Args({256, 300, 100});
+
+void BM_ToBf16(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto x = random_vector(n, 3);
+  std::vector<uint16_t> y(static_cast<size_t>(n));
+  for (auto _ : state) {
+    to_bf16(x.data(), y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 6);
+}
+BENCHMARK(BM_ToBf16)->Arg(32 * 784)->Arg(784 * 300)->Arg(256 * 784);
 
 // Shuffled gather of uint8 pixels into a float batch.
 void BM_Gather(benchmark::State& state) {

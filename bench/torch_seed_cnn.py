@@ -14,7 +14,7 @@ Otherwise (benchmark): one epoch's training throughput at --batch (default 64) o
 images, then eval-mode latency of batch 1 and batch 1,000.
 Prints one JSON object on stdout.
 
-Usage: PYTHON bench/torch_seed_cnn.py [--epochs N] [--data DIR] [--batch B] [--samples N]
+Usage: PYTHON bench/torch_seed_cnn.py [--epochs N] [--data DIR] [--batch B] [--samples N] [--threads T]
 """
 import argparse
 import json
@@ -84,8 +84,9 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--samples", type=int, default=55000)
     ap.add_argument("--peer", default="torch-pypi")
+    ap.add_argument("--threads", type=int, default=2, help="2 for the benchmark (keel's count)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     x = torch.from_numpy(read_idx(find(args.data, "train-images-idx3-ubyte")).copy())
     y = torch.from_numpy(read_idx(find(args.data, "train-labels-idx1-ubyte")).astype(np.int64))
