@@ -11,7 +11,7 @@ import sys
 COLOURS = {"plain": "#7f7f7f", "bn": "#1f77b4", "fixup": "#d62728", "fixup-agc": "#2ca02c"}
 LABELS = {"plain": "plain", "bn": "BN", "fixup": "Fixup", "fixup-agc": "Fixup + AGC"}
 DASHES = {8: "", 32: "6,3", 128: "2,3"}
-W, H, LEFT, RIGHT, TOP, BOTTOM = 720, 440, 60, 200, 40, 50
+W, H, LEFT, RIGHT, TOP, BOTTOM = 760, 440, 60, 240, 40, 50
 
 
 def main(out, svg_path, title="Validation accuracy per epoch"):
