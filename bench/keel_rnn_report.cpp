@@ -39,19 +39,6 @@ Model compiled_seed_lstm() {
   return model;
 }
 
-// Median seconds per call of f() over `calls` calls after `warm` warm-up calls.
-template <class F>
-double median_call(F&& f, int warm, int calls) {
-  for (int i = 0; i < warm; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < calls; ++i) {
-    const auto start = Clock::now();
-    f();
-    t.push_back(since(start));
-  }
-  return median(t);
-}
-
 // oneDNN's LSTM forward (inference) over T steps of F features, `units` hidden, zero initial
 // states, random weights: seconds per call.
 double onednn_lstm_forward_seconds(int64_t batch, int64_t T, int64_t F, int64_t units) {
@@ -92,7 +79,7 @@ double onednn_lstm_forward_seconds(int64_t batch, int64_t T, int64_t F, int64_t 
                           {DNNL_ARG_DST_LAYER, dst}, {DNNL_ARG_SCRATCHPAD, scratch}});
     stream.wait();
   };
-  return median_call(run, 50, batch == 1 ? 3000 : 500);
+  return median_call_seconds(50, batch == 1 ? 3000 : 500, run);
 }
 
 // keel's LSTM(units) alone: a model of that one layer, predict_into the caller's buffer.
@@ -102,7 +89,7 @@ double keel_lstm_forward_seconds(int64_t batch, int64_t T, int64_t F, int64_t un
   std::vector<float> x(static_cast<size_t>(batch * T * F)), y(static_cast<size_t>(batch * units));
   Rng rng(9);
   for (float& v : x) v = rng.uniform() - 0.5f;
-  return median_call([&] { model.predict_into(x, y, batch); }, 50, batch == 1 ? 3000 : 500);
+  return median_call_seconds(50, batch == 1 ? 3000 : 500, [&] { model.predict_into(x, y, batch); });
 }
 
 }  // namespace

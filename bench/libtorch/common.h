@@ -36,6 +36,29 @@ inline torch::Tensor read_idx(const std::string& path) {
   return t;
 }
 
+// The baselines' flags: --data DIR (default $KEEL_FASHION_MNIST_DIR, else Debian's data set) and
+// --samples N. Exits with a message naming the program on anything else.
+struct Options {
+  std::string data;
+  int64_t samples;
+};
+
+inline Options parse_options(int argc, char** argv, const char* program, int64_t default_samples) {
+  const char* env = std::getenv("KEEL_FASHION_MNIST_DIR");
+  Options o{env && *env ? env : "/usr/share/datasets/fashion-mnist", default_samples};
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (i + 1 < argc && flag == "--data") o.data = argv[i + 1];
+    else if (i + 1 < argc && flag == "--samples") o.samples = std::atoll(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "%s: unknown flag or missing value: %s (allowed: --data DIR, --samples N)\n",
+                   program, flag.c_str());
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

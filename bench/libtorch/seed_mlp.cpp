@@ -18,6 +18,8 @@
 namespace {
 
 using libtorch_bench::median_latency;
+using libtorch_bench::Options;
+using libtorch_bench::parse_options;
 using libtorch_bench::read_idx;
 using libtorch_bench::seconds_since;
 
@@ -72,18 +74,9 @@ double train_epoch(torch::nn::Sequential& model, const torch::Tensor& x_u8, cons
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* env = std::getenv("KEEL_FASHION_MNIST_DIR");
-  std::string data = env && *env ? env : "/usr/share/datasets/fashion-mnist";
-  int64_t samples = 55000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--data") data = argv[i + 1];
-    else if (flag == "--samples") samples = std::atoll(argv[i + 1]);
-    else {
-      std::fprintf(stderr, "seed_mlp: unknown flag %s (allowed: --data DIR, --samples N)\n", flag.c_str());
-      return 2;
-    }
-  }
+  const Options options = parse_options(argc, argv, "seed_mlp", 55000);
+  const std::string& data = options.data;
+  const int64_t samples = options.samples;
   torch::set_num_threads(2);
   torch::manual_seed(0);
   const auto x = read_idx(data + "/train-images-idx3-ubyte.gz");
