@@ -73,6 +73,121 @@ KEEL_MULTIVERSION void apply_rows(const float* x, const float* scale, const floa
     for (; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
   }
 }
+
+// Few channels (a CNN's NHWC activations: 32 or 64 channels, 50,000 rows at batch 64): channel
+// blocks of 16 gave each of two threads half of every row's 128 bytes, and the statistics ran no
+// faster on two threads than on one. These reductions go by fixed chunks of kRowChunk rows
+// instead, each reduced into its own partial sums, which are then added in chunk order: the same
+// bits whatever the thread count. Chunks of 256 rows of 64 channels are 64 KB.
+constexpr int64_t kRowChunk = 256;
+
+int64_t row_chunks(int64_t rows) { return (rows + kRowChunk - 1) / kRowChunk; }
+
+// sum[0, w) = Σ over `rows` rows (row stride w, w <= kBlock) of x, in double.
+template <int kGroups>
+KEEL_SIMD_INLINE void chunk_sums_body(const float* x, int64_t rows, int64_t w, double* sum) {
+  using namespace simd;
+  f64x8 acc[2 * kGroups] = {};
+  for (int64_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 8
+    for (int64_t v = 0; v < 2 * kGroups; ++v) acc[v] += load_f64_upto(x + r * w, v * 8, w);
+  }
+  for (int64_t j = 0; j < w; ++j) sum[j] = acc[j / 8][j % 8];
+}
+KEEL_MULTIVERSION void chunk_sums(const float* x, int64_t rows, int64_t w, double* sum) {
+#define KEEL_CHUNK(G, W) return chunk_sums_body<G>(x, rows, W, sum)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
+#undef KEEL_CHUNK
+}
+
+// sq[0, w) = Σ (x - mean)² over `rows` rows (row stride w), in double as stats_block_body.
+template <int kGroups>
+KEEL_SIMD_INLINE void chunk_squares_body(const float* x, int64_t rows, int64_t w,
+                                         const double* mean, double* sq) {
+  using namespace simd;
+  f64x8 mu[2 * kGroups] = {}, acc[2 * kGroups] = {};
+  for (int64_t j = 0; j < w; ++j) mu[j / 8][j % 8] = mean[j];
+  for (int64_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 8
+    for (int64_t v = 0; v < 2 * kGroups; ++v) {
+      const f64x8 d = load_f64_upto(x + r * w, v * 8, w) - mu[v];
+      acc[v] += d * d;
+    }
+  }
+  for (int64_t j = 0; j < w; ++j) sq[j] = acc[j / 8][j % 8];
+}
+KEEL_MULTIVERSION void chunk_squares(const float* x, int64_t rows, int64_t w, const double* mean,
+                                     double* sq) {
+#define KEEL_CHUNK(G, W) return chunk_squares_body<G>(x, rows, W, mean, sq)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
+#undef KEEL_CHUNK
+}
+
+// f(chunk, first row, rows) for every row chunk of `outer` rows, the chunks spread over the team
+// when `parallel`, and then finish() once, after every chunk is done; then the same again with
+// f2 / finish2. On one thread without an OpenMP region (entering even an inactive one costs).
+template <typename F, typename Finish, typename F2, typename Finish2>
+void two_chunk_passes(int64_t outer, bool parallel, const F& f, const Finish& finish,
+                      const F2& f2, const Finish2& finish2) {
+  const int64_t chunks = row_chunks(outer);
+  const auto pass = [&](Range mine, const auto& g) {
+    for (int64_t c = mine.begin; c < mine.end; ++c) {
+      g(c, c * kRowChunk, std::min(kRowChunk, outer - c * kRowChunk));
+    }
+  };
+  if (!parallel) {
+    pass({0, chunks}, f);
+    finish();
+    pass({0, chunks}, f2);
+    finish2();
+    return;
+  }
+#pragma omp parallel
+  {
+    const Range mine = thread_share(chunks, 1);
+    pass(mine, f);
+#pragma omp barrier
+#pragma omp single
+    finish();  // the implicit barrier of `single` publishes its results to the team
+    pass(mine, f2);
+#pragma omp barrier
+#pragma omp single nowait
+    finish2();
+  }
+}
+
+// Statistics of (outer, channels <= kBlock): two passes as stats_block_body, by row chunks.
+void stats_by_row_chunks(const float* x, float* mean, float* var, int64_t outer, int64_t channels,
+                         double inv_n, bool parallel) {
+  const int64_t chunks = row_chunks(outer);
+  thread_local std::vector<double> scratch;  // grows once per shape, then reused
+  scratch.resize(size_t((chunks + 1) * channels));
+  // Raw pointers: inside the parallel region another thread's `scratch` is its own thread_local.
+  double* partial = scratch.data();  // (chunks, channels)
+  double* mean_d = partial + chunks * channels;
+  const auto total = [&](int64_t j) {
+    double t = 0.0;
+    for (int64_t c = 0; c < chunks; ++c) t += partial[c * channels + j];
+    return t;
+  };
+  two_chunk_passes(
+      outer, parallel,
+      [&](int64_t c, int64_t r0, int64_t rows) {
+        chunk_sums(x + r0 * channels, rows, channels, partial + c * channels);
+      },
+      [&] {
+        for (int64_t j = 0; j < channels; ++j) mean_d[j] = total(j) * inv_n;
+      },
+      [&](int64_t c, int64_t r0, int64_t rows) {
+        chunk_squares(x + r0 * channels, rows, channels, mean_d, partial + c * channels);
+      },
+      [&] {
+        for (int64_t j = 0; j < channels; ++j) {
+          mean[j] = static_cast<float>(mean_d[j]);
+          var[j] = static_cast<float>(total(j) * inv_n);
+        }
+      });
+}
 }  // namespace
 
 void batch_norm_stats(const float* x, float* mean, float* var, int64_t outer, int64_t channels,
@@ -80,6 +195,9 @@ void batch_norm_stats(const float* x, float* mean, float* var, int64_t outer, in
   const int64_t n = outer * inner;
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
+  if (inner == 1 && channels <= kBlock) {
+    return stats_by_row_chunks(x, mean, var, outer, channels, inv_n, parallel);
+  }
   if (inner == 1) {
     for_each_column_block(channels, kBlock, parallel, [&](int64_t c0, int64_t w) {
       stats_block(x, mean, var, outer, channels, c0, w, inv_n);
@@ -177,8 +295,14 @@ void batch_norm_apply(const float* x, const float* scale, const float* shift, fl
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   if (inner == 1) {
     if (!parallel) return apply_rows(x, scale, shift, y, outer, channels);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < outer; ++r) apply_rows(x + r * channels, scale, shift, y + r * channels, 1, channels);
+    // One call per thread over its rows: a call per row (32 channels in a CNN) paid the
+    // multiversion dispatch and the loop set-up 50,000 times a pass.
+#pragma omp parallel
+    {
+      const Range rows = thread_share(outer, 1);
+      const int64_t at = rows.begin * channels;
+      apply_rows(x + at, scale, shift, y + at, rows.end - rows.begin, channels);
+    }
     return;
   }
 #pragma omp parallel for schedule(static) if (parallel)
@@ -307,12 +431,83 @@ KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const fl
     }
   }
 }
+// s1[0, w) = Σ dy and s2[0, w) = Σ dy·(x - μ) over `rows` rows (row stride w <= kBlock), in double
+// with (x - μ) in float, as backward_sums_body.
+template <int kGroups>
+KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy, const float* mean,
+                                               int64_t rows, int64_t w, double* s1, double* s2) {
+  using namespace simd;
+  f32x16 mu[kGroups] = {};
+#pragma GCC unroll 4
+  for (int64_t v = 0; v < kGroups; ++v) mu[v] = load_upto(mean, v * kLanes, w);
+  f64x8 a[2 * kGroups] = {}, b[2 * kGroups] = {};
+  for (int64_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kGroups; ++v) {
+      const f32x16 g = load_upto(dy + r * w, v * kLanes, w);
+      const f32x16 xm = load_upto(x + r * w, v * kLanes, w) - mu[v];
+      a[2 * v] += low_f64(g);
+      a[2 * v + 1] += high_f64(g);
+      b[2 * v] += low_f64(g) * low_f64(xm);
+      b[2 * v + 1] += high_f64(g) * high_f64(xm);
+    }
+  }
+  for (int64_t j = 0; j < w; ++j) s1[j] = a[j / 8][j % 8], s2[j] = b[j / 8][j % 8];
+}
+KEEL_MULTIVERSION void chunk_backward_sums(const float* x, const float* dy, const float* mean,
+                                           int64_t rows, int64_t w, double* s1, double* s2) {
+#define KEEL_CHUNK(G, W) return chunk_backward_sums_body<G>(x, dy, mean, rows, W, s1, s2)
+  KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
+#undef KEEL_CHUNK
+}
+
 KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, const float* mean,
                                          const float* k_dy, const float* k_xm, const float* k_c,
                                          float* dx, int64_t rows, int64_t w, int64_t stride) {
 #define KEEL_DX(G, W) return backward_dx_body<G>(x, dy, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
   KEEL_FOR_VECTOR_COUNT(w, KEEL_DX)
 #undef KEEL_DX
+}
+// The (outer, channels <= kBlock) backward by row chunks (see kRowChunk): the sums of each chunk,
+// added in chunk order, then dx chunk by chunk.
+void backward_by_row_chunks(const float* x, const float* dy, const float* mean,
+                            const float* inv_std, const float* gamma, float* dx, float* dgamma,
+                            float* dbeta, int64_t outer, int64_t channels, double inv_n,
+                            bool parallel) {
+  const int64_t chunks = row_chunks(outer);
+  thread_local std::vector<double> scratch;  // grows once per shape, then reused
+  thread_local std::vector<float> dx_coefficients;
+  scratch.resize(size_t(2 * chunks * channels));
+  dx_coefficients.resize(size_t(3 * channels));
+  // Raw pointers: inside the parallel region another thread's thread_locals are its own.
+  double* s1 = scratch.data();  // (chunks, channels) each
+  double* s2 = s1 + chunks * channels;
+  float* k = dx_coefficients.data();  // k_dy, k_xm, k_c: `channels` each
+  two_chunk_passes(
+      outer, parallel,
+      [&](int64_t c, int64_t r0, int64_t rows) {
+        const int64_t at = r0 * channels;
+        chunk_backward_sums(x + at, dy + at, mean, rows, channels, s1 + c * channels,
+                            s2 + c * channels);
+      },
+      [&] {
+        for (int64_t j = 0; j < channels; ++j) {
+          double sum1 = 0.0, sum2 = 0.0;
+          for (int64_t c = 0; c < chunks; ++c) sum1 += s1[c * channels + j], sum2 += s2[c * channels + j];
+          const float r = inv_std[j];
+          if (dgamma != nullptr) dgamma[j] += static_cast<float>(sum2 * r);
+          if (dbeta != nullptr) dbeta[j] += static_cast<float>(sum1);
+          const auto kc = coefficients(sum1, sum2, inv_n, r, gamma ? gamma[j] : 1.0f);
+          k[j] = kc.k_dy, k[channels + j] = kc.k_xm, k[2 * channels + j] = kc.k_c;
+        }
+      },
+      [&](int64_t, int64_t r0, int64_t rows) {
+        if (dx == nullptr) return;
+        const int64_t at = r0 * channels;
+        backward_dx_block(x + at, dy + at, mean, k, k + channels, k + 2 * channels, dx + at, rows,
+                          channels, channels);
+      },
+      [] {});
 }
 }  // namespace
 
@@ -322,6 +517,10 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
   const int64_t n = outer * inner;
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
+  if (inner == 1 && channels <= kBlock) {
+    return backward_by_row_chunks(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer, channels,
+                                  inv_n, parallel);
+  }
   if (inner == 1) {
     float* k = nullptr;  // the dx coefficients: k_dy, k_xm, k_c, `channels` each
     if (dx != nullptr) {

@@ -53,6 +53,20 @@ inline bool column_blocks_own_their_lines(const float* out, int64_t cols, bool p
          (cols % kColumnGranule == 0 && reinterpret_cast<uintptr_t>(out) % 64 == 0);
 }
 
+// f(begin, end) over [0, n) for an element-wise pass (each output element depends only on the
+// same element of the inputs, so the split never changes a result): the calling thread alone below
+// kParallelMinElements, otherwise each thread of the team its share in whole 16-float granules
+// (one cache line when the arrays are 64-byte aligned, so no two threads write the same line).
+template <typename F>
+void for_each_element_range(int64_t n, const F& f) {
+  if (n < kParallelMinElements) return f(int64_t{0}, n);
+#pragma omp parallel
+  {
+    const Range r = thread_share(n, kColumnGranule);
+    if (r.begin < r.end) f(r.begin, r.end);
+  }
+}
+
 template <typename F>
 void for_each_column_block(int64_t cols, int64_t block, bool parallel, const F& f) {
 #pragma omp parallel if (parallel && cols > kColumnGranule)

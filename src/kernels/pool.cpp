@@ -4,7 +4,9 @@
 #include <cstring>
 #include <limits>
 
+#include "dispatch.h"
 #include "parallel.h"
+#include "simd.h"
 
 namespace keel {
 
@@ -23,42 +25,38 @@ Window window(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
 
 bool parallel_over(int64_t elements) { return elements >= kParallelMinElements; }
 
-// The forward walk both poolings share: each output cell starts at `init`, folds in its window's
-// input cells channel by channel with `fold`, then `finish(out, window)` (the average's divide).
+// One image of the forward walk both poolings share: each output cell starts at `init`, folds in
+// its window's input cells channel by channel with `fold`, then `finish(out, window)` (the
+// average's divide). Channels are innermost and contiguous, so the fold vectorises in the
+// multiversioned callers below.
 template <typename Fold, typename Finish>
-void pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, float init, Fold fold,
-                    Finish finish) {
+KEEL_SIMD_INLINE void pool_image_forward(const Pool2dGeometry& g, const float* xn, float* yn,
+                                         float init, Fold fold, Finish finish) {
   const int64_t c = g.channels;
-#pragma omp parallel for if (parallel_over(g.batch * g.in_h * g.in_w * c))
-  for (int64_t n = 0; n < g.batch; ++n) {
-    const float* xn = x + n * g.in_h * g.in_w * c;
-    for (int64_t oh = 0; oh < g.out_h; ++oh)
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        float* out = y + ((n * g.out_h + oh) * g.out_w + ow) * c;
-        std::fill_n(out, c, init);
-        const Window win = window(g, oh, ow);
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) {
-            const float* cell = xn + (h * g.in_w + w) * c;
-            for (int64_t k = 0; k < c; ++k) out[k] = fold(out[k], cell[k]);
-          }
-        finish(out, win);
-      }
-  }
+  for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      float* out = yn + (oh * g.out_w + ow) * c;
+      std::fill_n(out, c, init);
+      const Window win = window(g, oh, ow);
+      for (int64_t h = win.h0; h < win.h1; ++h)
+        for (int64_t w = win.w0; w < win.w1; ++w) {
+          const float* cell = xn + (h * g.in_w + w) * c;
+          for (int64_t k = 0; k < c; ++k) out[k] = fold(out[k], cell[k]);
+        }
+      finish(out, win);
+    }
 }
 
-}  // namespace
-
-void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
-  pool2d_forward(
-      g, x, y, -std::numeric_limits<float>::infinity(),
+KEEL_MULTIVERSION void max_pool_image_forward(const Pool2dGeometry& g, const float* xn, float* yn) {
+  pool_image_forward(
+      g, xn, yn, -std::numeric_limits<float>::infinity(),
       [](float acc, float v) { return std::max(acc, v); }, [](float*, const Window&) {});
 }
 
-void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
+KEEL_MULTIVERSION void avg_pool_image_forward(const Pool2dGeometry& g, const float* xn, float* yn) {
   const int64_t c = g.channels;
-  pool2d_forward(
-      g, x, y, 0.0f, [](float acc, float v) { return acc + v; },
+  pool_image_forward(
+      g, xn, yn, 0.0f, [](float acc, float v) { return acc + v; },
       [c](float* out, const Window& win) {
         // Keras 'same' padding: the divisor counts only the cells inside the input.
         const float cells = static_cast<float>(win.cells());
@@ -66,29 +64,105 @@ void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
       });
 }
 
-void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx) {
+// Whether no input cell lies in two windows (stride >= pool size: the usual 2x2/2 pooling). Then
+// each window's gradient can be written, not added, and a whole image in one pass.
+bool windows_disjoint(const Pool2dGeometry& g) {
+  return g.stride_h >= g.pool_h && g.stride_w >= g.pool_w;
+}
+
+// Whether the windows cover every input cell (so no cell of dx is left to zero first).
+bool windows_tile_input(const Pool2dGeometry& g) {
+  return g.stride_h == g.pool_h && g.stride_w == g.pool_w && g.pad_top == 0 && g.pad_left == 0 &&
+         g.out_h * g.pool_h == g.in_h && g.out_w * g.pool_w == g.in_w;
+}
+
+// Max pooling backward of one image with disjoint windows, 16 channels at a time: the first
+// maximum in row-major window order (strict >, as the scalar path and TF's CPU kernel) is tracked
+// as a cell number per lane, then every window cell is written: dy where it won, 0 elsewhere.
+KEEL_MULTIVERSION void max_pool_image_backward_disjoint(const Pool2dGeometry& g, const float* xn,
+                                                        const float* dyn, float* dxn) {
+  using namespace simd;
   const int64_t c = g.channels;
-#pragma omp parallel for if (parallel_over(g.batch * g.in_h * g.in_w * c))
-  for (int64_t n = 0; n < g.batch; ++n) {
-    const float* xn = x + n * g.in_h * g.in_w * c;
-    float* dxn = dx + n * g.in_h * g.in_w * c;
-    std::fill_n(dxn, g.in_h * g.in_w * c, 0.0f);
-    for (int64_t oh = 0; oh < g.out_h; ++oh)
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const float* d = dy + ((n * g.out_h + oh) * g.out_w + ow) * c;
-        const Window win = window(g, oh, ow);
-        if (win.cells() <= 0) continue;
-        for (int64_t k = 0; k < c; ++k) {
-          // First maximum in row-major window order wins (strict >), as TF's CPU kernel.
-          int64_t best = (win.h0 * g.in_w + win.w0) * c + k;
-          for (int64_t h = win.h0; h < win.h1; ++h)
-            for (int64_t w = win.w0; w < win.w1; ++w) {
-              const int64_t i = (h * g.in_w + w) * c + k;
-              if (xn[i] > xn[best]) best = i;
-            }
-          dxn[best] += d[k];
-        }
+  if (!windows_tile_input(g)) std::fill_n(dxn, g.in_h * g.in_w * c, 0.0f);
+  for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      const Window win = window(g, oh, ow);
+      if (win.cells() <= 0) continue;
+      const float* d = dyn + (oh * g.out_w + ow) * c;
+      for (int64_t k = 0; k < c; k += kLanes) {
+        const int64_t lanes = std::min(kLanes, c - k);
+        const auto at = [&](int64_t h, int64_t w) { return (h * g.in_w + w) * c + k; };
+        const auto load_lanes = [&](const float* p) {
+          return lanes == kLanes ? load(p) : load_partial(p, lanes);
+        };
+        f32x16 best = load_lanes(xn + at(win.h0, win.w0));
+        i32x16 winner = {};
+        int32_t cell = 0;
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
+            const f32x16 v = load_lanes(xn + at(h, w));
+            const i32x16 greater = v > best;
+            best = greater ? v : best;
+            winner = greater ? i32x16{} + cell : winner;
+          }
+        const f32x16 grad = load_lanes(d + k), zero = {};
+        cell = 0;
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
+            const f32x16 out = winner == cell ? grad : zero;
+            if (lanes == kLanes) store(dxn + at(h, w), out); else store_partial(dxn + at(h, w), out, lanes);
+          }
       }
+    }
+}
+
+// Overlapping windows: each output's gradient is added to its window's first maximum.
+void max_pool_image_backward_overlapping(const Pool2dGeometry& g, const float* xn, const float* dyn,
+                                         float* dxn) {
+  const int64_t c = g.channels;
+  std::fill_n(dxn, g.in_h * g.in_w * c, 0.0f);
+  for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      const float* d = dyn + (oh * g.out_w + ow) * c;
+      const Window win = window(g, oh, ow);
+      if (win.cells() <= 0) continue;
+      for (int64_t k = 0; k < c; ++k) {
+        // First maximum in row-major window order wins (strict >), as TF's CPU kernel.
+        int64_t best = (win.h0 * g.in_w + win.w0) * c + k;
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w) {
+            const int64_t i = (h * g.in_w + w) * c + k;
+            if (xn[i] > xn[best]) best = i;
+          }
+        dxn[best] += d[k];
+      }
+    }
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
+  const int64_t in = g.in_h * g.in_w * g.channels, out = g.out_h * g.out_w * g.channels;
+#pragma omp parallel for if (parallel_over(g.batch * in))
+  for (int64_t n = 0; n < g.batch; ++n) max_pool_image_forward(g, x + n * in, y + n * out);
+}
+
+void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
+  const int64_t in = g.in_h * g.in_w * g.channels, out = g.out_h * g.out_w * g.channels;
+#pragma omp parallel for if (parallel_over(g.batch * in))
+  for (int64_t n = 0; n < g.batch; ++n) avg_pool_image_forward(g, x + n * in, y + n * out);
+}
+
+void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx) {
+  const int64_t in = g.in_h * g.in_w * g.channels, out = g.out_h * g.out_w * g.channels;
+  const bool disjoint = windows_disjoint(g);
+#pragma omp parallel for if (parallel_over(g.batch * in))
+  for (int64_t n = 0; n < g.batch; ++n) {
+    if (disjoint) {
+      max_pool_image_backward_disjoint(g, x + n * in, dy + n * out, dx + n * in);
+    } else {
+      max_pool_image_backward_overlapping(g, x + n * in, dy + n * out, dx + n * in);
+    }
   }
 }
 

@@ -195,5 +195,49 @@ TEST(KernelsBias, FastMatchesReference) {
   }
 }
 
+
+// Up to 64 channels (a CNN's NHWC activations) the statistics and the backward go by fixed chunks
+// of rows, each chunk's partial sums added in chunk order: the same bits at every thread count, at
+// a row count that is no multiple of the chunk, with whole and partial vectors of channels, a mean
+// far from 0 (the two-pass variance must not cancel), and dx or not.
+TEST(KernelsBatchNorm, FewChannelsByRowChunksMatchReferenceAtEveryThreadCount) {
+  const int saved = num_threads();
+  const int64_t outer = 64 * 14 * 14 + 3;
+  for (int64_t c : {1, 20, 32, 64}) {
+    const int64_t n = outer * c;
+    const auto x = random_vec(n, 11, 1e3, 2.0), dy = random_vec(n, 12);
+    const auto gamma = random_vec(c, 13, 1.0, 0.3);
+    std::vector<float> mean_r(c), var_r(c), dx_r(n), dg_r(c, 0.5f), db_r(c, 0.5f);
+    batch_norm_stats_ref(x.data(), mean_r.data(), var_r.data(), outer, c, 1);
+    std::vector<float> inv_std(c);
+    for (int64_t j = 0; j < c; ++j) inv_std[j] = 1.0f / std::sqrt(var_r[j] + 1e-3f);
+    batch_norm_backward_ref(x.data(), dy.data(), mean_r.data(), inv_std.data(), gamma.data(),
+                            dx_r.data(), dg_r.data(), db_r.data(), outer, c, 1);
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::vector<float> mean(c), var(c), dx(n), dg(c, 0.5f), db(c, 0.5f), dg2(c, 0.5f), db2(c, 0.5f);
+      batch_norm_stats(x.data(), mean.data(), var.data(), outer, c, 1);
+      batch_norm_backward(x.data(), dy.data(), mean_r.data(), inv_std.data(), gamma.data(),
+                          dx.data(), dg.data(), db.data(), outer, c, 1);
+      batch_norm_backward(x.data(), dy.data(), mean_r.data(), inv_std.data(), gamma.data(), nullptr,
+                          dg2.data(), db2.data(), outer, c, 1);
+      expect_close(mean, mean_r, 1e-6, "mean");
+      expect_close(var, var_r, 1e-5, "var");
+      expect_close(dx, dx_r, 1e-4, "dx");
+      expect_close(dg, dg_r, 1e-4, "dgamma");
+      expect_close(db, db_r, 1e-5, "dbeta");
+      EXPECT_EQ(dg2, dg);
+      EXPECT_EQ(db2, db);
+      std::vector<float> all = mean;
+      for (const auto* v : {&var, &dx, &dg, &db}) all.insert(all.end(), v->begin(), v->end());
+      results.push_back(std::move(all));
+    }
+    set_num_threads(saved);
+    EXPECT_EQ(results[0], results[1]) << c << " channels";
+    EXPECT_EQ(results[0], results[2]) << c << " channels";
+  }
+}
+
 }  // namespace
 }  // namespace keel

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "keel/core/rng.h"
@@ -11,6 +13,7 @@
 #include "keel/kernels/batch_norm.h"
 #include "keel/kernels/bias.h"
 #include "keel/kernels/gemm.h"
+#include "keel/kernels/threads.h"
 
 namespace keel {
 namespace {
@@ -102,6 +105,33 @@ TEST(KernelsFused, ActivationBiasBackwardMatchesReference) {
       }
     }
   }
+}
+
+// ReLU runs on the whole team above kParallelMinElements: the same bits as the scalar reference at
+// every thread count, in place too, with -0 and NaN inputs (both give +0, as `z > 0 ? z : 0`).
+TEST(KernelsFused, ReluMatchesReferenceAtEveryThreadCount) {
+  const int saved = num_threads();
+  for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{100003}}) {
+    auto z = random_vec(n, uint64_t(n));
+    z[0] = -0.0f;
+    if (n > 1) z[1] = std::numeric_limits<float>::quiet_NaN();
+    const auto dy = random_vec(n, 9);
+    std::vector<float> y_r(static_cast<size_t>(n)), dz_r(static_cast<size_t>(n));
+    activation_forward_ref(ActivationKind::kRelu, z.data(), y_r.data(), 1, n);
+    activation_backward_ref(ActivationKind::kRelu, z.data(), y_r.data(), dy.data(), dz_r.data(), 1, n);
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::vector<float> y(static_cast<size_t>(n)), dz(static_cast<size_t>(n));
+      activation_forward(ActivationKind::kRelu, z.data(), y.data(), 1, n);
+      activation_backward(ActivationKind::kRelu, z.data(), y.data(), dy.data(), dz.data(), 1, n);
+      ASSERT_EQ(0, std::memcmp(y.data(), y_r.data(), y.size() * sizeof(float))) << n << ", " << threads;
+      ASSERT_EQ(0, std::memcmp(dz.data(), dz_r.data(), dz.size() * sizeof(float))) << n << ", " << threads;
+      auto in_place = z;
+      activation_forward(ActivationKind::kRelu, in_place.data(), in_place.data(), 1, n);
+      ASSERT_EQ(0, std::memcmp(in_place.data(), y_r.data(), y.size() * sizeof(float)));
+    }
+  }
+  set_num_threads(saved);
 }
 
 TEST(KernelsFused, BatchNormApplyMatchesReference) {

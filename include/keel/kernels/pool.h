@@ -6,9 +6,10 @@
 //    maximum of its window in row-major window order (TF's CPU MaxPoolGrad);
 //  * average pooling: the divisor is the number of window cells inside the input (padding
 //    excluded, so a 'same' corner of one real cell is that cell's value).
-// Memory-bound; plain loops parallel over output rows (each output row written by one thread,
-// input-gradient rows accumulated by one thread in a fixed order), so results never depend on the
-// thread count.
+// Memory-bound; parallel over images (each image's output and input gradient written by one
+// thread, in a fixed order), vectorised over channels, so results never depend on the thread
+// count. Max pooling backward with disjoint windows (stride >= pool size) writes each window once
+// instead of zeroing dx and adding into it.
 #pragma once
 
 #include <cstdint>
