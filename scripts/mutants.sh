@@ -158,6 +158,17 @@ mutants=(
   'src/layers/conv_core.cpp|s/  if (bf16) {/  if (false) {/|MixedPrecision.*|convolution backward ignores the policy (f32 gradients under mixed_bfloat16)'
   'src/layers/dense.cpp|s/  if (runs_bf16_products()) return gradients_bf16(x, dz, dx, m, write);/  (void)0;/|MixedPrecision.*|Dense backward ignores the policy (f32 gradients from bf16 forward)'
   'src/deploy/fold_batch_norm.cpp|s/    folded->set_dtype_policy(layer.dtype_policy());  \/\/ a mixed_bfloat16 layer stays one/    (void)0;/|MixedPrecision.*|BN folding turns the layers it folds into back to float32'
+  # CNN step speed (issue 13): the vectorised pooling, threaded ReLU, row-chunk BN and BN + ReLU fusion
+  'src/kernels/pool.cpp|s/const f32x16 grad = load_lanes(d + k), zero = {};/const f32x16 grad = load_lanes(d), zero = {};/|KernelsPool.*|max-pool backward takes every channel vector'"'"'s dy from the first 16 channels'
+  'src/kernels/pool.cpp|s/const i32x16 greater = v > best;/const i32x16 greater = v >= best;/|KernelsPool.*|max-pool backward: the last maximum of a window wins ties (TF: the first)'
+  'src/kernels/pool.cpp|s/  if (!windows_tile_input(g)) std::fill_n/  if (false) std::fill_n/|KernelsPool.*|max-pool backward leaves cells outside every window unwritten'
+  'src/kernels/activations.cpp|s/relu_backward_loop(z + begin, dy + begin/relu_backward_loop(z, dy + begin/|KernelsFused.Relu*|ReLU backward: every thread masks with the first share of z'
+  'src/kernels/batch_norm.cpp|s/c < chunks; ++c) t += partial/c + 1 < chunks; ++c) t += partial/|KernelsBatchNorm.*|BN statistics of <= 64 channels drop the last row chunk'
+  'src/kernels/batch_norm.cpp|s/    return simd::load_upto(relu_y_row, j, w) > 0.0f ? dy : zero;/    return dy + zero;/|ReluFusion.*|BN backward with a fused ReLU does not mask dy'
+  'src/model/plan.cpp|s/    const Context ctx{Mode::kTraining, comm, logits, {}, relu_after_\[k\]};/    const Context ctx{Mode::kTraining, comm, logits};/|ReluFusion.*|the plan fuses the ReLU forward but not backward'
+  'src/model/plan.cpp|s/    if (producer < 0 || reads\[size_t(t)\] != 1) continue;/    if (producer < 0) continue;/|ReluFusion.*|ReLU fused although another layer or an output reads the values before it'
+  'src/layers/batch_normalization.cpp|s/  if (relu_after_ \&\& !mask_in_kernel) {/  if (false) {/|ReluFusion.*|permuted, wide or frozen BN ignores the fused ReLU in backward'
+  'src/layers/batch_normalization.cpp|s/  if (relu_after_ \&\& !relu_in_apply) {/  if (false) {/|ReluFusion.*|BN on a permuted axis ignores the fused ReLU in forward'
 )
 
 selected=("$@")

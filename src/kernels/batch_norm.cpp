@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "keel/kernels/activations.h"
 #include "dispatch.h"
 #include "parallel.h"
 #include "simd.h"
@@ -59,18 +60,25 @@ KEEL_MULTIVERSION void stats_block(const float* x, float* mean, float* var, int6
 #undef KEEL_STATS
 }
 
-// Rows of y = x·scale + shift, (rows, channels) layout.
+// Rows of y = x·scale + shift, (rows, channels) layout; with `relu`, max(that, 0) as
+// activation_forward's relu writes it (the plan's BN + ReLU fusion), so the bits are the same as
+// the two passes.
 KEEL_MULTIVERSION void apply_rows(const float* x, const float* scale, const float* shift, float* y,
-                                  int64_t rows, int64_t channels) {
+                                  int64_t rows, int64_t channels, bool relu) {
   using namespace simd;
+  const f32x16 zero = {};
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * channels;
     float* yr = y + r * channels;
     int64_t c = 0;
     for (; c + kLanes <= channels; c += kLanes) {
-      store(yr + c, load(xr + c) * load(scale + c) + load(shift + c));
+      const f32x16 v = load(xr + c) * load(scale + c) + load(shift + c);
+      store(yr + c, relu ? (v > 0.0f ? v : zero) : v);
     }
-    for (; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+    for (; c < channels; ++c) {
+      const float v = xr[c] * scale[c] + shift[c];
+      yr[c] = relu ? (v > 0.0f ? v : 0.0f) : v;
+    }
   }
 }
 
@@ -291,17 +299,17 @@ void batch_norm_scale_shift(const float* mean, const float* var, const float* ga
 }
 
 void batch_norm_apply(const float* x, const float* scale, const float* shift, float* y,
-                      int64_t outer, int64_t channels, int64_t inner) {
+                      int64_t outer, int64_t channels, int64_t inner, bool relu) {
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   if (inner == 1) {
-    if (!parallel) return apply_rows(x, scale, shift, y, outer, channels);
+    if (!parallel) return apply_rows(x, scale, shift, y, outer, channels, relu);
     // One call per thread over its rows: a call per row (32 channels in a CNN) paid the
     // multiversion dispatch and the loop set-up 50,000 times a pass.
 #pragma omp parallel
     {
       const Range rows = thread_share(outer, 1);
       const int64_t at = rows.begin * channels;
-      apply_rows(x + at, scale, shift, y + at, rows.end - rows.begin, channels);
+      apply_rows(x + at, scale, shift, y + at, rows.end - rows.begin, channels, relu);
     }
     return;
   }
@@ -313,6 +321,7 @@ void batch_norm_apply(const float* x, const float* scale, const float* shift, fl
     float* yp = y + oc * inner;
     for (int64_t i = 0; i < inner; ++i) yp[i] = xp[i] * s + t;
   }
+  if (relu) activation_forward(ActivationKind::kRelu, y, y, outer * channels, inner);
 }
 
 void batch_norm_apply_ref(const float* x, const float* scale, const float* shift, float* y,
@@ -403,13 +412,28 @@ KEEL_MULTIVERSION void backward_sums_block(const float* x, const float* dy, cons
 #undef KEEL_SUMS
 }
 
+// The gradient reaching the BN output through a fused ReLU: dy where the ReLU's output is > 0 (so
+// where its input was), 0 elsewhere, as activation_backward's relu. Without kRelu, dy itself.
+template <bool kRelu>
+KEEL_SIMD_INLINE simd::f32x16 relu_dy(simd::f32x16 dy, const float* relu_y_row, int64_t j,
+                                      int64_t w) {
+  if constexpr (!kRelu) {
+    return dy;
+  } else {
+    const simd::f32x16 zero = {};
+    return simd::load_upto(relu_y_row, j, w) > 0.0f ? dy : zero;
+  }
+}
+
 // dx = k_dy·dy + k_xm·(x - μ) + k_c over `rows` rows of w <= kBlock channels at row stride
 // `stride`; the pointers are offset to the first channel (k_* as backward_sums_body wrote them).
 // The block's coefficients stay in registers across the rows (kGroups as in stats_block_body).
-template <int kGroups>
-KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const float* mean,
-                                       const float* k_dy, const float* k_xm, const float* k_c,
-                                       float* dx, int64_t rows, int64_t w, int64_t stride) {
+// With kRelu, dy is first masked by the fused ReLU's output relu_y (relu_dy below).
+template <int kGroups, bool kRelu>
+KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const float* relu_y,
+                                       const float* mean, const float* k_dy, const float* k_xm,
+                                       const float* k_c, float* dx, int64_t rows, int64_t w,
+                                       int64_t stride) {
   using namespace simd;
   f32x16 mu[kGroups], a[kGroups], b[kGroups], c[kGroups];
 #pragma GCC unroll 4
@@ -426,16 +450,18 @@ KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const fl
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
       const int64_t j = v * kLanes;
-      const f32x16 d = a[v] * load_upto(dyr, j, w) + b[v] * (load_upto(xr, j, w) - mu[v]) + c[v];
+      const f32x16 g = relu_dy<kRelu>(load_upto(dyr, j, w), relu_y + r * stride, j, w);
+      const f32x16 d = a[v] * g + b[v] * (load_upto(xr, j, w) - mu[v]) + c[v];
       if (j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
     }
   }
 }
 // s1[0, w) = Σ dy and s2[0, w) = Σ dy·(x - μ) over `rows` rows (row stride w <= kBlock), in double
-// with (x - μ) in float, as backward_sums_body.
-template <int kGroups>
-KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy, const float* mean,
-                                               int64_t rows, int64_t w, double* s1, double* s2) {
+// with (x - μ) in float, as backward_sums_body; dy masked as in backward_dx_body.
+template <int kGroups, bool kRelu>
+KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy,
+                                               const float* relu_y, const float* mean, int64_t rows,
+                                               int64_t w, double* s1, double* s2) {
   using namespace simd;
   f32x16 mu[kGroups] = {};
 #pragma GCC unroll 4
@@ -444,7 +470,7 @@ KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy, 
   for (int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
-      const f32x16 g = load_upto(dy + r * w, v * kLanes, w);
+      const f32x16 g = relu_dy<kRelu>(load_upto(dy + r * w, v * kLanes, w), relu_y + r * w, v * kLanes, w);
       const f32x16 xm = load_upto(x + r * w, v * kLanes, w) - mu[v];
       a[2 * v] += low_f64(g);
       a[2 * v + 1] += high_f64(g);
@@ -454,26 +480,40 @@ KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy, 
   }
   for (int64_t j = 0; j < w; ++j) s1[j] = a[j / 8][j % 8], s2[j] = b[j / 8][j % 8];
 }
-KEEL_MULTIVERSION void chunk_backward_sums(const float* x, const float* dy, const float* mean,
-                                           int64_t rows, int64_t w, double* s1, double* s2) {
-#define KEEL_CHUNK(G, W) return chunk_backward_sums_body<G>(x, dy, mean, rows, W, s1, s2)
+KEEL_MULTIVERSION void chunk_backward_sums(const float* x, const float* dy, const float* relu_y,
+                                           const float* mean, int64_t rows, int64_t w, double* s1,
+                                           double* s2) {
+#define KEEL_CHUNK(G, W) return chunk_backward_sums_body<G, false>(x, dy, nullptr, mean, rows, W, s1, s2)
+#define KEEL_CHUNK_RELU(G, W) return chunk_backward_sums_body<G, true>(x, dy, relu_y, mean, rows, W, s1, s2)
+  if (relu_y != nullptr) {
+    KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK_RELU)
+  }
   KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
 #undef KEEL_CHUNK
+#undef KEEL_CHUNK_RELU
 }
 
-KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, const float* mean,
+KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, const float* relu_y,
+                                         const float* mean,
                                          const float* k_dy, const float* k_xm, const float* k_c,
                                          float* dx, int64_t rows, int64_t w, int64_t stride) {
-#define KEEL_DX(G, W) return backward_dx_body<G>(x, dy, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
+#define KEEL_DX(G, W) \
+  return backward_dx_body<G, false>(x, dy, nullptr, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
+#define KEEL_DX_RELU(G, W) \
+  return backward_dx_body<G, true>(x, dy, relu_y, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
+  if (relu_y != nullptr) {
+    KEEL_FOR_VECTOR_COUNT(w, KEEL_DX_RELU)
+  }
   KEEL_FOR_VECTOR_COUNT(w, KEEL_DX)
 #undef KEEL_DX
+#undef KEEL_DX_RELU
 }
 // The (outer, channels <= kBlock) backward by row chunks (see kRowChunk): the sums of each chunk,
 // added in chunk order, then dx chunk by chunk.
-void backward_by_row_chunks(const float* x, const float* dy, const float* mean,
-                            const float* inv_std, const float* gamma, float* dx, float* dgamma,
-                            float* dbeta, int64_t outer, int64_t channels, double inv_n,
-                            bool parallel) {
+void backward_by_row_chunks(const float* x, const float* dy, const float* relu_y,
+                            const float* mean, const float* inv_std, const float* gamma, float* dx,
+                            float* dgamma, float* dbeta, int64_t outer, int64_t channels,
+                            double inv_n, bool parallel) {
   const int64_t chunks = row_chunks(outer);
   thread_local std::vector<double> scratch;  // grows once per shape, then reused
   thread_local std::vector<float> dx_coefficients;
@@ -487,8 +527,8 @@ void backward_by_row_chunks(const float* x, const float* dy, const float* mean,
       outer, parallel,
       [&](int64_t c, int64_t r0, int64_t rows) {
         const int64_t at = r0 * channels;
-        chunk_backward_sums(x + at, dy + at, mean, rows, channels, s1 + c * channels,
-                            s2 + c * channels);
+        chunk_backward_sums(x + at, dy + at, relu_y ? relu_y + at : nullptr, mean, rows, channels,
+                            s1 + c * channels, s2 + c * channels);
       },
       [&] {
         for (int64_t j = 0; j < channels; ++j) {
@@ -504,8 +544,8 @@ void backward_by_row_chunks(const float* x, const float* dy, const float* mean,
       [&](int64_t, int64_t r0, int64_t rows) {
         if (dx == nullptr) return;
         const int64_t at = r0 * channels;
-        backward_dx_block(x + at, dy + at, mean, k, k + channels, k + 2 * channels, dx + at, rows,
-                          channels, channels);
+        backward_dx_block(x + at, dy + at, relu_y ? relu_y + at : nullptr, mean, k, k + channels,
+                          k + 2 * channels, dx + at, rows, channels, channels);
       },
       [] {});
 }
@@ -513,13 +553,23 @@ void backward_by_row_chunks(const float* x, const float* dy, const float* mean,
 
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
                          const float* gamma, float* dx, float* dgamma, float* dbeta,
-                         int64_t outer, int64_t channels, int64_t inner) {
+                         int64_t outer, int64_t channels, int64_t inner, const float* relu_y) {
   const int64_t n = outer * inner;
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   if (inner == 1 && channels <= kBlock) {
-    return backward_by_row_chunks(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, outer, channels,
-                                  inv_n, parallel);
+    return backward_by_row_chunks(x, dy, relu_y, mean, inv_std, gamma, dx, dgamma, dbeta, outer,
+                                  channels, inv_n, parallel);
+  }
+  if (relu_y != nullptr) {
+    // The other layouts take the masked gradient from a scratch copy: one more pass, where the
+    // row-chunk kernels mask as they read.
+    thread_local std::vector<float> masked;  // grows once per shape, then reused
+    masked.resize(size_t(outer * channels * inner));
+    activation_backward(ActivationKind::kRelu, relu_y, nullptr, dy, masked.data(), 1,
+                        outer * channels * inner);
+    return batch_norm_backward(x, masked.data(), mean, inv_std, gamma, dx, dgamma, dbeta, outer,
+                               channels, inner);
   }
   if (inner == 1) {
     float* k = nullptr;  // the dx coefficients: k_dy, k_xm, k_c, `channels` each
@@ -535,7 +585,7 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
     const bool lines_per_block = column_blocks_own_their_lines(dx, channels, parallel);
     const auto dx_block = [&](int64_t c0, int64_t w, int64_t r0, int64_t rows) {
       const int64_t at = r0 * channels + c0;
-      backward_dx_block(x + at, dy + at, mean + c0, k + c0, k + channels + c0,
+      backward_dx_block(x + at, dy + at, nullptr, mean + c0, k + c0, k + channels + c0,
                         k + 2 * channels + c0, dx + at, rows, w, channels);
     };
 #pragma omp parallel if (parallel)

@@ -39,6 +39,8 @@ void Activation::unary_backward(const float* x, const float* y, const float* dy,
 
 bool Activation::outputs_softmax() const { return activation_.kind() == ActivationKind::kSoftmax; }
 
+bool Activation::is_relu_activation() const { return activation_.kind() == ActivationKind::kRelu; }
+
 const float* Activation::logits() const { return outputs_softmax() ? logits_.data() : nullptr; }
 
 void Activation::unary_backward_from_logits(const float*, const float* dlogits, float* dx, int64_t batch,

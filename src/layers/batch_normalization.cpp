@@ -4,6 +4,7 @@
 
 #include "keel/core/error.h"
 #include "keel/dist/communicator.h"
+#include "keel/kernels/activations.h"
 #include "keel/kernels/batch_norm.h"
 #include "keel/kernels/permute.h"
 #include "layer_config.h"
@@ -140,6 +141,7 @@ const Communicator* BatchNormalization::sync_comm_of(const Context& ctx) const {
 void BatchNormalization::forward(const Context& ctx, std::span<const TensorRef> x,
                                  std::span<const TensorRef> y) {
   sync_comm_ = sync_comm_of(ctx);
+  relu_after_ = ctx.relu_after;
   UnaryLayer::forward(ctx, x, y);
   sync_comm_ = nullptr;
 }
@@ -148,6 +150,7 @@ void BatchNormalization::backward(const Context& ctx, std::span<const TensorRef>
                                   std::span<const TensorRef> y, std::span<const TensorRef> dy,
                                   std::span<const TensorRef> dx, Write write) {
   sync_comm_ = sync_comm_of(ctx);
+  relu_after_ = ctx.relu_after;
   UnaryLayer::backward(ctx, x, y, dy, dx, write);
   sync_comm_ = nullptr;
 }
@@ -198,6 +201,9 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
   const float eps = effective_epsilon();
   last_forward_training_ = mode == Mode::kTraining && trainable();
   float* y_out = y;
+  // The fused ReLU (Context::relu_after) goes into the normalisation's pass, except after a
+  // permutation (then one more pass over the permuted-back output).
+  const bool relu_in_apply = relu_after_ && !permuted_;
   if (permuted_) {
     const int64_t n = batch * input_shape().sample_size();
     float* xt = xt_.ensure(n);
@@ -214,7 +220,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
     }
     batch_norm_scale_shift(mean_.data(), var_.data(), gamma, beta, eps, scale_.data(),
                            shift_.data(), inv_std_.data(), channels_);
-    batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_);
+    batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_, relu_in_apply);
     if (fused_) {
       batch_norm_moving_update_fused(moving_mean, moving_variance, mean_.data(), var_.data(),
                                      options_.momentum, count, channels_);
@@ -228,14 +234,26 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
     var_.assign(moving_variance, moving_variance + channels_);
     batch_norm_scale_shift(mean_.data(), var_.data(), gamma, beta, eps, scale_.data(),
                            shift_.data(), inv_std_.data(), channels_);
-    batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_);
+    batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_, relu_in_apply);
   }
   if (permuted_) permute_out(y, y_out, batch);
+  if (relu_after_ && !relu_in_apply) {
+    activation_forward(ActivationKind::kRelu, y_out, y_out, 1, batch * input_shape().sample_size());
+  }
 }
 
-void BatchNormalization::unary_backward(const float* x, const float*, const float* dy, float* dx,
+void BatchNormalization::unary_backward(const float* x, const float* y, const float* dy, float* dx,
                                         int64_t batch, Write write) {
   const int64_t outer = batch * outer_per_sample_;
+  // A fused ReLU: y is its output and dy its gradient. The plain layout's kernel masks dy as it
+  // reads it; the other paths (permuted axes, synchronized, frozen) take a masked copy.
+  const bool mask_in_kernel = relu_after_ && !permuted_ && last_forward_training_ && sync_comm_ == nullptr;
+  if (relu_after_ && !mask_in_kernel) {
+    const int64_t n = batch * input_shape().sample_size();
+    float* masked = masked_dy_.ensure(n);
+    activation_backward(ActivationKind::kRelu, y, y, dy, masked, 1, n);
+    dy = masked;
+  }
   const float* gamma = gamma_ >= 0 ? find(gamma_)->value : nullptr;
   float* dgamma = gamma_ >= 0 ? find(gamma_)->grad : nullptr;
   float* dbeta = beta_ >= 0 ? find(beta_)->grad : nullptr;
@@ -256,7 +274,7 @@ void BatchNormalization::unary_backward(const float* x, const float*, const floa
     synchronized_backward(x, dy, gamma, dx, dgamma, dbeta, outer);
   } else if (last_forward_training_) {
     batch_norm_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta, outer,
-                        channels_, inner_);
+                        channels_, inner_, mask_in_kernel ? y : nullptr);
   } else {
     batch_norm_inference_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta,
                                   outer, channels_, inner_);

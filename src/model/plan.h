@@ -23,6 +23,8 @@ struct Model::Plan {
   // Whether output i may take the loss's gradient w.r.t. the softmax logits: its producer is a
   // softmax and nothing else reads it.
   bool output_fuses_logits(int64_t i) const;
+  // The nodes fuse_relus() folded into the node before them (their ReLU runs there).
+  std::vector<int64_t> fused_relu_nodes() const;
 
   // What layers see as Context::comm (synchronized BatchNormalization); the model's communicator.
   const Communicator* comm = nullptr;
@@ -57,6 +59,7 @@ struct Model::Plan {
   void ensure_capacity(int64_t batch);
   void ensure_schedule();
   Schedule make_schedule() const;
+  void fuse_relus();
 
   // Copies of the model's graph (the Model may move; its layers, owned by shared_ptr, do not).
   std::vector<GraphNode> nodes_;
@@ -64,7 +67,10 @@ struct Model::Plan {
   std::vector<int64_t> inputs_, outputs_;
   std::vector<int64_t> root_;        // per tensor: the tensor whose storage it is (pure reshapes)
   std::vector<int64_t> width_;       // per tensor: floats per sample
-  std::vector<bool> is_reshape_;     // per node
+  // Per node: runs nothing, its output is its input's storage and gradient slot (a pure reshape,
+  // or an Activation('relu') fused into the layer before it).
+  std::vector<bool> aliases_input_;
+  std::vector<bool> relu_after_;     // per node: Context::relu_after (a ReLU fused into it)
   std::vector<int64_t> readers_;     // per root: (non-reshape consumer, input position) count
   std::vector<float*> data_;         // per tensor: the latest forward's data
   std::vector<std::unique_ptr<float[], detail::AlignedFree>> activations_;  // per tensor (roots)

@@ -31,9 +31,11 @@ void batch_norm_scale_shift(const float* mean, const float* var, const float* ga
                             const float* beta, float epsilon, float* scale, float* shift,
                             float* inv_std, int64_t channels);
 
-// x, y: (outer, channels, inner); y = x * scale + shift per channel. y may equal x.
+// x, y: (outer, channels, inner); y = x * scale + shift per channel, or with `relu`
+// max(x * scale + shift, 0) (a ReLU fused into the same pass, bit for bit the two passes). y may
+// equal x.
 void batch_norm_apply(const float* x, const float* scale, const float* shift, float* y,
-                      int64_t outer, int64_t channels, int64_t inner);
+                      int64_t outer, int64_t channels, int64_t inner, bool relu = false);
 void batch_norm_apply_ref(const float* x, const float* scale, const float* shift, float* y,
                           int64_t outer, int64_t channels, int64_t inner);
 
@@ -55,9 +57,12 @@ void batch_norm_moving_update_fused(float* moving_mean, float* moving_var, const
 // gamma: (channels) or nullptr (=1)
 // dx: (outer, channels, inner) written, or nullptr
 // dgamma, dbeta: (channels) ADDED into, or nullptr
+// relu_y: nullptr, or the output of a ReLU fused after the normalisation (batch_norm_apply with
+// relu); dy is then w.r.t. that output and is masked by relu_y > 0 first (as relu's backward).
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
                          const float* gamma, float* dx, float* dgamma, float* dbeta,
-                         int64_t outer, int64_t channels, int64_t inner);
+                         int64_t outer, int64_t channels, int64_t inner,
+                         const float* relu_y = nullptr);
 void batch_norm_backward_ref(const float* x, const float* dy, const float* mean,
                              const float* inv_std, const float* gamma, float* dx, float* dgamma,
                              float* dbeta, int64_t outer, int64_t channels, int64_t inner);

@@ -33,6 +33,7 @@ class Activation : public UnaryLayer {
                       Write write) override;
 
   bool outputs_softmax() const override;
+  bool is_relu_activation() const override;
   const float* logits() const override;
   void unary_backward_from_logits(const float* x, const float* dlogits, float* dx, int64_t batch,
                                   Write write) override;

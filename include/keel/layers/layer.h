@@ -56,6 +56,10 @@ struct Context {
   const Communicator* comm = nullptr;  // nullptr: a single process
   bool dy_wrt_logits = false;          // backward: dy is w.r.t. the softmax's logits
   BatchSlice slice{};                  // forward: this rank's rows of the global batch
+  // Forward and backward: an Activation('relu') after this layer was fused into it by the model's
+  // plan (Layer::fuses_relu_after): forward writes relu(output), and backward's y and dy are that
+  // ReLU's output and its gradient.
+  bool relu_after = false;
 };
 
 // A variable as the user and the optimizer see it: a named view into the model's arenas.
@@ -178,6 +182,13 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // A pure reshape (Flatten): the output is the input's bytes unchanged and dx is dy. The plan
   // aliases the output to the input and calls neither forward nor backward (no copy per batch).
   virtual bool is_pure_reshape() const { return false; }
+
+  // Whether the layer applies a following ReLU itself when Context::relu_after is set (in the same
+  // pass as its own output, and masking dy in its backward). The plan then runs an
+  // Activation('relu') that is the only reader of this layer's output inside it, and skips it.
+  virtual bool fuses_relu_after() const { return false; }
+  // Whether this layer is Activation('relu'), what the plan fuses into a layer above.
+  virtual bool is_relu_activation() const { return false; }
 
   // Whether a training forward / backward makes collective calls on Context::comm (synchronized
   // BatchNormalization), so every data-parallel rank must run it with at least one row.

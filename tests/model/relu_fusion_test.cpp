@@ -1,0 +1,114 @@
+// The plan's BN + ReLU fusion (Model::fused_activations): an Activation('relu') that alone reads a
+// BatchNormalization's output runs inside it. The fused model must give the same bits as the same
+// layers unfused, on every path of the BN layer: the row-chunk kernels that mask as they read
+// (<= 64 channels), the column-block path (130 channels), a permuted axis (axis=1 on NHWC) and a
+// frozen BN (inference-mode backward), in training, in prediction, and when a second reader keeps
+// the pre-ReLU values alive.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "keel/core/rng.h"
+#include "keel/layers/layers.h"
+#include "keel/model/sequential.h"
+#include "keel/optimizers/sgd.h"
+#include "test_util.h"
+
+namespace keel {
+namespace {
+
+// The CNN of the test; `barrier` puts a same-shape Reshape between each BN and its ReLU, which
+// stops the fusion (the ReLU's input then comes from the Reshape) and changes nothing else.
+Sequential cnn(bool barrier) {
+  Sequential m;
+  m.add(Reshape({8, 8, 1}, {.input_shape = {8, 8}}));
+  const auto bn_relu = [&](BatchNormalizationOptions bn, std::vector<int64_t> shape) {
+    m.add(BatchNormalization(std::move(bn)));
+    if (barrier) m.add(Reshape(std::move(shape)));
+    m.add(Activation("relu"));
+  };
+  m.add(Conv2D(4, 3, {.padding = "same", .use_bias = false}));
+  bn_relu({}, {8, 8, 4});
+  m.add(MaxPooling2D());
+  m.add(Conv2D(6, 3, {.padding = "same"}));
+  bn_relu({.axis = 1, .momentum = 0.9}, {4, 4, 6});  // permuted: channels on axis 1
+  m.add(Flatten());
+  m.add(Dense(130, {.use_bias = false}));
+  bn_relu({}, {130});  // > 64 channels: the column-block kernels
+  m.add(Dense(20));
+  bn_relu({.trainable = false}, {20});  // frozen: inference-mode backward inside fit
+  m.add(Dense(5, {.activation = "softmax"}));
+  return m;
+}
+
+TEST(ReluFusion, FusedModelGivesTheUnfusedBitsOnEveryBatchNormPath) {
+  reset_default_names();
+  Sequential fused = cnn(false);
+  reset_default_names();
+  Sequential plain = cnn(true);
+  fused.build(std::nullopt, 7);
+  plain.build(std::nullopt, 7);
+  EXPECT_EQ(fused.fused_activations(),
+            (std::vector<std::string>{"activation", "activation_1", "activation_2", "activation_3"}));
+  EXPECT_TRUE(plain.fused_activations().empty());
+  const auto fv = fused.variables(), pv = plain.variables();
+  ASSERT_EQ(fv.size(), pv.size());
+  for (size_t i = 0; i < fv.size(); ++i) {
+    ASSERT_EQ(fv[i]->name, pv[i]->name);
+    std::copy_n(fv[i]->value, fv[i]->size(), pv[i]->value);
+  }
+  for (Sequential* m : {&fused, &plain}) {
+    m->compile({.optimizer = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.05, .momentum = 0.9}),
+                .loss = "sparse_categorical_crossentropy"});
+  }
+  // 300 images: 19,200 rows of 4 channels in the first BN, several row chunks, both threads.
+  const int64_t batch = 300;
+  Rng rng(11);
+  Tensor x({batch, 8, 8}), y({batch, 1});
+  for (int step = 0; step < 3; ++step) {
+    for (int64_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.normal());
+    for (int64_t i = 0; i < batch; ++i) y.data()[i] = static_cast<float>(rng.uniform_int(5));
+    const double a = *fused.train_on_batch(x, y).get("loss");
+    const double b = *plain.train_on_batch(x, y).get("loss");
+    EXPECT_EQ(a, b) << "step " << step;
+    for (size_t i = 0; i < fv.size(); ++i) {
+      ASSERT_TRUE(std::equal(fv[i]->value, fv[i]->value + fv[i]->size(), pv[i]->value))
+          << fv[i]->name << " after step " << step;
+    }
+  }
+  const Tensor pa = fused.predict(x, 64), pb = plain.predict(x, 64);
+  ASSERT_EQ(pa.size(), pb.size());
+  EXPECT_TRUE(std::equal(pa.data(), pa.data() + pa.size(), pb.data()));
+}
+
+// A ReLU whose input another layer also reads (or that the model outputs) is not fused: the other
+// reader needs the values before the ReLU.
+TEST(ReluFusion, NotWhenThePreReluValuesHaveAnotherReader) {
+  reset_default_names();
+  KerasTensor in = Input({6});
+  KerasTensor h = Dense(8)(in);
+  KerasTensor n = BatchNormalization()(h);
+  KerasTensor r = Activation("relu")(n);
+  KerasTensor sum = Add()({r, n});
+  Model two_readers(in, Dense(2)(sum));
+  two_readers.build();
+  EXPECT_TRUE(two_readers.fused_activations().empty());
+
+  reset_default_names();
+  KerasTensor in2 = Input({6});
+  KerasTensor n2 = BatchNormalization()(Dense(8)(in2));
+  KerasTensor r2 = Activation("relu")(n2);
+  Model pre_relu_output(std::vector<KerasTensor>{in2}, std::vector<KerasTensor>{r2, n2});
+  pre_relu_output.build();
+  EXPECT_TRUE(pre_relu_output.fused_activations().empty());
+
+  reset_default_names();
+  KerasTensor in3 = Input({6});
+  Model fusable(in3, Activation("relu")(BatchNormalization()(Dense(8)(in3))));
+  fusable.build();
+  EXPECT_EQ(fusable.fused_activations(), std::vector<std::string>{"activation"});
+}
+
+}  // namespace
+}  // namespace keel
