@@ -1,9 +1,9 @@
 // The plan's BN + ReLU fusion (Model::fused_activations): an Activation('relu') that alone reads a
 // BatchNormalization's output runs inside it. The fused model must give the same bits as the same
 // layers unfused, on every path of the BN layer: the row-chunk kernels that mask as they read
-// (<= 64 channels), the column-block path (130 channels), a permuted axis (axis=1 on NHWC) and a
-// frozen BN (inference-mode backward), in training, in prediction, and when a second reader keeps
-// the pre-ReLU values alive.
+// (<= 64 channels), the column-block path (130 channels), a permuted list of axes ([1, 3] on
+// NHWC), a strided layout (axis 1 on NHWC) and a frozen BN (inference-mode backward), in
+// training and in prediction; and nothing is fused when a second reader needs the pre-ReLU values.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,7 +32,9 @@ Sequential cnn(bool barrier) {
   bn_relu({}, {8, 8, 4});
   m.add(MaxPooling2D());
   m.add(Conv2D(6, 3, {.padding = "same"}));
-  bn_relu({.axis = 1, .momentum = 0.9}, {4, 4, 6});  // permuted: channels on axis 1
+  bn_relu({.axis = {1, 3}, .momentum = 0.9}, {4, 4, 6});  // axes 1 and 3: permuted first
+  m.add(Conv2D(3, 1));
+  bn_relu({.axis = 1}, {4, 4, 3});  // axis 1 of NHWC: (batch, 4, 12) with inner > 1
   m.add(Flatten());
   m.add(Dense(130, {.use_bias = false}));
   bn_relu({}, {130});  // > 64 channels: the column-block kernels
@@ -50,7 +52,8 @@ TEST(ReluFusion, FusedModelGivesTheUnfusedBitsOnEveryBatchNormPath) {
   fused.build(std::nullopt, 7);
   plain.build(std::nullopt, 7);
   EXPECT_EQ(fused.fused_activations(),
-            (std::vector<std::string>{"activation", "activation_1", "activation_2", "activation_3"}));
+            (std::vector<std::string>{"activation", "activation_1", "activation_2", "activation_3",
+                                      "activation_4"}));
   EXPECT_TRUE(plain.fused_activations().empty());
   const auto fv = fused.variables(), pv = plain.variables();
   ASSERT_EQ(fv.size(), pv.size());
