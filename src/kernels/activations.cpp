@@ -179,8 +179,10 @@ KEEL_MULTIVERSION void elu_backward_loop(const float* __restrict y, const float*
 KEEL_MULTIVERSION void relu_forward_loop(const float* z, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = z[i] > 0.0f ? z[i] : 0.0f;
 }
-KEEL_MULTIVERSION void relu_backward_loop(const float* z, const float* dy, float* dz, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dz[i] = z[i] > 0.0f ? dy[i] : 0.0f;
+// From the output: relu(z) > 0 exactly where z > 0 (NaN and -0 give 0 either way), so layers keep
+// no copy of z (backward_needs_only_output).
+KEEL_MULTIVERSION void relu_backward_loop(const float* y, const float* dy, float* dz, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 }  // namespace
@@ -228,7 +230,7 @@ void activation_backward(ActivationKind kind, const float* z, const float* y, co
   if (kind == ActivationKind::kElu) return elu_backward_loop(y, dy, dz, rows * cols);
   if (kind == ActivationKind::kRelu) {
     return for_each_element_range(rows * cols, [&](int64_t begin, int64_t end) {
-      relu_backward_loop(z + begin, dy + begin, dz + begin, end - begin);
+      relu_backward_loop(y + begin, dy + begin, dz + begin, end - begin);
     });
   }
   activation_backward_ref(kind, z, y, dy, dz, rows, cols);

@@ -566,7 +566,7 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
     // row-chunk kernels mask as they read.
     thread_local std::vector<float> masked;  // grows once per shape, then reused
     masked.resize(size_t(outer * channels * inner));
-    activation_backward(ActivationKind::kRelu, relu_y, nullptr, dy, masked.data(), 1,
+    activation_backward(ActivationKind::kRelu, relu_y, relu_y, dy, masked.data(), 1,
                         outer * channels * inner);
     return batch_norm_backward(x, masked.data(), mean, inv_std, gamma, dx, dgamma, dbeta, outer,
                                channels, inner);

@@ -141,7 +141,6 @@ const Communicator* BatchNormalization::sync_comm_of(const Context& ctx) const {
 void BatchNormalization::forward(const Context& ctx, std::span<const TensorRef> x,
                                  std::span<const TensorRef> y) {
   sync_comm_ = sync_comm_of(ctx);
-  relu_after_ = ctx.relu_after;
   UnaryLayer::forward(ctx, x, y);
   sync_comm_ = nullptr;
 }
@@ -150,7 +149,6 @@ void BatchNormalization::backward(const Context& ctx, std::span<const TensorRef>
                                   std::span<const TensorRef> y, std::span<const TensorRef> dy,
                                   std::span<const TensorRef> dx, Write write) {
   sync_comm_ = sync_comm_of(ctx);
-  relu_after_ = ctx.relu_after;
   UnaryLayer::backward(ctx, x, y, dy, dx, write);
   sync_comm_ = nullptr;
 }
@@ -203,7 +201,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
   float* y_out = y;
   // The fused ReLU (Context::relu_after) goes into the normalisation's pass, except after a
   // permutation (then one more pass over the permuted-back output).
-  const bool relu_in_apply = relu_after_ && !permuted_;
+  const bool relu_in_apply = relu_after() && !permuted_;
   if (permuted_) {
     const int64_t n = batch * input_shape().sample_size();
     float* xt = xt_.ensure(n);
@@ -237,7 +235,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
     batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_, relu_in_apply);
   }
   if (permuted_) permute_out(y, y_out, batch);
-  if (relu_after_ && !relu_in_apply) {
+  if (relu_after() && !relu_in_apply) {
     activation_forward(ActivationKind::kRelu, y_out, y_out, 1, batch * input_shape().sample_size());
   }
 }
@@ -247,8 +245,8 @@ void BatchNormalization::unary_backward(const float* x, const float* y, const fl
   const int64_t outer = batch * outer_per_sample_;
   // A fused ReLU: y is its output and dy its gradient. The plain layout's kernel masks dy as it
   // reads it; the other paths (permuted axes, synchronized, frozen) take a masked copy.
-  const bool mask_in_kernel = relu_after_ && !permuted_ && last_forward_training_ && sync_comm_ == nullptr;
-  if (relu_after_ && !mask_in_kernel) {
+  const bool mask_in_kernel = relu_after() && !permuted_ && last_forward_training_ && sync_comm_ == nullptr;
+  if (relu_after() && !mask_in_kernel) {
     const int64_t n = batch * input_shape().sample_size();
     float* masked = masked_dy_.ensure(n);
     activation_backward(ActivationKind::kRelu, y, y, dy, masked, 1, n);

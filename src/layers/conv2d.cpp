@@ -59,14 +59,14 @@ std::vector<VariableSpec> Conv2D::variable_specs() const {
 
 void Conv2D::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   core_->forward(x, variables()[0].value, options_.use_bias ? variables()[1].value : nullptr, y,
-                 batch, runs_bf16_products());
+                 batch, runs_bf16_products(), relu_after());
 }
 
 void Conv2D::unary_backward(const float* x, const float* y, const float* dy, float* dx,
                             int64_t batch, Write write) {
   core_->backward(x, y, dy, variables()[0].value, dx, variables()[0].grad,
                   options_.use_bias ? variables()[1].grad : nullptr, batch, write,
-                  runs_bf16_products());
+                  runs_bf16_products(), relu_after());
 }
 
 bool Conv2D::outputs_softmax() const {

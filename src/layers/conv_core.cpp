@@ -50,21 +50,22 @@ void ConvCore::configure(const Conv2dGeometry& geometry, ActivationKind kind) {
 }
 
 void ConvCore::forward(const float* x, const float* kernel, const float* bias, float* y,
-                       int64_t batch, bool bf16) {
-  float* z = backward_needs_only_output(kind_) ? y : z_.ensure(rows(batch) * g_.out_c);
+                       int64_t batch, bool bf16, bool relu_after) {
+  const ActivationKind act = kind(relu_after);
+  float* z = backward_needs_only_output(act) ? y : z_.ensure(rows(batch) * g_.out_c);
   if (bf16) conv2d_forward_bf16(at(batch), x, kernel, z);
   else conv2d_forward(at(batch), x, kernel, z);
-  if (bias == nullptr && kind_ == ActivationKind::kLinear) return;
-  bias_activation_forward(z, bias, y, rows(batch), g_.out_c, kind_);
+  if (bias == nullptr && act == ActivationKind::kLinear) return;
+  bias_activation_forward(z, bias, y, rows(batch), g_.out_c, act);
 }
 
 void ConvCore::backward(const float* x, const float* y, const float* dy, const float* kernel,
                         float* dx, float* dkernel, float* dbias, int64_t batch, Write write,
-                        bool bf16) {
+                        bool bf16, bool relu_after) {
   const int64_t m = rows(batch);
   float* dz = dz_.ensure(m * g_.out_c);
   if (dbias != nullptr && write == Write::kSet) std::fill_n(dbias, g_.out_c, 0.0f);
-  activation_bias_backward(kind_, z_.data(), y, dy, dz, dbias, m, g_.out_c);
+  activation_bias_backward(kind(relu_after), z_.data(), y, dy, dz, dbias, m, g_.out_c);
   weights_and_input(x, dz, kernel, dx, dkernel, batch, write, bf16);
 }
 

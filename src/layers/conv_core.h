@@ -34,11 +34,14 @@ class ConvCore {
   // x: (batch, in_h, in_w, in_c); kernel (kh, kw, in_c/groups, out_c); bias (out_c) or nullptr;
   // y: (batch, out_h, out_w, out_c). `bf16`: the convolutions take bf16 inputs (the layer's
   // runs_bf16_products(), mixed_bfloat16); bias, activation and their gradients stay f32.
+  // `relu_after`: the plan fused an Activation('relu') after the layer (configured linear): bias
+  // and ReLU then go in one pass, and backward masks dy by y.
   void forward(const float* x, const float* kernel, const float* bias, float* y, int64_t batch,
-               bool bf16);
+               bool bf16, bool relu_after);
   // dkernel / dbias: nullptr when not trained; dx nullptr when not needed.
   void backward(const float* x, const float* y, const float* dy, const float* kernel, float* dx,
-                float* dkernel, float* dbias, int64_t batch, Write write, bool bf16);
+                float* dkernel, float* dbias, int64_t batch, Write write, bool bf16,
+                bool relu_after);
   // dlogits: dL/d(pre-softmax) of a softmax activation.
   void backward_from_logits(const float* x, const float* dlogits, const float* kernel, float* dx,
                             float* dkernel, float* dbias, int64_t batch, Write write, bool bf16);
@@ -51,6 +54,9 @@ class ConvCore {
     return g;
   }
   int64_t rows(int64_t batch) const { return batch * g_.out_h * g_.out_w; }
+  ActivationKind kind(bool relu_after) const {
+    return relu_after && kind_ == ActivationKind::kLinear ? ActivationKind::kRelu : kind_;
+  }
   void weights_and_input(const float* x, const float* dz, const float* kernel, float* dx,
                          float* dkernel, int64_t batch, Write write, bool bf16);
 

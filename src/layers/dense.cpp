@@ -38,9 +38,14 @@ std::vector<VariableSpec> Dense::variable_specs() const {
   return specs;
 }
 
+ActivationKind Dense::call_activation() const {
+  const ActivationKind kind = options_.activation.kind();
+  return relu_after() && kind == ActivationKind::kLinear ? ActivationKind::kRelu : kind;
+}
+
 void Dense::unary_forward(const float* x, float* y, int64_t batch, Mode) {
   const int64_t m = rows(batch);
-  const ActivationKind kind = options_.activation.kind();
+  const ActivationKind kind = call_activation();
   const float* kernel = variables()[0].value;
   const float* bias = options_.use_bias ? variables()[1].value : nullptr;
   float* z = y;
@@ -60,7 +65,7 @@ void Dense::unary_forward(const float* x, float* y, int64_t batch, Mode) {
 void Dense::unary_backward(const float*x, const float* y, const float* dy, float* dx, int64_t batch,
                           Write write) {
   const int64_t m = rows(batch);
-  const ActivationKind kind = options_.activation.kind();
+  const ActivationKind kind = call_activation();
   dz_.ensure(m * units_);
   float* dbias = options_.use_bias ? variables()[1].grad : nullptr;
   if (dbias != nullptr && write == Write::kSet) std::fill_n(dbias, units_, 0.0f);

@@ -177,6 +177,7 @@ std::vector<Shape> UnaryLayer::compute_output_shapes(std::span<const Shape> inpu
 
 void UnaryLayer::forward(const Context& ctx, std::span<const TensorRef> x,
                          std::span<const TensorRef> y) {
+  relu_after_ = ctx.relu_after;
   unary_forward(x[0].f32(), y[0].f32(), x[0].batch(), ctx.mode);
 }
 
@@ -184,6 +185,7 @@ void UnaryLayer::backward(const Context& ctx, std::span<const TensorRef> x,
                           std::span<const TensorRef> y, std::span<const TensorRef> dy,
                           std::span<const TensorRef> dx, Write write) {
   float* dx0 = dx.empty() ? nullptr : static_cast<float*>(dx[0].data);
+  relu_after_ = ctx.relu_after;
   if (ctx.dy_wrt_logits) {
     unary_backward_from_logits(x[0].f32(), dy[0].f32(), dx0, x[0].batch(), write);
   } else {

@@ -52,10 +52,11 @@ Model::Plan::Plan(const Model& model)
 }
 
 // An Activation('relu') whose input is the only output of a layer that applies a ReLU itself
-// (Layer::fuses_relu_after: BatchNormalization), and which is that tensor's only reader (no other
-// layer, reshape or model output sees the pre-ReLU values), runs inside that layer: the ReLU node
-// aliases its input and the layer gets Context::relu_after. One pass over the tensor fewer each
-// way (the seed CNN's BN -> ReLU pairs over 64 x 28 x 28 x 32 activations).
+// (Layer::fuses_relu_after: BatchNormalization, a linear Dense or convolution), and which is that
+// tensor's only reader (no other layer, reshape or model output sees the pre-ReLU values), runs
+// inside that layer: the ReLU node aliases its input and the layer gets Context::relu_after. One
+// pass over the tensor fewer each way (the seed CNN's BN -> ReLU pairs over 64 x 28 x 28 x 32
+// activations).
 void Model::Plan::fuse_relus() {
   const auto& nodes = nodes_;
   aliases_input_.assign(nodes.size(), false);

@@ -12,7 +12,7 @@ enum class ActivationKind {
 // Activations whose derivative activation_backward computes from the output alone: a layer that
 // produces them (Dense, Conv2D) can write its pre-activation straight into y and keep no copy.
 inline bool backward_needs_only_output(ActivationKind kind) {
-  return kind == ActivationKind::kLinear || kind == ActivationKind::kElu ||
+  return kind == ActivationKind::kLinear || kind == ActivationKind::kRelu || kind == ActivationKind::kElu ||
          kind == ActivationKind::kSelu || kind == ActivationKind::kTanh ||
          kind == ActivationKind::kSigmoid;
 }

@@ -34,7 +34,7 @@ inline constexpr float kLeakyReluSlope = 0.2f;
 // z: (rows, cols), y: (rows, cols). y may equal z (in place).
 void activation_forward(ActivationKind kind, const float* z, float* y, int64_t rows, int64_t cols);
 
-// z: (rows, cols) pre-activation (unused by elu, selu, tanh, sigmoid, softmax), y: (rows, cols)
+// z: (rows, cols) pre-activation (unused by relu, elu, selu, tanh, sigmoid, softmax), y: (rows, cols)
 // output of the forward, dy: (rows, cols),
 // dz: (rows, cols) written. dz may equal dy. Linear needs neither z nor y.
 void activation_backward(ActivationKind kind, const float* z, const float* y, const float* dy,

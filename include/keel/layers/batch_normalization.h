@@ -91,8 +91,7 @@ class BatchNormalization : public UnaryLayer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
   bool fuses_relu_after() const override { return true; }
-  // Read the communicator of the call (synchronized only) and Context::relu_after, then run the
-  // unary methods below.
+  // Read the communicator of the call (synchronized only), then run the unary methods below.
   void forward(const Context& ctx, std::span<const TensorRef> x,
                std::span<const TensorRef> y) override;
   void backward(const Context& ctx, std::span<const TensorRef> x, std::span<const TensorRef> y,
@@ -137,7 +136,6 @@ class BatchNormalization : public UnaryLayer {
   ScratchBuffer xt_, yt_, dxt_;  // permuted x (kept for backward), y / dy, dx
   int gamma_ = -1, beta_ = -1, moving_mean_ = -1, moving_variance_ = -1;  // variable indices
   bool last_forward_training_ = false;
-  bool relu_after_ = false;  // Context::relu_after of the call in progress
   ScratchBuffer masked_dy_;  // dy through the fused ReLU, where the kernels cannot mask as they read
   // The communicator of the forward / backward call in progress when synchronized over more than
   // one rank; nullptr otherwise (and between calls).

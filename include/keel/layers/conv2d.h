@@ -52,6 +52,8 @@ class Conv2D : public UnaryLayer {
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
+  // A following Activation('relu') can run in the bias + activation pass of a linear layer.
+  bool fuses_relu_after() const override { return options_.activation.kind() == ActivationKind::kLinear; }
   void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
   void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
                       Write write) override;

@@ -36,6 +36,8 @@ class Dense : public UnaryLayer {
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
+  // A following Activation('relu') can run in the bias + activation pass of a linear layer.
+  bool fuses_relu_after() const override { return options_.activation.kind() == ActivationKind::kLinear; }
   void unary_forward(const float* x, float* y, int64_t batch, Mode mode) override;
   void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
                       Write write) override;
@@ -52,6 +54,8 @@ class Dense : public UnaryLayer {
   void on_build() override;
 
  private:
+  // The activation a call computes: its own, or a ReLU the plan fused into a linear Dense.
+  ActivationKind call_activation() const;
   // Rows of the GEMM for a batch: batch × the product of the dims between batch and the last.
   int64_t rows(int64_t batch) const { return batch * rows_per_sample_; }
   void backward_dz(const float* x, const float* dz, float* dx, int64_t batch, Write write);

@@ -264,6 +264,13 @@ class UnaryLayer : public Layer {
 
  protected:
   using Layer::Layer;
+  // Context::relu_after of the forward / backward call in progress (the plan fused the
+  // Activation('relu') after this layer into it: see Layer::fuses_relu_after).
+  bool relu_after() const { return relu_after_; }
+  void set_relu_after(bool relu_after) { relu_after_ = relu_after; }
+
+ private:
+  bool relu_after_ = false;
 };
 
 // std::shared_ptr owner for a layer that is called more than once (shared weights):

@@ -189,9 +189,10 @@ class Model {
   // Keras model.output_names: the name of the layer producing each output.
   std::string output_name(int64_t i) const;
   // The Activation('relu') layers this model runs inside the layer before them, in graph order:
-  // each is the only reader of a BatchNormalization's output (Layer::fuses_relu_after), so the
-  // normalisation writes relu(y) in its own pass and its backward masks dy. Same results, one pass
-  // over the tensor fewer each way. Empty before build().
+  // each is the only reader of the output of a BatchNormalization or of a linear Dense / Conv2D /
+  // DepthwiseConv2D (Layer::fuses_relu_after), which then writes relu(y) in its own last pass and
+  // masks dy in its backward. Same results, one pass over the tensor fewer each way. Empty before
+  // build().
   std::vector<std::string> fused_activations() const;
 
   // The ranks fit() and evaluate() run data-parallel over (docs/distributed.md): each takes its
