@@ -413,15 +413,16 @@ KEEL_MULTIVERSION void backward_sums_block(const float* x, const float* dy, cons
 }
 
 // The gradient reaching the BN output through a fused ReLU: dy where the ReLU's output is > 0 (so
-// where its input was), 0 elsewhere, as activation_backward's relu. Without kRelu, dy itself.
+// where its input was), 0 elsewhere, as activation_backward's relu. Without kRelu, dy itself
+// (relu_y is then null, so the row offset is applied only here: null + offset is undefined).
 template <bool kRelu>
-KEEL_SIMD_INLINE simd::f32x16 relu_dy(simd::f32x16 dy, const float* relu_y_row, int64_t j,
-                                      int64_t w) {
+KEEL_SIMD_INLINE simd::f32x16 relu_dy(simd::f32x16 dy, const float* relu_y, int64_t row_offset,
+                                      int64_t j, int64_t w) {
   if constexpr (!kRelu) {
     return dy;
   } else {
     const simd::f32x16 zero = {};
-    return simd::load_upto(relu_y_row, j, w) > 0.0f ? dy : zero;
+    return simd::load_upto(relu_y + row_offset, j, w) > 0.0f ? dy : zero;
   }
 }
 
@@ -450,7 +451,7 @@ KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const fl
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
       const int64_t j = v * kLanes;
-      const f32x16 g = relu_dy<kRelu>(load_upto(dyr, j, w), relu_y + r * stride, j, w);
+      const f32x16 g = relu_dy<kRelu>(load_upto(dyr, j, w), relu_y, r * stride, j, w);
       const f32x16 d = a[v] * g + b[v] * (load_upto(xr, j, w) - mu[v]) + c[v];
       if (j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
     }
@@ -470,7 +471,7 @@ KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy,
   for (int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
-      const f32x16 g = relu_dy<kRelu>(load_upto(dy + r * w, v * kLanes, w), relu_y + r * w, v * kLanes, w);
+      const f32x16 g = relu_dy<kRelu>(load_upto(dy + r * w, v * kLanes, w), relu_y, r * w, v * kLanes, w);
       const f32x16 xm = load_upto(x + r * w, v * kLanes, w) - mu[v];
       a[2 * v] += low_f64(g);
       a[2 * v + 1] += high_f64(g);
