@@ -164,7 +164,7 @@ mutants=(
   'src/kernels/pool.cpp|s/  if (!windows_tile_input(g)) std::fill_n/  if (false) std::fill_n/|KernelsPool.*|max-pool backward leaves cells outside every window unwritten'
   'src/kernels/activations.cpp|s/relu_backward_loop(y + begin, dy + begin/relu_backward_loop(y, dy + begin/|KernelsFused.Relu*|ReLU backward: every thread masks with the first share of y'
   'src/kernels/batch_norm.cpp|s/c < chunks; ++c) t += partial/c + 1 < chunks; ++c) t += partial/|KernelsBatchNorm.*|BN statistics of <= 64 channels drop the last row chunk'
-  'src/kernels/batch_norm.cpp|s/    return simd::load_upto(relu_y_row, j, w) > 0.0f ? dy : zero;/    return dy + zero;/|ReluFusion.*|BN backward with a fused ReLU does not mask dy'
+  'src/kernels/batch_norm.cpp|s/    return simd::load_upto(relu_y + row_offset, j, w) > 0.0f ? dy : zero;/    return dy + zero;/|ReluFusion.*|BN backward with a fused ReLU does not mask dy'
   'src/model/plan.cpp|s/    const Context ctx{Mode::kTraining, comm, logits, {}, relu_after_\[k\]};/    const Context ctx{Mode::kTraining, comm, logits};/|ReluFusion.*|the plan fuses the ReLU forward but not backward'
   'src/model/plan.cpp|s/ reads\[size_t(t)\] != 1) continue;/ false) continue;/|ReluFusion.*|ReLU fused although another layer or an output reads the values before it'
   'src/layers/batch_normalization.cpp|s/  if (relu_after() \&\& !mask_in_kernel) {/  if (false) {/|ReluFusion.*|permuted, wide or frozen BN ignores the fused ReLU in backward'
@@ -172,8 +172,9 @@ mutants=(
   'src/layers/conv_core.h|s/    return relu_after \&\& kind_ == ActivationKind::kLinear ? ActivationKind::kRelu : kind_;/    return kind_;/|ReluFusion.*|a ReLU fused into a linear Conv2D / DepthwiseConv2D is dropped'
   'src/layers/dense.cpp|s/  return relu_after() \&\& kind == ActivationKind::kLinear ? ActivationKind::kRelu : kind;/  return kind;/|ReluFusion.*|a ReLU fused into a linear Dense is dropped'
   'src/kernels/activations.cpp|s/dz\[i\] = y\[i\] > 0.0f ? dy\[i\] : 0.0f;/dz[i] = y[i] >= 0.0f ? dy[i] : 0.0f;/|KernelsFused.*:CnnLayers.*|ReLU backward (from the output) lets the gradient through where the output is 0'
+  'src/layers/conv_core.cpp|s/    return backward_from_logits(x, dy, kernel, dx, dkernel, dbias, batch, write, bf16);/    return backward_from_logits(x, dy, kernel, dx, dkernel, nullptr, batch, write, bf16);/|CnnGolden.*:CnnLayers.*:CnnTrainingGolden.*|a linear Conv2D with a bias (dz = dy, no copy) gets no bias gradient'
+  'src/layers/dense.cpp|s/  if (kind == ActivationKind::kLinear) return backward_dz(x, dy, dx, batch, write);/  if (kind == ActivationKind::kLinear) return backward_dz(x, dy, dx, batch, Write::kSet);/|FunctionalTraining.*:Cases/TrainingGolden.*:LayersDense.*|a linear Dense shared by two calls (dz = dy, no copy) overwrites its gradients'
 )
-
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }
 

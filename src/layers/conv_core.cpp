@@ -62,10 +62,14 @@ void ConvCore::forward(const float* x, const float* kernel, const float* bias, f
 void ConvCore::backward(const float* x, const float* y, const float* dy, const float* kernel,
                         float* dx, float* dkernel, float* dbias, int64_t batch, Write write,
                         bool bf16, bool relu_after) {
+  const ActivationKind act = kind(relu_after);
+  // Linear: dz is dy itself, so no pass copies it (the plan never gives dx the buffer of dy).
+  if (act == ActivationKind::kLinear)
+    return backward_from_logits(x, dy, kernel, dx, dkernel, dbias, batch, write, bf16);
   const int64_t m = rows(batch);
   float* dz = dz_.ensure(m * g_.out_c);
   if (dbias != nullptr && write == Write::kSet) std::fill_n(dbias, g_.out_c, 0.0f);
-  activation_bias_backward(kind(relu_after), z_.data(), y, dy, dz, dbias, m, g_.out_c);
+  activation_bias_backward(act, z_.data(), y, dy, dz, dbias, m, g_.out_c);
   weights_and_input(x, dz, kernel, dx, dkernel, batch, write, bf16);
 }
 

@@ -66,6 +66,8 @@ void Dense::unary_backward(const float*x, const float* y, const float* dy, float
                           Write write) {
   const int64_t m = rows(batch);
   const ActivationKind kind = call_activation();
+  // Linear: dz is dy itself, so no pass copies it (the plan never gives dx the buffer of dy).
+  if (kind == ActivationKind::kLinear) return backward_dz(x, dy, dx, batch, write);
   dz_.ensure(m * units_);
   float* dbias = options_.use_bias ? variables()[1].grad : nullptr;
   if (dbias != nullptr && write == Write::kSet) std::fill_n(dbias, units_, 0.0f);
