@@ -163,8 +163,8 @@ mutants=(
   'src/kernels/pool.cpp|s/const i32x16 greater = v > best;/const i32x16 greater = v >= best;/|KernelsPool.*|max-pool backward: the last maximum of a window wins ties (TF: the first)'
   'src/kernels/pool.cpp|s/  if (!windows_tile_input(g)) std::fill_n/  if (false) std::fill_n/|KernelsPool.*|max-pool backward leaves cells outside every window unwritten'
   'src/kernels/activations.cpp|s/relu_backward_loop(y + begin, dy + begin/relu_backward_loop(y, dy + begin/|KernelsFused.Relu*|ReLU backward: every thread masks with the first share of y'
-  'src/kernels/batch_norm.cpp|s/c < chunks; ++c) t += partial/c + 1 < chunks; ++c) t += partial/|KernelsBatchNorm.*|BN statistics of <= 64 channels drop the last row chunk'
-  'src/kernels/batch_norm.cpp|s/    return simd::load_upto(relu_y + row_offset, j, w) > 0.0f ? dy : zero;/    return dy + zero;/|ReluFusion.*|BN backward with a fused ReLU does not mask dy'
+  'src/kernels/batch_norm.cpp|s/c < chunks; ++c) total += sums/c + 1 < chunks; ++c) total += sums/|KernelsBatchNorm.*|BN statistics of <= 64 channels drop the last row chunk'
+  'src/kernels/batch_norm.cpp|s/    return v > 0.0f ? dy : zero;/    return dy + zero;/|ReluFusion.*|BN backward with a fused ReLU does not mask dy'
   'src/model/plan.cpp|s/    const Context ctx{Mode::kTraining, comm, logits, {}, relu_after_\[k\]};/    const Context ctx{Mode::kTraining, comm, logits};/|ReluFusion.*|the plan fuses the ReLU forward but not backward'
   'src/model/plan.cpp|s/ reads\[size_t(t)\] != 1) continue;/ false) continue;/|ReluFusion.*|ReLU fused although another layer or an output reads the values before it'
   'src/layers/batch_normalization.cpp|s/  if (relu_after() \&\& !mask_in_kernel) {/  if (false) {/|ReluFusion.*|permuted, wide or frozen BN ignores the fused ReLU in backward'
@@ -174,6 +174,8 @@ mutants=(
   'src/kernels/activations.cpp|s/dz\[i\] = y\[i\] > 0.0f ? dy\[i\] : 0.0f;/dz[i] = y[i] >= 0.0f ? dy[i] : 0.0f;/|KernelsFused.*:CnnLayers.*|ReLU backward (from the output) lets the gradient through where the output is 0'
   'src/layers/conv_core.cpp|s/    return backward_from_logits(x, dy, kernel, dx, dkernel, dbias, batch, write, bf16);/    return backward_from_logits(x, dy, kernel, dx, dkernel, nullptr, batch, write, bf16);/|CnnGolden.*:CnnLayers.*:CnnTrainingGolden.*|a linear Conv2D with a bias (dz = dy, no copy) gets no bias gradient'
   'src/layers/dense.cpp|s/  if (kind == ActivationKind::kLinear) return backward_dz(x, dy, dx, batch, write);/  if (kind == ActivationKind::kLinear) return backward_dz(x, dy, dx, batch, Write::kSet);/|FunctionalTraining.*:Cases/TrainingGolden.*:LayersDense.*|a linear Dense shared by two calls (dz = dy, no copy) overwrites its gradients'
+  'src/kernels/batch_norm.cpp|s/      m2 += m2s\[c \* channels + j\] + rows \* d \* d;/      m2 += m2s[c * channels + j];/|KernelsBatchNorm.*|BN statistics by row chunks drop the spread of the chunk means (Chan combination)'
+  'src/kernels/batch_norm.cpp|s/    const simd::f32x16 v = x \* scale + shift;/    const simd::f32x16 v = x * scale;/|ReluFusion.*|the BN backward recomputes the fused ReLU mask without the shift (not the value the forward clamped)'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

@@ -91,110 +91,107 @@ constexpr int64_t kRowChunk = 256;
 
 int64_t row_chunks(int64_t rows) { return (rows + kRowChunk - 1) / kRowChunk; }
 
-// sum[0, w) = Σ over `rows` rows (row stride w, w <= kBlock) of x, in double.
+// Over `rows` rows of one chunk (row stride w <= kBlock): sum[0, w) = Σ x and m2[0, w) =
+// Σ (x - chunk mean)², in double as stats_block_body. The second loop reads the chunk again while
+// it is still in L1/L2, so the statistics cost one pass over memory instead of two.
 template <int kGroups>
-KEEL_SIMD_INLINE void chunk_sums_body(const float* x, int64_t rows, int64_t w, double* sum) {
+KEEL_SIMD_INLINE void chunk_moments_body(const float* x, int64_t rows, int64_t w, double* sum,
+                                         double* m2) {
   using namespace simd;
-  f64x8 acc[2 * kGroups] = {};
+  constexpr int64_t kVecs = 2 * kGroups;
+  f64x8 acc[kVecs] = {}, mu[kVecs], sq[kVecs] = {};
   for (int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 8
-    for (int64_t v = 0; v < 2 * kGroups; ++v) acc[v] += load_f64_upto(x + r * w, v * 8, w);
+    for (int64_t v = 0; v < kVecs; ++v) acc[v] += load_f64_upto(x + r * w, v * 8, w);
   }
-  for (int64_t j = 0; j < w; ++j) sum[j] = acc[j / 8][j % 8];
+  const double inv_rows = 1.0 / static_cast<double>(rows);
+#pragma GCC unroll 8
+  for (int64_t v = 0; v < kVecs; ++v) mu[v] = acc[v] * inv_rows;
+  for (int64_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 8
+    for (int64_t v = 0; v < kVecs; ++v) {
+      const f64x8 d = load_f64_upto(x + r * w, v * 8, w) - mu[v];
+      sq[v] += d * d;
+    }
+  }
+  for (int64_t j = 0; j < w; ++j) sum[j] = acc[j / 8][j % 8], m2[j] = sq[j / 8][j % 8];
 }
-KEEL_MULTIVERSION void chunk_sums(const float* x, int64_t rows, int64_t w, double* sum) {
-#define KEEL_CHUNK(G, W) return chunk_sums_body<G>(x, rows, W, sum)
+KEEL_MULTIVERSION void chunk_moments(const float* x, int64_t rows, int64_t w, double* sum,
+                                     double* m2) {
+#define KEEL_CHUNK(G, W) return chunk_moments_body<G>(x, rows, W, sum, m2)
   KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
 #undef KEEL_CHUNK
 }
 
-// sq[0, w) = Σ (x - mean)² over `rows` rows (row stride w), in double as stats_block_body.
-template <int kGroups>
-KEEL_SIMD_INLINE void chunk_squares_body(const float* x, int64_t rows, int64_t w,
-                                         const double* mean, double* sq) {
-  using namespace simd;
-  f64x8 mu[2 * kGroups] = {}, acc[2 * kGroups] = {};
-  for (int64_t j = 0; j < w; ++j) mu[j / 8][j % 8] = mean[j];
-  for (int64_t r = 0; r < rows; ++r) {
-#pragma GCC unroll 8
-    for (int64_t v = 0; v < 2 * kGroups; ++v) {
-      const f64x8 d = load_f64_upto(x + r * w, v * 8, w) - mu[v];
-      acc[v] += d * d;
-    }
+// f(chunk, first row, rows) for the row chunks `chunks` of `outer` rows.
+template <typename F>
+void run_row_chunks(Range chunks, int64_t outer, const F& f) {
+  for (int64_t c = chunks.begin; c < chunks.end; ++c) {
+    f(c, c * kRowChunk, std::min(kRowChunk, outer - c * kRowChunk));
   }
-  for (int64_t j = 0; j < w; ++j) sq[j] = acc[j / 8][j % 8];
 }
-KEEL_MULTIVERSION void chunk_squares(const float* x, int64_t rows, int64_t w, const double* mean,
-                                     double* sq) {
-#define KEEL_CHUNK(G, W) return chunk_squares_body<G>(x, rows, W, mean, sq)
-  KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
-#undef KEEL_CHUNK
+// The same for every chunk, spread over the team when `parallel` (on one thread without an OpenMP
+// region: entering even an inactive one costs).
+template <typename F>
+void for_each_row_chunk(int64_t outer, bool parallel, const F& f) {
+  const int64_t chunks = row_chunks(outer);
+  if (!parallel) return run_row_chunks({0, chunks}, outer, f);
+#pragma omp parallel
+  run_row_chunks(thread_share(chunks, 1), outer, f);
 }
 
 // f(chunk, first row, rows) for every row chunk of `outer` rows, the chunks spread over the team
-// when `parallel`, and then finish() once, after every chunk is done; then the same again with
-// f2 / finish2. On one thread without an OpenMP region (entering even an inactive one costs).
-template <typename F, typename Finish, typename F2, typename Finish2>
+// when `parallel`, then finish() once, after every chunk is done, then f2 for every chunk again
+// (each thread the same chunks as in the first pass). On one thread without an OpenMP region.
+template <typename F, typename Finish, typename F2>
 void two_chunk_passes(int64_t outer, bool parallel, const F& f, const Finish& finish,
-                      const F2& f2, const Finish2& finish2) {
+                      const F2& f2) {
   const int64_t chunks = row_chunks(outer);
-  const auto pass = [&](Range mine, const auto& g) {
-    for (int64_t c = mine.begin; c < mine.end; ++c) {
-      g(c, c * kRowChunk, std::min(kRowChunk, outer - c * kRowChunk));
-    }
-  };
   if (!parallel) {
-    pass({0, chunks}, f);
+    run_row_chunks({0, chunks}, outer, f);
     finish();
-    pass({0, chunks}, f2);
-    finish2();
+    run_row_chunks({0, chunks}, outer, f2);
     return;
   }
 #pragma omp parallel
   {
     const Range mine = thread_share(chunks, 1);
-    pass(mine, f);
+    run_row_chunks(mine, outer, f);
 #pragma omp barrier
 #pragma omp single
     finish();  // the implicit barrier of `single` publishes its results to the team
-    pass(mine, f2);
-#pragma omp barrier
-#pragma omp single nowait
-    finish2();
+    run_row_chunks(mine, outer, f2);
   }
 }
 
-// Statistics of (outer, channels <= kBlock): two passes as stats_block_body, by row chunks.
+// Statistics of (outer, channels <= kBlock) by row chunks: each chunk's sum and squared deviations
+// from its own mean (chunk_moments), then, in chunk order, the mean and the squared deviations
+// from it by Chan et al.'s pairwise rule M2 = Σ_c [M2_c + n_c (mean_c - mean)²], which is exact:
+// the variance of the two-pass formula, from one pass over memory.
 void stats_by_row_chunks(const float* x, float* mean, float* var, int64_t outer, int64_t channels,
                          double inv_n, bool parallel) {
   const int64_t chunks = row_chunks(outer);
   thread_local std::vector<double> scratch;  // grows once per shape, then reused
-  scratch.resize(size_t((chunks + 1) * channels));
+  scratch.resize(size_t(2 * chunks * channels));
   // Raw pointers: inside the parallel region another thread's `scratch` is its own thread_local.
-  double* partial = scratch.data();  // (chunks, channels)
-  double* mean_d = partial + chunks * channels;
-  const auto total = [&](int64_t j) {
-    double t = 0.0;
-    for (int64_t c = 0; c < chunks; ++c) t += partial[c * channels + j];
-    return t;
-  };
-  two_chunk_passes(
-      outer, parallel,
-      [&](int64_t c, int64_t r0, int64_t rows) {
-        chunk_sums(x + r0 * channels, rows, channels, partial + c * channels);
-      },
-      [&] {
-        for (int64_t j = 0; j < channels; ++j) mean_d[j] = total(j) * inv_n;
-      },
-      [&](int64_t c, int64_t r0, int64_t rows) {
-        chunk_squares(x + r0 * channels, rows, channels, mean_d, partial + c * channels);
-      },
-      [&] {
-        for (int64_t j = 0; j < channels; ++j) {
-          mean[j] = static_cast<float>(mean_d[j]);
-          var[j] = static_cast<float>(total(j) * inv_n);
-        }
-      });
+  double* sums = scratch.data();  // (chunks, channels)
+  double* m2s = sums + chunks * channels;
+  for_each_row_chunk(outer, parallel, [&](int64_t c, int64_t r0, int64_t rows) {
+    chunk_moments(x + r0 * channels, rows, channels, sums + c * channels, m2s + c * channels);
+  });
+  for (int64_t j = 0; j < channels; ++j) {
+    double total = 0.0;
+    for (int64_t c = 0; c < chunks; ++c) total += sums[c * channels + j];
+    const double m = total * inv_n;
+    double m2 = 0.0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const double rows = static_cast<double>(std::min(kRowChunk, outer - c * kRowChunk));
+      const double d = sums[c * channels + j] / rows - m;
+      m2 += m2s[c * channels + j] + rows * d * d;
+    }
+    mean[j] = static_cast<float>(m);
+    var[j] = static_cast<float>(m2 * inv_n);
+  }
 }
 }  // namespace
 
@@ -412,37 +409,46 @@ KEEL_MULTIVERSION void backward_sums_block(const float* x, const float* dy, cons
 #undef KEEL_SUMS
 }
 
-// The gradient reaching the BN output through a fused ReLU: dy where the ReLU's output is > 0 (so
-// where its input was), 0 elsewhere, as activation_backward's relu. Without kRelu, dy itself
-// (relu_y is then null, so the row offset is applied only here: null + offset is undefined).
+// The gradient reaching the BN output through a fused ReLU: dy where the ReLU's output is > 0, 0
+// elsewhere, as activation_backward's relu. The mask is recomputed from x as the forward computed
+// the value it clamped (x·scale + shift, the same expression as apply_rows, so the same rounding),
+// which saves reading the ReLU's output. Without kRelu, dy itself.
 template <bool kRelu>
-KEEL_SIMD_INLINE simd::f32x16 relu_dy(simd::f32x16 dy, const float* relu_y, int64_t row_offset,
-                                      int64_t j, int64_t w) {
+KEEL_SIMD_INLINE simd::f32x16 relu_dy(simd::f32x16 dy, simd::f32x16 x, simd::f32x16 scale,
+                                      simd::f32x16 shift) {
   if constexpr (!kRelu) {
     return dy;
   } else {
     const simd::f32x16 zero = {};
-    return simd::load_upto(relu_y + row_offset, j, w) > 0.0f ? dy : zero;
+    const simd::f32x16 v = x * scale + shift;
+    return v > 0.0f ? dy : zero;
   }
 }
+
+// The scale and shift of the forward a fused ReLU followed (row-chunk kernels), or nulls.
+struct ReluAffine {
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+};
 
 // dx = k_dy·dy + k_xm·(x - μ) + k_c over `rows` rows of w <= kBlock channels at row stride
 // `stride`; the pointers are offset to the first channel (k_* as backward_sums_body wrote them).
 // The block's coefficients stay in registers across the rows (kGroups as in stats_block_body).
-// With kRelu, dy is first masked by the fused ReLU's output relu_y (relu_dy below).
+// With kRelu, dy is first masked where the fused ReLU's output is 0 (relu_dy above).
 template <int kGroups, bool kRelu>
-KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const float* relu_y,
+KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, ReluAffine relu,
                                        const float* mean, const float* k_dy, const float* k_xm,
                                        const float* k_c, float* dx, int64_t rows, int64_t w,
                                        int64_t stride) {
   using namespace simd;
-  f32x16 mu[kGroups], a[kGroups], b[kGroups], c[kGroups];
+  f32x16 mu[kGroups], a[kGroups], b[kGroups], c[kGroups], sc[kGroups] = {}, sh[kGroups] = {};
 #pragma GCC unroll 4
   for (int64_t v = 0; v < kGroups; ++v) {
     mu[v] = load_upto(mean, v * kLanes, w);
     a[v] = load_upto(k_dy, v * kLanes, w);
     b[v] = load_upto(k_xm, v * kLanes, w);
     c[v] = load_upto(k_c, v * kLanes, w);
+    if constexpr (kRelu) sc[v] = load_upto(relu.scale, v * kLanes, w), sh[v] = load_upto(relu.shift, v * kLanes, w);
   }
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * stride;
@@ -451,8 +457,9 @@ KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const fl
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
       const int64_t j = v * kLanes;
-      const f32x16 g = relu_dy<kRelu>(load_upto(dyr, j, w), relu_y, r * stride, j, w);
-      const f32x16 d = a[v] * g + b[v] * (load_upto(xr, j, w) - mu[v]) + c[v];
+      const f32x16 xv = load_upto(xr, j, w);
+      const f32x16 g = relu_dy<kRelu>(load_upto(dyr, j, w), xv, sc[v], sh[v]);
+      const f32x16 d = a[v] * g + b[v] * (xv - mu[v]) + c[v];
       if (j + kLanes <= w) store(dxr + j, d); else store_partial(dxr + j, d, w - j);
     }
   }
@@ -460,19 +467,23 @@ KEEL_SIMD_INLINE void backward_dx_body(const float* x, const float* dy, const fl
 // s1[0, w) = Σ dy and s2[0, w) = Σ dy·(x - μ) over `rows` rows (row stride w <= kBlock), in double
 // with (x - μ) in float, as backward_sums_body; dy masked as in backward_dx_body.
 template <int kGroups, bool kRelu>
-KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy,
-                                               const float* relu_y, const float* mean, int64_t rows,
-                                               int64_t w, double* s1, double* s2) {
+KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy, ReluAffine relu,
+                                               const float* mean, int64_t rows, int64_t w,
+                                               double* s1, double* s2) {
   using namespace simd;
-  f32x16 mu[kGroups] = {};
+  f32x16 mu[kGroups] = {}, sc[kGroups] = {}, sh[kGroups] = {};
 #pragma GCC unroll 4
-  for (int64_t v = 0; v < kGroups; ++v) mu[v] = load_upto(mean, v * kLanes, w);
+  for (int64_t v = 0; v < kGroups; ++v) {
+    mu[v] = load_upto(mean, v * kLanes, w);
+    if constexpr (kRelu) sc[v] = load_upto(relu.scale, v * kLanes, w), sh[v] = load_upto(relu.shift, v * kLanes, w);
+  }
   f64x8 a[2 * kGroups] = {}, b[2 * kGroups] = {};
   for (int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kGroups; ++v) {
-      const f32x16 g = relu_dy<kRelu>(load_upto(dy + r * w, v * kLanes, w), relu_y, r * w, v * kLanes, w);
-      const f32x16 xm = load_upto(x + r * w, v * kLanes, w) - mu[v];
+      const f32x16 xv = load_upto(x + r * w, v * kLanes, w);
+      const f32x16 g = relu_dy<kRelu>(load_upto(dy + r * w, v * kLanes, w), xv, sc[v], sh[v]);
+      const f32x16 xm = xv - mu[v];
       a[2 * v] += low_f64(g);
       a[2 * v + 1] += high_f64(g);
       b[2 * v] += low_f64(g) * low_f64(xm);
@@ -481,12 +492,12 @@ KEEL_SIMD_INLINE void chunk_backward_sums_body(const float* x, const float* dy,
   }
   for (int64_t j = 0; j < w; ++j) s1[j] = a[j / 8][j % 8], s2[j] = b[j / 8][j % 8];
 }
-KEEL_MULTIVERSION void chunk_backward_sums(const float* x, const float* dy, const float* relu_y,
+KEEL_MULTIVERSION void chunk_backward_sums(const float* x, const float* dy, ReluAffine relu,
                                            const float* mean, int64_t rows, int64_t w, double* s1,
                                            double* s2) {
-#define KEEL_CHUNK(G, W) return chunk_backward_sums_body<G, false>(x, dy, nullptr, mean, rows, W, s1, s2)
-#define KEEL_CHUNK_RELU(G, W) return chunk_backward_sums_body<G, true>(x, dy, relu_y, mean, rows, W, s1, s2)
-  if (relu_y != nullptr) {
+#define KEEL_CHUNK(G, W) return chunk_backward_sums_body<G, false>(x, dy, {}, mean, rows, W, s1, s2)
+#define KEEL_CHUNK_RELU(G, W) return chunk_backward_sums_body<G, true>(x, dy, relu, mean, rows, W, s1, s2)
+  if (relu.scale != nullptr) {
     KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK_RELU)
   }
   KEEL_FOR_VECTOR_COUNT(w, KEEL_CHUNK)
@@ -494,15 +505,15 @@ KEEL_MULTIVERSION void chunk_backward_sums(const float* x, const float* dy, cons
 #undef KEEL_CHUNK_RELU
 }
 
-KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, const float* relu_y,
+KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, ReluAffine relu,
                                          const float* mean,
                                          const float* k_dy, const float* k_xm, const float* k_c,
                                          float* dx, int64_t rows, int64_t w, int64_t stride) {
 #define KEEL_DX(G, W) \
-  return backward_dx_body<G, false>(x, dy, nullptr, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
+  return backward_dx_body<G, false>(x, dy, {}, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
 #define KEEL_DX_RELU(G, W) \
-  return backward_dx_body<G, true>(x, dy, relu_y, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
-  if (relu_y != nullptr) {
+  return backward_dx_body<G, true>(x, dy, relu, mean, k_dy, k_xm, k_c, dx, rows, W, stride)
+  if (relu.scale != nullptr) {
     KEEL_FOR_VECTOR_COUNT(w, KEEL_DX_RELU)
   }
   KEEL_FOR_VECTOR_COUNT(w, KEEL_DX)
@@ -511,7 +522,7 @@ KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, const 
 }
 // The (outer, channels <= kBlock) backward by row chunks (see kRowChunk): the sums of each chunk,
 // added in chunk order, then dx chunk by chunk.
-void backward_by_row_chunks(const float* x, const float* dy, const float* relu_y,
+void backward_by_row_chunks(const float* x, const float* dy, ReluAffine relu,
                             const float* mean, const float* inv_std, const float* gamma, float* dx,
                             float* dgamma, float* dbeta, int64_t outer, int64_t channels,
                             double inv_n, bool parallel) {
@@ -528,7 +539,7 @@ void backward_by_row_chunks(const float* x, const float* dy, const float* relu_y
       outer, parallel,
       [&](int64_t c, int64_t r0, int64_t rows) {
         const int64_t at = r0 * channels;
-        chunk_backward_sums(x + at, dy + at, relu_y ? relu_y + at : nullptr, mean, rows, channels,
+        chunk_backward_sums(x + at, dy + at, relu, mean, rows, channels,
                             s1 + c * channels, s2 + c * channels);
       },
       [&] {
@@ -545,29 +556,30 @@ void backward_by_row_chunks(const float* x, const float* dy, const float* relu_y
       [&](int64_t, int64_t r0, int64_t rows) {
         if (dx == nullptr) return;
         const int64_t at = r0 * channels;
-        backward_dx_block(x + at, dy + at, relu_y ? relu_y + at : nullptr, mean, k, k + channels,
+        backward_dx_block(x + at, dy + at, relu, mean, k, k + channels,
                           k + 2 * channels, dx + at, rows, channels, channels);
-      },
-      [] {});
+      });
 }
 }  // namespace
 
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
                          const float* gamma, float* dx, float* dgamma, float* dbeta,
-                         int64_t outer, int64_t channels, int64_t inner, const float* relu_y) {
+                         int64_t outer, int64_t channels, int64_t inner, const FusedRelu& relu) {
   const int64_t n = outer * inner;
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
-  if (inner == 1 && channels <= kBlock) {
-    return backward_by_row_chunks(x, dy, relu_y, mean, inv_std, gamma, dx, dgamma, dbeta, outer,
+  const bool fused = relu.y != nullptr;
+  if (inner == 1 && channels <= kBlock && (!fused || relu.scale != nullptr)) {
+    const ReluAffine mask = fused ? ReluAffine{relu.scale, relu.shift} : ReluAffine{};
+    return backward_by_row_chunks(x, dy, mask, mean, inv_std, gamma, dx, dgamma, dbeta, outer,
                                   channels, inv_n, parallel);
   }
-  if (relu_y != nullptr) {
+  if (fused) {
     // The other layouts take the masked gradient from a scratch copy: one more pass, where the
     // row-chunk kernels mask as they read.
     thread_local std::vector<float> masked;  // grows once per shape, then reused
     masked.resize(size_t(outer * channels * inner));
-    activation_backward(ActivationKind::kRelu, relu_y, relu_y, dy, masked.data(), 1,
+    activation_backward(ActivationKind::kRelu, relu.y, relu.y, dy, masked.data(), 1,
                         outer * channels * inner);
     return batch_norm_backward(x, masked.data(), mean, inv_std, gamma, dx, dgamma, dbeta, outer,
                                channels, inner);
@@ -586,7 +598,7 @@ void batch_norm_backward(const float* x, const float* dy, const float* mean, con
     const bool lines_per_block = column_blocks_own_their_lines(dx, channels, parallel);
     const auto dx_block = [&](int64_t c0, int64_t w, int64_t r0, int64_t rows) {
       const int64_t at = r0 * channels + c0;
-      backward_dx_block(x + at, dy + at, nullptr, mean + c0, k + c0, k + channels + c0,
+      backward_dx_block(x + at, dy + at, {}, mean + c0, k + c0, k + channels + c0,
                         k + 2 * channels + c0, dx + at, rows, w, channels);
     };
 #pragma omp parallel if (parallel)

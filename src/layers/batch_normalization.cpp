@@ -272,7 +272,8 @@ void BatchNormalization::unary_backward(const float* x, const float* y, const fl
     synchronized_backward(x, dy, gamma, dx, dgamma, dbeta, outer);
   } else if (last_forward_training_) {
     batch_norm_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta, outer,
-                        channels_, inner_, mask_in_kernel ? y : nullptr);
+                        channels_, inner_,
+                        mask_in_kernel ? FusedRelu{y, scale_.data(), shift_.data()} : FusedRelu{});
   } else {
     batch_norm_inference_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta,
                                   outer, channels_, inner_);

@@ -53,16 +53,26 @@ void batch_norm_moving_update_fused(float* moving_mean, float* moving_var, const
                                     const float* var, double momentum, int64_t n,
                                     int64_t channels);
 
+// A ReLU fused after the normalisation: its output y, and the scale and shift (channels) the
+// forward applied before clamping. With scale and shift, the (outer, <= 64 channels) kernels mask
+// dy where x·scale + shift <= 0, recomputed as the forward computed it (the same rounding), and do
+// not read y: one stream fewer in each backward pass. Without them, or on other layouts, y.
+struct FusedRelu {
+  const float* y = nullptr;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+};
+
 // x, dy: (outer, channels, inner); mean, inv_std: (channels) from the training forward
 // gamma: (channels) or nullptr (=1)
 // dx: (outer, channels, inner) written, or nullptr
 // dgamma, dbeta: (channels) ADDED into, or nullptr
-// relu_y: nullptr, or the output of a ReLU fused after the normalisation (batch_norm_apply with
-// relu); dy is then w.r.t. that output and is masked by relu_y > 0 first (as relu's backward).
+// relu: a ReLU fused after the normalisation (batch_norm_apply with relu), or none (y null);
+// dy is then w.r.t. the ReLU's output y and is masked where y is 0 (as relu's backward).
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
                          const float* gamma, float* dx, float* dgamma, float* dbeta,
                          int64_t outer, int64_t channels, int64_t inner,
-                         const float* relu_y = nullptr);
+                         const FusedRelu& relu = {});
 void batch_norm_backward_ref(const float* x, const float* dy, const float* mean,
                              const float* inv_std, const float* gamma, float* dx, float* dgamma,
                              float* dbeta, int64_t outer, int64_t channels, int64_t inner);
