@@ -76,11 +76,59 @@ bool windows_tile_input(const Pool2dGeometry& g) {
          g.out_h * g.pool_h == g.in_h && g.out_w * g.pool_w == g.in_w;
 }
 
-// Max pooling backward of one image with disjoint windows, 16 channels at a time: the first
-// maximum in row-major window order (strict >, as the scalar path and TF's CPU kernel) is tracked
-// as a cell number per lane, then every window cell is written: dy where it won, 0 elsewhere.
+// The 16-channel groups of the max-pooling kernels: `lanes` of them real (the last group of a
+// channel count that is not a multiple of 16 is partial).
+struct LaneGroup {
+  int64_t k, lanes;
+  simd::f32x16 load(const float* p) const {
+    return lanes == simd::kLanes ? simd::load(p) : simd::load_partial(p, lanes);
+  }
+  void store(float* p, simd::f32x16 v) const {
+    if (lanes == simd::kLanes) simd::store(p, v); else simd::store_partial(p, v, lanes);
+  }
+};
+template <typename F>
+KEEL_SIMD_INLINE void for_each_lane_group(int64_t channels, const F& f) {
+  for (int64_t k = 0; k < channels; k += simd::kLanes) f(LaneGroup{k, std::min(simd::kLanes, channels - k)});
+}
+
+// The winning cell of one window per lane: the first maximum in row-major window order (strict >,
+// as the scalar path and TF's CPU kernel), as a cell number.
+KEEL_SIMD_INLINE simd::i32x16 window_winner(const Pool2dGeometry& g, const Window& win,
+                                            const float* xn, const LaneGroup& lg) {
+  using namespace simd;
+  const auto at = [&](int64_t h, int64_t w) { return (h * g.in_w + w) * g.channels + lg.k; };
+  f32x16 best = lg.load(xn + at(win.h0, win.w0));
+  i32x16 winner = {};
+  int32_t cell = 0;
+  for (int64_t h = win.h0; h < win.h1; ++h)
+    for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
+      const f32x16 v = lg.load(xn + at(h, w));
+      const i32x16 greater = v > best;
+      best = greater ? v : best;
+      winner = greater ? i32x16{} + cell : winner;
+    }
+  return winner;
+}
+
+// Writes every cell of one window's lane group: dy where `winner` says, 0 elsewhere.
+KEEL_SIMD_INLINE void write_window_gradient(const Pool2dGeometry& g, const Window& win,
+                                            const LaneGroup& lg, simd::i32x16 winner,
+                                            simd::f32x16 grad, float* dxn) {
+  const simd::f32x16 zero = {};
+  int32_t cell = 0;
+  for (int64_t h = win.h0; h < win.h1; ++h)
+    for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
+      lg.store(dxn + (h * g.in_w + w) * g.channels + lg.k, winner == cell ? grad : zero);
+    }
+}
+
+// Max pooling backward of one image with disjoint windows, 16 channels at a time: each window's
+// winner per lane (window_winner; or, with `argmax`, the one the training forward recorded), then
+// every window cell written once: dy where it won, 0 elsewhere.
 KEEL_MULTIVERSION void max_pool_image_backward_disjoint(const Pool2dGeometry& g, const float* xn,
-                                                        const float* dyn, float* dxn) {
+                                                        const uint8_t* argmax, const float* dyn,
+                                                        float* dxn) {
   using namespace simd;
   const int64_t c = g.channels;
   if (!windows_tile_input(g)) std::fill_n(dxn, g.in_h * g.in_w * c, 0.0f);
@@ -88,31 +136,42 @@ KEEL_MULTIVERSION void max_pool_image_backward_disjoint(const Pool2dGeometry& g,
     for (int64_t ow = 0; ow < g.out_w; ++ow) {
       const Window win = window(g, oh, ow);
       if (win.cells() <= 0) continue;
-      const float* d = dyn + (oh * g.out_w + ow) * c;
-      for (int64_t k = 0; k < c; k += kLanes) {
-        const int64_t lanes = std::min(kLanes, c - k);
-        const auto at = [&](int64_t h, int64_t w) { return (h * g.in_w + w) * c + k; };
-        const auto load_lanes = [&](const float* p) {
-          return lanes == kLanes ? load(p) : load_partial(p, lanes);
-        };
-        f32x16 best = load_lanes(xn + at(win.h0, win.w0));
-        i32x16 winner = {};
-        int32_t cell = 0;
+      const int64_t out = (oh * g.out_w + ow) * c;
+      for_each_lane_group(c, [&](const LaneGroup& lg) {
+        i32x16 winner;
+        if (argmax != nullptr) {
+          for (int64_t l = 0; l < kLanes; ++l) winner[l] = l < lg.lanes ? argmax[out + lg.k + l] : 0;
+        } else {
+          winner = window_winner(g, win, xn, lg);
+        }
+        write_window_gradient(g, win, lg, winner, lg.load(dyn + out + lg.k), dxn);
+      });
+    }
+}
+
+// The forward of one image with disjoint windows that also records each output's winning cell
+// (window_winner's rule) for the backward. y keeps the plain forward's values (std::max from
+// -inf: a NaN cell never wins there), so the outputs are those of max_pool_image_forward.
+KEEL_MULTIVERSION void max_pool_image_forward_argmax(const Pool2dGeometry& g, const float* xn,
+                                                     float* yn, uint8_t* argmax) {
+  using namespace simd;
+  const int64_t c = g.channels;
+  for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      const Window win = window(g, oh, ow);
+      const int64_t out = (oh * g.out_w + ow) * c;
+      for_each_lane_group(c, [&](const LaneGroup& lg) {
+        f32x16 y = {};
+        y -= std::numeric_limits<float>::infinity();
         for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
-            const f32x16 v = load_lanes(xn + at(h, w));
-            const i32x16 greater = v > best;
-            best = greater ? v : best;
-            winner = greater ? i32x16{} + cell : winner;
+          for (int64_t w = win.w0; w < win.w1; ++w) {
+            const f32x16 v = lg.load(xn + (h * g.in_w + w) * c + lg.k);
+            y = y < v ? v : y;  // std::max(y, v)
           }
-        const f32x16 grad = load_lanes(d + k), zero = {};
-        cell = 0;
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
-            const f32x16 out = winner == cell ? grad : zero;
-            if (lanes == kLanes) store(dxn + at(h, w), out); else store_partial(dxn + at(h, w), out, lanes);
-          }
-      }
+        lg.store(yn + out + lg.k, y);
+        const i32x16 winner = win.cells() > 0 ? window_winner(g, win, xn, lg) : i32x16{};
+        for (int64_t l = 0; l < lg.lanes; ++l) argmax[out + lg.k + l] = static_cast<uint8_t>(winner[l]);
+      });
     }
 }
 
@@ -141,10 +200,21 @@ void max_pool_image_backward_overlapping(const Pool2dGeometry& g, const float* x
 
 }  // namespace
 
-void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
+bool max_pool2d_records_argmax(const Pool2dGeometry& g) {
+  return windows_disjoint(g) && g.pool_h * g.pool_w <= 256;
+}
+
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, uint8_t* argmax) {
   const int64_t in = g.in_h * g.in_w * g.channels, out = g.out_h * g.out_w * g.channels;
+  if (argmax != nullptr && !max_pool2d_records_argmax(g)) argmax = nullptr;
 #pragma omp parallel for if (parallel_over(g.batch * in))
-  for (int64_t n = 0; n < g.batch; ++n) max_pool_image_forward(g, x + n * in, y + n * out);
+  for (int64_t n = 0; n < g.batch; ++n) {
+    if (argmax != nullptr) {
+      max_pool_image_forward_argmax(g, x + n * in, y + n * out, argmax + n * out);
+    } else {
+      max_pool_image_forward(g, x + n * in, y + n * out);
+    }
+  }
 }
 
 void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
@@ -153,13 +223,16 @@ void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y) {
   for (int64_t n = 0; n < g.batch; ++n) avg_pool_image_forward(g, x + n * in, y + n * out);
 }
 
-void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx) {
+void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx,
+                         const uint8_t* argmax) {
   const int64_t in = g.in_h * g.in_w * g.channels, out = g.out_h * g.out_w * g.channels;
   const bool disjoint = windows_disjoint(g);
+  if (argmax != nullptr && !max_pool2d_records_argmax(g)) argmax = nullptr;
 #pragma omp parallel for if (parallel_over(g.batch * in))
   for (int64_t n = 0; n < g.batch; ++n) {
     if (disjoint) {
-      max_pool_image_backward_disjoint(g, x + n * in, dy + n * out, dx + n * in);
+      max_pool_image_backward_disjoint(g, x + n * in, argmax ? argmax + n * out : nullptr,
+                                       dy + n * out, dx + n * in);
     } else {
       max_pool_image_backward_overlapping(g, x + n * in, dy + n * out, dx + n * in);
     }

@@ -63,13 +63,21 @@ Pooling2DOptions Pooling2D::options_from_config(const nlohmann::json& config, st
 MaxPooling2D::MaxPooling2D(Pooling2DOptions options)
     : Pooling2D("max_pooling2d", "MaxPooling2D", std::move(options)) {}
 
-void MaxPooling2D::unary_forward(const float* x, float* y, int64_t batch, Mode) {
-  max_pool2d_forward(at(batch), x, y);
+void MaxPooling2D::unary_forward(const float* x, float* y, int64_t batch, Mode mode) {
+  const Pool2dGeometry g = at(batch);
+  argmax_x_ = nullptr;
+  if (mode != Mode::kTraining || !max_pool2d_records_argmax(g)) return max_pool2d_forward(g, x, y);
+  const auto n = static_cast<size_t>(batch * output_shape().sample_size());
+  if (argmax_.size() < n) argmax_.resize(n);  // grows once per batch size, then reused
+  max_pool2d_forward(g, x, y, argmax_.data());
+  argmax_x_ = x, argmax_batch_ = batch;
 }
 
 void MaxPooling2D::unary_backward(const float* x, const float*, const float* dy, float* dx,
                                   int64_t batch, Write) {
-  if (dx != nullptr) max_pool2d_backward(at(batch), x, dy, dx);
+  if (dx == nullptr) return;
+  const bool recorded = argmax_x_ == x && argmax_batch_ == batch;
+  max_pool2d_backward(at(batch), x, dy, dx, recorded ? argmax_.data() : nullptr);
 }
 
 std::unique_ptr<Layer> MaxPooling2D::from_config(const nlohmann::json& config) {

@@ -1,10 +1,13 @@
 // The pooling kernels against a scalar reference written here from TensorFlow's rules (first
 // maximum in row-major window order takes the gradient; 'same' windows clipped to the input), on
 // inputs full of ties, at channel counts that fill whole vectors, part of one and both, and at every
-// thread count. The TF goldens (cnn_golden_test) cover 1 to 3 channels of random values only.
+// thread count, with the winners found from x and as the training forward records them. The TF
+// goldens (cnn_golden_test) cover 1 to 3 channels of random values only.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -12,6 +15,7 @@
 #include "keel/core/rng.h"
 #include "keel/kernels/pool.h"
 #include "keel/kernels/threads.h"
+#include "keel/layers/pooling2d.h"
 
 namespace keel {
 namespace {
@@ -97,12 +101,20 @@ TEST(KernelsPool, MatchScalarReferenceWithTiesAtEveryThreadCount) {
         max_pool2d_forward(g, x.data(), y_max.data());
         avg_pool2d_forward(g, x.data(), y_avg.data());
         max_pool2d_backward(g, x.data(), dy.data(), dx.data());
+        // The training path: the forward records each output's winner, the backward reads them.
+        std::vector<float> y_rec(static_cast<size_t>(ny)), dx_rec(static_cast<size_t>(nx), 42.0f);
+        std::vector<uint8_t> argmax(static_cast<size_t>(ny), 0xff);
+        max_pool2d_forward(g, x.data(), y_rec.data(), argmax.data());
+        max_pool2d_backward(g, x.data(), dy.data(), dx_rec.data(), argmax.data());
         const std::string at = std::to_string(shape.in_h) + "x" + std::to_string(shape.in_w) +
                                " pool " + std::to_string(shape.pool) + "/" +
                                std::to_string(shape.stride) + ", " + std::to_string(channels) +
                                " channels, " + std::to_string(threads) + " threads";
         ASSERT_EQ(y_max, y_max_r) << at;
         ASSERT_EQ(dx, dx_r) << at;  // every cell written: 0 where no window's first maximum
+        ASSERT_EQ(y_rec, y_max_r) << at << ", winners recorded";
+        ASSERT_EQ(dx_rec, dx_r) << at << ", winners recorded";
+        ASSERT_EQ(max_pool2d_records_argmax(g), shape.stride >= shape.pool) << at;
         for (int64_t i = 0; i < ny; ++i) ASSERT_NEAR(y_avg[i], y_avg_r[i], 1e-6) << at;
       }
     }
@@ -129,6 +141,38 @@ TEST(KernelsPool, MaxBackwardWithNanFollowsTheFirstCellRule) {
   EXPECT_EQ(dx[1], 1.0f);   // odd channel: the NaN first cell keeps the gradient
   EXPECT_EQ(dx[32 + 1], 0.0f);  // ... so cell (1, 0) gets none
   EXPECT_EQ(dx[32 + 2], 1.0f);  // even channel, 2.0 at (1, 0) wins
+  // Winners recorded by the forward: the same rule, while y stays std::max from -inf (the NaN
+  // first cell is not the output).
+  std::vector<float> y(16), y_plain(16), dx_rec(64, 7.0f);
+  std::vector<uint8_t> argmax(16);
+  max_pool2d_forward(g, x.data(), y_plain.data());
+  max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+  max_pool2d_backward(g, x.data(), dy.data(), dx_rec.data(), argmax.data());
+  EXPECT_EQ(dx_rec, dx_r);
+  for (size_t k = 0; k < 16; ++k) EXPECT_EQ(std::bit_cast<uint32_t>(y[k]), std::bit_cast<uint32_t>(y_plain[k])) << k;
+}
+
+// The layer records the winners in a training forward and uses them only in the backward of that
+// input: after a second forward on another input (a layer called twice in a graph), the backward
+// of the first finds its winners from its own x.
+TEST(KernelsPool, LayerUsesRecordedWinnersOnlyForTheirInput) {
+  MaxPooling2D pool;
+  pool.build(Shape{kBatchUnknown, 4, 4, 3});
+  const Pool2dGeometry g = geometry({4, 4, 2, 2, 0}, 2, 3);
+  std::vector<float> x1(96), x2(96), y(24), dy(24), dx(96), dx_r(96);
+  Rng rng(5);
+  for (float& v : x1) v = static_cast<float>(rng.normal());
+  for (float& v : x2) v = static_cast<float>(rng.normal());
+  for (float& v : dy) v = static_cast<float>(rng.normal());
+  max_pool2d_backward(g, x1.data(), dy.data(), dx_r.data());
+  pool.unary_forward(x1.data(), y.data(), 2, Mode::kTraining);
+  pool.unary_backward(x1.data(), y.data(), dy.data(), dx.data(), 2, Write::kSet);
+  EXPECT_EQ(dx, dx_r);
+  pool.unary_forward(x1.data(), y.data(), 2, Mode::kTraining);
+  pool.unary_forward(x2.data(), y.data(), 2, Mode::kTraining);
+  std::fill(dx.begin(), dx.end(), 9.0f);
+  pool.unary_backward(x1.data(), y.data(), dy.data(), dx.data(), 2, Write::kSet);
+  EXPECT_EQ(dx, dx_r);
 }
 
 }  // namespace

@@ -25,11 +25,18 @@ struct Pool2dGeometry {
   int64_t pad_top = 0, pad_left = 0;  // bottom / right: whatever out_h / out_w imply
 };
 
-// x: (batch, in_h, in_w, channels); y: (batch, out_h, out_w, channels) written
-void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y);
+// x: (batch, in_h, in_w, channels); y: (batch, out_h, out_w, channels) written.
+// argmax (max pooling, optional): (batch, out_h, out_w, channels) bytes, each output's winning
+// window cell, written where max_pool2d_records_argmax(g) (disjoint windows of <= 256 cells, the
+// usual 2x2/2): the backward then reads these bytes instead of the input to find the winners.
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y,
+                        uint8_t* argmax = nullptr);
+bool max_pool2d_records_argmax(const Pool2dGeometry& g);
 void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y);
-// dy: (batch, out_h, out_w, channels); dx: (batch, in_h, in_w, channels) written
-void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx);
+// dy: (batch, out_h, out_w, channels); dx: (batch, in_h, in_w, channels) written. argmax: what
+// max_pool2d_forward recorded for this x, or nullptr (the winners are found from x).
+void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx,
+                         const uint8_t* argmax = nullptr);
 void avg_pool2d_backward(const Pool2dGeometry& g, const float* dy, float* dx);
 
 // x: (batch, spatial, channels); y: (batch, channels) = mean / max over spatial

@@ -6,9 +6,11 @@
 //   keel::MaxPooling2D()        keel::AveragePooling2D({.pool_size = 3, .strides = 1, .padding = "same"})
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "keel/kernels/pool.h"
 #include "keel/layers/layer.h"
@@ -60,6 +62,14 @@ class MaxPooling2D : public Pooling2D {
   void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
                       Write write) override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
+
+ private:
+  // Each output's winning window cell, recorded by the latest training forward (on input
+  // argmax_x_, batch argmax_batch_) so that its backward need not read the input again. A
+  // backward for another input (a layer called twice) finds the winners from its x instead.
+  std::vector<uint8_t> argmax_;
+  const float* argmax_x_ = nullptr;
+  int64_t argmax_batch_ = 0;
 };
 
 class AveragePooling2D : public Pooling2D {
