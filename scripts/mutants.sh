@@ -177,7 +177,7 @@ mutants=(
   'src/kernels/batch_norm.cpp|s/      m2 += m2s\[c \* channels + j\] + rows \* d \* d;/      m2 += m2s[c * channels + j];/|KernelsBatchNorm.*|BN statistics by row chunks drop the spread of the chunk means (Chan combination)'
   'src/kernels/batch_norm.cpp|s/    const simd::f32x16 v = x \* scale + shift;/    const simd::f32x16 v = x * scale;/|ReluFusion.*|the BN backward recomputes the fused ReLU mask without the shift (not the value the forward clamped)'
   'src/layers/pooling2d.cpp|s/  const bool recorded = argmax_x_ == x \&\& argmax_batch_ == batch;/  const bool recorded = argmax_batch_ == batch;/|KernelsPool.*|max-pool backward uses the winners recorded for another input (a layer called twice)'
-  'src/kernels/pool.cpp|s/l < lg.lanes ? argmax\[out + lg.k + l\] : 0;/l < lg.lanes ? argmax[out + l] : 0;/|KernelsPool.*|max-pool backward reads the recorded winners of the first 16 channels for every channel group'
+  'src/kernels/pool.cpp|s/argmax != nullptr ? load_cells(argmax + out + lg.k, lg)/argmax != nullptr ? load_cells(argmax + out, lg)/|KernelsPool.*|max-pool backward reads the recorded winners of the first 16 channels for every channel group'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

@@ -92,6 +92,21 @@ KEEL_SIMD_INLINE void for_each_lane_group(int64_t channels, const F& f) {
   for (int64_t k = 0; k < channels; k += simd::kLanes) f(LaneGroup{k, std::min(simd::kLanes, channels - k)});
 }
 
+// A lane group's winning cells as bytes (windows of <= 256 cells) and back.
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+// (A whole group copies a constant 16 bytes: a variable-length memcpy is a library call.)
+KEEL_SIMD_INLINE void store_cells(uint8_t* p, simd::i32x16 cells, const LaneGroup& lg) {
+  const u8x16 bytes = __builtin_convertvector(cells, u8x16);
+  if (lg.lanes == simd::kLanes) std::memcpy(p, &bytes, sizeof bytes);
+  else std::memcpy(p, &bytes, size_t(lg.lanes));
+}
+KEEL_SIMD_INLINE simd::i32x16 load_cells(const uint8_t* p, const LaneGroup& lg) {
+  u8x16 bytes = {};
+  if (lg.lanes == simd::kLanes) std::memcpy(&bytes, p, sizeof bytes);
+  else std::memcpy(&bytes, p, size_t(lg.lanes));
+  return __builtin_convertvector(bytes, simd::i32x16);
+}
+
 // The winning cell of one window per lane: the first maximum in row-major window order (strict >,
 // as the scalar path and TF's CPU kernel), as a cell number.
 KEEL_SIMD_INLINE simd::i32x16 window_winner(const Pool2dGeometry& g, const Window& win,
@@ -138,20 +153,17 @@ KEEL_MULTIVERSION void max_pool_image_backward_disjoint(const Pool2dGeometry& g,
       if (win.cells() <= 0) continue;
       const int64_t out = (oh * g.out_w + ow) * c;
       for_each_lane_group(c, [&](const LaneGroup& lg) {
-        i32x16 winner;
-        if (argmax != nullptr) {
-          for (int64_t l = 0; l < kLanes; ++l) winner[l] = l < lg.lanes ? argmax[out + lg.k + l] : 0;
-        } else {
-          winner = window_winner(g, win, xn, lg);
-        }
+        const i32x16 winner =
+            argmax != nullptr ? load_cells(argmax + out + lg.k, lg) : window_winner(g, win, xn, lg);
         write_window_gradient(g, win, lg, winner, lg.load(dyn + out + lg.k), dxn);
       });
     }
 }
 
 // The forward of one image with disjoint windows that also records each output's winning cell
-// (window_winner's rule) for the backward. y keeps the plain forward's values (std::max from
-// -inf: a NaN cell never wins there), so the outputs are those of max_pool_image_forward.
+// (window_winner's rule, in the same walk over the window) for the backward. y keeps the plain
+// forward's values (std::max from -inf: a NaN cell is never the output), so the outputs are
+// those of max_pool_image_forward.
 KEEL_MULTIVERSION void max_pool_image_forward_argmax(const Pool2dGeometry& g, const float* xn,
                                                      float* yn, uint8_t* argmax) {
   using namespace simd;
@@ -161,16 +173,22 @@ KEEL_MULTIVERSION void max_pool_image_forward_argmax(const Pool2dGeometry& g, co
       const Window win = window(g, oh, ow);
       const int64_t out = (oh * g.out_w + ow) * c;
       for_each_lane_group(c, [&](const LaneGroup& lg) {
+        const auto at = [&](int64_t h, int64_t w) { return (h * g.in_w + w) * c + lg.k; };
         f32x16 y = {};
         y -= std::numeric_limits<float>::infinity();
+        f32x16 best = win.cells() > 0 ? lg.load(xn + at(win.h0, win.w0)) : y;
+        i32x16 winner = {};
+        int32_t cell = 0;
         for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) {
-            const f32x16 v = lg.load(xn + (h * g.in_w + w) * c + lg.k);
+          for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
+            const f32x16 v = lg.load(xn + at(h, w));
             y = y < v ? v : y;  // std::max(y, v)
+            const i32x16 greater = v > best;
+            best = greater ? v : best;
+            winner = greater ? i32x16{} + cell : winner;
           }
         lg.store(yn + out + lg.k, y);
-        const i32x16 winner = win.cells() > 0 ? window_winner(g, win, xn, lg) : i32x16{};
-        for (int64_t l = 0; l < lg.lanes; ++l) argmax[out + lg.k + l] = static_cast<uint8_t>(winner[l]);
+        store_cells(argmax + out + lg.k, winner, lg);
       });
     }
 }
