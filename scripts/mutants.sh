@@ -159,7 +159,7 @@ mutants=(
   'src/layers/dense.cpp|s/  if (runs_bf16_products()) return gradients_bf16(x, dz, dx, m, write);/  (void)0;/|MixedPrecision.*|Dense backward ignores the policy (f32 gradients from bf16 forward)'
   'src/deploy/fold_batch_norm.cpp|s/    folded->set_dtype_policy(layer.dtype_policy());  \/\/ a mixed_bfloat16 layer stays one/    (void)0;/|MixedPrecision.*|BN folding turns the layers it folds into back to float32'
   # CNN step speed (issue 13): the vectorised pooling, threaded ReLU, row-chunk BN and BN + ReLU fusion
-  'src/kernels/pool.cpp|s/const f32x16 grad = load_lanes(d + k), zero = {};/const f32x16 grad = load_lanes(d), zero = {};/|KernelsPool.*|max-pool backward takes every channel vector'"'"'s dy from the first 16 channels'
+  'src/kernels/pool.cpp|s/write_window_gradient(g, win, lg, winner, lg.load(dyn + out + lg.k), dxn);/write_window_gradient(g, win, lg, winner, lg.load(dyn + out), dxn);/|KernelsPool.*|max-pool backward takes every channel vector'"'"'s dy from the first 16 channels'
   'src/kernels/pool.cpp|s/const i32x16 greater = v > best;/const i32x16 greater = v >= best;/|KernelsPool.*|max-pool backward: the last maximum of a window wins ties (TF: the first)'
   'src/kernels/pool.cpp|s/  if (!windows_tile_input(g)) std::fill_n/  if (false) std::fill_n/|KernelsPool.*|max-pool backward leaves cells outside every window unwritten'
   'src/kernels/activations.cpp|s/relu_backward_loop(y + begin, dy + begin/relu_backward_loop(y, dy + begin/|KernelsFused.Relu*|ReLU backward: every thread masks with the first share of y'
