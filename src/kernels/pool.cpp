@@ -107,23 +107,32 @@ KEEL_SIMD_INLINE simd::i32x16 load_cells(const uint8_t* p, const LaneGroup& lg) 
   return __builtin_convertvector(bytes, simd::i32x16);
 }
 
-// The winning cell of one window per lane: the first maximum in row-major window order (strict >,
-// as the scalar path and TF's CPU kernel), as a cell number.
-KEEL_SIMD_INLINE simd::i32x16 window_winner(const Pool2dGeometry& g, const Window& win,
-                                            const float* xn, const LaneGroup& lg) {
+// One walk over a window's lane group: its max pooling output (std::max from -inf, as
+// max_pool_image_forward: a NaN cell is never the output) and its winning cell per lane, the first
+// maximum in row-major window order (strict >, as the scalar path and TF's CPU kernel). Callers
+// that need only the winner leave `y` unused and the compiler drops it.
+struct WindowMax {
+  simd::f32x16 y;
+  simd::i32x16 winner;
+};
+KEEL_SIMD_INLINE WindowMax window_max(const Pool2dGeometry& g, const Window& win, const float* xn,
+                                      const LaneGroup& lg) {
   using namespace simd;
   const auto at = [&](int64_t h, int64_t w) { return (h * g.in_w + w) * g.channels + lg.k; };
-  f32x16 best = lg.load(xn + at(win.h0, win.w0));
+  f32x16 y = {};
+  y -= std::numeric_limits<float>::infinity();
+  f32x16 best = win.cells() > 0 ? lg.load(xn + at(win.h0, win.w0)) : y;
   i32x16 winner = {};
   int32_t cell = 0;
   for (int64_t h = win.h0; h < win.h1; ++h)
     for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
       const f32x16 v = lg.load(xn + at(h, w));
+      y = y < v ? v : y;  // std::max(y, v)
       const i32x16 greater = v > best;
       best = greater ? v : best;
       winner = greater ? i32x16{} + cell : winner;
     }
-  return winner;
+  return {y, winner};
 }
 
 // Writes every cell of one window's lane group: dy where `winner` says, 0 elsewhere.
@@ -139,7 +148,7 @@ KEEL_SIMD_INLINE void write_window_gradient(const Pool2dGeometry& g, const Windo
 }
 
 // Max pooling backward of one image with disjoint windows, 16 channels at a time: each window's
-// winner per lane (window_winner; or, with `argmax`, the one the training forward recorded), then
+// winner per lane (window_max; or, with `argmax`, the one the training forward recorded), then
 // every window cell written once: dy where it won, 0 elsewhere.
 KEEL_MULTIVERSION void max_pool_image_backward_disjoint(const Pool2dGeometry& g, const float* xn,
                                                         const uint8_t* argmax, const float* dyn,
@@ -153,42 +162,27 @@ KEEL_MULTIVERSION void max_pool_image_backward_disjoint(const Pool2dGeometry& g,
       if (win.cells() <= 0) continue;
       const int64_t out = (oh * g.out_w + ow) * c;
       for_each_lane_group(c, [&](const LaneGroup& lg) {
-        const i32x16 winner =
-            argmax != nullptr ? load_cells(argmax + out + lg.k, lg) : window_winner(g, win, xn, lg);
+        const i32x16 winner = argmax != nullptr ? load_cells(argmax + out + lg.k, lg)
+                                                : window_max(g, win, xn, lg).winner;
         write_window_gradient(g, win, lg, winner, lg.load(dyn + out + lg.k), dxn);
       });
     }
 }
 
 // The forward of one image with disjoint windows that also records each output's winning cell
-// (window_winner's rule, in the same walk over the window) for the backward. y keeps the plain
-// forward's values (std::max from -inf: a NaN cell is never the output), so the outputs are
-// those of max_pool_image_forward.
+// for the backward, in the same walk over the window (window_max); the outputs are those of
+// max_pool_image_forward.
 KEEL_MULTIVERSION void max_pool_image_forward_argmax(const Pool2dGeometry& g, const float* xn,
                                                      float* yn, uint8_t* argmax) {
-  using namespace simd;
   const int64_t c = g.channels;
   for (int64_t oh = 0; oh < g.out_h; ++oh)
     for (int64_t ow = 0; ow < g.out_w; ++ow) {
       const Window win = window(g, oh, ow);
       const int64_t out = (oh * g.out_w + ow) * c;
       for_each_lane_group(c, [&](const LaneGroup& lg) {
-        const auto at = [&](int64_t h, int64_t w) { return (h * g.in_w + w) * c + lg.k; };
-        f32x16 y = {};
-        y -= std::numeric_limits<float>::infinity();
-        f32x16 best = win.cells() > 0 ? lg.load(xn + at(win.h0, win.w0)) : y;
-        i32x16 winner = {};
-        int32_t cell = 0;
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w, ++cell) {
-            const f32x16 v = lg.load(xn + at(h, w));
-            y = y < v ? v : y;  // std::max(y, v)
-            const i32x16 greater = v > best;
-            best = greater ? v : best;
-            winner = greater ? i32x16{} + cell : winner;
-          }
-        lg.store(yn + out + lg.k, y);
-        store_cells(argmax + out + lg.k, winner, lg);
+        const WindowMax m = window_max(g, win, xn, lg);
+        lg.store(yn + out + lg.k, m.y);
+        store_cells(argmax + out + lg.k, m.winner, lg);
       });
     }
 }
