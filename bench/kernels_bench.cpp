@@ -10,6 +10,7 @@
 #include "keel/kernels/bf16.h"
 #include "keel/kernels/bias.h"
 #include "keel/kernels/gemm.h"
+#include "keel/kernels/pool.h"
 #include "keel/model/data_view.h"
 
 namespace keel {
@@ -112,6 +113,57 @@ void BM_BatchNormBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_BatchNormBackward<false>)->Apply(shapes);
 BENCHMARK(BM_BatchNormBackward<true>)->Apply(shapes);
+
+// The seed CNN's BN -> ReLU -> MaxPooling2D(2) at batch 64 (28 x 28 x 32 and 14 x 14 x 64), as the
+// plan runs it fused (kFused: max_pool2d_forward_affine_relu, the BN backward expanding the pool's
+// gradient chunk by chunk) and as separate layers (the ReLU still fused into the BN).
+Pool2dGeometry seed_cnn_pool(int64_t size, int64_t channels) {
+  return Pool2dGeometry{64, size, size, channels, size / 2, size / 2, 2, 2, 2, 2, 0, 0};
+}
+template <bool kFused>
+void BM_BatchNormReluPoolForward(benchmark::State& state) {
+  const Pool2dGeometry g = seed_cnn_pool(state.range(0), state.range(1));
+  const int64_t rows = g.batch * g.in_h * g.in_w, c = g.channels;
+  auto x = random_vector(rows * c, 1), y = x, pooled = random_vector(rows * c / 4, 2);
+  std::vector<float> scale(size_t(c), 0.9f), shift(size_t(c), 0.1f);
+  std::vector<uint8_t> argmax(pooled.size());
+  for (auto _ : state) {
+    if (kFused) {
+      max_pool2d_forward_affine_relu(g, x.data(), scale.data(), shift.data(), pooled.data(), argmax.data());
+    } else {
+      batch_norm_apply(x.data(), scale.data(), shift.data(), y.data(), rows, c, 1, true);
+      max_pool2d_forward(g, y.data(), pooled.data(), argmax.data());
+    }
+    benchmark::DoNotOptimize(pooled.data());
+  }
+}
+BENCHMARK(BM_BatchNormReluPoolForward<false>)->Args({28, 32})->Args({14, 64});
+BENCHMARK(BM_BatchNormReluPoolForward<true>)->Args({28, 32})->Args({14, 64});
+
+template <bool kFused>
+void BM_BatchNormReluPoolBackward(benchmark::State& state) {
+  const Pool2dGeometry g = seed_cnn_pool(state.range(0), state.range(1));
+  const int64_t rows = g.batch * g.in_h * g.in_w, c = g.channels;
+  auto x = random_vector(rows * c, 1), dy_full = x, dx = x, dy = random_vector(rows * c / 4, 2);
+  std::vector<float> mean(size_t(c), 0.1f), inv(size_t(c), 1.1f), gamma(size_t(c), 0.9f), dg(mean), db(mean);
+  std::vector<float> scale(size_t(c), 0.9f), shift(size_t(c), 0.1f), pooled(dy.size());
+  std::vector<uint8_t> argmax(dy.size());
+  max_pool2d_forward_affine_relu(g, x.data(), scale.data(), shift.data(), pooled.data(), argmax.data());
+  const FusedRelu relu{pooled.data(), scale.data(), shift.data()};
+  for (auto _ : state) {
+    if (kFused) {
+      batch_norm_backward(x.data(), dy.data(), mean.data(), inv.data(), gamma.data(), dx.data(),
+                          dg.data(), db.data(), rows, c, 1, relu, FusedMaxPool{&g, argmax.data()});
+    } else {
+      max_pool2d_backward(g, x.data(), dy.data(), dy_full.data(), argmax.data());
+      batch_norm_backward(x.data(), dy_full.data(), mean.data(), inv.data(), gamma.data(), dx.data(),
+                          dg.data(), db.data(), rows, c, 1, relu);
+    }
+    benchmark::DoNotOptimize(dx.data());
+  }
+}
+BENCHMARK(BM_BatchNormReluPoolBackward<false>)->Args({28, 32})->Args({14, 64});
+BENCHMARK(BM_BatchNormReluPoolBackward<true>)->Args({28, 32})->Args({14, 64});
 
 template <bool kRef>
 void BM_BiasBackward(benchmark::State& state) {

@@ -178,6 +178,14 @@ mutants=(
   'src/kernels/batch_norm.cpp|s/    const simd::f32x16 v = x \* scale + shift;/    const simd::f32x16 v = x * scale;/|ReluFusion.*|the BN backward recomputes the fused ReLU mask without the shift (not the value the forward clamped)'
   'src/layers/pooling2d.cpp|s/  const bool recorded = argmax_x_ == x \&\& argmax_batch_ == batch;/  const bool recorded = argmax_batch_ == batch;/|KernelsPool.*|max-pool backward uses the winners recorded for another input (a layer called twice)'
   'src/kernels/pool.cpp|s/argmax != nullptr ? load_cells(argmax + out + lg.k, lg)/argmax != nullptr ? load_cells(argmax + out, lg)/|KernelsPool.*|max-pool backward reads the recorded winners of the first 16 channels for every channel group'
+  # BN + ReLU + MaxPooling2D fusion (issue 13)
+  'src/kernels/pool.cpp|s/(oh \* g.out_w + ow) \* g.channels), cell};/(oh * g.out_w + ow) * g.channels), static_cast<int32_t>((h - (oh * g.stride_h - g.pad_top)) * g.pool_w + (w - (ow * g.stride_w - g.pad_left)))};/|KernelsPool.*:PoolFusion.*|the fused backward numbers a clipped window'"'"'s cells as in the unclipped window'
+  'src/kernels/pool.cpp|s/places.assign(size_t(g.in_h \* g.in_w), CellPlace{-1, 0});/places.assign(size_t(g.in_h * g.in_w), CellPlace{0, 0});/|KernelsPool.*:PoolFusion.*|the fused backward gives cells outside every window (gaps, leftover rows) the first output'"'"'s gradient'
+  'src/kernels/pool.cpp|s/if (++at == image_rows) at = 0, ++image;/if (++at == image_rows) at = 0;/|KernelsPool.*:PoolFusion.*|the fused backward'"'"'s row walk reads the first image'"'"'s gradient for every image'
+  'src/kernels/pool.cpp|s/    return v > 0.0f ? v : zero;/    return v;/|KernelsPool.*:PoolFusion.*|the fused forward pools the BN output without the ReLU'
+  'src/model/plan.cpp|s/reads\[size_t(relu_out)\] != 1/reads[size_t(relu_out)] < 1/|PoolFusion.*|a pool is fused although another layer reads the ReLU output'
+  'src/layers/batch_normalization.cpp|s/    if (mask_in_kernel \&\& recorded) {/    if (recorded) {/|PoolFusion.*|a frozen BN takes the pooled gradient as if it were full size'
+  'src/kernels/pool.cpp|s/      if (o != cached) {/      if (cached < 0) {/|KernelsPool.*:PoolFusion.*|the fused backward reuses the first window'"'"'s winners for every row'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

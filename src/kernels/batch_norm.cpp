@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "keel/core/error.h"
 #include "keel/kernels/activations.h"
 #include "dispatch.h"
 #include "parallel.h"
@@ -520,9 +521,20 @@ KEEL_MULTIVERSION void backward_dx_block(const float* x, const float* dy, ReluAf
 #undef KEEL_DX
 #undef KEEL_DX_RELU
 }
+// The gradient rows of one chunk: dy itself, or (a fused max pooling) the pool's gradient
+// expanded into a per-thread chunk buffer, 64 KB that stay in cache for the pass that reads them.
+const float* chunk_dy(const float* dy, const FusedMaxPool& pool, int64_t r0, int64_t rows,
+                      int64_t channels) {
+  if (pool.argmax == nullptr) return dy + r0 * channels;
+  thread_local std::vector<float> expanded;  // one per thread; grows once, then reused
+  if (expanded.size() < size_t(kRowChunk * channels)) expanded.resize(size_t(kRowChunk * channels));
+  max_pool2d_backward_rows(*pool.g, dy, pool.argmax, r0, rows, expanded.data());
+  return expanded.data();
+}
+
 // The (outer, channels <= kBlock) backward by row chunks (see kRowChunk): the sums of each chunk,
 // added in chunk order, then dx chunk by chunk.
-void backward_by_row_chunks(const float* x, const float* dy, ReluAffine relu,
+void backward_by_row_chunks(const float* x, const float* dy, ReluAffine relu, FusedMaxPool pool,
                             const float* mean, const float* inv_std, const float* gamma, float* dx,
                             float* dgamma, float* dbeta, int64_t outer, int64_t channels,
                             double inv_n, bool parallel) {
@@ -538,9 +550,8 @@ void backward_by_row_chunks(const float* x, const float* dy, ReluAffine relu,
   two_chunk_passes(
       outer, parallel,
       [&](int64_t c, int64_t r0, int64_t rows) {
-        const int64_t at = r0 * channels;
-        chunk_backward_sums(x + at, dy + at, relu, mean, rows, channels,
-                            s1 + c * channels, s2 + c * channels);
+        chunk_backward_sums(x + r0 * channels, chunk_dy(dy, pool, r0, rows, channels), relu, mean,
+                            rows, channels, s1 + c * channels, s2 + c * channels);
       },
       [&] {
         for (int64_t j = 0; j < channels; ++j) {
@@ -556,23 +567,32 @@ void backward_by_row_chunks(const float* x, const float* dy, ReluAffine relu,
       [&](int64_t, int64_t r0, int64_t rows) {
         if (dx == nullptr) return;
         const int64_t at = r0 * channels;
-        backward_dx_block(x + at, dy + at, relu, mean, k, k + channels,
-                          k + 2 * channels, dx + at, rows, channels, channels);
+        backward_dx_block(x + at, chunk_dy(dy, pool, r0, rows, channels), relu, mean, k,
+                          k + channels, k + 2 * channels, dx + at, rows, channels, channels);
       });
 }
 }  // namespace
 
+bool batch_norm_fuses_max_pool(int64_t channels, int64_t inner) {
+  return inner == 1 && channels <= kBlock;
+}
+
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
                          const float* gamma, float* dx, float* dgamma, float* dbeta,
-                         int64_t outer, int64_t channels, int64_t inner, const FusedRelu& relu) {
+                         int64_t outer, int64_t channels, int64_t inner, const FusedRelu& relu,
+                         const FusedMaxPool& pool) {
   const int64_t n = outer * inner;
   const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
   const bool parallel = outer * channels * inner >= kParallelMinElements;
   const bool fused = relu.y != nullptr;
+  KEEL_CHECK(pool.argmax == nullptr || (batch_norm_fuses_max_pool(channels, inner) && fused &&
+                                        relu.scale != nullptr && pool.g != nullptr),
+             "batch_norm_backward: a fused max pooling needs <= ", kBlock,
+             " channels, inner 1 and the fused ReLU's scale and shift");
   if (inner == 1 && channels <= kBlock && (!fused || relu.scale != nullptr)) {
     const ReluAffine mask = fused ? ReluAffine{relu.scale, relu.shift} : ReluAffine{};
-    return backward_by_row_chunks(x, dy, mask, mean, inv_std, gamma, dx, dgamma, dbeta, outer,
-                                  channels, inv_n, parallel);
+    return backward_by_row_chunks(x, dy, mask, pool, mean, inv_std, gamma, dx, dgamma, dbeta,
+                                  outer, channels, inv_n, parallel);
   }
   if (fused) {
     // The other layouts take the masked gradient from a scratch copy: one more pass, where the

@@ -138,19 +138,66 @@ const Communicator* BatchNormalization::sync_comm_of(const Context& ctx) const {
   return options_.synchronized && ctx.comm != nullptr && ctx.comm->size() > 1 ? ctx.comm : nullptr;
 }
 
+bool BatchNormalization::fuses_max_pool_after(const Pool2dGeometry& window) const {
+  const Shape& in = input_shape();
+  return built() && !permuted_ && batch_norm_fuses_max_pool(channels_, inner_) && in.rank() == 4 &&
+         axes_.size() == 1 && axes_[0] == 3 && window.in_h == in[1] && window.in_w == in[2] &&
+         window.channels == in[3];
+}
+
 void BatchNormalization::forward(const Context& ctx, std::span<const TensorRef> x,
                                  std::span<const TensorRef> y) {
   sync_comm_ = sync_comm_of(ctx);
+  max_pool_after_ = ctx.max_pool_after;
   UnaryLayer::forward(ctx, x, y);
   sync_comm_ = nullptr;
+  max_pool_after_ = nullptr;
 }
 
 void BatchNormalization::backward(const Context& ctx, std::span<const TensorRef> x,
                                   std::span<const TensorRef> y, std::span<const TensorRef> dy,
                                   std::span<const TensorRef> dx, Write write) {
   sync_comm_ = sync_comm_of(ctx);
+  max_pool_after_ = ctx.max_pool_after;
   UnaryLayer::backward(ctx, x, y, dy, dx, write);
   sync_comm_ = nullptr;
+  max_pool_after_ = nullptr;
+}
+
+void BatchNormalization::apply(const float* x, float* y, int64_t batch, bool relu, Mode mode) {
+  const int64_t outer = batch * outer_per_sample_;
+  pooled_x_ = nullptr;
+  if (max_pool_after_ == nullptr) {
+    return batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_, relu);
+  }
+  // The fused MaxPooling2D: y is the pool's output; the training forward records the winners.
+  Pool2dGeometry g = *max_pool_after_;
+  g.batch = batch;
+  uint8_t* winners = nullptr;
+  if (mode == Mode::kTraining) {
+    const auto n = static_cast<size_t>(g.batch * g.out_h * g.out_w * g.channels);
+    if (pool_argmax_.size() < n) pool_argmax_.resize(n);  // grows once per batch size
+    winners = pool_argmax_.data();
+    pooled_x_ = x, pooled_batch_ = batch;
+  }
+  max_pool2d_forward_affine_relu(g, x, scale_.data(), shift_.data(), y, winners);
+}
+
+// The fused pool's gradient at full size, for the backward paths that cannot expand it chunk by
+// chunk (a frozen or synchronized BN, or a backward without a recorded forward): the ReLU's output
+// recomputed, the pool's backward into dy_full. Returns that output (the fused ReLU's y).
+const float* BatchNormalization::unpool_gradient(const float* x, const float* dy, float*& dy_full,
+                                                 int64_t batch) {
+  Pool2dGeometry g = *max_pool_after_;
+  g.batch = batch;
+  const int64_t n = batch * input_shape().sample_size();
+  float* y_full = unpooled_y_.ensure(n);
+  dy_full = unpooled_dy_.ensure(n);
+  batch_norm_apply(x, scale_.data(), shift_.data(), y_full, batch * outer_per_sample_, channels_,
+                   inner_, true);
+  const bool recorded = pooled_x_ == x && pooled_batch_ == batch;
+  max_pool2d_backward(g, y_full, dy, dy_full, recorded ? pool_argmax_.data() : nullptr);
+  return y_full;
 }
 
 int64_t BatchNormalization::synchronized_stats(const float* x, int64_t outer) {
@@ -218,7 +265,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
     }
     batch_norm_scale_shift(mean_.data(), var_.data(), gamma, beta, eps, scale_.data(),
                            shift_.data(), inv_std_.data(), channels_);
-    batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_, relu_in_apply);
+    apply(x, y, batch, relu_in_apply, mode);
     if (fused_) {
       batch_norm_moving_update_fused(moving_mean, moving_variance, mean_.data(), var_.data(),
                                      options_.momentum, count, channels_);
@@ -232,7 +279,7 @@ void BatchNormalization::unary_forward(const float* x, float* y, int64_t batch, 
     var_.assign(moving_variance, moving_variance + channels_);
     batch_norm_scale_shift(mean_.data(), var_.data(), gamma, beta, eps, scale_.data(),
                            shift_.data(), inv_std_.data(), channels_);
-    batch_norm_apply(x, scale_.data(), shift_.data(), y, outer, channels_, inner_, relu_in_apply);
+    apply(x, y, batch, relu_in_apply, mode);
   }
   if (permuted_) permute_out(y, y_out, batch);
   if (relu_after() && !relu_in_apply) {
@@ -246,6 +293,23 @@ void BatchNormalization::unary_backward(const float* x, const float* y, const fl
   // A fused ReLU: y is its output and dy its gradient. The plain layout's kernel masks dy as it
   // reads it; the other paths (permuted axes, synchronized, frozen) take a masked copy.
   const bool mask_in_kernel = relu_after() && !permuted_ && last_forward_training_ && sync_comm_ == nullptr;
+  // A fused max pooling (Context::max_pool_after): dy is the pool's gradient. The row-chunk
+  // kernels expand it as they read, from the winners this x's training forward recorded; the
+  // other paths get it at full size first.
+  FusedMaxPool pool;
+  Pool2dGeometry pool_g;
+  if (max_pool_after_ != nullptr) {
+    const bool recorded = pooled_x_ == x && pooled_batch_ == batch;
+    if (mask_in_kernel && recorded) {
+      pool_g = *max_pool_after_;
+      pool_g.batch = batch;
+      pool = {&pool_g, pool_argmax_.data()};
+    } else {
+      float* dy_full = nullptr;
+      y = unpool_gradient(x, dy, dy_full, batch);
+      dy = dy_full;
+    }
+  }
   if (relu_after() && !mask_in_kernel) {
     const int64_t n = batch * input_shape().sample_size();
     float* masked = masked_dy_.ensure(n);
@@ -273,7 +337,8 @@ void BatchNormalization::unary_backward(const float* x, const float* y, const fl
   } else if (last_forward_training_) {
     batch_norm_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta, outer,
                         channels_, inner_,
-                        mask_in_kernel ? FusedRelu{y, scale_.data(), shift_.data()} : FusedRelu{});
+                        mask_in_kernel ? FusedRelu{y, scale_.data(), shift_.data()} : FusedRelu{},
+                        pool);
   } else {
     batch_norm_inference_backward(x, dy, mean_.data(), inv_std_.data(), gamma, dx, dgamma, dbeta,
                                   outer, channels_, inner_);

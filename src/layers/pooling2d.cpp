@@ -80,6 +80,10 @@ void MaxPooling2D::unary_backward(const float* x, const float*, const float* dy,
   max_pool2d_backward(at(batch), x, dy, dx, recorded ? argmax_.data() : nullptr);
 }
 
+const Pool2dGeometry* MaxPooling2D::fusable_max_pool() const {
+  return built() && max_pool2d_records_argmax(geometry()) ? &geometry() : nullptr;
+}
+
 std::unique_ptr<Layer> MaxPooling2D::from_config(const nlohmann::json& config) {
   return std::make_unique<MaxPooling2D>(options_from_config(config, "MaxPooling2D"));
 }

@@ -25,6 +25,7 @@ Model::Plan::Plan(const Model& model)
     widest_ = std::max(widest_, width_[t]);
   }
   fuse_relus();
+  fuse_max_pools();
   readers_.assign(num_tensors, 0);
   for (size_t k = 0; k < nodes.size(); ++k) {
     const GraphNode& node = nodes[k];
@@ -51,6 +52,15 @@ Model::Plan::Plan(const Model& model)
   grad_data_.assign(num_tensors, nullptr);
 }
 
+// Per tensor: how many node inputs and model outputs read it (the fusions' "only reader").
+std::vector<int64_t> Model::Plan::readers_per_tensor() const {
+  std::vector<int64_t> reads(tensors_.size(), 0);
+  for (const GraphNode& node : nodes_)
+    for (int64_t in : node.inputs) ++reads[size_t(in)];
+  for (int64_t o : outputs_) ++reads[size_t(o)];
+  return reads;
+}
+
 // An Activation('relu') whose input is the only output of a layer that applies a ReLU itself
 // (Layer::fuses_relu_after: BatchNormalization, a linear Dense or convolution), and which is that
 // tensor's only reader (no other layer, reshape or model output sees the pre-ReLU values), runs
@@ -61,10 +71,7 @@ void Model::Plan::fuse_relus() {
   const auto& nodes = nodes_;
   aliases_input_.assign(nodes.size(), false);
   relu_after_.assign(nodes.size(), false);
-  std::vector<int64_t> reads(tensors_.size(), 0);
-  for (const GraphNode& node : nodes)
-    for (int64_t in : node.inputs) ++reads[size_t(in)];
-  for (int64_t o : outputs_) ++reads[size_t(o)];
+  const std::vector<int64_t> reads = readers_per_tensor();
   for (size_t k = 0; k < nodes.size(); ++k) {
     const GraphNode& node = nodes[k];
     if (!node.layer->is_relu_activation() || node.inputs.size() != 1 || node.outputs.size() != 1) continue;
@@ -78,18 +85,60 @@ void Model::Plan::fuse_relus() {
   }
 }
 
-std::vector<int64_t> Model::Plan::fused_relu_nodes() const {
-  std::vector<int64_t> fused;
-  for (size_t k = 0; k < nodes_.size(); ++k)
-    if (aliases_input_[k] && nodes_[k].layer->is_relu_activation()) fused.push_back(int64_t(k));
-  return fused;
+// A MaxPooling2D whose input is a fused ReLU's output (fuse_relus) and is read by nothing else
+// runs inside the layer that took the ReLU, when that layer can pool (Layer::fuses_max_pool_after:
+// a BatchNormalization over <= 64 channels last) and the pool's windows are disjoint: the layer
+// writes the pooled output and records the winners, and its backward expands the pool's gradient
+// in cache. The full-size ReLU output (64 x 28 x 28 x 32 floats in the seed CNN) is then never
+// written, read or allocated, nor its gradient. Rewritten in the plan's copy of the graph: the
+// layer's node produces the pool's output, and the pool node has no inputs or outputs left.
+void Model::Plan::fuse_max_pools() {
+  max_pool_after_.assign(nodes_.size(), nullptr);
+  absorbed_.assign(nodes_.size(), false);
+  const std::vector<int64_t> reads = readers_per_tensor();
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    GraphNode& pool = nodes_[k];
+    const Pool2dGeometry* window = pool.layer->fusable_max_pool();
+    if (window == nullptr || pool.inputs.size() != 1 || pool.outputs.size() != 1) continue;
+    const int64_t relu_out = pool.inputs[0];
+    const int64_t relu = tensors_[size_t(relu_out)].producer;
+    if (relu < 0 || reads[size_t(relu_out)] != 1 || !aliases_input_[size_t(relu)] ||
+        !nodes_[size_t(relu)].layer->is_relu_activation()) {
+      continue;
+    }
+    const int64_t pre_relu = nodes_[size_t(relu)].inputs[0];
+    const int64_t producer = tensors_[size_t(pre_relu)].producer;
+    GraphNode& below = nodes_[size_t(producer)];
+    if (!relu_after_[size_t(producer)] || !below.layer->fuses_max_pool_after(*window)) continue;
+    const int64_t pooled = pool.outputs[0];
+    below.outputs = {pooled};
+    tensors_[size_t(pooled)].producer = producer;
+    // Nothing writes the pre-ReLU tensor now (and the ReLU aliases it): no buffer for it.
+    tensors_[size_t(pre_relu)].producer = -1;
+    pool.inputs.clear();
+    pool.outputs.clear();
+    absorbed_[k] = true;
+    max_pool_after_[size_t(producer)] = window;
+  }
+}
+
+std::vector<std::string> Model::Plan::fused_layer_names(Fused which) const {
+  std::vector<std::string> names;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    const bool fused = which == Fused::kMaxPools
+                           ? bool(absorbed_[k])
+                           : aliases_input_[k] && nodes_[k].layer->is_relu_activation();
+    if (fused) names.push_back(nodes_[k].layer->name());
+  }
+  return names;
 }
 
 std::vector<std::string> Model::fused_activations() const {
-  std::vector<std::string> names;
-  if (plan_ == nullptr) return names;
-  for (int64_t k : plan_->fused_relu_nodes()) names.push_back(nodes_[size_t(k)].layer->name());
-  return names;
+  return plan_ ? plan_->fused_layer_names(Plan::Fused::kRelus) : std::vector<std::string>{};
+}
+
+std::vector<std::string> Model::fused_poolings() const {
+  return plan_ ? plan_->fused_layer_names(Plan::Fused::kMaxPools) : std::vector<std::string>{};
 }
 
 void Model::Plan::ensure_capacity(int64_t batch) {
@@ -118,6 +167,7 @@ void Model::Plan::forward(std::span<const float* const> xs, int64_t batch, Mode 
       data_[static_cast<size_t>(node.outputs[0])] = data_[static_cast<size_t>(node.inputs[0])];
       continue;
     }
+    if (absorbed_[k]) continue;
     auto& x = x_refs_[k];
     auto& y = y_refs_[k];
     for (size_t i = 0; i < x.size(); ++i) {
@@ -128,7 +178,7 @@ void Model::Plan::forward(std::span<const float* const> xs, int64_t batch, Mode 
       y[i].data = data_[static_cast<size_t>(node.outputs[i])];
       y[i].dims[0] = batch;
     }
-    node.layer->forward(Context{mode, comm, false, slice, relu_after_[k]}, x, y);
+    node.layer->forward(Context{mode, comm, false, slice, relu_after_[k], max_pool_after_[k]}, x, y);
   }
 }
 
@@ -176,7 +226,7 @@ struct Model::Plan::ScheduleBuilder {
     needs_grad.assign(plan.tensors_.size(), 0);
     runs.assign(nodes.size(), 0);
     for (size_t k = 0; k < nodes.size(); ++k) {
-      if (plan.aliases_input_[k]) continue;
+      if (plan.aliases_input_[k] || plan.absorbed_[k]) continue;
       bool any_input = false;
       for (int64_t in : nodes[k].inputs) any_input = any_input || needs_grad[size_t(plan.root(in))];
       runs[k] = plan.trainable_signature_[k] || any_input;
@@ -331,7 +381,7 @@ void Model::Plan::backward(std::span<const float* const> dys, std::span<const bo
     for (int64_t b : step.zero_outputs) std::fill_n(grad_buffers_[size_t(b)].get(), batch * widest_, 0.0f);
     const bool logits = step.model_output >= 0 && size_t(step.model_output) < from_logits.size() &&
                         from_logits[size_t(step.model_output)];
-    const Context ctx{Mode::kTraining, comm, logits, {}, relu_after_[k]};
+    const Context ctx{Mode::kTraining, comm, logits, {}, relu_after_[k], max_pool_after_[k]};
     auto& x = x_refs_[k];
     auto& y = y_refs_[k];
     auto& dy = dy_refs_[k];

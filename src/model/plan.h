@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "keel/core/tensor.h"
@@ -23,8 +24,11 @@ struct Model::Plan {
   // Whether output i may take the loss's gradient w.r.t. the softmax logits: its producer is a
   // softmax and nothing else reads it.
   bool output_fuses_logits(int64_t i) const;
-  // The nodes fuse_relus() folded into the node before them (their ReLU runs there).
-  std::vector<int64_t> fused_relu_nodes() const;
+  // The layers of the nodes fuse_relus() folded into the node before them (their ReLU runs
+  // there), or of the MaxPooling2D nodes fuse_max_pools() folded into the layer that took their
+  // ReLU; in graph order.
+  enum class Fused : uint8_t { kRelus, kMaxPools };
+  std::vector<std::string> fused_layer_names(Fused which) const;
 
   // What layers see as Context::comm (synchronized BatchNormalization); the model's communicator.
   const Communicator* comm = nullptr;
@@ -59,7 +63,9 @@ struct Model::Plan {
   void ensure_capacity(int64_t batch);
   void ensure_schedule();
   Schedule make_schedule() const;
+  std::vector<int64_t> readers_per_tensor() const;
   void fuse_relus();
+  void fuse_max_pools();
 
   // Copies of the model's graph (the Model may move; its layers, owned by shared_ptr, do not).
   std::vector<GraphNode> nodes_;
@@ -71,6 +77,8 @@ struct Model::Plan {
   // or an Activation('relu') fused into the layer before it).
   std::vector<bool> aliases_input_;
   std::vector<bool> relu_after_;     // per node: Context::relu_after (a ReLU fused into it)
+  std::vector<const Pool2dGeometry*> max_pool_after_;  // per node: Context::max_pool_after
+  std::vector<bool> absorbed_;       // per node: a pool run by the node before (runs nothing)
   std::vector<int64_t> readers_;     // per root: (non-reshape consumer, input position) count
   std::vector<float*> data_;         // per tensor: the latest forward's data
   std::vector<std::unique_ptr<float[], detail::AlignedFree>> activations_;  // per tensor (roots)

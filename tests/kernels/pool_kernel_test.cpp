@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "keel/core/rng.h"
+#include "keel/kernels/batch_norm.h"
 #include "keel/kernels/pool.h"
 #include "keel/kernels/threads.h"
 #include "keel/layers/pooling2d.h"
@@ -73,6 +75,33 @@ void reference(const Pool2dGeometry& g, const std::vector<float>& x, const std::
         }
 }
 
+// The BN + ReLU + pool fusion's kernels against the unfused composition: the pooling of
+// batch_norm_apply's relu(x·scale + shift) (forward, winners), and the pool's dx expanded by row
+// ranges that start and end anywhere (inside an image, across images).
+void expect_fused_bn_relu_pool_matches(const Pool2dGeometry& g, const std::vector<float>& x,
+                                       const std::vector<float>& dy, const std::string& at) {
+  const int64_t c = g.channels, rows = g.batch * g.in_h * g.in_w;
+  std::vector<float> scale(static_cast<size_t>(c)), shift(scale), relu_x(x.size());
+  for (int64_t k = 0; k < c; ++k) scale[size_t(k)] = 0.5f + 0.25f * float(k % 5), shift[size_t(k)] = 0.3f * float(k % 3) - 0.3f;
+  batch_norm_apply(x.data(), scale.data(), shift.data(), relu_x.data(), rows, c, 1, true);
+  std::vector<float> y_r, y_avg_r, dx_r;
+  reference(g, relu_x, dy, y_r, y_avg_r, dx_r);
+  std::vector<float> y(y_r.size(), 42.0f);
+  std::vector<uint8_t> argmax(y_r.size(), 0xff);
+  max_pool2d_forward_affine_relu(g, x.data(), scale.data(), shift.data(), y.data(), argmax.data());
+  ASSERT_EQ(y, y_r) << at << ", BN + ReLU fused in front";
+  std::vector<float> y_inference(y_r.size(), 42.0f);
+  max_pool2d_forward_affine_relu(g, x.data(), scale.data(), shift.data(), y_inference.data(), nullptr);
+  ASSERT_EQ(y_inference, y_r) << at << ", BN + ReLU fused in front, no winners";
+  std::vector<float> dx(x.size(), 42.0f);
+  for (int64_t r0 = 0; r0 < rows;) {
+    const int64_t n = std::min<int64_t>(rows - r0, 1 + (r0 * 7 + 13) % 61);  // 1 to 61 rows
+    max_pool2d_backward_rows(g, dy.data(), argmax.data(), r0, n, dx.data() + r0 * c);
+    r0 += n;
+  }
+  ASSERT_EQ(dx, dx_r) << at << ", dx by row ranges";
+}
+
 TEST(KernelsPool, MatchScalarReferenceWithTiesAtEveryThreadCount) {
   const int saved = num_threads();
   const Case cases[] = {
@@ -84,7 +113,7 @@ TEST(KernelsPool, MatchScalarReferenceWithTiesAtEveryThreadCount) {
       {5, 6, 2, 1, 0},    // overlapping, stride 1
   };
   for (const Case& shape : cases) {
-    for (int64_t channels : {1, 3, 16, 20, 35, 64}) {
+    for (int64_t channels : {1, 3, 16, 20, 35, 64, 80}) {
       const Pool2dGeometry g = geometry(shape, 5, channels);
       const int64_t nx = g.batch * g.in_h * g.in_w * channels;
       const int64_t ny = g.batch * g.out_h * g.out_w * channels;
@@ -115,6 +144,7 @@ TEST(KernelsPool, MatchScalarReferenceWithTiesAtEveryThreadCount) {
         ASSERT_EQ(y_rec, y_max_r) << at << ", winners recorded";
         ASSERT_EQ(dx_rec, dx_r) << at << ", winners recorded";
         ASSERT_EQ(max_pool2d_records_argmax(g), shape.stride >= shape.pool) << at;
+        if (max_pool2d_records_argmax(g)) expect_fused_bn_relu_pool_matches(g, x, dy, at);
         for (int64_t i = 0; i < ny; ++i) ASSERT_NEAR(y_avg[i], y_avg_r[i], 1e-6) << at;
       }
     }

@@ -48,7 +48,9 @@ Sequential cnn(bool barrier) {
 // which activations the first fuses, then trains both 3 SGD steps on the same 300-image batches:
 // losses, every weight and the predictions must be the same bits.
 template <typename MakeModel>
-void expect_fusion_changes_no_bit(MakeModel make, const std::vector<std::string>& fused_names) {
+void expect_fusion_changes_no_bit(MakeModel make, const std::vector<std::string>& fused_names,
+                                  const std::vector<std::string>& fused_pools = {},
+                                  int64_t image_size = 8) {
   reset_default_names();
   Sequential fused = make(false);
   reset_default_names();
@@ -57,6 +59,8 @@ void expect_fusion_changes_no_bit(MakeModel make, const std::vector<std::string>
   plain.build(std::nullopt, 7);
   EXPECT_EQ(fused.fused_activations(), fused_names);
   EXPECT_TRUE(plain.fused_activations().empty());
+  EXPECT_EQ(fused.fused_poolings(), fused_pools);
+  EXPECT_TRUE(plain.fused_poolings().empty());
   const auto fv = fused.variables(), pv = plain.variables();
   ASSERT_EQ(fv.size(), pv.size());
   for (size_t i = 0; i < fv.size(); ++i) {
@@ -70,7 +74,7 @@ void expect_fusion_changes_no_bit(MakeModel make, const std::vector<std::string>
   // 300 images: 19,200 rows of 4 channels in the first BN, several row chunks, both threads.
   const int64_t batch = 300;
   Rng rng(11);
-  Tensor x({batch, 8, 8}), y({batch, 1});
+  Tensor x({batch, image_size, image_size}), y({batch, 1});
   for (int step = 0; step < 3; ++step) {
     for (int64_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.normal());
     for (int64_t i = 0; i < batch; ++i) y.data()[i] = static_cast<float>(rng.uniform_int(5));
@@ -89,7 +93,75 @@ void expect_fusion_changes_no_bit(MakeModel make, const std::vector<std::string>
 
 TEST(ReluFusion, FusedModelGivesTheUnfusedBitsOnEveryBatchNormPath) {
   expect_fusion_changes_no_bit(cnn, {"activation", "activation_1", "activation_2", "activation_3",
-                                     "activation_4"});
+                                     "activation_4"},
+                               {"max_pooling2d"});
+}
+
+// BN -> ReLU -> MaxPooling2D runs as one layer (Model::fused_poolings): the BN writes the pooled
+// output and expands the pool's gradient chunk by chunk from the recorded winners. Windows that
+// the input does not fill ('same' padding on both sides: clipped corner windows), rows and columns
+// no window covers (stride 3 > pool 2), channel counts that are not a multiple of 16 and 64
+// channels; 256-row chunks that start inside an image.
+Sequential pooled_cnn(bool barrier) {
+  Sequential m;
+  m.add(Reshape({10, 10, 1}, {.input_shape = {10, 10}}));
+  m.add(Conv2D(20, 3, {.padding = "same", .use_bias = false}));
+  m.add(BatchNormalization());
+  if (barrier) m.add(Reshape({10, 10, 20}));
+  m.add(Activation("relu"));
+  m.add(MaxPooling2D({.pool_size = 3, .strides = 3, .padding = "same"}));  // 10 -> 4, pad 1 / 1
+  m.add(Conv2D(64, 1));
+  m.add(BatchNormalization({.momentum = 0.9}));
+  if (barrier) m.add(Reshape({4, 4, 64}));
+  m.add(Activation("relu"));
+  m.add(MaxPooling2D({.pool_size = 2, .strides = 3}));  // 4 -> 1: rows and columns 2, 3 unpooled
+  m.add(Flatten());
+  m.add(Dense(5, {.activation = "softmax"}));
+  return m;
+}
+
+TEST(PoolFusion, BatchNormReluMaxPoolGivesTheUnfusedBits) {
+  expect_fusion_changes_no_bit(pooled_cnn, {"activation", "activation_1"},
+                               {"max_pooling2d", "max_pooling2d_1"}, 10);
+}
+
+// A frozen BN (inference-mode backward inside fit) takes the pool's gradient at full size.
+Sequential frozen_pooled_cnn(bool barrier) {
+  Sequential m;
+  m.add(Reshape({8, 8, 1}, {.input_shape = {8, 8}}));
+  m.add(Conv2D(6, 3, {.padding = "same"}));
+  m.add(BatchNormalization({.trainable = false}));
+  if (barrier) m.add(Reshape({8, 8, 6}));
+  m.add(Activation("relu"));
+  m.add(MaxPooling2D());
+  m.add(Flatten());
+  m.add(Dense(5, {.activation = "softmax"}));
+  return m;
+}
+
+TEST(PoolFusion, FrozenBatchNormGivesTheUnfusedBits) {
+  expect_fusion_changes_no_bit(frozen_pooled_cnn, {"activation"}, {"max_pooling2d"});
+}
+
+// Not fused: a pool whose input has a second reader, average pooling, overlapping windows, and a
+// BN over another axis.
+TEST(PoolFusion, NotWhenThePoolCannotRunInsideTheBatchNorm) {
+  const auto fused_pools = [](KerasTensor (*pool)(KerasTensor), BatchNormalizationOptions bn) {
+    reset_default_names();
+    KerasTensor in = Input({8, 8, 3});
+    KerasTensor r = Activation("relu")(BatchNormalization(std::move(bn))(Conv2D(4, 3)(in)));
+    Model m(in, Dense(2)(Flatten()(pool(r))));
+    m.build();
+    return m.fused_poolings();
+  };
+  const auto max_pool = [](KerasTensor t) { return MaxPooling2D()(t); };
+  EXPECT_EQ(fused_pools(max_pool, {}), std::vector<std::string>{"max_pooling2d"});
+  EXPECT_TRUE(fused_pools(max_pool, {.axis = 1}).empty());
+  EXPECT_TRUE(fused_pools([](KerasTensor t) { return AveragePooling2D()(t); }, {}).empty());
+  EXPECT_TRUE(fused_pools([](KerasTensor t) { return MaxPooling2D({.pool_size = 3, .strides = 1})(t); }, {})
+                  .empty());
+  EXPECT_TRUE(fused_pools([](KerasTensor t) { return Add()({MaxPooling2D()(t), MaxPooling2D({.name = "p2"})(t)}); }, {})
+                  .empty());
 }
 
 // Without BN: a linear Conv2D, DepthwiseConv2D or Dense followed by Activation('relu') computes the

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "keel/kernels/pool.h"
+
 namespace keel {
 
 // x: (outer, channels, inner)
@@ -63,16 +65,29 @@ struct FusedRelu {
   const float* shift = nullptr;
 };
 
+// A MaxPooling2D fused after that ReLU (the plan's BN + ReLU + pool fusion; the forward was
+// max_pool2d_forward_affine_relu, recording `argmax`): dy is then the POOL's output gradient, and
+// the (outer, <= 64 channels) kernels expand it row chunk by row chunk (max_pool2d_backward_rows)
+// into cache, so the full-size gradient is never written. g: the pool, batch included.
+struct FusedMaxPool {
+  const Pool2dGeometry* g = nullptr;
+  const uint8_t* argmax = nullptr;
+};
+
 // x, dy: (outer, channels, inner); mean, inv_std: (channels) from the training forward
 // gamma: (channels) or nullptr (=1)
 // dx: (outer, channels, inner) written, or nullptr
 // dgamma, dbeta: (channels) ADDED into, or nullptr
 // relu: a ReLU fused after the normalisation (batch_norm_apply with relu), or none (y null);
 // dy is then w.r.t. the ReLU's output y and is masked where y is 0 (as relu's backward).
+// pool: a max pooling fused after that ReLU, or none; requires inner == 1, channels <= 64 and
+// relu.scale / relu.shift (batch_norm_fuses_max_pool).
 void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* inv_std,
                          const float* gamma, float* dx, float* dgamma, float* dbeta,
                          int64_t outer, int64_t channels, int64_t inner,
-                         const FusedRelu& relu = {});
+                         const FusedRelu& relu = {}, const FusedMaxPool& pool = {});
+// Whether batch_norm_backward takes a FusedMaxPool for this layout: (outer, <= 64 channels).
+bool batch_norm_fuses_max_pool(int64_t channels, int64_t inner);
 void batch_norm_backward_ref(const float* x, const float* dy, const float* mean,
                              const float* inv_std, const float* gamma, float* dx, float* dgamma,
                              float* dbeta, int64_t outer, int64_t channels, int64_t inner);

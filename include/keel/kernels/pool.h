@@ -32,12 +32,24 @@ struct Pool2dGeometry {
 void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y,
                         uint8_t* argmax = nullptr);
 bool max_pool2d_records_argmax(const Pool2dGeometry& g);
+// max_pool2d_forward of relu(x·scale + shift) (scale, shift: (channels)), without writing that
+// tensor: the pooling of a BatchNormalization + ReLU's output, for the plan's BN + ReLU +
+// MaxPooling2D fusion. The same bits as batch_norm_apply(relu) then max_pool2d_forward; argmax
+// (optional, where max_pool2d_records_argmax(g)) as there, winners among the clamped values.
+void max_pool2d_forward_affine_relu(const Pool2dGeometry& g, const float* x, const float* scale,
+                                    const float* shift, float* y, uint8_t* argmax);
 void avg_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y);
 // dy: (batch, out_h, out_w, channels); dx: (batch, in_h, in_w, channels) written. argmax: what
 // max_pool2d_forward recorded for this x, or nullptr (the winners are found from x).
 void max_pool2d_backward(const Pool2dGeometry& g, const float* x, const float* dy, float* dx,
                          const uint8_t* argmax = nullptr);
 void avg_pool2d_backward(const Pool2dGeometry& g, const float* dy, float* dx);
+// Rows [first_row, first_row + rows) of max_pool2d_backward's dx viewed as (batch·in_h·in_w,
+// channels), written to dx_rows (rows, channels) from the winners a forward recorded (argmax
+// required, so max_pool2d_records_argmax(g)). The fused BN backward expands the pool's gradient
+// chunk by chunk into cache with it, instead of writing and reading back the whole dx.
+void max_pool2d_backward_rows(const Pool2dGeometry& g, const float* dy, const uint8_t* argmax,
+                              int64_t first_row, int64_t rows, float* dx_rows);
 
 // x: (batch, spatial, channels); y: (batch, channels) = mean / max over spatial
 void global_avg_pool_forward(const float* x, float* y, int64_t batch, int64_t spatial,

@@ -91,6 +91,9 @@ class BatchNormalization : public UnaryLayer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<VariableSpec> variable_specs() const override;
   bool fuses_relu_after() const override { return true; }
+  // On NHWC inputs normalised over their <= 64 channels (axis -1): the seed CNN's BN -> ReLU ->
+  // MaxPooling2D runs as one layer (Context::max_pool_after).
+  bool fuses_max_pool_after(const Pool2dGeometry& window) const override;
   // Read the communicator of the call (synchronized only), then run the unary methods below.
   void forward(const Context& ctx, std::span<const TensorRef> x,
                std::span<const TensorRef> y) override;
@@ -125,6 +128,9 @@ class BatchNormalization : public UnaryLayer {
   // (if not null) from the global sums.
   void synchronized_backward(const float* x, const float* dy, const float* gamma, float* dx,
                              float* dgamma, float* dbeta, int64_t outer);
+  // y = x·scale_ + shift_ (relu: clamped at 0), or with a fused max pooling its pooled output.
+  void apply(const float* x, float* y, int64_t batch, bool relu, Mode mode);
+  const float* unpool_gradient(const float* x, const float* dy, float*& dy_full, int64_t batch);
 
   BatchNormalizationOptions options_;
   std::vector<int64_t> axes_;  // normalised, ascending
@@ -142,6 +148,14 @@ class BatchNormalization : public UnaryLayer {
   const Communicator* sync_comm_ = nullptr;
   int64_t sync_count_ = 0;          // global values per channel of the latest synchronized forward
   std::vector<double> sync_sums_;   // all-reduce buffer: 2·channels_ + 1
+  // Context::max_pool_after of the call in progress; the winners of the latest training forward
+  // with it (on input pooled_x_, batch pooled_batch_); the full-size ReLU output and gradient of
+  // the fallback backward (unpool_gradient).
+  const Pool2dGeometry* max_pool_after_ = nullptr;
+  std::vector<uint8_t> pool_argmax_;
+  const float* pooled_x_ = nullptr;
+  int64_t pooled_batch_ = 0;
+  ScratchBuffer unpooled_y_, unpooled_dy_;
   // Per-channel caches of the latest forward (the statistics it used and its affine form).
   std::vector<float> mean_, var_, inv_std_, scale_, shift_;
 };

@@ -31,6 +31,7 @@
 
 #include "keel/core/shape.h"
 #include "keel/core/tensor_ref.h"
+#include "keel/kernels/pool.h"
 #include "keel/layers/dtype_policy.h"
 #include "keel/layers/initializers.h"
 
@@ -60,6 +61,11 @@ struct Context {
   // plan (Layer::fuses_relu_after): forward writes relu(output), and backward's y and dy are that
   // ReLU's output and its gradient.
   bool relu_after = false;
+  // Forward and backward, with relu_after: a MaxPooling2D reading only that ReLU's output was
+  // fused too (Layer::fuses_max_pool_after), with this window geometry (batch 0). Forward writes
+  // the pooled output (y has the pool's dims) and records the winners; backward's y and dy are the
+  // pool's output and its gradient.
+  const Pool2dGeometry* max_pool_after = nullptr;
 };
 
 // A variable as the user and the optimizer see it: a named view into the model's arenas.
@@ -189,6 +195,16 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual bool fuses_relu_after() const { return false; }
   // Whether this layer is Activation('relu'), what the plan fuses into a layer above.
   virtual bool is_relu_activation() const { return false; }
+  // Whether the layer, with a ReLU fused after it, can also run a following max pooling of
+  // `window` (Context::max_pool_after): the plan then fuses a MaxPooling2D that is the only reader
+  // of that ReLU's output, and the full-size ReLU output is never written.
+  virtual bool fuses_max_pool_after(const Pool2dGeometry& window) const {
+    (void)window;
+    return false;
+  }
+  // A max pooling this layer is (MaxPooling2D) whose windows the fusion above can take (disjoint
+  // windows with recorded winners), or nullptr.
+  virtual const Pool2dGeometry* fusable_max_pool() const { return nullptr; }
 
   // Whether a training forward / backward makes collective calls on Context::comm (synchronized
   // BatchNormalization), so every data-parallel rank must run it with at least one row.

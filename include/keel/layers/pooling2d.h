@@ -41,6 +41,7 @@ class Pooling2D : public UnaryLayer {
   Pooling2D(std::string_view prefix, std::string_view cls, Pooling2DOptions options);
   static Pooling2DOptions options_from_config(const nlohmann::json& config, std::string_view cls);
   void on_build() override;
+  const Pool2dGeometry& geometry() const { return g_; }  // batch 0; valid after build
   Pool2dGeometry at(int64_t batch) const {
     Pool2dGeometry g = g_;
     g.batch = batch;
@@ -62,6 +63,7 @@ class MaxPooling2D : public Pooling2D {
   void unary_backward(const float* x, const float* y, const float* dy, float* dx, int64_t batch,
                       Write write) override;
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
+  const Pool2dGeometry* fusable_max_pool() const override;
 
  private:
   // Each output's winning window cell, recorded by the latest training forward (on input

@@ -194,6 +194,11 @@ class Model {
   // masks dy in its backward. Same results, one pass over the tensor fewer each way. Empty before
   // build().
   std::vector<std::string> fused_activations() const;
+  // The MaxPooling2D layers this model runs inside the BatchNormalization two layers before them,
+  // in graph order: each pools (disjoint windows) a fused ReLU's output that nothing else reads,
+  // after a BN over <= 64 channels on the last axis (Layer::fuses_max_pool_after). The BN writes
+  // the pooled output directly; the full-size activations are never written. Same results.
+  std::vector<std::string> fused_poolings() const;
 
   // The ranks fit() and evaluate() run data-parallel over (docs/distributed.md): each takes its
   // rows of every global batch, gradients and metrics are summed over the ranks, and only rank 0
