@@ -1,9 +1,11 @@
-// The plan's BN + ReLU fusion (Model::fused_activations): an Activation('relu') that alone reads a
-// BatchNormalization's output runs inside it. The fused model must give the same bits as the same
-// layers unfused, on every path of the BN layer: the row-chunk kernels that mask as they read
-// (<= 64 channels), the column-block path (130 channels), a permuted list of axes ([1, 3] on
+// The plan's layer fusions. BN + ReLU (Model::fused_activations): an Activation('relu') that alone
+// reads a BatchNormalization's output runs inside it. The fused model must give the same bits as
+// the same layers unfused, on every path of the BN layer: the row-chunk kernels that mask as they
+// read (<= 64 channels), the column-block path (130 channels), a permuted list of axes ([1, 3] on
 // NHWC), a strided layout (axis 1 on NHWC) and a frozen BN (inference-mode backward), in
 // training and in prediction; and nothing is fused when a second reader needs the pre-ReLU values.
+// BN + ReLU + MaxPooling2D (Model::fused_poolings): the same bits again, on the pool geometries the
+// fused kernels handle differently from the pool layer.
 #include <gtest/gtest.h>
 
 #include <algorithm>
