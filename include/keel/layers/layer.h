@@ -31,7 +31,6 @@
 
 #include "keel/core/shape.h"
 #include "keel/core/tensor_ref.h"
-#include "keel/kernels/pool.h"
 #include "keel/layers/dtype_policy.h"
 #include "keel/layers/initializers.h"
 
@@ -52,6 +51,8 @@ struct BatchSlice {
 };
 
 // What a forward or backward call knows besides its tensors.
+struct Pool2dGeometry;  // keel/kernels/pool.h
+
 struct Context {
   Mode mode = Mode::kInference;
   const Communicator* comm = nullptr;  // nullptr: a single process
