@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "keel/core/error.h"
 #include "dispatch.h"
 #include "parallel.h"
 #include "simd.h"
@@ -256,7 +257,8 @@ void max_pool_image_backward_overlapping(const Pool2dGeometry& g, const float* x
 // output cell's offset in the image's output (times channels), or -1 outside every window (dx is
 // 0 there), and its cell number in that window's row-major order (clipped at the input's edges,
 // as window_max counts them). Built once per geometry and thread, then reused: the fused BN
-// backward expands 256 rows at a time, twice per step, and a division per row cost ~1 ms a step.
+// backward expands 256 rows at a time in both of its passes, and a table lookup per row replaces
+// working out the row's window (divisions and clipping) every time.
 struct CellPlace {
   int32_t output;
   int32_t cell;
@@ -375,6 +377,10 @@ void max_pool2d_forward_affine_relu(const Pool2dGeometry& g, const float* x, con
 
 void max_pool2d_backward_rows(const Pool2dGeometry& g, const float* dy, const uint8_t* argmax,
                               int64_t first_row, int64_t rows, float* dx_rows) {
+  KEEL_CHECK(argmax != nullptr && max_pool2d_records_argmax(g),
+             "max_pool2d_backward_rows: needs the winners a forward recorded (disjoint windows of "
+             "<= 256 cells); got pool ", g.pool_h, "x", g.pool_w, " stride ", g.stride_h, "x",
+             g.stride_w, argmax == nullptr ? " without winners" : "");
   max_pool_backward_rows(g, dy, argmax, first_row, rows, dx_rows);
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/core/error.h"
 #include "keel/core/rng.h"
 #include "keel/kernels/batch_norm.h"
 #include "keel/kernels/pool.h"
@@ -180,6 +181,22 @@ TEST(KernelsPool, MaxBackwardWithNanFollowsTheFirstCellRule) {
   max_pool2d_backward(g, x.data(), dy.data(), dx_rec.data(), argmax.data());
   EXPECT_EQ(dx_rec, dx_r);
   for (size_t k = 0; k < 16; ++k) EXPECT_EQ(std::bit_cast<uint32_t>(y[k]), std::bit_cast<uint32_t>(y_plain[k])) << k;
+}
+
+// The fused expansion has no winners to read for overlapping windows: a clear error naming the
+// pool, not a wrong gradient.
+TEST(KernelsPool, RowExpansionRejectsWindowsWithoutRecordedWinners) {
+  const Pool2dGeometry overlapping = geometry({8, 8, 3, 2, 1}, 1, 4);
+  std::vector<float> dy(64), dx(256);
+  std::vector<uint8_t> argmax(64);
+  try {
+    max_pool2d_backward_rows(overlapping, dy.data(), argmax.data(), 0, 64, dx.data());
+    FAIL() << "expected keel::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pool 3x3 stride 2x2"), std::string::npos) << e.what();
+  }
+  const Pool2dGeometry disjoint = geometry({8, 8, 2, 2, 0}, 1, 4);
+  EXPECT_THROW(max_pool2d_backward_rows(disjoint, dy.data(), nullptr, 0, 64, dx.data()), Error);
 }
 
 // The layer records the winners in a training forward and uses them only in the backward of that

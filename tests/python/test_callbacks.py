@@ -130,12 +130,17 @@ def test_other_python_threads_run_while_fit_computes(keras):
             ticks.append(time.monotonic())
             time.sleep(0.001)
 
+    # Enough epochs for about a second of fit whatever the machine's speed (20 fixed epochs took
+    # 0.19 s on a quiet machine once, too short to tell).
+    t0 = time.monotonic()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    epochs = min(2000, max(20, int(1.0 / max(time.monotonic() - t0, 1e-4))))
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()
     try:
         time.sleep(0.05)
         start = time.monotonic()
-        model.fit(x, y, batch_size=32, epochs=20, verbose=0)
+        model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
         end = time.monotonic()
     finally:
         stop.set()
