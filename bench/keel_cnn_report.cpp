@@ -9,7 +9,7 @@
 //                      the same two timed in turn: one train_on_batch step, then the bare kernels,
 //                      40 times after 5 warm-up pairs (medians). On a shared machine the load moves
 //                      within seconds; timed one after the other (the epoch, then the kernels) the
-//                      step / bare ratio of one build ranged 0.98-1.43 over 9 runs.
+//                      step / bare ratio of one build ranged 0.98-1.36 over 9 runs.
 //   predict_b1_us, predict_b1000_ms                eval-mode predict, medians
 #include <cstdio>
 #include <vector>
