@@ -236,7 +236,18 @@ filter_matches() {  # whether FILTER names at least one test (run in the build d
 
 # Each filter first runs on the unmutated tree: "caught" means nothing for a filter that matches
 # no test or fails anyway.
-declare -A baseline=()
+declare -A baseline=(  # Misuse found by an adversarial review (2026-12-03)
+  'src/model/model.cpp|s/  KEEL_CHECK(active_calls_ == 0, /  KEEL_CHECK(true || active_calls_ == 0, /|Fit.CompileOrBuild*|compile() \/ build() from a callback of a running fit not refused (freed buffers)'
+  'src/callbacks/early_stopping.cpp|s/    warn_monitor_missing("Early stopping", options_.monitor, logs);//|MonitoringCallbacks.*|EarlyStopping silent when its monitored value is missing'
+  'python/keel/keras/models.py|s/            if self._running:/            if False:/|pytest:changing_the_model|compile \/ build \/ add from a fit callback reach the native model (crash)'
+  'python/keel/keras/models.py|s/        if found == list(dims) or (not found and list(dims) == \[1\]):/        if int(np.prod(found)) == int(np.prod(dims)):/|pytest:input_arrays_must_have|input arrays checked by element count only (channels-first data read as channels-last)'
+  'python/keel/keras/models.py|s/            layer.trainable = self._trainable/            pass/|pytest:trainable_false_freezes|model.trainable = False sets an attribute, freezes nothing'
+  'python/keel/keras/models.py|s/                    if other is not self and other._running and other._native() is layer._bound:/                    if False:/|pytest:cannot_take_it_during|a model sharing a layer takes it during another model'"'"'s fit (that fit then trains nothing)'
+  'python/keel/keras/models.py|s/            for other, other_values in kept:/            for other, other_values in []:/|pytest:reused_on_another_input_size|a failed build over a reused layer loses the other model'"'"'s weights'
+  'python/keel/keras/layers.py|s/        self._bound = native$/        self._bound = native; self.__dict__.setdefault("_all", []).append(native)/|pytest:are_freed_with|every native model built over a layer kept alive (leak)'
+  'python/keel/keras/layers.py|s/        if tuple(np.shape(value)) != tuple(variable.shape):/        if False:/|pytest:set_weights_checks_every|set_weights assigns the arrays before a later one is found wrong'
+  'python/keel/keras/models.py|s/            self.optimizer, self._compile_args, self._compiled_native = kept/            pass/|pytest:failed_compile_keeps|a failed compile leaves the model uncompilable'
+)
 for i in "${!mutants[@]}"; do
   run_one "$((i + 1))" || continue
   IFS='|' read -r _ _ filter _ <<<"${mutants[$i]}"

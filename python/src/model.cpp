@@ -88,6 +88,15 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("layers", [](const keel::Model& model) { return model.layers(); })
       .def_prop_ro("num_inputs", &keel::Model::num_inputs)
       .def_prop_ro("num_outputs", &keel::Model::num_outputs)
+      // Each input's sample dims (its shape without the batch dimension), once built.
+      .def_prop_ro("input_sample_dims", [](const keel::Model& model) {
+        std::vector<std::vector<int64_t>> dims;
+        for (int64_t id : model.input_tensors()) {
+          const std::vector<int64_t>& shape = model.tensors()[size_t(id)].shape.dims();
+          dims.emplace_back(shape.begin() + 1, shape.end());
+        }
+        return dims;
+      })
       .def_rw("stop_training", &keel::Model::stop_training)
       .def("build", [](keel::Model& model, std::optional<std::vector<int64_t>> input_shape, uint64_t seed) {
         // input_shape: the sample dims; keel's Shape puts the (unknown) batch dimension first.

@@ -34,7 +34,10 @@ void EarlyStopping::on_train_begin(const Logs&) {
 
 void EarlyStopping::on_epoch_end(int64_t epoch, const Logs& logs) {
   const auto current = logs.get(options_.monitor);
-  if (!current) return;  // Keras warns and carries on
+  if (!current) {
+    warn_monitor_missing("Early stopping", options_.monitor, logs);
+    return;
+  }
   const auto arena = model_->parameter_arena();
   if (options_.restore_best_weights && best_weights_.empty())
     best_weights_.assign(arena.begin(), arena.end());  // so a run that never improves still restores

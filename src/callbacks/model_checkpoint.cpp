@@ -35,7 +35,10 @@ void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {
   std::ostream& out = options_.out ? *options_.out : std::cout;
   if (options_.save_best_only) {
     const auto current = logs.get(options_.monitor);
-    if (!current) return;  // Keras warns and skips
+    if (!current) {
+      warn_monitor_missing("ModelCheckpoint", options_.monitor, logs);
+      return;
+    }
     const bool better = maximise_ ? *current > best_ : *current < best_;
     if (!better) {
       if (options_.verbose > 0)

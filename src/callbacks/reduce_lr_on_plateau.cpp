@@ -30,7 +30,10 @@ void ReduceLROnPlateau::on_train_begin(const Logs&) {
 void ReduceLROnPlateau::on_epoch_end(int64_t epoch, const Logs& logs) {
   restored_ = false;
   const auto current = logs.get(options_.monitor);
-  if (!current) return;
+  if (!current) {
+    warn_monitor_missing("Learning rate reduction is", options_.monitor, logs);
+    return;
+  }
   if (cooldown_counter_ > 0) {
     --cooldown_counter_;
     wait_ = 0;

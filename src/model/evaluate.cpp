@@ -33,6 +33,7 @@ Logs Model::evaluate(const DataView& data, EvaluateOptions options) {
 }
 
 Logs Model::evaluate_data(const TrainingData& data, const EvaluateOptions& options) {
+  const ActiveCall running(*this, "evaluate()");
   KEEL_CHECK(options.batch_size >= 1, "evaluate(): batch_size ", options.batch_size,
              " must be >= 1");
   TrainingState& t = *training_;
@@ -135,6 +136,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   // vector is an allocation and a copy on every call. Same checks, same messages.
   KEEL_CHECK(x.rank() >= 1, "input array must have at least one dimension (the samples)");
   if (!built_) build();
+  const ActiveCall running(*this, "predict()");
   check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
   int64_t width = 1;
@@ -152,6 +154,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
 
 void Model::predict_into(std::span<const float> x, std::span<float> out, int64_t batch_size) {
   if (!built_) build();
+  const ActiveCall running(*this, "predict()");
   check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict_into(): batch_size ", batch_size, " must be >= 1");
   const int64_t width = input_shape().sample_size(), out_width = output_shape().sample_size();
@@ -169,6 +172,7 @@ void Model::predict_into(std::span<const float> x, std::span<float> out, int64_t
 
 std::vector<Tensor> Model::predict(std::span<const Tensor> xs, int64_t batch_size) {
   if (!built_) build();
+  const ActiveCall running(*this, "predict()");
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
   KEEL_CHECK(xs.size() == input_tensors_.size(), "predict(): ", xs.size(),
              " input arrays given but model '", name_, "' has ", input_tensors_.size(), " inputs");
@@ -209,6 +213,7 @@ Tensor Model::predict(const DataView& data, int64_t batch_size) {
 Tensor Model::predict(const DataView& data, const PredictOptions& options) {
   const int64_t batch_size = options.batch_size;
   if (!built_) build();
+  const ActiveCall running(*this, "predict()");
   check_single_io("predict()");
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
   KEEL_CHECK(data.x_width() == input_shape().sample_size(), "predict(): each sample has ",

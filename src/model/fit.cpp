@@ -47,6 +47,7 @@ void History::append(int64_t e, const Logs& logs) {
 }
 
 void Model::compile(CompileOptions options) {
+  check_no_call_running("compile()");
   if (!built_) build();
   const size_t n_out = output_tensors_.size();
   KEEL_CHECK(!options.loss.empty() || !options.losses.empty(),
@@ -241,6 +242,7 @@ History Model::fit(const DataView& all_data, FitOptions options) {
 History Model::fit_data(const TrainingData& all_data, std::optional<TrainingData> validation,
                         FitOptions options) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before fit()");
+  const ActiveCall running(*this, "fit()");
   KEEL_CHECK(options.batch_size >= 1, "fit(): batch_size ", options.batch_size, " must be >= 1");
   KEEL_CHECK(options.epochs >= 1, "fit(): epochs ", options.epochs, " must be >= 1");
   KEEL_CHECK(options.initial_epoch >= 0 && options.initial_epoch <= options.epochs,
@@ -365,6 +367,7 @@ Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
 
 Logs Model::train_on_batch(std::span<const Tensor> xs, std::span<const Tensor> ys) {
   KEEL_CHECK(training_, "model '", name_, "' is not compiled; call compile() before train_on_batch()");
+  const ActiveCall running(*this, "train_on_batch()");
   const TrainingData data = TrainingData::of(xs, ys);
   check_training_data(*this, data, "train_on_batch data");
   TrainingState& t = *training_;

@@ -61,7 +61,22 @@ Layer& Model::get_layer(std::string_view layer_name) {
   KEEL_FAIL("model '", name_, "' has no layer named '", layer_name, "'");
 }
 
+Model::ActiveCall::ActiveCall(Model& model, const char* call) : model_(model) {
+  if (model_.active_calls_++ == 0) model_.active_call_ = call;
+}
+
+Model::ActiveCall::~ActiveCall() {
+  if (--model_.active_calls_ == 0) model_.active_call_ = nullptr;
+}
+
+void Model::check_no_call_running(const char* what) const {
+  KEEL_CHECK(active_calls_ == 0, "model '", name_, "': ", what, " called while its ", active_call_,
+             " is running (from a callback?); it would free the buffers and variables ",
+             active_call_, " is using. Call ", what, " after ", active_call_, " returns");
+}
+
 void Model::build(std::optional<Shape> input_shape, uint64_t seed) {
+  check_no_call_running("build()");
   if (sequential_) {
     build_sequential_graph(std::move(input_shape));
   } else {

@@ -11,6 +11,7 @@
 #include "keel/callbacks/csv_logger.h"
 #include "keel/callbacks/early_stopping.h"
 #include "keel/callbacks/learning_rate_scheduler.h"
+#include "keel/callbacks/model_checkpoint.h"
 #include "keel/callbacks/reduce_lr_on_plateau.h"
 #include "keel/callbacks/terminate_on_nan.h"
 #include "keel/optimizers/sgd.h"
@@ -244,6 +245,35 @@ TEST(ReduceLROnPlateau, ReducesAfterPatienceWithCooldown) {
   EXPECT_NEAR(lrs[8], 0.03, 1e-8);
   EXPECT_NE(out.str().find("Epoch 3: ReduceLROnPlateau reducing learning rate to 0.05"), std::string::npos)
       << out.str();
+}
+
+// A monitored value missing from the logs (a typo, or val_loss without validation data): Keras
+// logs a warning each epoch and the callback does nothing; keel did nothing silently.
+TEST(MonitoringCallbacks, WarnLikeKerasWhenTheMonitoredValueIsMissing) {
+  Model m = small_model();
+  compile_sgd(m, {.learning_rate = 0.1});
+  EarlyStopping es({.monitor = "val_los", .patience = 0});
+  ReduceLROnPlateau r({.monitor = "val_loss", .patience = 0});
+  ModelCheckpoint mc("/nonexistent-dir/never-written", {.monitor = "val_acc", .save_best_only = true});
+  Logs logs;
+  logs.set("loss", 0.5);
+  logs.set("accuracy", 0.75);
+  for (Callback* c : std::initializer_list<Callback*>{&es, &r, &mc}) {
+    c->set_model(&m);
+    c->on_train_begin({});
+  }
+  ::testing::internal::CaptureStderr();
+  for (int e = 0; e < 2; ++e)
+    for (Callback* c : std::initializer_list<Callback*>{&es, &r, &mc}) c->on_epoch_end(e, logs);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  const std::string available = "Available metrics are: loss,accuracy\n";
+  const std::string early = "WARNING: Early stopping conditioned on metric `val_los` which is not available. " + available;
+  const std::string plateau =
+      "WARNING: Learning rate reduction is conditioned on metric `val_loss` which is not available. " + available;
+  const std::string checkpoint = "WARNING: Can save best model only with val_acc available, skipping.\n";
+  EXPECT_EQ(err, early + plateau + checkpoint + early + plateau + checkpoint);
+  EXPECT_FALSE(m.stop_training);
+  EXPECT_EQ(m.optimizer().learning_rate(), static_cast<double>(0.1f));
 }
 
 TEST(LearningRateScheduler, SetsTheRateEachEpoch) {

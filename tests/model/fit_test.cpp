@@ -196,6 +196,47 @@ TEST(Fit, StopTrainingEndsAfterTheCurrentBatch) {
   EXPECT_EQ(h.epoch.size(), 1u);
 }
 
+// compile() or build() from a callback would free the buffers the running fit steps through (a
+// crash, or training on freed memory); they refuse with an error naming the call. predict and
+// evaluate inside fit stay allowed (Keras callbacks do both).
+class ChangeModelAtEpochEnd : public Callback {
+ public:
+  explicit ChangeModelAtEpochEnd(bool compile) : compile_(compile) {}
+  void on_epoch_end(int64_t, const Logs&) override {
+    Tensor x({4, 6});
+    predicted_rows = model_->predict(x).dim(0);
+    if (compile_) model_->compile({.loss = "sparse_categorical_crossentropy"});
+    else model_->build(std::nullopt, 7);
+  }
+  int64_t predicted_rows = 0;
+
+ private:
+  bool compile_;
+};
+
+TEST(Fit, CompileOrBuildFromACallbackIsRefusedNotACrash) {
+  Tensor x, y;
+  make_data(40, x, y);
+  for (const bool compile : {true, false}) {
+    Model m = small_model();
+    m.compile({.loss = "sparse_categorical_crossentropy"});
+    auto callback = std::make_shared<ChangeModelAtEpochEnd>(compile);
+    try {
+      m.fit(x, y, {.batch_size = 10, .epochs = 2, .verbose = 0, .callbacks = {callback}});
+      FAIL() << "fit went on after " << (compile ? "compile()" : "build()") << " in a callback";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(compile ? "compile() called while its fit() is running"
+                                  : "build() called while its fit() is running"),
+                std::string::npos) << what;
+    }
+    EXPECT_EQ(callback->predicted_rows, 4);
+    // Once fit has returned (here: thrown), the model can be compiled and trained again.
+    m.compile({.loss = "sparse_categorical_crossentropy"});
+    EXPECT_EQ(m.fit(x, y, {.batch_size = 10, .epochs = 1, .verbose = 0}).epoch.size(), 1u);
+  }
+}
+
 TEST(Fit, RejectsBadArgumentsWithClearErrors) {
   Tensor x, y;
   make_data(10, x, y);

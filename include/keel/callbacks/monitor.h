@@ -2,9 +2,12 @@
 // whether smaller or larger is better.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace keel {
+
+class Logs;
 
 enum class MonitorMode { kAuto, kMin, kMax };
 
@@ -14,5 +17,11 @@ inline bool monitor_maximises(MonitorMode mode, std::string_view monitor) {
   if (mode != MonitorMode::kAuto) return mode == MonitorMode::kMax;
   return monitor.find("acc") != std::string_view::npos || monitor.find("auc") != std::string_view::npos;
 }
+
+// Keras logs a warning and carries on when the monitored value is not in an epoch's logs (a typo
+// such as "val_los", or "val_loss" without validation data); silence would hide that the callback
+// never acts. Writes "WARNING: <what>" with Keras's text to standard error, every such epoch as
+// Keras does. `logs`: named in the text as Keras's "Available metrics are: loss,accuracy".
+void warn_monitor_missing(std::string_view what, std::string_view monitor, const Logs& logs);
 
 }  // namespace keel

@@ -238,6 +238,23 @@ class Model {
   std::unique_ptr<Plan> plan_;
   std::unique_ptr<TrainingState> training_;
   const Communicator* comm_ = nullptr;  // nullptr: world()
+
+  // fit / evaluate / predict in progress, outermost first: a callback may predict or evaluate
+  // inside fit, but compile() and build() would free the buffers and variables the running call
+  // steps through, so they refuse while one runs (check_no_call_running).
+  class ActiveCall {  // marks a call as running for its lifetime (nests)
+   public:
+    ActiveCall(Model& model, const char* call);
+    ~ActiveCall();
+    ActiveCall(const ActiveCall&) = delete;
+    ActiveCall& operator=(const ActiveCall&) = delete;
+
+   private:
+    Model& model_;
+  };
+  int active_calls_ = 0;
+  const char* active_call_ = nullptr;
+  void check_no_call_running(const char* what) const;
 };
 
 }  // namespace keel

@@ -71,6 +71,12 @@ def assign_all(owner, variables, values):
     """set_weights of a layer or model: one array per variable, in `variables` order."""
     if len(values) != len(variables):
         raise ValueError(f"{owner} expects {len(variables)} weight array(s), but the weights list has {len(values)}")
+    # Every shape is checked before anything is assigned, as Keras does: a wrong array leaves all
+    # the weights as they were.
+    for variable, value in zip(variables, values):
+        if tuple(np.shape(value)) != tuple(variable.shape):
+            raise ValueError(f"{owner}: weight shape {tuple(variable.shape)} of '{variable.name}' is not compatible "
+                             f"with provided weight shape {tuple(np.shape(value))}")
     for variable, value in zip(variables, values):
         variable.assign(value)
 
@@ -118,20 +124,30 @@ class Layer:
         self._cpp = cpp
         self._models = weakref.WeakSet()
         # keel keeps a layer's variables in the arena of the last model built over it and the layer
-        # points into it: holding every native model the layer was built in keeps those pointers
-        # valid for as long as the layer object lives (no read of freed memory after `del model`).
-        self._natives = []
+        # points into it: holding that native model keeps those pointers valid for as long as the
+        # layer object lives (no read of freed memory after `del model`). Only that one: a model
+        # built over the layer later takes it (_hold), and the earlier native then lives only as
+        # long as its own Python model does (holding every one leaked ~5 MB per model when many
+        # models shared a Dense(512)).
         self._bound = None  # the native model whose variables the layer points at now
+        self._stranded = None  # values kept from a build that failed (models.py _restore_kept)
         _wrappers[cpp.address] = self
 
     def _hold(self, native):
         """Called when `native` was built or loaded over this layer: it now points into it."""
-        if not any(n is native for n in self._natives):
-            self._natives.append(native)
         self._bound = native
+        self._stranded = None
+
+    def _strand(self, values):
+        """A build over this layer failed: it points into a model that must not be used, so every
+        model using it rebuilds (nothing is bound) and gets `values` back (_values)."""
+        self._bound = None
+        self._stranded = values
 
     def _values(self):
         """Copies of this layer's variables, or None when it has none yet."""
+        if self._stranded is not None:
+            return self._stranded
         info = self._cpp.variable_info()
         if not info or not all(has_value for *_, has_value in info):
             return None

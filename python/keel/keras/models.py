@@ -27,10 +27,39 @@ def _as_array(value, what):
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def _as_arrays(value, what):
-    if isinstance(value, (list, tuple)):
+def _as_arrays(value, what, inputs=None):
+    """One array per model input. A list for a one-input model is that input's data given as a
+    Python list (tf.keras converts it), not a list of arrays."""
+    if isinstance(value, (list, tuple)) and not (inputs == 1 and not any(isinstance(v, np.ndarray) for v in value)):
         return [_as_array(v, what) for v in value]
     return [_as_array(value, what)]
+
+
+def _integer(value, what):
+    """Keras's epochs / initial_epoch: an int (a float is a TypeError there, not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _shape_text(dims):
+    dims = ["None" if d is None else str(int(d)) for d in dims]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _check_input_shapes(model, native, arrays, what):
+    """Keras checks each input array against the model's input shape: an array whose samples hold as
+    many values in another layout (channels first, flattened, transposed) is an error, not data read
+    in the wrong order. (N,) fits a (None, 1) input, as Keras expands 1-D data."""
+    expected = native.input_sample_dims
+    if len(arrays) != len(expected):
+        return  # the native call says how many arrays it wants
+    for i, (array, dims) in enumerate(zip(arrays, expected)):
+        found = list(array.shape[1:])
+        if found == list(dims) or (not found and list(dims) == [1]):
+            continue
+        raise ValueError(f"{what}: Input {i} of model '{model.name}' is incompatible with the model: expected "
+                         f"shape={_shape_text([None] + list(dims))}, found shape={_shape_text(array.shape)}")
 
 
 def _batch_size(batch_size, what="batch_size"):
@@ -47,15 +76,39 @@ def _verbose(verbose):
 
 def _unsupported(**arguments):
     for name, (value, default) in arguments.items():
-        if value is not default and value != default:
-            raise ValueError(f"{name}={value!r} is not supported by keel; leave it at {default!r}")
+        if value is default:
+            continue
+        # An array (sample_weight=...) is compared by identity only: `!=` would be element-wise.
+        if isinstance(value, np.ndarray) or value != default:
+            shown = f"<array of shape {value.shape}>" if isinstance(value, np.ndarray) else repr(value)
+            raise ValueError(f"{name}={shown} is not supported by keel; leave it at {default!r}")
 
 
 def _one_call_at_a_time(method):
-    """fit / evaluate / predict hold the model's lock (see Model._init_common)."""
+    """fit / evaluate / predict hold the model's lock (see Model._init_common) and count as running
+    while they do, so that compile / build / add refuse to change the model under them."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
         with self._busy:
+            self._running.append(method.__name__)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._running.pop()
+    return locked
+
+
+def _changes_structure(method):
+    """compile / build / add / fixup replace the native model's buffers or variables. From another
+    thread they wait for a running fit / evaluate / predict (the lock); from inside one (a callback)
+    they would free what it is using, so they raise instead of crashing."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._busy:
+            if self._running:
+                raise RuntimeError(f"{method.__name__}() called on model '{self.name}' while its "
+                                   f"{self._running[0]}() is running (from a callback?); call it after "
+                                   f"{self._running[0]}() returns")
             return method(self, *args, **kwargs)
     return locked
 
@@ -73,7 +126,27 @@ def _layers_below(outputs):
     return found
 
 
-def _restore_kept(kept):
+class _IncompatibleLayer(ValueError):
+    """A layer that already holds weights was built into a model that gives it other shapes."""
+
+
+def _restore_kept(kept, model_name):
+    """Gives layers that held weights before a build their values back. A layer whose variables now
+    have other shapes (a built Dense(4) on 3 inputs reused after a 7-wide layer) raises, as Keras
+    does, and every layer of the failed build keeps its earlier values for the models that had
+    them (Layer._stranded) instead of the new model's fresh initial values."""
+    for layer, values in kept:
+        if values is None:
+            continue
+        shapes = [tuple(shape) for _, shape, _, _ in layer._cpp.variable_info()]
+        if shapes != [tuple(v.shape) for v in values]:
+            for other, other_values in kept:
+                if other_values is not None:
+                    other._strand(other_values)
+            raise _IncompatibleLayer(
+                f"model '{model_name}': layer '{layer.name}' already holds weights of shape "
+                f"{', '.join(str(tuple(v.shape)) for v in values)}, but its inputs here need "
+                f"{', '.join(str(sh) for sh in shapes)}; a layer is built for one input size (use a new layer)")
     for layer, values in kept:
         if values is not None:
             layer._restore(values)
@@ -100,7 +173,7 @@ class Model:
         kept = [(layer, layer._values()) for layer in _layers_below([t._cpp for t in outs])]
         self._cpp = _keel.make_functional([t._cpp for t in ins], [t._cpp for t in outs], name or "",
                                           utils.random_seed())
-        _restore_kept(kept)
+        _restore_kept(kept, self._cpp.name)
         self._attach_layers()
 
     def _init_common(self):
@@ -108,6 +181,8 @@ class Model:
         # without the GIL, so two threads must not enter them together (re-entrant: a callback may
         # call predict on the model it is training).
         self._busy = threading.RLock()
+        self._running = []          # the fit / evaluate / predict calls in progress, outermost first
+        self._trainable = True
         self._fit_calls = 0
         self.optimizer = None
         self.history = None
@@ -137,13 +212,19 @@ class Model:
     def _native(self):
         return self._cpp
 
+    def _num_inputs(self):
+        return self._native().num_inputs
+
+    def _num_outputs(self):
+        return self._native().num_outputs
+
     def _build(self, input_shape):
         """Builds the native model (input_shape: sample dims, or None for the declared one); layers
         that already hold weights keep them (see Model.__init__)."""
         native = self._native()
         kept = [(layer, layer._values()) for layer in self.layers]
         native.build(input_shape, utils.random_seed())
-        _restore_kept(kept)
+        _restore_kept(kept, native.name)
         for layer in self.layers:
             layer._hold(native)
         self._input_dims = input_shape
@@ -158,6 +239,15 @@ class Model:
         slots start afresh). The Keras effect: shared layers carry their weights between models."""
         native = self._native()
         if native.built and any(layer._bound is not native for layer in self.layers):
+            for layer in self.layers:
+                if layer._bound is native or not layer._cpp.variable_info():
+                    continue
+                for other in list(layer._models):
+                    if other is not self and other._running and other._native() is layer._bound:
+                        raise RuntimeError(
+                            f"model '{self.name}' shares layer '{layer.name}' with model '{other.name}', whose "
+                            f"{other._running[0]}() is running; keel keeps a shared layer's weights in the "
+                            f"model that last ran it, so '{self.name}' can run once that call returns")
             self._build(self._input_dims)
         return native
 
@@ -165,8 +255,10 @@ class Model:
         if not self._native().built:
             try:
                 self._build(None)
+            except _IncompatibleLayer:
+                raise
             except ValueError:
-                pass
+                pass  # no input shape known yet: built on the first data (_build_for)
 
     def _build_for(self, x):
         """Keras builds a Sequential without an input shape on its first data: so does keel."""
@@ -207,9 +299,22 @@ class Model:
     def built(self):
         return self._native().built
 
+    @_changes_structure
     def build(self, input_shape=None):
         """Keras's build(input_shape): the shape includes the batch dimension (None)."""
         self._build(None if input_shape is None else [int(d) for d in list(input_shape)[1:]])
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Keras: setting a model's `trainable` sets it on every layer (freezing a base model for
+        transfer learning); as in Keras, compile() again for fit to see the change."""
+        self._trainable = bool(value)
+        for layer in self.layers:
+            layer.trainable = self._trainable
 
     @property
     def weights(self):
@@ -267,6 +372,7 @@ class Model:
         self._native().stop_training = bool(value)
 
     # ---- training ----
+    @_changes_structure
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
         if kwargs:
@@ -274,6 +380,15 @@ class Model:
         _unsupported(weighted_metrics=(weighted_metrics, None), steps_per_execution=(steps_per_execution, None))
         if loss is None:
             raise ValueError("compile: keel needs a loss (a Keras loss name or keel.keras.losses object)")
+        # A compile that fails leaves the model as the last one that worked (Keras checks first).
+        kept = (self.optimizer, self._compile_args, self._compiled_native)
+        try:
+            self._compile(optimizer, loss, metrics, loss_weights)
+        except BaseException:
+            self.optimizer, self._compile_args, self._compiled_native = kept
+            raise
+
+    def _compile(self, optimizer, loss, metrics, loss_weights):
         self.optimizer = optimizers_module.get(optimizer)
         if isinstance(loss, dict):
             raise ValueError("compile: a dict of losses is not supported by keel yet; pass a list in output order")
@@ -285,6 +400,11 @@ class Model:
             raise ValueError("compile: keel takes one from_logits setting for all outputs")
         if isinstance(loss_weights, dict):
             raise ValueError("compile: a dict of loss_weights is not supported by keel yet; pass a list")
+        if isinstance(metrics, dict):
+            raise ValueError("compile: a dict of metrics is not supported by keel yet; pass a list (every output "
+                             "gets the same metrics)")
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]  # tf.keras accepts one metric on its own
         metric_names = [metrics_module.resolve(m) for m in (metrics or [])]
         self._compile_args = ([name for name, _ in resolved], [float(w) for w in (loss_weights or [])],
                               metric_names, from_logits.pop())
@@ -308,6 +428,8 @@ class Model:
 
     def _callback_setup(self, callbacks, params):
         native_callbacks, python_callbacks = [], []
+        if isinstance(callbacks, callbacks_module.Callback):
+            callbacks = [callbacks]  # tf.keras flattens a single callback into a list
         for callback in callbacks or []:
             if not isinstance(callback, callbacks_module.Callback):
                 raise TypeError(f"callbacks: expected keras.callbacks.Callback objects, got {callback!r}")
@@ -332,10 +454,12 @@ class Model:
 
         if shuffle not in (True, False):
             raise ValueError(f"fit: shuffle={shuffle!r} is not supported; use True or False")
-        xs, ys = _as_arrays(x, "x"), _as_arrays(y, "y")
+        epochs, initial_epoch = _integer(epochs, "fit: epochs"), _integer(initial_epoch, "fit: initial_epoch")
+        xs, ys = _as_arrays(x, "x", self._num_inputs()), _as_arrays(y, "y", self._num_outputs())
         native_model = self._compiled_for(xs[0] if len(xs) == 1 else xs)
+        _check_input_shapes(self, native_model, xs, "fit")
         args = _keel.FitArguments()
-        args.batch_size, args.epochs, args.initial_epoch = _batch_size(batch_size), int(epochs), int(initial_epoch)
+        args.batch_size, args.epochs, args.initial_epoch = _batch_size(batch_size), epochs, initial_epoch
         args.verbose, args.validation_split, args.shuffle = _verbose(verbose), float(validation_split), bool(shuffle)
         # Each fit call shuffles differently (Keras draws new orders), the first one as `keel train`.
         args.seed = utils.random_seed() + 1_000_003 * self._fit_calls
@@ -354,6 +478,7 @@ class Model:
                     raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
                 val_x = _as_array(validation_data[0], "validation_data")
                 val_y = _as_array(validation_data[1], "validation_data")
+                _check_input_shapes(self, native_model, [val_x], "fit: validation_data")
             epochs_run, items, timing = native_model.fit(xs[0], ys[0], val_x, val_y, args, native_cpp,
                                                            dispatcher, dispatcher.hooks)
         else:
@@ -372,10 +497,14 @@ class Model:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
         _unsupported(sample_weight=(sample_weight, None), steps=(steps, None))
-        if isinstance(x, (list, tuple)) or isinstance(y, (list, tuple)):
+        if x is None or y is None:
+            raise ValueError("evaluate: keel needs x and y arrays (datasets and generators are not supported)")
+        xs, ys = _as_arrays(x, "x", self._num_inputs()), _as_arrays(y, "y", self._num_outputs())
+        if len(xs) != 1 or len(ys) != 1:
             raise ValueError("evaluate: several inputs or outputs are not supported by keel's Python API yet")
-        xa, ya = _as_array(x, "x"), _as_array(y, "y")
+        xa, ya = xs[0], ys[0]
         native_model = self._compiled_for(xa)
+        _check_input_shapes(self, native_model, [xa], "evaluate")
         params = {"verbose": _verbose(verbose), "epochs": 1, "steps": math.ceil(len(xa) / _batch_size(batch_size))}
         native, dispatcher = self._callback_setup(callbacks, params)
         logs = native_model.evaluate(xa, ya, _batch_size(batch_size), _verbose(verbose),
@@ -390,13 +519,19 @@ class Model:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10,
                 workers=1, use_multiprocessing=False):
         _unsupported(steps=(steps, None), callbacks=(callbacks, None))
-        if isinstance(x, (list, tuple)):
+        if x is None:
+            raise ValueError("predict: keel needs an array x (datasets and generators are not supported)")
+        xs = _as_arrays(x, "x", self._num_inputs())
+        if len(xs) > 1:
             self._built_native()
-            outputs = self._claim_layers().predict_many(_as_arrays(x, "x"), _batch_size(batch_size))
+            native = self._claim_layers()
+            _check_input_shapes(self, native, xs, "predict")
+            outputs = native.predict_many(xs, _batch_size(batch_size))
         else:
-            array = _as_array(x, "x")
+            array = xs[0]
             self._build_for(array)
             native = self._claim_layers()
+            _check_input_shapes(self, native, [array], "predict")
             if native.num_outputs == 1:
                 return native.predict(array, _batch_size(batch_size), _verbose(verbose))
             outputs = native.predict_many([array], _batch_size(batch_size))
@@ -432,6 +567,7 @@ class Sequential(Model):
         for layer in layers or []:
             self.add(layer)
 
+    @_changes_structure
     def add(self, layer):
         if not isinstance(layer, Layer):
             raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r}")
@@ -456,6 +592,12 @@ class Sequential(Model):
     def layers(self):
         return list(self._layers)
 
+    def _num_inputs(self):
+        return 1  # also before the native model is built, when it knows no inputs yet
+
+    def _num_outputs(self):
+        return 1
+
 
 def load_model(filepath, custom_objects=None, compile=True):
     """A model saved by model.save() (or tfjs / `keel train --save`)."""
@@ -474,6 +616,8 @@ def fixup(model):
     """Fixup (Zhang et al. 2019) on a residual functional model, before compile(): zero-initialised
     branch ends and classifier, scaled branch layers, scalar FixupBias / FixupScale layers inserted.
     Rewrites the model in place; returns the number of residual branches."""
+    if model._running:
+        raise RuntimeError(f"fixup() called on model '{model.name}' while its {model._running[0]}() is running")
     native = model._built_native()
     branches = _keel.fixup(native, utils.random_seed())
     model._attach_layers()

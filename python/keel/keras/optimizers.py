@@ -21,6 +21,15 @@ class Optimizer:
         unknown = [k for k in config if k not in _COMMON and k not in self._own_args]
         if unknown:
             raise TypeError(f"{type(self).__name__}: keyword argument not understood: {unknown}")
+        for key, value in config.items():
+            # Numbers only: a LearningRateSchedule, a callable or a tensor has no keel counterpart
+            # (keras.callbacks.LearningRateScheduler changes the rate between epochs instead).
+            if value is not None and key != "on_nonfinite" and not isinstance(value, (bool, int, float)):
+                try:
+                    config[key] = float(value)
+                except (TypeError, ValueError):
+                    raise TypeError(f"{type(self).__name__}: {key}={value!r}: keel takes a number here "
+                                    "(learning-rate schedules: keras.callbacks.LearningRateScheduler)") from None
         config["name"] = name
         self._config = {k: v for k, v in config.items() if v is not None}
         self._cpp = None
