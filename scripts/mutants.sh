@@ -247,6 +247,10 @@ declare -A baseline=(  # Misuse found by an adversarial review (2026-12-03)
   'python/keel/keras/layers.py|s/        self._bound = native$/        self._bound = native; self.__dict__.setdefault("_all", []).append(native)/|pytest:are_freed_with|every native model built over a layer kept alive (leak)'
   'python/keel/keras/layers.py|s/        if tuple(np.shape(value)) != tuple(variable.shape):/        if False:/|pytest:set_weights_checks_every|set_weights assigns the arrays before a later one is found wrong'
   'python/keel/keras/models.py|s/            self.optimizer, self._compile_args, self._compiled_native = kept/            pass/|pytest:failed_compile_keeps|a failed compile leaves the model uncompilable'
+  'python/src/model.cpp|s/            if (PyErr_CheckSignals() != 0) throw nb::python_error();/            (void)0;/|pytest:ctrl_c_stops_predict|Ctrl-C is not seen until predict returns'
+  'src/model/evaluate.cpp|s/    if (options.after_batch) options.after_batch();//|pytest:ctrl_c_stops_predict|predict never calls its after_batch hook'
+  'python/keel/keras/models.py|s/            self._declared_input = \[int(d) for d in layer.shape\[1:\]\]/            pass/|pytest:sequential_starting_with|Sequential([keras.Input(shape), ...]) loses the declared shape'
+  'src/io/saved_model.cpp|s/  for (int hops = 0; hops < 40 \&\& fs::is_symlink(p, ec); ++hops) {/  for (int hops = 0; hops < 0; ++hops) {/|SavedModel.SavesThroughASymbolicLink|a save replaces a symbolic link by a directory (the link target stays empty)'
 )
 for i in "${!mutants[@]}"; do
   run_one "$((i + 1))" || continue

@@ -161,8 +161,14 @@ void bind_model(nb::module_& m) {
         keel::Tensor out;
         {
           nb::gil_scoped_release release;
+          // Ctrl-C ends a long predict after the current batch, as it ends fit.
+          const auto check_signals = [] {
+            nb::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() != 0) throw nb::python_error();
+          };
           out = model.predict(data, keel::PredictOptions{.batch_size = batch_size, .verbose = verbose,
-                                                         .out = &python_stdout()});
+                                                         .out = &python_stdout(),
+                                                         .after_batch = check_signals});
         }
         return numpy_from(std::move(out));
       })

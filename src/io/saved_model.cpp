@@ -39,10 +39,24 @@ std::string shape_text(const std::vector<int64_t>& dims) {
 }
 
 // "models/m/" -> "models/m"; "m" -> "./m", so parent_path() is never empty.
-fs::path clean_dir(const fs::path& dir) {
+fs::path normal_dir(const fs::path& dir) {
   fs::path p = dir.lexically_normal();
   if (!p.has_filename() && p.has_parent_path()) p = p.parent_path();
   if (!p.has_parent_path()) p = fs::path(".") / p;
+  return p;
+}
+
+fs::path clean_dir(const fs::path& dir) {
+  fs::path p = normal_dir(dir);
+  // A symbolic link names where the user keeps the model: save into its target, as writing through
+  // a link does, instead of replacing the link by a directory (the swap renames `p` itself). A
+  // loop of links stops after 40 hops, as the kernel's ELOOP, and the write then fails clearly.
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = normal_dir(target.is_absolute() ? target : p.parent_path() / target);
+  }
   return p;
 }
 

@@ -241,6 +241,7 @@ Tensor Model::predict(const DataView& data, const PredictOptions& options) {
     const float* y = forward(x, count, Mode::kInference);
     std::copy_n(y, count * out_width, result.data() + first * out_width);
     if (bar) bar->update(step + 1, {}, step + 1 == steps);
+    if (options.after_batch) options.after_batch();
   }
   return result;
 }

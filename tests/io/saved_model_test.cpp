@@ -144,6 +144,27 @@ TEST(SavedModel, ReplacesAnExistingModelAndRefusesForeignDirectories) {
                            a.parameter_arena().data(), a.parameter_arena().size_bytes()));
 }
 
+// A symbolic link to a model directory (or to where one should go) is saved through: the model is
+// written at the link's target and the link stays a link. A loop of links is a clear error.
+TEST(SavedModel, SavesThroughASymbolicLink) {
+  ScratchDir dir("saved_symlink");
+  reset_default_names();
+  Model a = testing::trained_seed_model("seed-mlp", 1, 1);
+  fs::create_directories(dir / "store");
+  fs::create_directory_symlink("store/m", dir / "link");  // relative, dangling before the first save
+  save_model(a, dir / "link");
+  EXPECT_TRUE(fs::is_symlink(dir / "link"));
+  EXPECT_TRUE(fs::exists(dir / "store" / "m" / "model.json"));
+  save_model(a, dir / "link");  // replacing the model behind the link keeps the link
+  EXPECT_TRUE(fs::is_symlink(dir / "link"));
+  EXPECT_EQ(0, std::memcmp(load_model(dir / "link").parameter_arena().data(), a.parameter_arena().data(),
+                           a.parameter_arena().size_bytes()));
+  fs::create_directory_symlink("loop2", dir / "loop1");
+  fs::create_directory_symlink("loop1", dir / "loop2");
+  EXPECT_NE(error_of([&] { save_model(a, dir / "loop1"); }), "");
+  EXPECT_TRUE(fs::is_symlink(dir / "loop1"));
+}
+
 class SavedModelErrors : public ::testing::Test {
  protected:
   void SetUp() override {

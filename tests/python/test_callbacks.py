@@ -101,6 +101,29 @@ def test_ctrl_c_stops_fit_after_a_batch_with_keyboard_interrupt(keras):
     assert np.isfinite(model.predict(x[:10], verbose=0)).all()
 
 
+def test_ctrl_c_stops_predict_after_a_batch(keras):
+    import time
+    model = compiled(keras)
+    probe = np.zeros((20000, 4, 2), np.float32)
+    start = time.perf_counter()
+    model.predict(probe, batch_size=1, verbose=0)
+    per_sample = (time.perf_counter() - start) / len(probe)
+    n = int(min(4e6, 4.0 / per_sample))  # about 4 s of batch-1 predict whatever the machine's speed
+    x = np.zeros((n, 4, 2), np.float32)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        start = time.perf_counter()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            model.predict(x, batch_size=1, verbose=0)
+        elapsed = time.perf_counter() - start
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert elapsed < 0.5 * n * per_sample, (elapsed, n * per_sample)
+
+
 def test_builtin_callbacks_run_in_cpp(keras, tmp_path):
     x, y = blobs()
     model = compiled(keras)

@@ -209,3 +209,38 @@ def test_a_monitor_missing_from_the_logs_warns_as_keras(keras, capfd):
     err = capfd.readouterr().err
     assert err.count("WARNING: Early stopping conditioned on metric `val_los` which is not available. "
                      "Available metrics are: loss,accuracy") == 2, err
+
+
+def test_sequential_starting_with_keras_input_or_input_layer(keras):
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+    assert [l.name for l in model.layers] == ["dense"]  # tf.keras: the input is not a layer of a Sequential
+    assert model.predict(np.ones((3, 4), np.float32), verbose=0).shape == (3, 2)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines[4].split() == ["dense", "(Dense)", "(None,", "2)", "10"]
+    other = keras.Sequential([keras.layers.InputLayer(input_shape=(5,)), keras.layers.Dense(3)])
+    assert other.predict(np.ones((2, 5), np.float32), verbose=0).shape == (2, 3)
+    with pytest.raises(ValueError, match="must come first"):
+        keras.Sequential([keras.layers.Dense(2, input_shape=(3,)), keras.Input(shape=(2,))])
+    with pytest.raises(ValueError, match=r"shape=\(None, 3\): keel needs every dimension of a sample known"):
+        keras.Input((None, 3))
+
+
+def test_clear_errors_for_values_keras_users_may_pass(keras):
+    import copy
+    import pickle
+    x, y = blobs(32)
+    model = compiled(keras)
+    with pytest.raises(ValueError, match=r"validation_split=nan must be in \[0, 1\)"):
+        model.fit(x, y, validation_split=float("nan"), verbose=0)
+    with pytest.raises(ValueError, match="below 2\\*\\*62"):
+        model.fit(x, y, batch_size=2**63, verbose=0)
+    with pytest.raises(ValueError, match="a dict of arrays"):
+        model.predict({"input": x}, verbose=0)
+    with pytest.raises(ValueError, match="learning_rate=inf must be finite"):
+        keras.optimizers.SGD(learning_rate=float("inf"))
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*64\)"):
+        keras.utils.set_random_seed(2**70)
+    for copier in (pickle.dumps, copy.deepcopy, copy.copy):
+        with pytest.raises(TypeError, match="cannot be pickled or copied"):
+            copier(model)

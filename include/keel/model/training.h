@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -57,6 +58,9 @@ struct PredictOptions {
   int64_t batch_size = 32;
   int verbose = 0;              // 1: Keras's progress bar ("313/313 [====] - 0s 1ms/step"), 2: one line
   std::ostream* out = nullptr;  // progress output; nullptr: std::cout
+  // Called after every batch; may throw to end the predict (the Python package checks Ctrl-C
+  // here, as fit does through its callbacks).
+  std::function<void()> after_batch{};
 };
 
 // History.history: per-epoch values keyed like Keras ("loss", "accuracy", "val_loss", ...).

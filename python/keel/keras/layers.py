@@ -266,7 +266,19 @@ class Layer:
 
 
 class InputLayer(Layer):
-    """Made by keras.Input; appears in a functional model's layers."""
+    """Made by keras.Input; appears in a functional model's layers. `InputLayer(input_shape=...)` as
+    the first entry of a Sequential declares its input shape, as in tf.keras."""
+
+    def __init__(self, input_shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        shape = kwargs.pop("shape", None) if input_shape is None else input_shape
+        batch_shape = kwargs.pop("batch_input_shape", None)
+        if kwargs:
+            raise TypeError(f"InputLayer: keyword argument not understood: {sorted(kwargs)}")
+        if shape is None and batch_shape is not None:
+            shape = tuple(batch_shape)[1:]
+        tensor = Input(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+        self._attach(tensor._cpp.layer)
+        self._sequential_input = tensor
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):
@@ -280,6 +292,9 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):
     if dtype not in (None, "float32", np.float32):
         raise ValueError(f"Input: dtype {dtype!r} is not supported; keel computes in float32")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if any(d is None for d in shape):
+        raise ValueError(f"Input: shape={shape!r}: keel needs every dimension of a sample known (no None: "
+                         "variable-length inputs are not supported); the batch dimension is left out")
     tensor = _keel.Input([int(d) for d in shape], name or "")
     Layer._wrap(tensor.layer)
     return KerasTensor(tensor)

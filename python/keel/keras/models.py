@@ -13,12 +13,17 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import utils
-from .layers import KerasTensor, Layer, assign_all
+from .layers import InputLayer, KerasTensor, Layer, assign_all
 
 
 def _as_array(value, what):
     """float32 and uint8 C-contiguous arrays pass as they are (keel reads them in place); other
     dtypes are converted to float32, as Keras casts its inputs."""
+    if value is None:
+        raise ValueError(f"{what}: expected an array, got None")
+    if isinstance(value, dict):
+        raise ValueError(f"{what}: a dict of arrays (by input or output name) is not supported by keel; pass a "
+                         "list in the model's input / output order")
     array = np.asarray(value)
     if array.dtype == np.float32 or array.dtype == np.uint8:
         return np.ascontiguousarray(array)
@@ -39,6 +44,8 @@ def _integer(value, what):
     """Keras's epochs / initial_epoch: an int (a float is a TypeError there, not truncated)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{what} must be an integer, got {value!r}")
+    if not 0 <= value < 2**62:
+        raise ValueError(f"{what} must be in [0, 2**62), got {value!r}")
     return int(value)
 
 
@@ -65,8 +72,8 @@ def _check_input_shapes(model, native, arrays, what):
 def _batch_size(batch_size, what="batch_size"):
     if batch_size is None:
         return 32
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"{what} must be a positive integer, got {batch_size!r}")
+    if not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size < 2**62:
+        raise ValueError(f"{what} must be a positive integer below 2**62, got {batch_size!r}")
     return int(batch_size)
 
 
@@ -455,6 +462,8 @@ class Model:
         if shuffle not in (True, False):
             raise ValueError(f"fit: shuffle={shuffle!r} is not supported; use True or False")
         epochs, initial_epoch = _integer(epochs, "fit: epochs"), _integer(initial_epoch, "fit: initial_epoch")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"fit: validation_split={validation_split!r} must be in [0, 1)")
         xs, ys = _as_arrays(x, "x", self._num_inputs()), _as_arrays(y, "y", self._num_outputs())
         native_model = self._compiled_for(xs[0] if len(xs) == 1 else xs)
         _check_input_shapes(self, native_model, xs, "fit")
@@ -540,6 +549,10 @@ class Model:
     def __call__(self, *args, **kwargs):
         raise TypeError("keel models are not callable; use model.predict(x)")
 
+    def __reduce__(self):
+        raise TypeError(f"keel models cannot be pickled or copied (model '{self.name}'); save it with "
+                        "model.save(path) and read it back with keras.models.load_model(path)")
+
     # ---- saving ----
     def save(self, filepath, overwrite=True, save_format=None, **kwargs):
         """Saves the model in the TensorFlow.js Layers format (a directory: model.json + weights),
@@ -564,11 +577,22 @@ class Sequential(Model):
         self._name = name or _keel.unique_layer_name("sequential")
         self._layers = []
         self._cpp = None
+        self._declared_input = None  # from a keras.Input / InputLayer given as the first entry
         for layer in layers or []:
             self.add(layer)
 
     @_changes_structure
     def add(self, layer):
+        if isinstance(layer, InputLayer):
+            layer = layer._sequential_input
+        if isinstance(layer, KerasTensor) and layer._cpp.layer.class_name == "InputLayer":
+            # tf.keras: Sequential([keras.Input(shape), ...]) declares the input shape; the input is
+            # not one of model.layers.
+            if self._layers or self._declared_input is not None:
+                raise ValueError("Sequential: keras.Input / InputLayer must come first, before any layer")
+            self._declared_input = [int(d) for d in layer.shape[1:]]
+            self._cpp = None
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r}")
         self._layers.append(layer)
@@ -594,6 +618,9 @@ class Sequential(Model):
 
     def _num_inputs(self):
         return 1  # also before the native model is built, when it knows no inputs yet
+
+    def _build(self, input_shape):
+        return super()._build(self._declared_input if input_shape is None else input_shape)
 
     def _num_outputs(self):
         return 1

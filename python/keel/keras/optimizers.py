@@ -5,6 +5,7 @@ The C++ optimizer is made at the first compile() that uses the object and then k
 (slots, iterations) carries over as a Keras optimizer object's does.
 """
 import json
+import math
 
 from .. import _keel
 
@@ -30,6 +31,8 @@ class Optimizer:
                 except (TypeError, ValueError):
                     raise TypeError(f"{type(self).__name__}: {key}={value!r}: keel takes a number here "
                                     "(learning-rate schedules: keras.callbacks.LearningRateScheduler)") from None
+            if isinstance(config[key], float) and not math.isfinite(config[key]):
+                raise ValueError(f"{type(self).__name__}: {key}={config[key]!r} must be finite")
         config["name"] = name
         self._config = {k: v for k, v in config.items() if v is not None}
         self._cpp = None

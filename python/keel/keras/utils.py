@@ -8,8 +8,8 @@ _seed = 42
 
 def set_random_seed(seed):
     global _seed
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"set_random_seed: seed must be a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"set_random_seed: seed must be an int in [0, 2**64), got {seed!r}")
     _seed = seed
 
 
