@@ -251,6 +251,7 @@ declare -A baseline=(  # Misuse found by an adversarial review (2026-12-03)
   'src/model/evaluate.cpp|s/    if (options.after_batch) options.after_batch();//|pytest:ctrl_c_stops_predict|predict never calls its after_batch hook'
   'python/keel/keras/models.py|s/            self._declared_input = \[int(d) for d in layer.shape\[1:\]\]/            pass/|pytest:sequential_starting_with|Sequential([keras.Input(shape), ...]) loses the declared shape'
   'src/io/saved_model.cpp|s/  for (int hops = 0; hops < 40 \&\& fs::is_symlink(p, ec); ++hops) {/  for (int hops = 0; hops < 0; ++hops) {/|SavedModel.SavesThroughASymbolicLink|a save replaces a symbolic link by a directory (the link target stays empty)'
+  'src/model/training_state.cpp|s/  if (sample_dims.size() < 2 .. dims.size() < 3) return;/  return;/|Fit.SamplesInAnotherLayout*|C++ fit \/ evaluate \/ predict read samples of another layout (same size) as the input'"'"'s'
 )
 for i in "${!mutants[@]}"; do
   run_one "$((i + 1))" || continue

@@ -29,6 +29,7 @@ Logs Model::evaluate(const DataView& data, EvaluateOptions options) {
   KEEL_CHECK(data.size > 0 && data.has_labels(), "evaluate(): data needs samples and labels");
   KEEL_CHECK(data.x_width() == input_shape().sample_size(), "evaluate(): each sample has ",
              data.x_width(), " values but the model expects input ", input_shape().to_string());
+  check_sample_layout(input_shape(), data.sample_dims, "evaluate()");
   return evaluate_data(TrainingData::of(data), options);
 }
 
@@ -143,6 +144,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   for (int64_t i = 1; i < x.rank(); ++i) width *= x.dim(i);
   KEEL_CHECK(width == input_shape().sample_size(), "predict(): each sample has ", width,
              " values but the model expects input ", input_shape().to_string());
+  check_sample_layout(input_shape(), std::span<const int64_t>(x.dims()).subspan(1), "predict()");
   const int64_t count = x.dim(0);
   std::vector<int64_t> dims = output_shape().dims();
   dims[0] = count;
@@ -185,6 +187,8 @@ std::vector<Tensor> Model::predict(std::span<const Tensor> xs, int64_t batch_siz
     widths.push_back(xs[i].row_size());
     KEEL_CHECK(widths.back() == shape.sample_size(), "predict(): input ", i, ": each sample has ",
                widths.back(), " values but the model expects input ", shape.to_string());
+    check_sample_layout(shape, std::span<const int64_t>(xs[i].dims()).subspan(1), "predict():",
+                        int64_t(i));
   }
   std::vector<Tensor> results;
   for (int64_t id : output_tensors_) {
@@ -218,6 +222,7 @@ Tensor Model::predict(const DataView& data, const PredictOptions& options) {
   KEEL_CHECK(batch_size >= 1, "predict(): batch_size ", batch_size, " must be >= 1");
   KEEL_CHECK(data.x_width() == input_shape().sample_size(), "predict(): each sample has ",
              data.x_width(), " values but the model expects input ", input_shape().to_string());
+  check_sample_layout(input_shape(), data.sample_dims, "predict()");
   std::vector<int64_t> dims = output_shape().dims();
   dims[0] = data.size;
   Tensor result(dims);

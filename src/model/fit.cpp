@@ -209,6 +209,7 @@ void check_training_data(const Model& model, const TrainingData& data, const cha
     KEEL_CHECK(x.x_width() == expected, what, input_label(model, i), ": each sample has ",
                x.x_width(), " values but the model '", model.name(), "' expects input ",
                shape.to_string(), " (", expected, " values per sample)");
+    check_sample_layout(shape, x.sample_dims, what, model.num_inputs() > 1 ? int64_t(i) : -1);
   }
   for (size_t i = 0; i < data.targets.size(); ++i) {
     KEEL_CHECK(data.targets[i].size == data.size(), what, ": labels ", i, " hold ",

@@ -57,6 +57,16 @@ void TrainingData::prefetch(const int64_t* indices, int64_t first, int64_t n) co
   for (const DataView& v : inputs) v.prefetch(indices, first, n);
 }
 
+void check_sample_layout(const Shape& input, std::span<const int64_t> sample_dims, const char* what,
+                         int64_t input_index) {
+  const std::vector<int64_t>& dims = input.dims();
+  if (sample_dims.size() < 2 || dims.size() < 3) return;
+  KEEL_CHECK(std::equal(sample_dims.begin(), sample_dims.end(), dims.begin() + 1, dims.end()), what,
+             input_index >= 0 ? " input " + std::to_string(input_index) : std::string(), ": samples of shape ", Shape::batched({sample_dims.begin(), sample_dims.end()}).to_string(),
+             " do not match the model's input ", input.to_string(),
+             " (the same number of values in another layout; reshape or transpose the data)");
+}
+
 std::vector<int64_t> TrainingState::label_widths(const TrainingData& data) const {
   std::vector<int64_t> widths;
   for (const DataView& t : data.targets) widths.push_back(t.x_width());

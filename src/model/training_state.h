@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,5 +113,13 @@ void read_means(const Communicator& comm, std::vector<double>& sums, Visit&& vis
 // Checks that `data` has an array for every input and output of `model`, as many samples in each,
 // and input widths the model takes; `what` ("training data") starts every message.
 void check_training_data(const Model& model, const TrainingData& data, const char* what);
+
+// Samples with a shape of their own (two or more dims) must have the input's: (1, 8, 8) data for a
+// (None, 8, 8, 1) input holds as many values in another layout (channels first), and reading it as
+// the model's would be a silent wrong answer. Flat samples (one dim) and flattening images into a
+// flat input stay accepted (C++ callers pass rows of sample_size() floats). `what` starts the
+// message, followed by "input N" when `input` >= 0; nothing is allocated unless it throws.
+void check_sample_layout(const Shape& input, std::span<const int64_t> sample_dims, const char* what,
+                         int64_t input_index = -1);
 
 }  // namespace keel

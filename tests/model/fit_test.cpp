@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -235,6 +236,32 @@ TEST(Fit, CompileOrBuildFromACallbackIsRefusedNotACrash) {
     m.compile({.loss = "sparse_categorical_crossentropy"});
     EXPECT_EQ(m.fit(x, y, {.batch_size = 10, .epochs = 1, .verbose = 0}).epoch.size(), 1u);
   }
+}
+
+// Samples shaped (3, 2) hold the six values of a (2, 3) input in another layout: an error naming
+// both shapes (Keras: "incompatible input"), not a silent transpose. Flat rows stay accepted.
+TEST(Fit, SamplesInAnotherLayoutThanTheInputAreRefused) {
+  reset_default_names();
+  Sequential m(Flatten({.input_shape = {2, 3}}), Dense(2, {.activation = "softmax"}));
+  m.compile({.loss = "sparse_categorical_crossentropy"});
+  Tensor y({4});
+  const std::string expected = "samples of shape (None, 3, 2) do not match the model's input (None, 2, 3)";
+  Tensor transposed({4, 3, 2});
+  for (const auto& call : std::vector<std::function<void()>>{
+           [&] { m.predict(transposed); },
+           [&] { m.predict(DataView::of(transposed)); },
+           [&] { m.fit(transposed, y, {.verbose = 0}); },
+           [&] { m.evaluate(transposed, y, {.verbose = 0}); },
+           [&] { m.train_on_batch(transposed, y); }}) {
+    try {
+      call();
+      ADD_FAILURE() << "accepted (4, 3, 2) samples for a (None, 2, 3) input";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(m.predict(Tensor({4, 6})).dim(0), 4);
+  EXPECT_EQ(m.predict(Tensor({4, 2, 3})).dim(0), 4);
 }
 
 TEST(Fit, RejectsBadArgumentsWithClearErrors) {
