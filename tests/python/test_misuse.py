@@ -244,3 +244,13 @@ def test_clear_errors_for_values_keras_users_may_pass(keras):
     for copier in (pickle.dumps, copy.deepcopy, copy.copy):
         with pytest.raises(TypeError, match="cannot be pickled or copied"):
             copier(model)
+
+
+def test_two_input_predict_of_no_samples_and_constant_of_an_array(keras):
+    a, b = keras.Input((3,)), keras.Input((2,))
+    model = keras.Model([a, b], keras.layers.Dense(4)(keras.layers.Concatenate()([a, b])))
+    outputs = model.predict([np.zeros((0, 3), np.float32), np.zeros((0, 2), np.float32)], verbose=0)
+    assert outputs.shape == (0, 4)
+    with pytest.raises(TypeError, match="(?s)Constant: value=.*keel fills a variable with one number"):
+        keras.initializers.Constant(np.ones((3, 2)))
+    assert keras.initializers.Constant(np.float32(0.5)).get_config() == {"value": 0.5}

@@ -1,4 +1,5 @@
 """keras.initializers: initializer objects that serialise as Keras configs."""
+import numpy as np
 
 
 class Initializer:
@@ -44,6 +45,11 @@ class Ones(Initializer):
 
 class Constant(Initializer):
     def __init__(self, value=0):
+        if not isinstance(value, (int, float)) and np.ndim(value) == 0:
+            value = float(value)  # a NumPy scalar
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(f"Constant: value={value!r}: keel fills a variable with one number; use "
+                            "layer.set_weights([...]) for an array")
         super().__init__(value=value)
 
 
