@@ -81,7 +81,8 @@ void bind_model(nb::module_& m) {
       .def_rw("shuffle", &FitArguments::shuffle)
       .def_rw("seed", &FitArguments::seed);
 
-  nb::class_<keel::Model>(m, "Model")
+  // Weak-referenceable: a test checks that a layer keeps only the native model it points into.
+  nb::class_<keel::Model>(m, "Model", nb::is_weak_referenceable())
       .def_prop_ro("name", &keel::Model::name)
       .def_prop_ro("class_name", &keel::Model::class_name)
       .def_prop_ro("built", &keel::Model::built)
@@ -156,6 +157,19 @@ void bind_model(nb::module_& m) {
         }
         return logs_dict(logs);
       })
+      .def("evaluate_many", [](keel::Model& model, const std::vector<AnyArray>& xs, const std::vector<AnyArray>& ys,
+                               int64_t batch_size, int verbose, Callbacks native, nb::object dispatcher,
+                               std::vector<std::string> hooks) {
+        const std::vector<keel::Tensor> x_tensors = tensors_of(xs, "x"), y_tensors = tensors_of(ys, "y");
+        keel::EvaluateOptions options{.batch_size = batch_size, .verbose = verbose, .out = &python_stdout(),
+                                      .callbacks = with_bridge(std::move(native), std::move(dispatcher), std::move(hooks))};
+        keel::Logs logs;
+        {
+          nb::gil_scoped_release release;
+          logs = model.evaluate(x_tensors, y_tensors, std::move(options));
+        }
+        return logs_dict(logs);
+      })
       .def("predict", [](keel::Model& model, const AnyArray& x, int64_t batch_size, int verbose) {
         const keel::DataView data = view_of(x, std::nullopt, "x");
         keel::Tensor out;
@@ -184,7 +198,7 @@ void bind_model(nb::module_& m) {
         return arrays;
       });
 
-  nb::class_<keel::Sequential, keel::Model>(m, "Sequential")
+  nb::class_<keel::Sequential, keel::Model>(m, "Sequential", nb::is_weak_referenceable())
       .def("add", [](keel::Sequential& model, std::shared_ptr<keel::Layer> layer) { model.add(std::move(layer)); });
   m.def("fixup", [](keel::Model& model, uint64_t seed) { return keel::fixup(model, seed); });
   m.def("make_sequential", [](const std::string& name) { return std::make_shared<keel::Sequential>(name); });

@@ -509,16 +509,17 @@ class Model:
         if x is None or y is None:
             raise ValueError("evaluate: keel needs x and y arrays (datasets and generators are not supported)")
         xs, ys = _as_arrays(x, "x", self._num_inputs()), _as_arrays(y, "y", self._num_outputs())
-        if len(xs) != 1 or len(ys) != 1:
-            raise ValueError("evaluate: several inputs or outputs are not supported by keel's Python API yet")
-        xa, ya = xs[0], ys[0]
-        native_model = self._compiled_for(xa)
-        _check_input_shapes(self, native_model, [xa], "evaluate")
-        params = {"verbose": _verbose(verbose), "epochs": 1, "steps": math.ceil(len(xa) / _batch_size(batch_size))}
+        native_model = self._compiled_for(xs[0] if len(xs) == 1 else xs)
+        _check_input_shapes(self, native_model, xs, "evaluate")
+        params = {"verbose": _verbose(verbose), "epochs": 1, "steps": math.ceil(len(xs[0]) / _batch_size(batch_size))}
         native, dispatcher = self._callback_setup(callbacks, params)
-        logs = native_model.evaluate(xa, ya, _batch_size(batch_size), _verbose(verbose),
-                                       [c._native(_keel.FitArguments()) for c in native], dispatcher,
-                                       dispatcher.hooks)
+        native_callbacks = [c._native(_keel.FitArguments()) for c in native]
+        if len(xs) == 1 and len(ys) == 1:
+            logs = native_model.evaluate(xs[0], ys[0], _batch_size(batch_size), _verbose(verbose), native_callbacks,
+                                         dispatcher, dispatcher.hooks)
+        else:
+            logs = native_model.evaluate_many(xs, ys, _batch_size(batch_size), _verbose(verbose), native_callbacks,
+                                              dispatcher, dispatcher.hooks)
         if return_dict:
             return dict(logs)
         values = list(logs.values())
