@@ -33,6 +33,12 @@ namespace {
 constexpr int64_t kSequenceTrainCount = 20000;
 constexpr int64_t kSequenceTestCount = 10000;
 
+// The largest --threads: libgomp sizes a team's start-up bookkeeping on the stack (alloca), so
+// --threads 100000 overflowed the 8 MB main stack (SIGSEGV) and --threads 1000 already failed
+// thread creation under a memory limit. 1024 is more hardware threads than any single machine
+// keel runs on has, and well inside what libgomp and oneDNN handle.
+constexpr int kMaxThreads = 1024;
+
 struct TrainFlags {
   ModelFlags model;  // MODEL, --blocks, --fixup
   std::string data = "fashion-mnist";
@@ -115,7 +121,8 @@ int run_train(const TrainFlags& f) {
   KEEL_CHECK(f.epochs >= 1, "--epochs ", f.epochs, " is not allowed; expected an integer >= 1");
   KEEL_CHECK(f.batch_size >= 1, "--batch-size ", f.batch_size,
              " is not allowed; expected an integer >= 1");
-  KEEL_CHECK(f.threads >= 0, "--threads ", f.threads, " is not allowed; expected >= 1 (0: all cores)");
+  KEEL_CHECK(f.threads >= 0 && f.threads <= kMaxThreads, "--threads ", f.threads,
+             " is not allowed; expected 1..", kMaxThreads, " (0: all cores)");
   // Data-parallel under mpirun / srun (docs/distributed.md): every rank trains on its rows of each
   // global batch; only rank 0 prints and writes.
   const Communicator& comm = world();

@@ -37,6 +37,19 @@ void expect_clean_error(const RunResult& r, const std::vector<std::string>& want
   for (const auto& w : want) EXPECT_NE(lines[0].find(w), std::string::npos) << "lacks '" << w << "'";
 }
 
+// `keel train` on the fixtures' tiny Fashion-MNIST directory (8 + 4 images), one quick epoch;
+// flags in `extra` replace these defaults.
+std::vector<std::string> train_tiny(const std::vector<std::string>& extra) {
+  const fs::path data = fs::temp_directory_path() / ("keel-cli-errors-" + std::to_string(::getpid())) / "data_ok";
+  std::vector<std::string> args = {"train", "--data", data.string()};
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--validation", "2"}, {"--epochs", "1"}, {"--batch-size", "4"}, {"--verbose", "0"}}) {
+    if (std::find(extra.begin(), extra.end(), flag) == extra.end()) args.insert(args.end(), {flag, value});
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 // F1: x ranges of a few ulps made the tick loop `x += step` stand still (a hang, with memory
 // growing); a nan or non-numeric epoch gave nan coordinates or x = 0, exit 0.
 TEST_F(CliRobustness, PlotTinyXRangeEndsAndBadEpochsAreErrors) {
@@ -63,6 +76,12 @@ TEST_F(CliRobustness, PlotTinyXRangeEndsAndBadEpochsAreErrors) {
                      {"text.csv", "line 3", "'first'"});
   put_file(dir + "/nan.csv", std::string("epoch,loss\n0,0.5\nnan,0.4\n"));
   expect_clean_error(keel({"plot", dir + "/nan.csv", "-o", dir + "/nan.svg"}), {"nan.csv", "line 3", "'nan'"});
+}
+
+// F3: --threads had no upper bound; 100000 crashed inside libgomp (SIGSEGV).
+TEST_F(CliRobustness, ThreadsAboveTheCapAreRejected) {
+  expect_clean_error(keel(train_tiny({"--threads", "100000"})), {"--threads 100000", "1..1024"});
+  expect_clean_error(keel(train_tiny({"--threads", "1025"})), {"--threads 1025", "1..1024"});
 }
 
 }  // namespace
