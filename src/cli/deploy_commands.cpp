@@ -140,31 +140,28 @@ int run_evaluate(const std::string& saved, const std::string& data, int64_t batc
   return 0;
 }
 
-// Input samples as float: uint8 data are pixels and are scaled by 1/255 as in training.
+// Input samples as float, converted as `keel train` converts the same file format: a .npy array
+// is used as given (uint8 cast to float without scaling, as `train --data npy:` and Keras do), a
+// uint8 IDX file is Fashion-MNIST-style pixels and is scaled by 1/255 (as `train --data DIR`).
 Tensor read_input(const std::string& path_text) {
   const fs::path path = path_text;
   std::vector<int64_t> dims;
   Tensor x;
-  bool is_u8 = false;
-  std::vector<uint8_t> u8;
   if (path.extension() == ".npy") {
     NpyArray a = read_npy(path);
     dims = a.dims;
-    is_u8 = a.dtype == NpyDtype::kUint8;
-    if (is_u8) u8 = std::move(a.u8);
-    else x = std::move(a.values);
+    x = a.dtype == NpyDtype::kUint8 ? a.to_tensor() : std::move(a.values);
   } else {
     IdxArray a = read_idx(path, {.item_name = "samples"});
     dims = a.dims;
-    is_u8 = a.type == IdxType::kUint8;
-    if (is_u8) u8 = std::move(a.bytes);
-    else x = a.to_tensor();
-  }
-  if (is_u8) {
-    x = Tensor(dims);
-    // The same float product as the training pipeline (DataView x_scale), bit for bit.
-    const float scale = 1.0f / 255.0f;
-    for (size_t i = 0; i < u8.size(); ++i) x[int64_t(i)] = static_cast<float>(u8[i]) * scale;
+    if (a.type == IdxType::kUint8) {
+      x = Tensor(dims);
+      // The same float product as the training pipeline (DataView x_scale), bit for bit.
+      const float scale = 1.0f / 255.0f;
+      for (size_t i = 0; i < a.bytes.size(); ++i) x[int64_t(i)] = static_cast<float>(a.bytes[i]) * scale;
+    } else {
+      x = a.to_tensor();
+    }
   }
   KEEL_CHECK(!dims.empty(), path_text, ": a 0-d array holds no samples; expected (N, ...)");
   return x;
@@ -234,7 +231,8 @@ Handler add_predict_command(CLI::App& app) {
   auto batch = std::make_shared<int64_t>(32);
   cmd->add_option("SAVED", *saved, "saved model directory")->required();
   cmd->add_option("--input", *input,
-                  "samples as .npy or IDX (raw or gzip'd); uint8 values are scaled by 1/255")
+                  "samples as .npy (used as given, as train --data npy: uses it) or IDX (raw or "
+                  "gzip'd; uint8 pixels are scaled by 1/255, as train --data DIR scales them)")
       ->required();
   cmd->add_option("--output", *output, "write the predictions as float32 .npy instead of printing");
   cmd->add_option("--batch-size", *batch, "samples per batch (default 32)");

@@ -269,7 +269,7 @@ Handler add_train_command(CLI::App& app) {
                   "2013: adding:T or temporal-order:T (T timesteps; 20,000 training and 10,000 "
                   "test sequences from --seed), or NumPy arrays: "
                   "npy:X_TRAIN.npy,Y_TRAIN.npy,X_TEST.npy,Y_TEST.npy (x (N, ...), e.g. sequences "
-                  "(N, T, F); y (N,) class ids or (N, k) targets, used as given)");
+                  "(N, T, F); y (N,) class ids or (N, k) targets, used as given: uint8 is not scaled)");
   cmd->add_option("--epochs", f->epochs, "number of epochs (default 10)");
   cmd->add_option("--batch-size", f->batch_size, "samples per step (default 32)");
   cmd->add_option("--optimizer", f->optimizer, "sgd (default), adam, adamw, nadam, rmsprop, adagrad")

@@ -84,5 +84,35 @@ TEST_F(CliRobustness, ThreadsAboveTheCapAreRejected) {
   expect_clean_error(keel(train_tiny({"--threads", "1025"})), {"--threads 1025", "1..1024"});
 }
 
+// F4: predict scaled uint8 .npy input by 1/255 while train --data npy: used it as given, so a model
+// trained and tested on one file predicted garbage from it. A .npy array is now used as given in
+// both (Keras), and a uint8 IDX file is scaled in both (Fashion-MNIST pixels).
+TEST_F(CliRobustness, Uint8NpyIsTheSameDataInTrainAndPredict) {
+  const std::string dir = tmp();
+  const Bytes u8 = {0, 10, 200, 255, 7, 3, 99, 128, 250, 1, 2, 60};
+  std::vector<float> as_float(u8.begin(), u8.end()), scaled;
+  for (uint8_t v : u8) scaled.push_back(static_cast<float>(v) * (1.0f / 255.0f));
+  put_file(dir + "/x_u8.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (3, 4), }", u8));
+  put_file(dir + "/x_u8f.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }",
+                                   le_floats(as_float)));
+  put_file(dir + "/x_u8s.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }",
+                                   le_floats(scaled)));
+  put_file(dir + "/x_u8.idx", idx(0x08, {3, 4}, u8));
+  const std::string data = "npy:" + dir + "/x_u8.npy," + dir + "/y_ids.npy," + dir + "/x_u8.npy," + dir + "/y_ids.npy";
+  RunResult r = keel({"train", dir + "/config_ok.json", "--data", data, "--validation", "1", "--epochs",
+                      "1", "--verbose", "0", "--save", dir + "/u8_model"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto predict = [&](const std::string& input, const std::string& out) {
+    const RunResult p = keel({"predict", dir + "/u8_model", "--input", dir + "/" + input, "--output", dir + "/" + out});
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+    return slurp(dir + "/" + out);
+  };
+  const std::string from_u8 = predict("x_u8.npy", "p_u8.npy");
+  EXPECT_FALSE(from_u8.empty());
+  EXPECT_EQ(from_u8, predict("x_u8f.npy", "p_u8f.npy")) << "uint8 .npy must be used as given";
+  EXPECT_EQ(predict("x_u8.idx", "p_idx.npy"), predict("x_u8s.npy", "p_u8s.npy"))
+      << "uint8 IDX must be scaled by 1/255";
+}
+
 }  // namespace
 }  // namespace keel::cli_test
