@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "watch_flags.h"
+#include "keel/callbacks/terminate_on_nan.h"
 #include "keel/core/error.h"
 #include "keel/dist/communicator.h"
 #include "keel/io/atomic_file.h"
@@ -116,6 +117,26 @@ int default_threads_per_rank() {
   return std::max(1, cores / ranks_on_this_node());
 }
 
+// Why the run diverged (TerminateOnNaN stopped it, or --on-nonfinite ignore let inf / nan into the
+// weights), or empty when it did not. Such a model is not worth keeping: --save fails rather
+// than replace a model with it (load_model would refuse it anyway).
+std::string divergence(const Model& model, const FitOptions& fit) {
+  bool terminated = false;
+  for (const auto& callback : fit.callbacks) {
+    if (const auto* t = dynamic_cast<const TerminateOnNaN*>(callback.get())) terminated |= t->terminated();
+  }
+  std::string bad_weight;
+  for (const Variable* v : model.variables()) {
+    for (int64_t i = 0; i < v->size() && bad_weight.empty(); ++i) {
+      if (!std::isfinite(v->value[i]))
+        bad_weight = "weight '" + without_output_index(v->name) + "' element " + std::to_string(i) +
+                     " is " + std::to_string(v->value[i]);
+    }
+  }
+  if (terminated) return "the loss became non-finite and TerminateOnNaN stopped it";
+  return bad_weight;
+}
+
 int run_train(const TrainFlags& f) {
   const auto wall_start = std::chrono::steady_clock::now();
   KEEL_CHECK(f.epochs >= 1, "--epochs ", f.epochs, " is not allowed; expected an integer >= 1");
@@ -204,6 +225,7 @@ int run_train(const TrainFlags& f) {
   // failed run must not leave a summary on stdout that looks like the start of a result.
   if (f.verbose > 0 && chief) std::cout << model.summary();
   const History history = model.fit(all.slice(0, train_count), fit);
+  const std::string diverged = divergence(model, fit);
   const Logs test_logs = model.evaluate(test, {.batch_size = f.batch_size, .verbose = f.verbose});
 
   const double seconds =
@@ -226,8 +248,7 @@ int run_train(const TrainFlags& f) {
     std::printf(" | wall time %.1fs | training %.0f samples/s\n", seconds, samples_per_second);
   }
   if (!chief) return 0;
-  if (!f.save.empty()) save_model(model, f.save);
-  if (!f.report.empty()) {
+  if (!f.report.empty()) {  // before --save: a diverged run's report is the record of what happened
     nlohmann::json report;
     report["model"] = f.model.model;
     report["epochs"] = static_cast<int64_t>(history.epoch.size());
@@ -253,6 +274,12 @@ int run_train(const TrainFlags& f) {
     report["lowest_threads_per_rank"] = history.lowest_threads;
     report["thread_changes"] = history.thread_changes;
     write_file_atomically(f.report, report.dump(2) + "\n");
+  }
+  if (!f.save.empty()) {
+    KEEL_CHECK(diverged.empty(), "training diverged (", diverged, "); the model was not saved to ",
+               f.save, " (it keeps what it held)", f.report.empty() ? "" : "; the --report was written",
+               "; expected finite losses (try a lower --learning-rate or --clipnorm)");
+    save_model(model, f.save);
   }
   return 0;
 }

@@ -150,6 +150,15 @@ void save_model(const Model& model, const fs::path& dir_arg, const SaveModelOpti
              options.user_metadata.type_name());
   const fs::path dir = clean_dir(dir_arg);
   check_replaceable(dir);
+  // load_model rejects non-finite weights, so writing them would replace a model (perhaps a good
+  // one, e.g. `keel train keep --save keep` after a diverged run) with one nothing can load.
+  for (const Variable* v : model.variables()) {
+    for (int64_t i = 0; i < v->size(); ++i) {
+      KEEL_CHECK(std::isfinite(v->value[i]), dir.string(), ": not saved: weight '",
+                 manifest_name(*v), "' element ", i, " is ", v->value[i],
+                 "; expected finite weights (", dir.string(), " keeps what it held)");
+    }
+  }
 
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
   std::vector<std::byte> shard;

@@ -114,5 +114,37 @@ TEST_F(CliRobustness, Uint8NpyIsTheSameDataInTrainAndPredict) {
       << "uint8 IDX must be scaled by 1/255";
 }
 
+// F5: a diverged run (--on-nonfinite ignore, TerminateOnNaN stop) replaced a good saved model with
+// NaN weights, which load_model then refused, and exited 0. Now --save fails (exit 2) and keeps
+// the old model; without --save such a run still exits 0 with its report (the exploding-gradients
+// study records diverged runs that way).
+TEST_F(CliRobustness, DivergedTrainingKeepsTheSavedModelAndFails) {
+  const std::string dir = tmp();
+  const std::string data = "npy:" + dir + "/x_ok.npy," + dir + "/y_ids.npy," + dir + "/x_ok.npy," + dir + "/y_ids.npy";
+  // Inputs of 1e30 at learning rate 1e9: the first step sends the kernel to inf, the next loss is nan.
+  put_file(dir + "/x_huge_values.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }",
+                                           le_floats(std::vector<float>(12, 1e30f))));
+  const std::string blowup = "npy:" + dir + "/x_huge_values.npy," + dir + "/y_ids.npy," + dir + "/x_ok.npy," + dir + "/y_ids.npy";
+  put_file(dir + "/softmax.json",
+           std::string(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [)"
+                       R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},)"
+                       R"({"class_name": "Dense", "config": {"units": 3, "activation": "softmax", "name": "d"}}]}})"));
+  const std::string model = dir + "/keep_model";
+  RunResult r = keel({"train", dir + "/softmax.json", "--data", data, "--validation", "0", "--epochs",
+                      "1", "--verbose", "0", "--save", model});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string before = slurp(model + "/group1-shard1of1.bin");
+  r = keel({"train", model, "--data", blowup, "--validation", "0", "--epochs", "2", "--verbose", "0",
+            "--learning-rate", "1e9", "--on-nonfinite", "ignore", "--save", model, "--report",
+            dir + "/diverged.json"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("training diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not saved to " + model), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(model + "/group1-shard1of1.bin"), before) << "the good model was replaced";
+  EXPECT_TRUE(fs::exists(dir + "/diverged.json")) << "the report records the diverged run";
+  r = keel({"predict", model, "--input", dir + "/x_ok.npy"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace keel::cli_test

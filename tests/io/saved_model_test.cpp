@@ -229,6 +229,18 @@ TEST_F(SavedModelErrors, NonFiniteWeight) {
   EXPECT_NE(msg.find("weight 'd/bias' element 1 is nan"), std::string::npos) << msg;
 }
 
+// save_model refuses non-finite weights, which load_model would reject (review F5: a diverged
+// run replaced a good model with one nothing could load); the old model stays.
+TEST_F(SavedModelErrors, SaveRefusesNonFiniteWeightsAndKeepsTheOldModel) {
+  Model m = load_model(dir_ / "m");
+  const auto before = read_file_bytes(shard());
+  m.variables()[1]->value[2] = std::numeric_limits<float>::infinity();
+  const std::string msg = error_of([&] { save_model(m, dir_ / "m"); });
+  EXPECT_NE(msg.find("not saved: weight 'd/bias' element 2 is inf"), std::string::npos) << msg;
+  EXPECT_EQ(read_file_bytes(shard()), before);
+  EXPECT_NO_THROW(load_model(dir_ / "m"));
+}
+
 TEST_F(SavedModelErrors, FormatDtypeAndQuantization) {
   doc_["format"] = "graph-model";
   EXPECT_NE(load_error().find("'format' \"graph-model\" is not supported"), std::string::npos);
