@@ -117,6 +117,37 @@ int default_threads_per_rank() {
   return std::max(1, cores / ranks_on_this_node());
 }
 
+// True when `inner` is `outer` or lies inside it, after resolving both (".", "..", symlinks of
+// the parts that exist).
+bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  std::error_code ec;
+  const auto in = std::filesystem::weakly_canonical(std::filesystem::absolute(inner), ec);
+  const auto out = std::filesystem::weakly_canonical(std::filesystem::absolute(outer), ec);
+  auto i = in.begin();
+  for (auto o = out.begin(); o != out.end(); ++o, ++i) {
+    if (o->empty()) continue;  // the empty last part of a trailing slash
+    if (i == in.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+// --save DIR replaces DIR with the trained model and refuses a directory holding anything else,
+// so event files, a CSV log or a checkpoint written into DIR during training would make the
+// final save fail and lose the model: refuse the combination before training.
+void check_save_is_separate(const TrainFlags& f) {
+  if (f.save.empty()) return;
+  const ObservabilityOptions& o = f.watch.options;
+  const std::string checkpoint = o.checkpoint_dir.empty() ? o.resume_dir : o.checkpoint_dir;
+  const std::pair<const char*, const std::string*> writers[] = {
+      {"--logdir", &o.logdir}, {"--csv", &o.csv},
+      {o.checkpoint_dir.empty() ? "--resume" : "--checkpoint", &checkpoint}};
+  for (const auto& [flag, path] : writers) {
+    KEEL_CHECK(path->empty() || !is_within(*path, f.save), "--save ", f.save, " and ", flag, " ",
+               *path, ": ", flag, " would write into the directory --save replaces with the "
+               "trained model, which --save then refuses; expected separate paths");
+  }
+}
+
 // Why the run diverged (TerminateOnNaN stopped it, or --on-nonfinite ignore let inf / nan into the
 // weights), or empty when it did not. Such a model is not worth keeping: --save fails rather
 // than replace a model with it (load_model would refuse it anyway).
@@ -146,6 +177,7 @@ int run_train(const TrainFlags& f) {
              " is not allowed; expected 1..", kMaxThreads, " (0: all cores)");
   // Data-parallel under mpirun / srun (docs/distributed.md): every rank trains on its rows of each
   // global batch; only rank 0 prints and writes.
+  check_save_is_separate(f);
   const Communicator& comm = world();
   const bool chief = comm.is_chief();
   // Only rank 0 prints: the other ranks' messages (EarlyStopping, "Resuming from ...") would repeat

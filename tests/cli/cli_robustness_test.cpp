@@ -146,5 +146,23 @@ TEST_F(CliRobustness, DivergedTrainingKeepsTheSavedModelAndFails) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// F6: --save DIR with --logdir DIR (or --csv DIR/x.csv, --checkpoint DIR) passed the early
+// check while DIR was empty, then training filled DIR and the final save refused it: the trained
+// model was lost. The combination is refused before training.
+TEST_F(CliRobustness, SaveDirectoryConflictsAreRefusedUpFront) {
+  const std::string out = tmp() + "/shared_out";
+  expect_clean_error(keel(train_tiny({"--logdir", out, "--save", out})),
+                     {"--save " + out, "--logdir " + out});
+  expect_clean_error(keel(train_tiny({"--csv", out + "/log.csv", "--save", out + "/"})),
+                     {"--save " + out + "/", "--csv " + out + "/log.csv"});
+  expect_clean_error(keel(train_tiny({"--checkpoint", out + "/./ck", "--save", out})),
+                     {"--save " + out, "--checkpoint " + out + "/./ck"});
+  EXPECT_FALSE(fs::exists(out));
+  // Side by side is fine.
+  const RunResult r = keel(train_tiny({"--logdir", out + "/logs", "--save", out + "/model"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out + "/model/model.json"));
+}
+
 }  // namespace
 }  // namespace keel::cli_test
