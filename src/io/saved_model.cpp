@@ -316,9 +316,14 @@ void load_weight(const WeightEntry& e, const std::byte* data, const std::string&
   KEEL_CHECK(e.shape == v.shape, where, " has shape ", shape_text(e.shape),
              " but the layer config needs ", shape_text(v.shape));
   std::memcpy(v.value, data, n * sizeof(float));
+  // A variance below zero makes BN's rsqrt(var + eps) nan for every input: reject it here, as
+  // a nan weight is.
+  const bool variance = e.name.ends_with("/moving_variance");
   for (size_t i = 0; i < n; ++i) {
     KEEL_CHECK(std::isfinite(v.value[i]), where, " element ", i, " is ", v.value[i],
                "; expected a finite number (", shard_names, ")");
+    KEEL_CHECK(!variance || v.value[i] >= 0.0f, where, " element ", i, " is ", v.value[i],
+               "; expected a variance >= 0 (", shard_names, ")");
   }
   targets.loaded[target] = true;
 }

@@ -229,6 +229,19 @@ TEST_F(SavedModelErrors, NonFiniteWeight) {
   EXPECT_NE(msg.find("weight 'd/bias' element 1 is nan"), std::string::npos) << msg;
 }
 
+// A negative BN moving variance made every prediction nan (review F7); rejected like a nan weight.
+TEST_F(SavedModelErrors, NegativeMovingVariance) {
+  auto bytes = read_file_bytes(shard());
+  const float negative = -5.0f;
+  std::memcpy(bytes.data() + 4 * 25, &negative, 4);  // d 12 + 3, bn gamma, beta, mean 3 each
+  std::ofstream(shard(), std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  const std::string msg = error_of([&] { load_model(dir_ / "m"); });
+  EXPECT_NE(msg.find("model.json: weight 'bn/moving_variance' element 1 is -5; expected a variance >= 0"),
+            std::string::npos)
+      << msg;
+}
+
 // save_model refuses non-finite weights, which load_model would reject (review F5: a diverged
 // run replaced a good model with one nothing could load); the old model stays.
 TEST_F(SavedModelErrors, SaveRefusesNonFiniteWeightsAndKeepsTheOldModel) {
