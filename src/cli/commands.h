@@ -20,4 +20,8 @@ Handler add_evaluate_command(CLI::App& app);
 Handler add_predict_command(CLI::App& app);
 Handler add_export_command(CLI::App& app);
 
+// Makes every integer option of every subcommand decimal only: no octal / hex reading of "010" /
+// "0x2", no silent saturation of out-of-range values, no trailing junk (integer_flags.cpp).
+void require_decimal_integers(CLI::App& app);
+
 }  // namespace keel::cli

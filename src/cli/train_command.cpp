@@ -356,15 +356,8 @@ Handler add_train_command(CLI::App& app) {
   auto* shuffle = cmd->add_flag("--shuffle", f->shuffle_flag, "shuffle every epoch (the default)");
   auto* no_shuffle = cmd->add_flag("--no-shuffle", f->no_shuffle, "keep the file order");
   shuffle->excludes(no_shuffle);
-  // CLI11 would wrap "-1" into 2^64 - 1 for the unsigned seed: reject it instead.
-  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)")
-      ->check(CLI::Validator(
-          [](std::string& value) {
-            return value.find('-') != std::string::npos
-                       ? value + " is not allowed; expected an integer >= 0"
-                       : std::string();
-          },
-          "UINT"));
+  // Decimal, and "-1" rejected rather than wrapped to 2^64 - 1: require_decimal_integers (main).
+  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)");
   cmd->add_option("--threads", f->threads, "threads, fixed (default: all cores, fewer while other processes keep cores busy; docs/threads.md)");
   cmd->add_option("--verbose", f->verbose, "0 silent, 1 progress bar (default), 2 one line per epoch")
       ->check(CLI::Range(0, 2));

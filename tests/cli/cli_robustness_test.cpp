@@ -164,5 +164,23 @@ TEST_F(CliRobustness, SaveDirectoryConflictsAreRefusedUpFront) {
   EXPECT_TRUE(fs::exists(out + "/model/model.json"));
 }
 
+// F8: integer flags went through strtoll(..., 0): "010" was octal 8, "0x2" hex, and values past
+// the type's range saturated silently.
+TEST_F(CliRobustness, IntegerFlagsAreDecimalAndOverflowIsAnError) {
+  RunResult r = keel(train_tiny({"--epochs", "010", "--verbose", "2", "--validation", "02"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Epoch 10/10"), std::string::npos) << r.out;
+  expect_clean_error(keel(train_tiny({"--epochs", "0x2"})), {"--epochs", "0x2", "decimal integer"});
+  expect_clean_error(keel(train_tiny({"--batch-size", "4x"})), {"--batch-size", "4x", "decimal integer"});
+  expect_clean_error(keel(train_tiny({"--seed", "99999999999999999999"})),
+                     {"--seed", "99999999999999999999", "out of range", "18446744073709551615"});
+  expect_clean_error(keel(train_tiny({"--epochs", "99999999999999999999"})),
+                     {"--epochs", "99999999999999999999", "out of range"});
+  expect_clean_error(keel({"predict", tmp() + "/model_ok", "--input", tmp() + "/x_ok.npy", "--batch-size",
+                           "-99999999999999999999"}),
+                     {"--batch-size", "out of range"});
+  expect_clean_error(keel(train_tiny({"--seed", "-1"})), {"--seed", "-1", ">= 0"});
+}
+
 }  // namespace
 }  // namespace keel::cli_test
