@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 
+#include "class_ids.h"
 #include "commands.h"
 #include "keel/core/error.h"
 #include "keel/io/fashion_mnist.h"
@@ -27,6 +28,7 @@ namespace fs = std::filesystem;
 struct TestSet {
   FashionMnist data;
   DataView view;
+  fs::path dir;
 };
 
 std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::string& value) {
@@ -38,6 +40,7 @@ std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::strin
     KEEL_FAIL(flag, " ", value, ": ", e.what());
   }
   set->view = fashion_mnist_view(set->data, FashionMnistSplit::kTest);
+  set->dir = dir;
   return set;
 }
 
@@ -134,6 +137,8 @@ int run_evaluate(const std::string& saved, const std::string& data, int64_t batc
   const auto test = load_test_set("--data", data);
   check_input_fits(model, "--data " + data, test->view.x_width());
   model.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  check_class_ids(model, "sparse_categorical_crossentropy", test->view,
+                  fashion_mnist_labels_file(test->dir, "t10k"));
   const Logs logs = model.evaluate(test->view, {.batch_size = batch_size, .verbose = 0});
   std::printf("%s on %lld test images: loss %.4f - accuracy %.4f\n", saved.c_str(),
               static_cast<long long>(test->view.size), *logs.get("loss"), *logs.get("accuracy"));

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "class_ids.h"
 #include "commands.h"
 #include "watch_flags.h"
 #include "keel/callbacks/terminate_on_nan.h"
@@ -213,7 +214,7 @@ int run_train(const TrainFlags& f) {
   FashionMnist images;
   SequenceTaskData sequences;
   DataView all, test;
-  std::string source;
+  std::string source, train_labels, test_labels;  // label files, for check_class_ids
   if (task) {
     sequences = make_sequence_task(*task, kSequenceTrainCount, kSequenceTestCount, f.seed);
     all = sequence_task_view(sequences, true);
@@ -223,6 +224,7 @@ int run_train(const TrainFlags& f) {
     all = npy_data_view(arrays, true);
     test = npy_data_view(arrays, false);
     source = f.data;
+    train_labels = (*npy_paths)[1], test_labels = (*npy_paths)[3];
   } else {
     const std::filesystem::path dir =
         f.data == "fashion-mnist" ? default_fashion_mnist_dir() : std::filesystem::path(f.data);
@@ -230,6 +232,8 @@ int run_train(const TrainFlags& f) {
     all = fashion_mnist_view(images, FashionMnistSplit::kTrain);
     test = fashion_mnist_view(images, FashionMnistSplit::kTest);
     source = dir.string();
+    train_labels = fashion_mnist_labels_file(dir, "train");
+    test_labels = fashion_mnist_labels_file(dir, "t10k");
   }
   KEEL_CHECK(f.validation >= 0 && f.validation < all.size, "--validation ", f.validation,
              " is not allowed; expected 0 <= N < ", all.size, " (the number of training samples in ",
@@ -242,6 +246,10 @@ int run_train(const TrainFlags& f) {
     KEEL_CHECK(all.x_width() == input.sample_size(), "--data ", source, ": samples of shape ",
                Shape::batched(all.sample_dims).to_string(), " do not fit model '", model.name(),
                "', whose input is ", input.to_string());
+  }
+  if (model.built() && !task) {
+    check_class_ids(model, loss, all, train_labels);
+    check_class_ids(model, loss, test, test_labels);
   }
 
   FitOptions fit;

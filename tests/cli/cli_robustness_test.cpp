@@ -182,5 +182,37 @@ TEST_F(CliRobustness, IntegerFlagsAreDecimalAndOverflowIsAnError) {
   expect_clean_error(keel(train_tiny({"--seed", "-1"})), {"--seed", "-1", ">= 0"});
 }
 
+// F10: class ids were checked only inside the loss, batch by batch: a bad test label surfaced
+// after all epochs, as "label of sample 17" (an index in the batch) without a file name; evaluate
+// named neither the model nor the data. Now checked against the model's output width up front.
+TEST_F(CliRobustness, ClassIdsAreCheckedAgainstTheModelBeforeTraining) {
+  const std::string dir = tmp();
+  put_file(dir + "/y_bad5.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }",
+                                    le_floats({0, 1, 2, 1, 7})));
+  const std::string data = "npy:" + dir + "/x_ok.npy," + dir + "/y_ids.npy," + dir + "/x_test5.npy," + dir + "/y_bad5.npy";
+  expect_clean_error(keel({"train", dir + "/config_ok.json", "--data", data, "--validation", "1", "--epochs", "1",
+                           "--save", dir + "/never_saved"}),
+                     {dir + "/y_bad5.npy", "label of row 4 is 7", "[0, 3)"});
+  EXPECT_FALSE(fs::exists(dir + "/never_saved"));
+  // A 3-class model on the 10-class IDX data: train labels 3..7 and test label 3 are out of range.
+  put_file(dir + "/cfg784_3.json",
+           std::string(R"({"class_name": "Sequential", "config": {"name": "three", "layers": [)"
+                       R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 28, 28], "name": "in"}},)"
+                       R"({"class_name": "Flatten", "config": {"name": "f"}},)"
+                       R"({"class_name": "Dense", "config": {"units": 3, "activation": "softmax", "name": "d"}}]}})"));
+  std::vector<std::string> args = train_tiny({"--verbose", "1"});
+  args.insert(args.begin() + 1, dir + "/cfg784_3.json");
+  expect_clean_error(keel(args), {dir + "/data_ok/train-labels-idx1-ubyte", "label of row 3 is 3", "'three'"});
+  // evaluate: a saved 3-class model (trained on arrays) on the same IDX test split.
+  put_file(dir + "/x784.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 28, 28), }",
+                                  le_floats(std::vector<float>(3 * 784, 0.25f))));
+  const std::string arrays = "npy:" + dir + "/x784.npy," + dir + "/y_ids.npy," + dir + "/x784.npy," + dir + "/y_ids.npy";
+  const RunResult r = keel({"train", dir + "/cfg784_3.json", "--data", arrays, "--validation", "1", "--epochs", "1",
+                            "--verbose", "0", "--save", dir + "/three_model"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_clean_error(keel({"evaluate", dir + "/three_model", "--data", dir + "/data_ok"}),
+                     {dir + "/data_ok/t10k-labels-idx1-ubyte", "label of row 3 is 3", "'three'"});
+}
+
 }  // namespace
 }  // namespace keel::cli_test
