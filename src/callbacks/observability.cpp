@@ -53,6 +53,8 @@ void add_observability_callbacks(const ObservabilityOptions& o, Model& model, Fi
     const auto path = checkpoint_path(o.resume_dir);
     KEEL_CHECK(std::filesystem::exists(path), "--resume ", o.resume_dir, ": no checkpoint there (",
                path.string(), " does not exist); write one with --checkpoint DIR");
+    KEEL_CHECK(std::filesystem::is_regular_file(path), "--resume ", o.resume_dir, ": ", path.string(),
+               " is not a regular file; expected the checkpoint file written by --checkpoint DIR");
     const Checkpoint ck = Checkpoint::load(path);
     const TrainingProgress p = restore_training_state(ck, model, stateful);
     KEEL_CHECK(p.seed == fit.seed, "--resume ", o.resume_dir, ": the checkpoint was trained with --seed ",

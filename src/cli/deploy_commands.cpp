@@ -9,6 +9,7 @@
 
 #include "class_ids.h"
 #include "commands.h"
+#include "watch_flags.h"
 #include "keel/core/error.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/io/idx.h"
@@ -175,6 +176,7 @@ Tensor read_input(const std::string& path_text) {
 int run_predict(const std::string& saved, const std::string& input, const std::string& output,
                 int64_t batch_size) {
   KEEL_CHECK(batch_size >= 1, "--batch-size ", batch_size, " is not allowed; expected >= 1");
+  if (!output.empty()) check_output_file("--output", output);
   Model model = load_model(saved);
   Tensor x = read_input(input);
   const int64_t sample = model.input_shape().sample_size();

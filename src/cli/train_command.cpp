@@ -179,6 +179,7 @@ int run_train(const TrainFlags& f) {
   // Data-parallel under mpirun / srun (docs/distributed.md): every rank trains on its rows of each
   // global batch; only rank 0 prints and writes.
   check_save_is_separate(f);
+  if (!f.report.empty()) check_output_file("--report", f.report);
   const Communicator& comm = world();
   const bool chief = comm.is_chief();
   // Only rank 0 prints: the other ranks' messages (EarlyStopping, "Resuming from ...") would repeat

@@ -214,5 +214,27 @@ TEST_F(CliRobustness, ClassIdsAreCheckedAgainstTheModelBeforeTraining) {
                      {dir + "/data_ok/t10k-labels-idx1-ubyte", "label of row 3 is 3", "'three'"});
 }
 
+// F11: --report into a missing directory failed after training; --checkpoint at a regular file
+// failed after epoch 1 and --resume at a directory named checkpoint.keel failed, both as
+// "internal error"; --csv at a directory failed after the summary was printed.
+TEST_F(CliRobustness, OutputPathsAreCheckedBeforeTraining) {
+  const std::string dir = tmp();
+  std::vector<std::string> args = train_tiny({"--verbose", "1", "--report", dir + "/nodir/r.json"});
+  expect_clean_error(keel(args), {"--report " + dir + "/nodir/r.json", "does not exist"});
+  put_file(dir + "/a_file", std::string("x"));
+  expect_clean_error(keel(train_tiny({"--verbose", "1", "--checkpoint", dir + "/a_file"})),
+                     {"--checkpoint " + dir + "/a_file", "not a directory"});
+  EXPECT_EQ(slurp(dir + "/a_file"), "x");
+  fs::create_directories(dir + "/ck_dir/checkpoint.keel");
+  expect_clean_error(keel(train_tiny({"--verbose", "1", "--resume", dir + "/ck_dir"})),
+                     {"--resume " + dir + "/ck_dir", "checkpoint.keel", "not a regular file"});
+  fs::create_directories(dir + "/csv_dir");
+  expect_clean_error(keel(train_tiny({"--verbose", "1", "--csv", dir + "/csv_dir"})),
+                     {"--csv " + dir + "/csv_dir", "is a directory"});
+  expect_clean_error(keel({"predict", dir + "/model_ok", "--input", dir + "/x_ok.npy", "--output",
+                           dir + "/nodir/p.npy"}),
+                     {"--output " + dir + "/nodir/p.npy", "does not exist"});
+}
+
 }  // namespace
 }  // namespace keel::cli_test
