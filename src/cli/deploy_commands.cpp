@@ -38,7 +38,12 @@ std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::strin
   try {
     set->data = load_fashion_mnist(dir);
   } catch (const Error& e) {
-    KEEL_FAIL(flag, " ", value, ": ", e.what());
+    // The loader's hint names `train`'s flag ("pass --data DIR"); name this command's.
+    std::string message = e.what();
+    const std::string hint = "pass --data DIR";
+    if (const size_t at = message.find(hint); at != std::string::npos && flag != "--data")
+      message.replace(at, hint.size(), "pass " + flag + " DIR");
+    KEEL_FAIL(flag, " ", value, ": ", message);
   }
   set->view = fashion_mnist_view(set->data, FashionMnistSplit::kTest);
   set->dir = dir;
@@ -82,12 +87,15 @@ struct FoldFlags {
 };
 
 int run_fold(const FoldFlags& f) {
+  // Every input is checked before OUT is written or anything is printed: a failing command must
+  // leave an existing model at OUT as it was.
+  KEEL_CHECK(!f.out.empty(), "OUT '' is not allowed; expected a directory for the folded model");
+  check_save_target(f.out);
+  std::unique_ptr<TestSet> test;
+  if (!f.verify.empty()) test = load_test_set("--verify", f.verify);
   Model model = load_model(f.saved);
+  if (test) check_input_fits(model, "--verify " + f.verify, test->view.x_width());
   FoldResult result = fold_batch_norm(model);
-  std::printf("Folded %lld of %lld BatchNormalization layers (%s -> %s)\n",
-              static_cast<long long>(result.calls_folded),
-              static_cast<long long>(result.calls_total), f.saved.c_str(), f.out.c_str());
-  std::cout << result.report();
   nlohmann::json folded = nlohmann::json::array(), kept = nlohmann::json::array();
   for (const BnFold& x : result.folded)
     folded.push_back({{"layer", x.bn_layer}, {"into", x.dense_layer},
@@ -97,10 +105,12 @@ int run_fold(const FoldFlags& f) {
              {.user_metadata = {{"keel", {{"fold_batch_norm", {{"source", f.saved},
                                                                {"folded", folded},
                                                                {"kept", kept}}}}}}});
-  if (f.verify.empty()) return 0;
+  std::printf("Folded %lld of %lld BatchNormalization layers (%s -> %s)\n",
+              static_cast<long long>(result.calls_folded),
+              static_cast<long long>(result.calls_total), f.saved.c_str(), f.out.c_str());
+  std::cout << result.report();
+  if (!test) return 0;
 
-  const auto test = load_test_set("--verify", f.verify);
-  check_input_fits(model, "--verify " + f.verify, test->view.x_width());
   const Tensor before = model.predict(test->view, 256);
   const Tensor after = result.model.predict(test->view, 256);
   double max_abs = 0, max_rel = 0;

@@ -236,5 +236,29 @@ TEST_F(CliRobustness, OutputPathsAreCheckedBeforeTraining) {
                      {"--output " + dir + "/nodir/p.npy", "does not exist"});
 }
 
+// F13: fold-bn saved OUT (replacing a model there) and printed its report before it checked
+// --verify, whose error then suggested --data; an empty OUT meant the current directory.
+TEST_F(CliRobustness, FoldBnChecksEverythingBeforeWriting) {
+  const std::string dir = tmp();
+  auto expect_fold_error = [](const std::vector<std::string>& args) {
+    const RunResult r = keel(args);
+    expect_clean_error(r, {"--verify /nonexistent/fm"});
+    EXPECT_EQ(r.err.find("--data"), std::string::npos) << r.err;
+  };
+  expect_fold_error({"fold-bn", dir + "/model_ok", dir + "/folded", "--verify", "/nonexistent/fm"});
+  EXPECT_FALSE(fs::exists(dir + "/folded"));
+  // An existing model at OUT stays as it was.
+  fs::create_directories(dir + "/folded_keep");
+  fs::copy(dir + "/model_ok", dir + "/folded_keep", fs::copy_options::recursive);
+  const std::string before = slurp(dir + "/folded_keep/model.json");
+  expect_fold_error({"fold-bn", dir + "/model_ok", dir + "/folded_keep", "--verify", "/nonexistent/fm"});
+  EXPECT_EQ(slurp(dir + "/folded_keep/model.json"), before);
+  expect_clean_error(keel({"fold-bn", dir + "/model_ok", ""}), {"OUT ''"});
+  expect_clean_error(keel({"fold-bn", dir + "/model_ok", dir + "/x_ok.npy"}), {"x_ok.npy", "not a directory"});
+  const RunResult ok = keel({"fold-bn", dir + "/model_ok", dir + "/folded"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("Folded 0 of 0"), std::string::npos) << ok.out;
+}
+
 }  // namespace
 }  // namespace keel::cli_test
