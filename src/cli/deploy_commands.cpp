@@ -190,15 +190,23 @@ int run_predict(const std::string& saved, const std::string& input, const std::s
   Model model = load_model(saved);
   Tensor x = read_input(input);
   const int64_t sample = model.input_shape().sample_size();
-  // One sample of the model's input size (with or without a batch dim), or N samples of it.
-  const int64_t n = x.size() == sample ? 1 : x.dim(0);
-  KEEL_CHECK(n > 0 && x.size() == n * sample, "--input ", input, ": ", n, " samples of ",
-             x.size() / std::max<int64_t>(n, 1), " values each; model '", model.name(),
-             "' takes input ", model.input_shape().to_string(), " (", sample, " values per sample)");
-  std::vector<int64_t> dims = {n};
-  for (size_t i = 1; i < model.input_shape().dims().size(); ++i)
-    dims.push_back(model.input_shape().dims()[i]);
-  x.reshape(dims);
+  const std::vector<int64_t> sample_dims(model.input_shape().dims().begin() + 1,
+                                         model.input_shape().dims().end());
+  // N samples (N, ...) with the model's values per sample (flat (N, 784) rows fit a (28, 28)
+  // input), or exactly one sample without the batch dim: the model's dims or flat. Any other
+  // shape is an error even when its total size happens to be one sample's ((2, 392) for 784).
+  const std::vector<int64_t>& dims = x.dims();
+  const int64_t per_row = dims.size() >= 2 ? x.size() / std::max<int64_t>(dims[0], 1) : -1;
+  const bool unbatched = dims == sample_dims || (dims.size() == 1 && dims[0] == sample);
+  const int64_t n = unbatched ? 1 : dims.size() >= 2 && per_row == sample ? dims[0] : 0;
+  KEEL_CHECK(n > 0, "--input ", input, ": shape ", Shape(dims).to_string(),
+             dims.size() >= 2 ? " (" + std::to_string(per_row) + " values per sample)" : std::string(),
+             " does not fit model '", model.name(), "', whose input is ",
+             model.input_shape().to_string(), " (", sample, " values per sample); expected (N, ...) ",
+             "samples or one sample");
+  std::vector<int64_t> batched = {n};
+  batched.insert(batched.end(), sample_dims.begin(), sample_dims.end());
+  x.reshape(batched);
   const Tensor y = model.predict(x, batch_size);
   if (!output.empty()) {
     write_npy(output, y);

@@ -260,5 +260,28 @@ TEST_F(CliRobustness, FoldBnChecksEverythingBeforeWriting) {
   EXPECT_NE(ok.out.find("Folded 0 of 0"), std::string::npos) << ok.out;
 }
 
+// F14: predict took any array whose total size was one sample's as that sample: (2, 392) for a
+// 784-input model, here (2, 2) for a 4-input one, printed one prediction and exited 0.
+TEST_F(CliRobustness, PredictRejectsSamplesOfAnotherShape) {
+  const std::string dir = tmp();
+  auto f4 = [](const std::string& shape, size_t n) {
+    return npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }",
+               le_floats(std::vector<float>(n, 0.5f)));
+  };
+  put_file(dir + "/x_2x2.npy", f4("(2, 2)", 4));
+  expect_clean_error(keel({"predict", dir + "/model_ok", "--input", dir + "/x_2x2.npy"}),
+                     {"--input " + dir + "/x_2x2.npy", "(2, 2)", "2 values per sample", "(None, 4)"});
+  put_file(dir + "/x_2x1x3.npy", f4("(2, 1, 3)", 6));
+  expect_clean_error(keel({"predict", dir + "/model_ok", "--input", dir + "/x_2x1x3.npy"}),
+                     {"x_2x1x3.npy", "(2, 1, 3)", "3 values per sample", "(None, 4)"});
+  put_file(dir + "/x_4.npy", f4("(4,)", 4));
+  put_file(dir + "/x_1x4.npy", f4("(1, 4)", 4));
+  for (const char* ok : {"/x_4.npy", "/x_1x4.npy", "/x_ok.npy"}) {
+    const RunResult r = keel({"predict", dir + "/model_ok", "--input", dir + ok});
+    EXPECT_EQ(r.exit_code, 0) << ok << ": " << r.err;
+    EXPECT_NE(r.out.find("0: class"), std::string::npos) << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace keel::cli_test
