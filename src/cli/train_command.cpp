@@ -260,7 +260,9 @@ int run_train(const TrainFlags& f) {
   fit.shuffle = !f.no_shuffle;
   fit.seed = f.seed;
   if (f.validation > 0) fit.validation_data = all.slice(train_count, all.size);
-  add_watch_callbacks(f.watch, model, fit);
+  WatchFlags watch = f.watch;
+  watch.options.learning_rate = f.learning_rate;  // checked against a --resume checkpoint's
+  add_watch_callbacks(watch, model, fit);
   if (!f.save.empty()) check_save_target(f.save);  // fail now, not after an hour of training
   // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a
   // failed run must not leave a summary on stdout that looks like the start of a result.

@@ -283,5 +283,18 @@ TEST_F(CliRobustness, PredictRejectsSamplesOfAnotherShape) {
   }
 }
 
+// F9: --resume restored the checkpoint's learning rate and silently ignored --learning-rate (a
+// --batch-size or --seed mismatch was already refused). A different value is now refused the same
+// way, before anything is printed; the checkpoint's own value is accepted.
+TEST_F(CliRobustness, ResumeRefusesADifferentLearningRate) {
+  const std::string ck = tmp() + "/lr_ck";
+  RunResult r = keel(train_tiny({"--checkpoint", ck, "--learning-rate", "0.02"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_clean_error(keel(train_tiny({"--verbose", "1", "--epochs", "2", "--resume", ck, "--learning-rate", "0.5"})),
+                     {"--resume " + ck, "learning rate 0.02", "--learning-rate 0.5"});
+  r = keel(train_tiny({"--epochs", "2", "--resume", ck, "--learning-rate", "0.02"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace keel::cli_test
