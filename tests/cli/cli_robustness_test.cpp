@@ -296,5 +296,26 @@ TEST_F(CliRobustness, ResumeRefusesADifferentLearningRate) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// F2: the graph walk recursed once per layer: a functional chain of 20,000 layers overflowed the
+// stack (SIGSEGV) in summary, and in predict / evaluate / export of such a saved model.
+TEST_F(CliRobustness, DeepFunctionalGraphDoesNotOverflowTheStack) {
+  std::string layers =
+      R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}, "name": "in", "inbound_nodes": []})";
+  std::string previous = "in";
+  for (int i = 0; i < 20000; ++i) {
+    const std::string name = "a" + std::to_string(i);
+    layers.append(R"(, {"class_name": "Activation", "config": {"name": ")").append(name)
+        .append(R"(", "activation": "linear"}, "name": ")").append(name)
+        .append(R"(", "inbound_nodes": [[[")").append(previous).append(R"(", 0, 0, {}]]]})");
+    previous = name;
+  }
+  put_file(tmp() + "/deep.json",
+           R"({"class_name": "Functional", "config": {"name": "deep", "layers": [)" + layers +
+               R"(], "input_layers": [["in", 0, 0]], "output_layers": [[")" + previous + R"(", 0, 0]]}})");
+  const RunResult r = keel({"summary", tmp() + "/deep.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 500);
+  EXPECT_NE(r.out.find("a19999 (Activation)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keel::cli_test
