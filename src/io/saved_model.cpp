@@ -346,7 +346,10 @@ void load_group(const json& group, size_t g, const fs::path& dir, const std::str
                ": the manifest describes more than 2^62 bytes");
     entries.push_back(std::move(e));
   }
-  KEEL_CHECK(shards.bytes.size() == expected, shards.shard_names, ": ", shards.bytes.size(),
+  // With "paths": [] there is no shard to name (the message began with ": 0 bytes").
+  const std::string shard_where =
+      shards.shard_names.empty() ? gwhere + " ('paths' lists no shard file)" : shards.shard_names;
+  KEEL_CHECK(shards.bytes.size() == expected, shard_where, ": ", shards.bytes.size(),
              " bytes, but the manifest of ", src, " describes ", expected, " bytes (",
              entries.size(), " float32 weights)");
   size_t offset = 0;

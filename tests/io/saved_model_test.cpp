@@ -229,6 +229,15 @@ TEST_F(SavedModelErrors, NonFiniteWeight) {
   EXPECT_NE(msg.find("weight 'd/bias' element 1 is nan"), std::string::npos) << msg;
 }
 
+// "paths": [] named no file: the message began ": 0 bytes, ..." (review F16).
+TEST_F(SavedModelErrors, EmptyShardListIsNamed) {
+  doc_["weightsManifest"][0]["paths"] = json::array();
+  const std::string msg = load_error();
+  EXPECT_NE(msg.find("model.json: weightsManifest[0] ('paths' lists no shard file): 0 bytes, but the manifest"),
+            std::string::npos)
+      << msg;
+}
+
 // A negative BN moving variance made every prediction nan (review F7); rejected like a nan weight.
 TEST_F(SavedModelErrors, NegativeMovingVariance) {
   auto bytes = read_file_bytes(shard());
