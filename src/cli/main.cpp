@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   const auto predict = keel::cli::add_predict_command(app);
   const auto export_model = keel::cli::add_export_command(app);
   keel::cli::require_decimal_integers(app);
+  keel::cli::reject_empty_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -253,7 +253,7 @@ TEST_F(CliRobustness, FoldBnChecksEverythingBeforeWriting) {
   const std::string before = slurp(dir + "/folded_keep/model.json");
   expect_fold_error({"fold-bn", dir + "/model_ok", dir + "/folded_keep", "--verify", "/nonexistent/fm"});
   EXPECT_EQ(slurp(dir + "/folded_keep/model.json"), before);
-  expect_clean_error(keel({"fold-bn", dir + "/model_ok", ""}), {"OUT ''"});
+  expect_clean_error(keel({"fold-bn", dir + "/model_ok", ""}), {"OUT", "''"});
   expect_clean_error(keel({"fold-bn", dir + "/model_ok", dir + "/x_ok.npy"}), {"x_ok.npy", "not a directory"});
   const RunResult ok = keel({"fold-bn", dir + "/model_ok", dir + "/folded"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -315,6 +315,15 @@ TEST_F(CliRobustness, DeepFunctionalGraphDoesNotOverflowTheStack) {
   const RunResult r = keel({"summary", tmp() + "/deep.json"});
   EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 500);
   EXPECT_NE(r.out.find("a19999 (Activation)"), std::string::npos);
+}
+
+// F18: --save '', --report '' and predict --output '' were silently ignored (empty means "not
+// given" inside the commands); an explicitly empty value is now an error naming the flag.
+TEST_F(CliRobustness, EmptyValuesAreRejected) {
+  expect_clean_error(keel(train_tiny({"--save", ""})), {"--save", "''"});
+  expect_clean_error(keel(train_tiny({"--report", ""})), {"--report", "''"});
+  expect_clean_error(keel({"predict", tmp() + "/model_ok", "--input", tmp() + "/x_ok.npy", "--output", ""}),
+                     {"--output", "''"});
 }
 
 }  // namespace

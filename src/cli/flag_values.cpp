@@ -1,5 +1,8 @@
-// Integer flags are decimal: CLI11 converts with strtoll(..., base 0), which read `--epochs 010` as
-// octal 8 and `0x2` as hex, and saturated `--seed 99999999999999999999` to 2^64 - 1 silently.
+// Checks on flag values that apply to every subcommand, installed once from main:
+// - integers are decimal: CLI11 converts with strtoll(..., base 0), which read `--epochs 010` as
+//   octal 8 and `0x2` as hex, and saturated `--seed 99999999999999999999` to 2^64 - 1 silently;
+// - a value given as '' is an error: `--save ''` and `--report ''` were silently ignored (empty
+//   means "not given" inside the commands).
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -46,6 +49,20 @@ void require_decimal_integers(CLI::App& app) {
       } else if (type.starts_with("INT")) {
         option->transform(CLI::Validator(decimal_error<int64_t>, ""));
       }
+    }
+  }
+}
+
+void reject_empty_values(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    for (CLI::Option* option : sub->get_options()) {
+      // Flags take no value; --title '' is a figure without a title.
+      if (option->get_type_size() == 0 || option->check_name("--title")) continue;
+      option->check(CLI::Validator(
+          [](std::string& value) {
+            return value.empty() ? std::string("'' is not allowed; expected a value") : std::string();
+          },
+          ""));
     }
   }
 }
