@@ -161,6 +161,13 @@ class SavedModelErrors : public ::testing::Test {
   }
   json& weights() { return doc_["weightsManifest"][0]["weights"]; }
   fs::path shard() const { return dir_ / "m" / "group1-shard1of1.bin"; }
+  // Overwrites float `index` of the shard with `value`.
+  void poke_shard(size_t index, float value) const {
+    auto bytes = read_file_bytes(shard());
+    std::memcpy(bytes.data() + 4 * index, &value, 4);
+    std::ofstream(shard(), std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
 
   ScratchDir dir_{"saved_errors"};
   json doc_, original_;
@@ -220,11 +227,7 @@ TEST_F(SavedModelErrors, ShapeNotMatchingTheConfig) {
 }
 
 TEST_F(SavedModelErrors, NonFiniteWeight) {
-  auto bytes = read_file_bytes(shard());
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  std::memcpy(bytes.data() + 4 * 13, &nan, 4);  // d/kernel (12) then d/bias[1]
-  std::ofstream(shard(), std::ios::binary | std::ios::trunc)
-      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  poke_shard(13, std::numeric_limits<float>::quiet_NaN());  // d/kernel (12) then d/bias[1]
   const std::string msg = error_of([&] { load_model(dir_ / "m"); });
   EXPECT_NE(msg.find("weight 'd/bias' element 1 is nan"), std::string::npos) << msg;
 }
@@ -240,11 +243,7 @@ TEST_F(SavedModelErrors, EmptyShardListIsNamed) {
 
 // A negative BN moving variance made every prediction nan (review F7); rejected like a nan weight.
 TEST_F(SavedModelErrors, NegativeMovingVariance) {
-  auto bytes = read_file_bytes(shard());
-  const float negative = -5.0f;
-  std::memcpy(bytes.data() + 4 * 25, &negative, 4);  // d 12 + 3, bn gamma, beta, mean 3 each
-  std::ofstream(shard(), std::ios::binary | std::ios::trunc)
-      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  poke_shard(25, -5.0f);  // d 12 + 3, bn gamma, beta, mean 3 each, then moving_variance[1]
   const std::string msg = error_of([&] { load_model(dir_ / "m"); });
   EXPECT_NE(msg.find("model.json: weight 'bn/moving_variance' element 1 is -5; expected a variance >= 0"),
             std::string::npos)
