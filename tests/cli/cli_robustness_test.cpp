@@ -326,5 +326,19 @@ TEST_F(CliRobustness, EmptyValuesAreRejected) {
                      {"--output", "''"});
 }
 
+// F17: a layer with "inbound_nodes": [] (never called) read by another was reported as "never
+// computed: the calls depend on each other in a cycle"; there is no cycle.
+TEST_F(CliRobustness, NeverCalledLayerIsNotCalledACycle) {
+  put_file(tmp() + "/nocall.json",
+           std::string(R"({"class_name": "Functional", "config": {"name": "f", "layers": [)"
+                       R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}, "name": "in", "inbound_nodes": []},)"
+                       R"({"class_name": "Dense", "config": {"name": "a", "units": 3}, "name": "a", "inbound_nodes": []},)"
+                       R"({"class_name": "Dense", "config": {"name": "b", "units": 2}, "name": "b", "inbound_nodes": [[["a", 0, 0, {}]]]}],)"
+                       R"( "input_layers": [["in", 0, 0]], "output_layers": [["b", 0, 0]]}})"));
+  const RunResult r = keel({"summary", tmp() + "/nocall.json"});
+  expect_clean_error(r, {"nocall.json", "'a'", "never called"});
+  EXPECT_EQ(r.err.find("cycle"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace keel::cli_test
