@@ -20,6 +20,19 @@ void check_class_ids(const Model& model, const std::string& loss, const DataView
   }
 }
 
+void check_targets(const Model& model, const std::string& loss, const DataView& data,
+                   const std::string& file) {
+  if (model.num_outputs() != 1 || !data.has_labels() || model.output_shape().dims().size() != 2) return;
+  const bool sparse = loss.starts_with("sparse_categorical");
+  const int64_t width = model.output_shape().dims().back();
+  const int64_t expected = sparse ? 1 : width;
+  const bool class_ids = !sparse && data.y_width == 1 && width > 1 && loss.find("categorical") != std::string::npos;
+  KEEL_CHECK(data.y_width == expected, file, ": ", data.y_width, " target value(s) per sample, but loss ",
+             loss, " on model '", model.name(), "' (", width, " outputs per sample) expects ", expected,
+             class_ids ? "; class ids need --loss sparse_categorical_crossentropy" : "");
+  check_class_ids(model, loss, data, file);
+}
+
 std::string fashion_mnist_labels_file(const std::filesystem::path& dir, const std::string& split) {
   const std::filesystem::path raw = dir / (split + "-labels-idx1-ubyte");
   std::error_code ec;

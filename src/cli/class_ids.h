@@ -19,6 +19,13 @@ namespace keel::cli {
 void check_class_ids(const Model& model, const std::string& loss, const DataView& data,
                      const std::string& file);
 
+// The targets of `data` must have the width the loss compares with the model's single (None, k)
+// output: 1 (a class id) for the sparse losses, k for the others; then check_class_ids. Throws
+// keel::Error naming `file`, both widths and the loss (class ids with categorical_crossentropy
+// failed inside the loss, after the summary, naming neither flag nor file).
+void check_targets(const Model& model, const std::string& loss, const DataView& data,
+                   const std::string& file);
+
 // The labels file of a Fashion-MNIST split in `dir` ("train" or "t10k"), as the loader finds it.
 std::string fashion_mnist_labels_file(const std::filesystem::path& dir, const std::string& split);
 

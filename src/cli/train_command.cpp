@@ -248,9 +248,12 @@ int run_train(const TrainFlags& f) {
                Shape::batched(all.sample_dims).to_string(), " do not fit model '", model.name(),
                "', whose input is ", input.to_string());
   }
+  KEEL_CHECK(model.num_inputs() == 1 && model.num_outputs() == 1, "MODEL ", f.model.model,
+             ": keel train takes models with one input and one output so far; model '",
+             model.name(), "' has ", model.num_inputs(), " inputs and ", model.num_outputs(), " outputs");
   if (model.built() && !task) {
-    check_class_ids(model, loss, all, train_labels);
-    check_class_ids(model, loss, test, test_labels);
+    check_targets(model, loss, all, train_labels);
+    check_targets(model, loss, test, test_labels);
   }
 
   FitOptions fit;

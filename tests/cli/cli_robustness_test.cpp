@@ -340,5 +340,24 @@ TEST_F(CliRobustness, NeverCalledLayerIsNotCalledACycle) {
   EXPECT_EQ(r.err.find("cycle"), std::string::npos) << r.err;
 }
 
+// F15: some errors came after the model summary was on stdout: class ids with --loss
+// categorical_crossentropy (a message naming neither flag nor file) and multi-output models.
+TEST_F(CliRobustness, TargetWidthAndModelShapeAreCheckedBeforeTheSummary) {
+  const std::string dir = tmp();
+  const std::string data = "npy:" + dir + "/x_ok.npy," + dir + "/y_ids.npy," + dir + "/x_test5.npy," + dir + "/y_test5.npy";
+  expect_clean_error(keel({"train", dir + "/config_ok.json", "--data", data, "--validation", "1", "--epochs", "1",
+                           "--loss", "categorical_crossentropy"}),
+                     {dir + "/y_ids.npy", "1 target value(s) per sample", "categorical_crossentropy", "expects 3",
+                      "sparse_categorical_crossentropy"});
+  put_file(dir + "/two_out.json",
+           std::string(R"({"class_name": "Functional", "config": {"name": "two", "layers": [)"
+                       R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}, "name": "in", "inbound_nodes": []},)"
+                       R"({"class_name": "Dense", "config": {"name": "a", "units": 3}, "name": "a", "inbound_nodes": [[["in", 0, 0, {}]]]},)"
+                       R"({"class_name": "Dense", "config": {"name": "b", "units": 3}, "name": "b", "inbound_nodes": [[["in", 0, 0, {}]]]}],)"
+                       R"( "input_layers": [["in", 0, 0]], "output_layers": [["a", 0, 0], ["b", 0, 0]]}})"));
+  expect_clean_error(keel({"train", dir + "/two_out.json", "--data", data, "--validation", "1", "--epochs", "1"}),
+                     {"two_out.json", "one input and one output", "2 outputs"});
+}
+
 }  // namespace
 }  // namespace keel::cli_test
