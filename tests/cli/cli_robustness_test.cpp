@@ -359,5 +359,25 @@ TEST_F(CliRobustness, TargetWidthAndModelShapeAreCheckedBeforeTheSummary) {
                      {"two_out.json", "one input and one output", "2 outputs"});
 }
 
+// F12: `keel summary /dev/zero` read the device until memory ran out, and a std::bad_alloc from
+// sizes the checks allow was "internal error: std::bad_alloc" (exit 1). A MODEL that is not a
+// regular file is refused; running out of memory is a bad-input error (exit 2) naming the command.
+TEST_F(CliRobustness, DeviceModelAndOutOfMemoryAreCleanErrors) {
+  expect_clean_error(keel({"summary", "/dev/zero"}), {"MODEL '/dev/zero'", "not a regular file"});
+  // Dense(60000) after Dense(60000): 3.6e9 parameters (14 GB, under the 2^32 cap) with 2 GB of
+  // address space.
+  put_file(tmp() + "/big.json",
+           std::string(R"({"class_name": "Sequential", "config": {"name": "big", "layers": [)"
+                       R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},)"
+                       R"({"class_name": "Dense", "config": {"units": 60000, "name": "d1"}},)"
+                       R"({"class_name": "Dense", "config": {"units": 60000, "name": "d2"}}]}})"));
+  const std::string cmd = "ulimit -v 2000000; " + shell_quote(keel_binary()) + " summary " +
+                          shell_quote(tmp() + "/big.json") + " >/dev/null 2>" + shell_quote(tmp() + "/oom.err");
+  const int status = std::system(("bash -c " + shell_quote(cmd)).c_str());
+  const std::string err = slurp(tmp() + "/oom.err");
+  EXPECT_EQ(WEXITSTATUS(status), 2) << err;
+  EXPECT_NE(err.find("keel: error: out of memory: keel summary"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace keel::cli_test
