@@ -11,6 +11,7 @@
 #include "keel/core/error.h"
 #include "keel/io/checkpoint.h"
 #include "keel/model/sequential.h"
+#include "keel/optimizers/optimizer.h"
 
 namespace keel {
 
@@ -53,12 +54,21 @@ void add_observability_callbacks(const ObservabilityOptions& o, Model& model, Fi
     const auto path = checkpoint_path(o.resume_dir);
     KEEL_CHECK(std::filesystem::exists(path), "--resume ", o.resume_dir, ": no checkpoint there (",
                path.string(), " does not exist); write one with --checkpoint DIR");
+    KEEL_CHECK(std::filesystem::is_regular_file(path), "--resume ", o.resume_dir, ": ", path.string(),
+               " is not a regular file; expected the checkpoint file written by --checkpoint DIR");
     const Checkpoint ck = Checkpoint::load(path);
     const TrainingProgress p = restore_training_state(ck, model, stateful);
     KEEL_CHECK(p.seed == fit.seed, "--resume ", o.resume_dir, ": the checkpoint was trained with --seed ",
                p.seed, " but this run has --seed ", fit.seed, "; use the same seed to replay the same shuffling");
     KEEL_CHECK(p.batch_size == fit.batch_size, "--resume ", o.resume_dir, ": the checkpoint was trained with ",
                "--batch-size ", p.batch_size, " but this run has --batch-size ", fit.batch_size);
+    if (o.learning_rate) {  // compared as the optimizer holds it (float32)
+      const double restored = model.optimizer().learning_rate();
+      KEEL_CHECK(static_cast<float>(*o.learning_rate) == static_cast<float>(restored), "--resume ",
+                 o.resume_dir, ": the checkpoint continues with learning rate ", restored,
+                 " (restored with the optimizer state) but this run has --learning-rate ",
+                 *o.learning_rate, "; drop --learning-rate or pass the checkpoint's value");
+    }
     KEEL_CHECK(fit.epochs >= p.epoch, "--epochs ", fit.epochs, " is the final epoch number (as in Keras) ",
                "but the checkpoint in ", o.resume_dir, " already completed ", p.epoch, " epochs");
     fit.initial_epoch = p.epoch;

@@ -20,4 +20,10 @@ Handler add_evaluate_command(CLI::App& app);
 Handler add_predict_command(CLI::App& app);
 Handler add_export_command(CLI::App& app);
 
+// Makes every integer option of every subcommand decimal only: no octal / hex reading of "010" /
+// "0x2", no silent saturation of out-of-range values, no trailing junk (flag_values.cpp).
+void require_decimal_integers(CLI::App& app);
+// Makes an explicitly empty value ('') an error for every option but --title (flag_values.cpp).
+void reject_empty_values(CLI::App& app);
+
 }  // namespace keel::cli

@@ -7,7 +7,9 @@
 #include <memory>
 #include <numeric>
 
+#include "class_ids.h"
 #include "commands.h"
+#include "watch_flags.h"
 #include "keel/core/error.h"
 #include "keel/io/fashion_mnist.h"
 #include "keel/io/idx.h"
@@ -27,6 +29,7 @@ namespace fs = std::filesystem;
 struct TestSet {
   FashionMnist data;
   DataView view;
+  fs::path dir;
 };
 
 std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::string& value) {
@@ -35,9 +38,15 @@ std::unique_ptr<TestSet> load_test_set(const std::string& flag, const std::strin
   try {
     set->data = load_fashion_mnist(dir);
   } catch (const Error& e) {
-    KEEL_FAIL(flag, " ", value, ": ", e.what());
+    // The loader's hint names `train`'s flag ("pass --data DIR"); name this command's.
+    std::string message = e.what();
+    const std::string hint = "pass --data DIR";
+    if (const size_t at = message.find(hint); at != std::string::npos && flag != "--data")
+      message.replace(at, hint.size(), "pass " + flag + " DIR");
+    KEEL_FAIL(flag, " ", value, ": ", message);
   }
   set->view = fashion_mnist_view(set->data, FashionMnistSplit::kTest);
+  set->dir = dir;
   return set;
 }
 
@@ -78,12 +87,15 @@ struct FoldFlags {
 };
 
 int run_fold(const FoldFlags& f) {
+  // Every input is checked before OUT is written or anything is printed: a failing command must
+  // leave an existing model at OUT as it was.
+  KEEL_CHECK(!f.out.empty(), "OUT '' is not allowed; expected a directory for the folded model");
+  check_save_target(f.out);
+  std::unique_ptr<TestSet> test;
+  if (!f.verify.empty()) test = load_test_set("--verify", f.verify);
   Model model = load_model(f.saved);
+  if (test) check_input_fits(model, "--verify " + f.verify, test->view.x_width());
   FoldResult result = fold_batch_norm(model);
-  std::printf("Folded %lld of %lld BatchNormalization layers (%s -> %s)\n",
-              static_cast<long long>(result.calls_folded),
-              static_cast<long long>(result.calls_total), f.saved.c_str(), f.out.c_str());
-  std::cout << result.report();
   nlohmann::json folded = nlohmann::json::array(), kept = nlohmann::json::array();
   for (const BnFold& x : result.folded)
     folded.push_back({{"layer", x.bn_layer}, {"into", x.dense_layer},
@@ -93,10 +105,12 @@ int run_fold(const FoldFlags& f) {
              {.user_metadata = {{"keel", {{"fold_batch_norm", {{"source", f.saved},
                                                                {"folded", folded},
                                                                {"kept", kept}}}}}}});
-  if (f.verify.empty()) return 0;
+  std::printf("Folded %lld of %lld BatchNormalization layers (%s -> %s)\n",
+              static_cast<long long>(result.calls_folded),
+              static_cast<long long>(result.calls_total), f.saved.c_str(), f.out.c_str());
+  std::cout << result.report();
+  if (!test) return 0;
 
-  const auto test = load_test_set("--verify", f.verify);
-  check_input_fits(model, "--verify " + f.verify, test->view.x_width());
   const Tensor before = model.predict(test->view, 256);
   const Tensor after = result.model.predict(test->view, 256);
   double max_abs = 0, max_rel = 0;
@@ -134,37 +148,36 @@ int run_evaluate(const std::string& saved, const std::string& data, int64_t batc
   const auto test = load_test_set("--data", data);
   check_input_fits(model, "--data " + data, test->view.x_width());
   model.compile({.loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  check_class_ids(model, "sparse_categorical_crossentropy", test->view,
+                  fashion_mnist_labels_file(test->dir, "t10k"));
   const Logs logs = model.evaluate(test->view, {.batch_size = batch_size, .verbose = 0});
   std::printf("%s on %lld test images: loss %.4f - accuracy %.4f\n", saved.c_str(),
               static_cast<long long>(test->view.size), *logs.get("loss"), *logs.get("accuracy"));
   return 0;
 }
 
-// Input samples as float: uint8 data are pixels and are scaled by 1/255 as in training.
+// Input samples as float, converted as `keel train` converts the same file format: a .npy array
+// is used as given (uint8 cast to float without scaling, as `train --data npy:` and Keras do), a
+// uint8 IDX file is Fashion-MNIST-style pixels and is scaled by 1/255 (as `train --data DIR`).
 Tensor read_input(const std::string& path_text) {
   const fs::path path = path_text;
   std::vector<int64_t> dims;
   Tensor x;
-  bool is_u8 = false;
-  std::vector<uint8_t> u8;
   if (path.extension() == ".npy") {
     NpyArray a = read_npy(path);
     dims = a.dims;
-    is_u8 = a.dtype == NpyDtype::kUint8;
-    if (is_u8) u8 = std::move(a.u8);
-    else x = std::move(a.values);
+    x = a.dtype == NpyDtype::kUint8 ? a.to_tensor() : std::move(a.values);
   } else {
     IdxArray a = read_idx(path, {.item_name = "samples"});
     dims = a.dims;
-    is_u8 = a.type == IdxType::kUint8;
-    if (is_u8) u8 = std::move(a.bytes);
-    else x = a.to_tensor();
-  }
-  if (is_u8) {
-    x = Tensor(dims);
-    // The same float product as the training pipeline (DataView x_scale), bit for bit.
-    const float scale = 1.0f / 255.0f;
-    for (size_t i = 0; i < u8.size(); ++i) x[int64_t(i)] = static_cast<float>(u8[i]) * scale;
+    if (a.type == IdxType::kUint8) {
+      x = Tensor(dims);
+      // The same float product as the training pipeline (DataView x_scale), bit for bit.
+      const float scale = 1.0f / 255.0f;
+      for (size_t i = 0; i < a.bytes.size(); ++i) x[int64_t(i)] = static_cast<float>(a.bytes[i]) * scale;
+    } else {
+      x = a.to_tensor();
+    }
   }
   KEEL_CHECK(!dims.empty(), path_text, ": a 0-d array holds no samples; expected (N, ...)");
   return x;
@@ -173,18 +186,27 @@ Tensor read_input(const std::string& path_text) {
 int run_predict(const std::string& saved, const std::string& input, const std::string& output,
                 int64_t batch_size) {
   KEEL_CHECK(batch_size >= 1, "--batch-size ", batch_size, " is not allowed; expected >= 1");
+  if (!output.empty()) check_output_file("--output", output);
   Model model = load_model(saved);
   Tensor x = read_input(input);
   const int64_t sample = model.input_shape().sample_size();
-  // One sample of the model's input size (with or without a batch dim), or N samples of it.
-  const int64_t n = x.size() == sample ? 1 : x.dim(0);
-  KEEL_CHECK(n > 0 && x.size() == n * sample, "--input ", input, ": ", n, " samples of ",
-             x.size() / std::max<int64_t>(n, 1), " values each; model '", model.name(),
-             "' takes input ", model.input_shape().to_string(), " (", sample, " values per sample)");
-  std::vector<int64_t> dims = {n};
-  for (size_t i = 1; i < model.input_shape().dims().size(); ++i)
-    dims.push_back(model.input_shape().dims()[i]);
-  x.reshape(dims);
+  const std::vector<int64_t> sample_dims(model.input_shape().dims().begin() + 1,
+                                         model.input_shape().dims().end());
+  // N samples (N, ...) with the model's values per sample (flat (N, 784) rows fit a (28, 28)
+  // input), or exactly one sample without the batch dim: the model's dims or flat. Any other
+  // shape is an error even when its total size happens to be one sample's ((2, 392) for 784).
+  const std::vector<int64_t>& dims = x.dims();
+  const int64_t per_row = dims.size() >= 2 ? x.size() / std::max<int64_t>(dims[0], 1) : -1;
+  const bool unbatched = dims == sample_dims || (dims.size() == 1 && dims[0] == sample);
+  const int64_t n = unbatched ? 1 : dims.size() >= 2 && per_row == sample ? dims[0] : 0;
+  KEEL_CHECK(n > 0, "--input ", input, ": shape ", Shape(dims).to_string(),
+             dims.size() >= 2 ? " (" + std::to_string(per_row) + " values per sample)" : std::string(),
+             " does not fit model '", model.name(), "', whose input is ",
+             model.input_shape().to_string(), " (", sample, " values per sample); expected (N, ...) ",
+             "samples or one sample");
+  std::vector<int64_t> batched = {n};
+  batched.insert(batched.end(), sample_dims.begin(), sample_dims.end());
+  x.reshape(batched);
   const Tensor y = model.predict(x, batch_size);
   if (!output.empty()) {
     write_npy(output, y);
@@ -234,7 +256,8 @@ Handler add_predict_command(CLI::App& app) {
   auto batch = std::make_shared<int64_t>(32);
   cmd->add_option("SAVED", *saved, "saved model directory")->required();
   cmd->add_option("--input", *input,
-                  "samples as .npy or IDX (raw or gzip'd); uint8 values are scaled by 1/255")
+                  "samples as .npy (used as given, as train --data npy: uses it) or IDX (raw or "
+                  "gzip'd; uint8 pixels are scaled by 1/255, as train --data DIR scales them)")
       ->required();
   cmd->add_option("--output", *output, "write the predictions as float32 .npy instead of printing");
   cmd->add_option("--batch-size", *batch, "samples per batch (default 32)");

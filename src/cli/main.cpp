@@ -1,6 +1,7 @@
 // keel: train, inspect and ship Keras-style networks on the CPU.
 // Exit codes: 0 success, 2 bad input (flags, files: a keel::Error), 1 internal failure.
 #include <exception>
+#include <new>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
   const auto evaluate = keel::cli::add_evaluate_command(app);
   const auto predict = keel::cli::add_predict_command(app);
   const auto export_model = keel::cli::add_export_command(app);
+  keel::cli::require_decimal_integers(app);
+  keel::cli::reject_empty_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -85,6 +88,15 @@ int main(int argc, char** argv) {
   } catch (const keel::Error& e) {
     std::cout.flush();
     std::cerr << "keel: error: " << rank_prefix() << e.what() << "\n";
+    return exit_code_after_error(2);
+  } catch (const std::bad_alloc&) {
+    // Sizes the checks allow can still exceed this machine's memory (a huge layer, --data
+    // adding:100000): a limit of the input on this machine, not a keel bug.
+    std::cout.flush();
+    std::cerr << "keel: error: " << rank_prefix() << "out of memory: keel "
+              << app.get_subcommands().front()->get_name()
+              << " needs more memory than this process can get for the model, data or flags given"
+              << " (the summary's parameter counts and --data's sizes are the usual causes)\n";
     return exit_code_after_error(2);
   } catch (const std::exception& e) {
     std::cout.flush();

@@ -46,6 +46,9 @@ Model load_unmodified(const std::string& model, std::optional<int64_t> blocks,
              builtin_model_list(), ") nor an existing file or saved model directory");
   // A saved model directory (keel train --save, tfjs model.save): its weights, not `seed`.
   if (fs::is_directory(model, ec)) return load_model(model);
+  // A device or pipe (/dev/zero) was read until memory ran out (std::bad_alloc, "internal error").
+  KEEL_CHECK(fs::is_regular_file(model, ec), "MODEL '", model, "' is not a regular file; expected a ",
+             "Keras JSON config file or a saved model directory");
   return load_model_config(model, seed);
 }
 

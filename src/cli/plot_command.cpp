@@ -58,7 +58,13 @@ std::vector<Series> read_csv_curves(const std::filesystem::path& file) {
     for (std::stringstream rs(line); std::getline(rs, line, ',');) cells.push_back(line);
     KEEL_CHECK(cells.size() == header.size(), "keel plot: '", file.string(), "' line ", row, " has ",
                cells.size(), " fields; expected ", header.size());
-    const double epoch = std::strtod(cells[0].c_str(), nullptr);
+    // The x of every point: a finite number, or the whole row is unusable (a non-numeric epoch
+    // was once plotted at x = 0 and a nan one made every coordinate of the SVG nan).
+    char* epoch_end = nullptr;
+    const double epoch = std::strtod(cells[0].c_str(), &epoch_end);
+    KEEL_CHECK(epoch_end != cells[0].c_str() && *epoch_end == '\0' && std::isfinite(epoch),
+               "keel plot: '", file.string(), "' line ", row, ": epoch '", cells[0],
+               "' is not a finite number; expected the epoch column of a CSVLogger file");
     for (size_t i = 1; i < cells.size(); ++i) {
       char* end = nullptr;
       const double v = std::strtod(cells[i].c_str(), &end);
@@ -141,7 +147,13 @@ void panel(std::ostringstream& svg, const std::vector<Series>& series, double x0
       ymin = std::min(ymin, ty(y)), ymax = std::max(ymax, ty(y));
     }
   if (!(xmin <= xmax)) xmin = 0, xmax = 1;
-  if (xmin == xmax) xmax = xmin + 1;
+  // A range of a few ulps (1e16 and 1e16 + 2) cannot be divided into ticks: widen it around its
+  // centre to a width the arithmetic resolves (the tick loop below is bounded anyway).
+  const double min_width = std::max(1.0, std::max(std::fabs(xmin), std::fabs(xmax)) * 1e-6);
+  if (xmax - xmin < min_width) {
+    const double mid = xmin / 2 + xmax / 2;
+    xmin = mid - min_width / 2, xmax = mid + min_width / 2;
+  }
   if (fixed_y) ymin = fixed_y->first, ymax = fixed_y->second;
   if (!(ymin <= ymax)) ymin = 0, ymax = 1;
   if (log_y) ymin = std::floor(ymin), ymax = std::ceil(ymax);
@@ -157,13 +169,22 @@ void panel(std::ostringstream& svg, const std::vector<Series>& series, double x0
   const double raw = (xmax - xmin) / 6;
   const double mag = std::pow(10, std::floor(std::log10(raw)));
   const double xstep = raw / mag < 2 ? mag * (xmax - xmin < 6 ? 1 : 2) : raw / mag < 5 ? 5 * mag : 10 * mag;
-  for (double x = std::ceil(xmin / xstep) * xstep; x <= xmax + 1e-9; x += xstep) {
+  // Ticks by index, never `x += xstep` (a step below half an ulp of x never ends); at most
+  // kMaxTicks of them whatever the range.
+  constexpr double kMaxTicks = 50;
+  const double xfirst = std::ceil(xmin / xstep) * xstep;
+  const double xcount = std::clamp(std::floor((xmax - xfirst) / xstep + 1e-9) + 1, 0.0, kMaxTicks);
+  for (int64_t i = 0; i < static_cast<int64_t>(xcount); ++i) {
+    const double x = xfirst + static_cast<double>(i) * xstep;
     svg << "<line x1='" << px(x) << "' y1='" << T << "' x2='" << px(x) << "' y2='" << B
         << "' stroke='#ddd'/><text x='" << px(x) << "' y='" << B + 18
         << "' text-anchor='middle' font-size='12'>" << fmt(x) << "</text>\n";
   }
   const double ystep = log_y ? 1.0 : (ymax - ymin) <= 1.0 ? 0.1 : std::pow(10, std::floor(std::log10(ymax - ymin)));
-  for (double y = std::ceil(ymin / ystep - 1e-9) * ystep; y <= ymax + 1e-9; y += ystep) {
+  const double yfirst = std::ceil(ymin / ystep - 1e-9) * ystep;
+  const double ycount = std::clamp(std::floor((ymax - yfirst) / ystep + 1e-9) + 1, 0.0, kMaxTicks);
+  for (int64_t i = 0; i < static_cast<int64_t>(ycount); ++i) {
+    const double y = yfirst + static_cast<double>(i) * ystep;
     const double rounded = std::round(y * 1e6) / 1e6;
     const std::string label = log_y ? "1e" + fmt(std::round(y)) : fmt(rounded == 0 ? 0.0 : rounded);
     svg << "<line x1='" << L << "' y1='" << py(y) << "' x2='" << R << "' y2='" << py(y)
@@ -203,6 +224,13 @@ int run_plot(const std::string& input, const std::string& output, const std::str
   if (std::filesystem::is_directory(in)) read_logdir(in, curves, norms);
   else curves = read_csv_curves(in);
   KEEL_CHECK(!curves.empty() || !norms.empty(), "keel plot: '", input, "' holds no values to plot");
+  for (const auto* set : {&curves, &norms}) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (const auto& s : *set)
+      for (const auto& p : s.points) lo = std::min(lo, p.first), hi = std::max(hi, p.first);
+    KEEL_CHECK(!(lo <= hi) || std::isfinite(hi - lo), "keel plot: '", input, "': x values from ",
+               lo, " to ", hi, " span more than a double holds; expected epochs or steps");
+  }
   sort_curves(curves);
   std::sort(norms.begin(), norms.end(), [](const Series& a, const Series& b) {
     auto key = [](const Series& s) { return s.name == "grad_norm/preclip" ? 0 : s.name == "grad_norm/postclip" ? 1 : 2; };

@@ -10,8 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "class_ids.h"
 #include "commands.h"
 #include "watch_flags.h"
+#include "keel/callbacks/terminate_on_nan.h"
 #include "keel/core/error.h"
 #include "keel/dist/communicator.h"
 #include "keel/io/atomic_file.h"
@@ -32,6 +34,12 @@ namespace {
 // evaluates on 10,000 fresh sequences.
 constexpr int64_t kSequenceTrainCount = 20000;
 constexpr int64_t kSequenceTestCount = 10000;
+
+// The largest --threads: libgomp sizes a team's start-up bookkeeping on the stack (alloca), so
+// --threads 100000 overflowed the 8 MB main stack (SIGSEGV) and --threads 1000 already failed
+// thread creation under a memory limit. 1024 is more hardware threads than any single machine
+// keel runs on has, and well inside what libgomp and oneDNN handle.
+constexpr int kMaxThreads = 1024;
 
 struct TrainFlags {
   ModelFlags model;  // MODEL, --blocks, --fixup
@@ -110,14 +118,68 @@ int default_threads_per_rank() {
   return std::max(1, cores / ranks_on_this_node());
 }
 
+// True when `inner` is `outer` or lies inside it, after resolving both (".", "..", symlinks of
+// the parts that exist).
+bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  std::error_code ec;
+  const auto in = std::filesystem::weakly_canonical(std::filesystem::absolute(inner), ec);
+  const auto out = std::filesystem::weakly_canonical(std::filesystem::absolute(outer), ec);
+  auto i = in.begin();
+  for (auto o = out.begin(); o != out.end(); ++o, ++i) {
+    if (o->empty()) continue;  // the empty last part of a trailing slash
+    if (i == in.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+// --save DIR replaces DIR with the trained model and refuses a directory holding anything else,
+// so event files, a CSV log or a checkpoint written into DIR during training would make the
+// final save fail and lose the model: refuse the combination before training.
+void check_save_is_separate(const TrainFlags& f) {
+  if (f.save.empty()) return;
+  const ObservabilityOptions& o = f.watch.options;
+  const std::string checkpoint = o.checkpoint_dir.empty() ? o.resume_dir : o.checkpoint_dir;
+  const std::pair<const char*, const std::string*> writers[] = {
+      {"--logdir", &o.logdir}, {"--csv", &o.csv},
+      {o.checkpoint_dir.empty() ? "--resume" : "--checkpoint", &checkpoint}};
+  for (const auto& [flag, path] : writers) {
+    KEEL_CHECK(path->empty() || !is_within(*path, f.save), "--save ", f.save, " and ", flag, " ",
+               *path, ": ", flag, " would write into the directory --save replaces with the "
+               "trained model, which --save then refuses; expected separate paths");
+  }
+}
+
+// Why the run diverged (TerminateOnNaN stopped it, or --on-nonfinite ignore let inf / nan into the
+// weights), or empty when it did not. Such a model is not worth keeping: --save fails rather
+// than replace a model with it (load_model would refuse it anyway).
+std::string divergence(const Model& model, const FitOptions& fit) {
+  bool terminated = false;
+  for (const auto& callback : fit.callbacks) {
+    if (const auto* t = dynamic_cast<const TerminateOnNaN*>(callback.get())) terminated |= t->terminated();
+  }
+  std::string bad_weight;
+  for (const Variable* v : model.variables()) {
+    for (int64_t i = 0; i < v->size() && bad_weight.empty(); ++i) {
+      if (!std::isfinite(v->value[i]))
+        bad_weight = "weight '" + without_output_index(v->name) + "' element " + std::to_string(i) +
+                     " is " + std::to_string(v->value[i]);
+    }
+  }
+  if (terminated) return "the loss became non-finite and TerminateOnNaN stopped it";
+  return bad_weight;
+}
+
 int run_train(const TrainFlags& f) {
   const auto wall_start = std::chrono::steady_clock::now();
   KEEL_CHECK(f.epochs >= 1, "--epochs ", f.epochs, " is not allowed; expected an integer >= 1");
   KEEL_CHECK(f.batch_size >= 1, "--batch-size ", f.batch_size,
              " is not allowed; expected an integer >= 1");
-  KEEL_CHECK(f.threads >= 0, "--threads ", f.threads, " is not allowed; expected >= 1 (0: all cores)");
+  KEEL_CHECK(f.threads >= 0 && f.threads <= kMaxThreads, "--threads ", f.threads,
+             " is not allowed; expected 1..", kMaxThreads, " (0: all cores)");
   // Data-parallel under mpirun / srun (docs/distributed.md): every rank trains on its rows of each
   // global batch; only rank 0 prints and writes.
+  check_save_is_separate(f);
+  if (!f.report.empty()) check_output_file("--report", f.report);
   const Communicator& comm = world();
   const bool chief = comm.is_chief();
   // Only rank 0 prints: the other ranks' messages (EarlyStopping, "Resuming from ...") would repeat
@@ -153,7 +215,7 @@ int run_train(const TrainFlags& f) {
   FashionMnist images;
   SequenceTaskData sequences;
   DataView all, test;
-  std::string source;
+  std::string source, train_labels, test_labels;  // label files, for check_class_ids
   if (task) {
     sequences = make_sequence_task(*task, kSequenceTrainCount, kSequenceTestCount, f.seed);
     all = sequence_task_view(sequences, true);
@@ -163,6 +225,7 @@ int run_train(const TrainFlags& f) {
     all = npy_data_view(arrays, true);
     test = npy_data_view(arrays, false);
     source = f.data;
+    train_labels = (*npy_paths)[1], test_labels = (*npy_paths)[3];
   } else {
     const std::filesystem::path dir =
         f.data == "fashion-mnist" ? default_fashion_mnist_dir() : std::filesystem::path(f.data);
@@ -170,6 +233,8 @@ int run_train(const TrainFlags& f) {
     all = fashion_mnist_view(images, FashionMnistSplit::kTrain);
     test = fashion_mnist_view(images, FashionMnistSplit::kTest);
     source = dir.string();
+    train_labels = fashion_mnist_labels_file(dir, "train");
+    test_labels = fashion_mnist_labels_file(dir, "t10k");
   }
   KEEL_CHECK(f.validation >= 0 && f.validation < all.size, "--validation ", f.validation,
              " is not allowed; expected 0 <= N < ", all.size, " (the number of training samples in ",
@@ -183,6 +248,13 @@ int run_train(const TrainFlags& f) {
                Shape::batched(all.sample_dims).to_string(), " do not fit model '", model.name(),
                "', whose input is ", input.to_string());
   }
+  KEEL_CHECK(model.num_inputs() == 1 && model.num_outputs() == 1, "MODEL ", f.model.model,
+             ": keel train takes models with one input and one output so far; model '",
+             model.name(), "' has ", model.num_inputs(), " inputs and ", model.num_outputs(), " outputs");
+  if (model.built() && !task) {
+    check_targets(model, loss, all, train_labels);
+    check_targets(model, loss, test, test_labels);
+  }
 
   FitOptions fit;
   fit.batch_size = f.batch_size;
@@ -191,12 +263,15 @@ int run_train(const TrainFlags& f) {
   fit.shuffle = !f.no_shuffle;
   fit.seed = f.seed;
   if (f.validation > 0) fit.validation_data = all.slice(train_count, all.size);
-  add_watch_callbacks(f.watch, model, fit);
+  WatchFlags watch = f.watch;
+  watch.options.learning_rate = f.learning_rate;  // checked against a --resume checkpoint's
+  add_watch_callbacks(watch, model, fit);
   if (!f.save.empty()) check_save_target(f.save);  // fail now, not after an hour of training
   // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a
   // failed run must not leave a summary on stdout that looks like the start of a result.
   if (f.verbose > 0 && chief) std::cout << model.summary();
   const History history = model.fit(all.slice(0, train_count), fit);
+  const std::string diverged = divergence(model, fit);
   const Logs test_logs = model.evaluate(test, {.batch_size = f.batch_size, .verbose = f.verbose});
 
   const double seconds =
@@ -219,8 +294,7 @@ int run_train(const TrainFlags& f) {
     std::printf(" | wall time %.1fs | training %.0f samples/s\n", seconds, samples_per_second);
   }
   if (!chief) return 0;
-  if (!f.save.empty()) save_model(model, f.save);
-  if (!f.report.empty()) {
+  if (!f.report.empty()) {  // before --save: a diverged run's report is the record of what happened
     nlohmann::json report;
     report["model"] = f.model.model;
     report["epochs"] = static_cast<int64_t>(history.epoch.size());
@@ -247,6 +321,12 @@ int run_train(const TrainFlags& f) {
     report["thread_changes"] = history.thread_changes;
     write_file_atomically(f.report, report.dump(2) + "\n");
   }
+  if (!f.save.empty()) {
+    KEEL_CHECK(diverged.empty(), "training diverged (", diverged, "); the model was not saved to ",
+               f.save, " (it keeps what it held)", f.report.empty() ? "" : "; the --report was written",
+               "; expected finite losses (try a lower --learning-rate or --clipnorm)");
+    save_model(model, f.save);
+  }
   return 0;
 }
 
@@ -262,7 +342,7 @@ Handler add_train_command(CLI::App& app) {
                   "2013: adding:T or temporal-order:T (T timesteps; 20,000 training and 10,000 "
                   "test sequences from --seed), or NumPy arrays: "
                   "npy:X_TRAIN.npy,Y_TRAIN.npy,X_TEST.npy,Y_TEST.npy (x (N, ...), e.g. sequences "
-                  "(N, T, F); y (N,) class ids or (N, k) targets, used as given)");
+                  "(N, T, F); y (N,) class ids or (N, k) targets, used as given: uint8 is not scaled)");
   cmd->add_option("--epochs", f->epochs, "number of epochs (default 10)");
   cmd->add_option("--batch-size", f->batch_size, "samples per step (default 32)");
   cmd->add_option("--optimizer", f->optimizer, "sgd (default), adam, adamw, nadam, rmsprop, adagrad")
@@ -290,15 +370,8 @@ Handler add_train_command(CLI::App& app) {
   auto* shuffle = cmd->add_flag("--shuffle", f->shuffle_flag, "shuffle every epoch (the default)");
   auto* no_shuffle = cmd->add_flag("--no-shuffle", f->no_shuffle, "keep the file order");
   shuffle->excludes(no_shuffle);
-  // CLI11 would wrap "-1" into 2^64 - 1 for the unsigned seed: reject it instead.
-  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)")
-      ->check(CLI::Validator(
-          [](std::string& value) {
-            return value.find('-') != std::string::npos
-                       ? value + " is not allowed; expected an integer >= 0"
-                       : std::string();
-          },
-          "UINT"));
+  // Decimal, and "-1" rejected rather than wrapped to 2^64 - 1: require_decimal_integers (main).
+  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling (default 42)");
   cmd->add_option("--threads", f->threads, "threads, fixed (default: all cores, fewer while other processes keep cores busy; docs/threads.md)");
   cmd->add_option("--verbose", f->verbose, "0 silent, 1 progress bar (default), 2 one line per epoch")
       ->check(CLI::Range(0, 2));

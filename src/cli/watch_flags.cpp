@@ -24,14 +24,28 @@ void add_watch_flags(CLI::App& cmd, WatchFlags& f) {
                "divide the learning rate by 10 after 10 epochs without val_loss improving");
 }
 
+void check_output_file(const std::string& flag, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  KEEL_CHECK(!fs::is_directory(path, ec), flag, " ", path, ": is a directory; expected a file name");
+  const fs::path parent = fs::path(path).parent_path();
+  KEEL_CHECK(parent.empty() || fs::is_directory(parent, ec), flag, " ", path, ": the directory ",
+             parent.string(), " does not exist; expected a file in an existing directory");
+}
+
 void add_watch_callbacks(const WatchFlags& f, Model& model, FitOptions& fit) {
   ObservabilityOptions o = f.options;
   // Checked here, before `keel train` prints anything; the TensorBoard callback would only fail
-  // when training begins, after the summary is on stdout.
+  // when training begins, after the summary is on stdout, and ModelCheckpoint after epoch 1.
   std::error_code ec;
   KEEL_CHECK(o.logdir.empty() || !std::filesystem::exists(o.logdir, ec) ||
                  std::filesystem::is_directory(o.logdir, ec),
              "--logdir ", o.logdir, ": exists and is not a directory; expected a directory for the event files");
+  KEEL_CHECK(o.checkpoint_dir.empty() || !std::filesystem::exists(o.checkpoint_dir, ec) ||
+                 std::filesystem::is_directory(o.checkpoint_dir, ec),
+             "--checkpoint ", o.checkpoint_dir, ": exists and is not a directory; expected a directory ",
+             "for checkpoint.keel");
+  if (!o.csv.empty()) check_output_file("--csv", o.csv);
   if (f.grad_norm_every) {
     KEEL_CHECK(!o.logdir.empty(), "--grad-norm-every ", *f.grad_norm_every,
                " needs --logdir DIR (gradient norms are written to TensorBoard event files)");

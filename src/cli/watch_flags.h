@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,11 @@ struct WatchFlags {
 };
 
 void add_watch_flags(CLI::App& cmd, WatchFlags& flags);
+// A file the run writes at its end (--report, --csv, predict --output) must be writable where it
+// is named: its directory exists and the path is not a directory. Checked before the work, not
+// after an hour of training. Throws keel::Error naming `flag` and `path`.
+void check_output_file(const std::string& flag, const std::string& path);
+
 // Validates the flags and adds the callbacks (restoring from --resume) to `fit`.
 void add_watch_callbacks(const WatchFlags& flags, Model& model, FitOptions& fit);
 

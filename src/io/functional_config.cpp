@@ -200,6 +200,9 @@ class GraphReplay {
     const auto it = by_name_.find(ref.layer);
     if (it == by_name_.end()) return "names no layer of the model";
     const LayerEntry& entry = entries_[it->second];
+    // Not a cycle: the layer has no call to read (an InputLayer has its one call already).
+    if (entry.inbound_nodes->empty() && entry.calls.empty())
+      return "reads a layer that is never called (its \"inbound_nodes\" is empty)";
     const int64_t calls = std::max<int64_t>(1, static_cast<int64_t>(entry.inbound_nodes->size()));
     if (ref.node_index < 0 || ref.node_index >= calls)
       return "reads call " + std::to_string(ref.node_index) + " of a layer called " +

@@ -164,6 +164,15 @@ void save_model(const Model& model, const fs::path& dir_arg, const SaveModelOpti
              options.user_metadata.type_name());
   const fs::path dir = clean_dir(dir_arg);
   check_replaceable(dir);
+  // load_model rejects non-finite weights, so writing them would replace a model (perhaps a good
+  // one, e.g. `keel train keep --save keep` after a diverged run) with one nothing can load.
+  for (const Variable* v : model.variables()) {
+    for (int64_t i = 0; i < v->size(); ++i) {
+      KEEL_CHECK(std::isfinite(v->value[i]), dir.string(), ": not saved: weight '",
+                 manifest_name(*v), "' element ", i, " is ", v->value[i],
+                 "; expected finite weights (", dir.string(), " keeps what it held)");
+    }
+  }
 
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
   std::vector<std::byte> shard;
@@ -321,9 +330,14 @@ void load_weight(const WeightEntry& e, const std::byte* data, const std::string&
   KEEL_CHECK(e.shape == v.shape, where, " has shape ", shape_text(e.shape),
              " but the layer config needs ", shape_text(v.shape));
   std::memcpy(v.value, data, n * sizeof(float));
+  // A variance below zero makes BN's rsqrt(var + eps) nan for every input: reject it here, as
+  // a nan weight is.
+  const bool variance = e.name.ends_with("/moving_variance");
   for (size_t i = 0; i < n; ++i) {
     KEEL_CHECK(std::isfinite(v.value[i]), where, " element ", i, " is ", v.value[i],
                "; expected a finite number (", shard_names, ")");
+    KEEL_CHECK(!variance || v.value[i] >= 0.0f, where, " element ", i, " is ", v.value[i],
+               "; expected a variance >= 0 (", shard_names, ")");
   }
   targets.loaded[target] = true;
 }
@@ -346,7 +360,10 @@ void load_group(const json& group, size_t g, const fs::path& dir, const std::str
                ": the manifest describes more than 2^62 bytes");
     entries.push_back(std::move(e));
   }
-  KEEL_CHECK(shards.bytes.size() == expected, shards.shard_names, ": ", shards.bytes.size(),
+  // With "paths": [] there is no shard to name (the message began with ": 0 bytes").
+  const std::string shard_where =
+      shards.shard_names.empty() ? gwhere + " ('paths' lists no shard file)" : shards.shard_names;
+  KEEL_CHECK(shards.bytes.size() == expected, shard_where, ": ", shards.bytes.size(),
              " bytes, but the manifest of ", src, " describes ", expected, " bytes (",
              entries.size(), " float32 weights)");
   size_t offset = 0;

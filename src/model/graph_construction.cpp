@@ -54,7 +54,14 @@ struct GraphWalk {
 
 GraphWalk walk_from_outputs(const std::vector<KerasTensor>& outputs, const std::string& model) {
   GraphWalk walk;
-  auto visit = [&](auto&& self, const Node* node) -> void {
+  // Depth first with an explicit stack (node, next input to visit): the recursive walk overflowed
+  // the call stack on a chain of 20,000 layers (SIGSEGV).
+  struct Frame {
+    const Node* node;
+    size_t next_input;
+  };
+  std::vector<Frame> stack;
+  auto enter = [&](const Node* node) {
     int& s = walk.state[node];
     KEEL_CHECK(s != 1, "model '", model, "': the graph has a cycle through layer '",
                node->layer->name(), "'");
@@ -62,13 +69,21 @@ GraphWalk walk_from_outputs(const std::vector<KerasTensor>& outputs, const std::
     s = 1;
     walk.first_visit.emplace(node->layer.get(), static_cast<int64_t>(walk.first_visit.size()));
     walk.owners.emplace(node->layer.get(), node->layer);
-    for (const KerasTensor& t : node->inputs) self(self, t.node().get());
-    walk.state[node] = 2;
-    walk.post_order.push_back(node);
+    stack.push_back({node, 0});
   };
   for (const KerasTensor& t : outputs) {
     KEEL_CHECK(t.defined(), "model '", model, "': an output is an empty tensor");
-    visit(visit, t.node().get());
+    enter(t.node().get());
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      if (top.next_input < top.node->inputs.size()) {
+        enter(top.node->inputs[top.next_input++].node().get());  // may reallocate `stack`
+      } else {
+        walk.state[top.node] = 2;
+        walk.post_order.push_back(top.node);
+        stack.pop_back();
+      }
+    }
   }
   // Reverse post-order visits every node before its inputs: depths flow down to them.
   for (auto it = walk.post_order.rbegin(); it != walk.post_order.rend(); ++it) {

@@ -30,16 +30,7 @@ struct Case {
   std::vector<std::string> expected;  // substrings of the first stderr line
 };
 
-class CliErrors : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { fixtures_ = new Fixtures(); }
-  static void TearDownTestSuite() {
-    delete fixtures_;
-    fixtures_ = nullptr;
-  }
-  static Fixtures* fixtures_;
-};
-Fixtures* CliErrors::fixtures_ = nullptr;
+class CliErrors : public FixtureSuite {};
 
 std::string tmp_replace(std::string s, const std::string& tmp) {
   for (size_t at; (at = s.find("{tmp}")) != std::string::npos;) s.replace(at, 5, tmp);

@@ -3,6 +3,7 @@
 // binary that captures exit code, stdout and stderr.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -54,9 +55,14 @@ inline std::string slurp(const fs::path& path) {
   return s.str();
 }
 
-// Runs `keel args...` with stdout and stderr captured in files under `scratch`.
-inline RunResult run_keel(const std::vector<std::string>& args, const std::string& scratch) {
-  std::string cmd = shell_quote(keel_binary());
+// Runs `keel args...` with stdout and stderr captured in files under `scratch`. With
+// timeout_seconds > 0 the process is killed after that long (exit code 137): a hang fails the
+// test instead of stalling the suite.
+inline RunResult run_keel(const std::vector<std::string>& args, const std::string& scratch,
+                          int timeout_seconds = 0) {
+  std::string cmd;
+  if (timeout_seconds > 0) cmd.append("timeout -s KILL ").append(std::to_string(timeout_seconds)).append(" ");
+  cmd.append(shell_quote(keel_binary()));
   // append() chains: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string temporaries.
   for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   const std::string out = scratch + "/.stdout", err = scratch + "/.stderr";
@@ -349,6 +355,17 @@ class Fixtures {
   }
 
   fs::path root_;
+};
+
+// A test suite whose tests share one Fixtures directory, written once per suite.
+class FixtureSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { fixtures_ = new Fixtures(); }
+  static void TearDownTestSuite() {
+    delete fixtures_;
+    fixtures_ = nullptr;
+  }
+  static inline Fixtures* fixtures_ = nullptr;
 };
 
 }  // namespace keel::cli_test

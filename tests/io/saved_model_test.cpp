@@ -182,6 +182,13 @@ class SavedModelErrors : public ::testing::Test {
   }
   json& weights() { return doc_["weightsManifest"][0]["weights"]; }
   fs::path shard() const { return dir_ / "m" / "group1-shard1of1.bin"; }
+  // Overwrites float `index` of the shard with `value`.
+  void poke_shard(size_t index, float value) const {
+    auto bytes = read_file_bytes(shard());
+    std::memcpy(bytes.data() + 4 * index, &value, 4);
+    std::ofstream(shard(), std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
 
   ScratchDir dir_{"saved_errors"};
   json doc_, original_;
@@ -241,13 +248,39 @@ TEST_F(SavedModelErrors, ShapeNotMatchingTheConfig) {
 }
 
 TEST_F(SavedModelErrors, NonFiniteWeight) {
-  auto bytes = read_file_bytes(shard());
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  std::memcpy(bytes.data() + 4 * 13, &nan, 4);  // d/kernel (12) then d/bias[1]
-  std::ofstream(shard(), std::ios::binary | std::ios::trunc)
-      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  poke_shard(13, std::numeric_limits<float>::quiet_NaN());  // d/kernel (12) then d/bias[1]
   const std::string msg = error_of([&] { load_model(dir_ / "m"); });
   EXPECT_NE(msg.find("weight 'd/bias' element 1 is nan"), std::string::npos) << msg;
+}
+
+// "paths": [] named no file: the message began ": 0 bytes, ..." (review F16).
+TEST_F(SavedModelErrors, EmptyShardListIsNamed) {
+  doc_["weightsManifest"][0]["paths"] = json::array();
+  const std::string msg = load_error();
+  EXPECT_NE(msg.find("model.json: weightsManifest[0] ('paths' lists no shard file): 0 bytes, but the manifest"),
+            std::string::npos)
+      << msg;
+}
+
+// A negative BN moving variance made every prediction nan (review F7); rejected like a nan weight.
+TEST_F(SavedModelErrors, NegativeMovingVariance) {
+  poke_shard(25, -5.0f);  // d 12 + 3, bn gamma, beta, mean 3 each, then moving_variance[1]
+  const std::string msg = error_of([&] { load_model(dir_ / "m"); });
+  EXPECT_NE(msg.find("model.json: weight 'bn/moving_variance' element 1 is -5; expected a variance >= 0"),
+            std::string::npos)
+      << msg;
+}
+
+// save_model refuses non-finite weights, which load_model would reject (review F5: a diverged
+// run replaced a good model with one nothing could load); the old model stays.
+TEST_F(SavedModelErrors, SaveRefusesNonFiniteWeightsAndKeepsTheOldModel) {
+  Model m = load_model(dir_ / "m");
+  const auto before = read_file_bytes(shard());
+  m.variables()[1]->value[2] = std::numeric_limits<float>::infinity();
+  const std::string msg = error_of([&] { save_model(m, dir_ / "m"); });
+  EXPECT_NE(msg.find("not saved: weight 'd/bias' element 2 is inf"), std::string::npos) << msg;
+  EXPECT_EQ(read_file_bytes(shard()), before);
+  EXPECT_NO_THROW(load_model(dir_ / "m"));
 }
 
 TEST_F(SavedModelErrors, FormatDtypeAndQuantization) {

@@ -23,11 +23,15 @@ struct ObservabilityOptions {
                                       // when that is empty; the CSV log is appended to
   bool reduce_lr_on_plateau = false;  // ReduceLROnPlateau() with Keras defaults
   bool terminate_on_nan = true;       // TerminateOnNaN
+  // With resume_dir: the learning rate the caller asked for (keel train --learning-rate). The
+  // checkpoint restores its own with the optimizer state, so a different value is an error rather
+  // than silently ignored; unset: the checkpoint's is used.
+  std::optional<double> learning_rate{};
 };
 
 // Validates `options` (keel::Error naming the flag), restores the model, optimizer and callback
 // state from resume_dir (setting fit.initial_epoch; fit.seed and fit.batch_size must match the
-// checkpoint), and appends the callbacks to fit.callbacks in the order TerminateOnNaN,
+// checkpoint, and so must options.learning_rate when set), and appends the callbacks to fit.callbacks in the order TerminateOnNaN,
 // TensorBoard, CSVLogger, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint. The monitored value
 // is val_loss when fit has validation data, else loss. Messages go to `out` (nullptr: std::cout).
 void add_observability_callbacks(const ObservabilityOptions& options, Model& model,
