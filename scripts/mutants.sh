@@ -252,6 +252,28 @@ declare -A baseline=(  # Misuse found by an adversarial review (2026-12-03)
   'python/keel/keras/models.py|s/            self._declared_input = \[int(d) for d in layer.shape\[1:\]\]/            pass/|pytest:sequential_starting_with|Sequential([keras.Input(shape), ...]) loses the declared shape'
   'src/io/saved_model.cpp|s/  for (int hops = 0; hops < 40 \&\& fs::is_symlink(p, ec); ++hops) {/  for (int hops = 0; hops < 0; ++hops) {/|SavedModel.SavesThroughASymbolicLink|a save replaces a symbolic link by a directory (the link target stays empty)'
   'src/model/training_state.cpp|s/  if (sample_dims.size() < 2 .. dims.size() < 3) return;/  return;/|Fit.SamplesInAnotherLayout*|C++ fit \/ evaluate \/ predict read samples of another layout (same size) as the input'"'"'s'
+  # CLI misuse found by an adversarial review (2026-12-03)
+  'src/cli/plot_command.cpp|s/  if (xmax - xmin < min_width) {/  if (false) {/;s/  for (int64_t i = 0; i < static_cast<int64_t>(xcount); ++i) {/  for (double x = xfirst; x <= xmax + 1e-9; x += xstep) {/;s/    const double x = xfirst + static_cast<double>(i) \* xstep;//|CliRobustness.Plot*|keel plot x ticks stepped with x += step again (a range of a few ulps never ends: hang)'
+  'src/cli/plot_command.cpp|s/KEEL_CHECK(epoch_end != cells\[0\].c_str() \&\& \*epoch_end == .\\0. \&\& std::isfinite(epoch),/KEEL_CHECK(true,/|CliRobustness.Plot*|keel plot plots a non-numeric or nan epoch (at x = 0 / nan coordinates) instead of an error'
+  'src/cli/train_command.cpp|s/f.threads >= 0 \&\& f.threads <= kMaxThreads/f.threads >= 0/|CliRobustness.Threads*|--threads without an upper bound (100000 crashes libgomp)'
+  'src/cli/deploy_commands.cpp|s/x = a.dtype == NpyDtype::kUint8 ? a.to_tensor() : std::move(a.values);/x = a.to_tensor(); if (a.dtype == NpyDtype::kUint8) for (int64_t i = 0; i < x.size(); ++i) x[i] *= 1.0f \/ 255.0f;/|CliRobustness.Uint8*|predict scales uint8 .npy by 1\/255 while train --data npy: does not'
+  'src/cli/train_command.cpp|s/    KEEL_CHECK(diverged.empty(), "training diverged (", diverged/    KEEL_CHECK(true, "training diverged (", diverged/|CliRobustness.Diverged*|train --save after a diverged run does not fail with "training diverged"'
+  'src/io/saved_model.cpp|s/      KEEL_CHECK(std::isfinite(v->value\[i\]), dir.string(), ": not saved: weight /      KEEL_CHECK(true, dir.string(), ": not saved: weight /|SavedModelErrors.SaveRefuses*|save_model writes non-finite weights over a good model'
+  'src/cli/train_command.cpp|s/!is_within(\*path, f.save)/true/|CliRobustness.SaveDirectory*|--save DIR with --logdir\/--csv\/--checkpoint inside DIR accepted (model lost after training)'
+  'src/io/saved_model.cpp|s/v.value\[i\] >= 0.0f, where/true, where/|SavedModelErrors.NegativeMovingVariance|a negative BN moving_variance loads (predictions nan)'
+  'src/cli/flag_values.cpp|s/  value = std::to_string(parsed);/  (void)parsed;/|CliRobustness.IntegerFlags*|integer flags with a leading 0 read as octal again (--epochs 010 is 8)'
+  'src/cli/train_command.cpp|s/  if (model.built() \&\& !task) {/  if (false) {/|CliRobustness.ClassIds*|train checks class ids only inside the loss, after training (no file or row)'
+  'src/cli/deploy_commands.cpp|s/  check_class_ids(model, "sparse_categorical_crossentropy", test->view,/  if (false) check_class_ids(model, "sparse_categorical_crossentropy", test->view,/|CliRobustness.ClassIds*|evaluate checks class ids only inside the loss (no file, row or model)'
+  'src/cli/train_command.cpp|s/  if (!f.report.empty()) check_output_file("--report", f.report);//|CliRobustness.OutputPaths*|--report into a missing directory fails only after training'
+  'src/cli/deploy_commands.cpp|s/  if (!f.verify.empty()) test = load_test_set("--verify", f.verify);/  (void)0;/|CliRobustness.FoldBn*|fold-bn writes OUT before (here: without) checking --verify'
+  'src/cli/deploy_commands.cpp|s/  const bool unbatched = dims == sample_dims .*$/  const bool unbatched = x.size() == sample;/|CliRobustness.PredictRejects*|predict takes any array of one sample'"'"'s total size as that sample ((2, 392) for 784)'
+  'src/callbacks/observability.cpp|s/KEEL_CHECK(static_cast<float>(\*o.learning_rate) == static_cast<float>(restored), "--resume ",/KEEL_CHECK(true, "--resume ",/|CliRobustness.Resume*|--resume silently ignores a --learning-rate that differs from the checkpoint'"'"'s'
+  'src/io/saved_model.cpp|s/shards.shard_names.empty() ? gwhere + " (.paths. lists no shard file)" : shards.shard_names/shards.shard_names/|SavedModelErrors.EmptyShardList*|"paths": [] gives an error message starting with an empty file name'
+  'src/cli/flag_values.cpp|s/return value.empty() ? std::string(".. is not allowed; expected a value") : std::string();/return std::string();/|CliRobustness.EmptyValues*|--save '"''"' \/ --report '"''"' \/ --output '"''"' silently ignored'
+  'src/io/functional_config.cpp|s/    if (entry.inbound_nodes->empty() \&\& entry.calls.empty())/    if (false)/|CliRobustness.NeverCalled*|a never-called layer read by another is reported as a cycle'
+  'src/cli/class_ids.cpp|s/  KEEL_CHECK(data.y_width == expected, file,/  KEEL_CHECK(true, file,/|CliRobustness.TargetWidth*|class ids with categorical_crossentropy fail inside the loss after the summary'
+  'src/cli/model_arg.cpp|s/  KEEL_CHECK(fs::is_regular_file(model, ec), "MODEL ./  KEEL_CHECK(true, "MODEL /|CliRobustness.Device*|a MODEL that is a device (\/dev\/zero) is read until memory runs out'
+  'src/cli/main.cpp|s/  } catch (const std::bad_alloc\&) {/  } catch (const std::range_error\&) {/|CliRobustness.Device*|std::bad_alloc reported as "internal error" (exit 1)'
 )
 for i in "${!mutants[@]}"; do
   run_one "$((i + 1))" || continue
