@@ -206,10 +206,11 @@ def test_a_monitor_missing_from_the_logs_warns_as_keras(keras, capfd):
 def test_sequential_starting_with_keras_input_or_input_layer(keras):
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
     assert [l.name for l in model.layers] == ["dense"]  # tf.keras: the input is not a layer of a Sequential
-    assert model.predict(np.ones((3, 4), np.float32), verbose=0).shape == (3, 2)
+    assert model.built and model.count_params() == 10  # built from the declared shape, before any data
     lines = []
     model.summary(print_fn=lines.append)
     assert lines[4].split() == ["dense", "(Dense)", "(None,", "2)", "10"]
+    assert model.predict(np.ones((3, 4), np.float32), verbose=0).shape == (3, 2)
     other = keras.Sequential([keras.layers.InputLayer(input_shape=(5,)), keras.layers.Dense(3)])
     assert other.predict(np.ones((2, 5), np.float32), verbose=0).shape == (2, 3)
     with pytest.raises(ValueError, match="must come first"):

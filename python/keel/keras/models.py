@@ -304,6 +304,7 @@ class Model:
 
     @property
     def built(self):
+        self._build_if_possible()  # Keras builds a model whose input shape is declared right away
         return self._native().built
 
     @_changes_structure
