@@ -196,7 +196,9 @@ int64_t fixup(Model& model, uint64_t seed) {
   }
   model = std::move(rebuilt);
 
-  Rng rng(seed, /*stream=*/0);
+  // Not stream 0: Model::build draws the model's own initial weights from (seed, 0), so Fixup's
+  // draws would replay them and make every branch's first kernel a function of the stem's.
+  Rng rng(seed, kFixupRngStream);
   const Initializer he_normal("he_normal");
   for (const BranchLayers& bl : layers) {
     const int64_t m = static_cast<int64_t>(bl.scaled.size()) + 1;

@@ -9,6 +9,7 @@
 
 #include "keel/core/error.h"
 #include "keel/core/rng.h"
+#include "keel/layers/initializers.h"
 #include "keel/layers/layers.h"
 #include "keel/model/builtin_models.h"
 #include "keel/model/fixup.h"
@@ -163,6 +164,27 @@ TEST(Fixup, ScalarLayersSitWhereTheOfficialCodePutsThem) {
   for (int64_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.37 * double(i)));
   const Tensor y = model.predict(x);
   for (int64_t i = 0; i < y.size(); ++i) EXPECT_FLOAT_EQ(y[i], 0.1f);
+}
+
+// The built-in resnet-mlp-fixup builds with seed s and applies fixup(model, s): Fixup's draws must
+// not replay the build's own stream, or the first branch's kernel is the stem's draws again.
+TEST(Fixup, DrawsDoNotReplayTheModelInitialisation) {
+  Model model = resnet_mlp_fixup(2, 42);
+  std::vector<const Layer*> dense;  // the stem, then each branch's two, then the classifier
+  for (const auto& layer : model.layers())
+    if (layer->class_name() == "Dense") dense.push_back(layer.get());
+  ASSERT_EQ(dense.size(), 6u);
+  const Variable& kernel = dense[1]->variables().at(0);
+  ASSERT_EQ(kernel.shape, (std::vector<int64_t>{128, 128}));
+  std::vector<float> replayed(static_cast<size_t>(kernel.size()));
+  Rng build_stream(42, /*stream=*/0);
+  Initializer("he_normal").fill(replayed, kernel.shape, build_stream);
+  const double factor = std::pow(2.0, -0.5);
+  size_t same = 0;
+  for (size_t i = 0; i < replayed.size(); ++i) {
+    same += std::fabs(kernel.value[i] - float(replayed[i] * factor)) < 1e-7f;
+  }
+  EXPECT_LT(same, replayed.size() / 100) << "the first branch kernel replays Model::build's draws";
 }
 
 TEST(Fixup, SeedDrawsTheBranchWeights) {

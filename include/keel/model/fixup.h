@@ -38,6 +38,10 @@
 
 namespace keel {
 
+// The random stream (Rng(seed, stream)) of fixup()'s draws: not the one Model::build initialises
+// the model's weights from (0), so a model built and fixed up with one seed gets independent draws.
+inline constexpr uint64_t kFixupRngStream = 1;
+
 // Applies Fixup to `model` (see above); `seed` draws the He-normal weights of the branches.
 // Returns L, the number of residual branches.
 int64_t fixup(Model& model, uint64_t seed = 42);
