@@ -224,11 +224,6 @@ mutants=(
   'src/cli/class_ids.cpp|s/  KEEL_CHECK(data.y_width == expected, file,/  KEEL_CHECK(true, file,/|CliRobustness.TargetWidth*|class ids with categorical_crossentropy fail inside the loss after the summary'
   'src/cli/model_arg.cpp|s/  KEEL_CHECK(fs::is_regular_file(model, ec), "MODEL ./  KEEL_CHECK(true, "MODEL /|CliRobustness.Device*|a MODEL that is a device (\/dev\/zero) is read until memory runs out'
   'src/cli/main.cpp|s/  } catch (const std::bad_alloc\&) {/  } catch (const std::range_error\&) {/|CliRobustness.Device*|std::bad_alloc reported as "internal error" (exit 1)'
-  # Session 19: Fixup's random stream; Winograd convolutions
-  'include/keel/model/fixup.h|s/inline constexpr uint64_t kFixupRngStream = 1;/inline constexpr uint64_t kFixupRngStream = 0;/|Fixup.*|fixup() replays the model initialiser'"'"'s random stream (the first branch kernel is the stem'"'"'s draws again)'
-  'src/kernels/conv.cpp|s/  return !bf16 \&\& g.batch >= kWinogradMinBatch/  return false \&\& g.batch >= kWinogradMinBatch/|ConvKernel.*|Winograd never chosen (seed-cnn trains on the slower direct kernels)'
-  'src/kernels/conv.cpp|s/constexpr int64_t kWinogradMinBatch = 32;/constexpr int64_t kWinogradMinBatch = 1;/|ConvKernel.*|Winograd at every batch size (slower than direct below 32)'
-  'src/kernels/conv.cpp|s/  if (c.blocked) run_reorder(c.x_reorder, c.prim_x, c.x);/  (void)0;/|ConvKernel.*|Winograd backward data never copies dx out of its blocked buffer'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

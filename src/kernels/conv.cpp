@@ -5,11 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
-#include <cstdlib>
 #include <map>
-#include <memory>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -59,42 +55,12 @@ struct CachedConv {
   bool reorder_weights = false;  // the primitive wants the kernel in another layout
   Prim weights_reorder;          // user -> primitive layout (forward, backward data) or back
   dnnl::memory x, y, user_weights, prim_weights;  // x / y: src-or-diff_src / dst-or-diff_dst
-  // Winograd runs on oneDNN's blocked activations (nChw16c), not on keel's NHWC: prim_x / prim_y
-  // are the primitive's copies of x / y (in the shared per-thread blocked buffers), reordered in
-  // before it runs (its inputs) or out after (its outputs). Direct: prim_x / prim_y are x / y.
-  bool blocked = false;
-  dnnl::memory prim_x, prim_y;
-  Prim x_reorder, y_reorder;
-  size_t prim_x_bytes = 0, prim_y_bytes = 0;
-  std::string implementation;  // oneDNN's name for the primitive's kernel
-};
-
-// Grows only: the blocked copies of every Winograd convolution of a thread, used one call at a
-// time, so a CNN's steady-state step allocates nothing and its peak memory holds one pair.
-class BlockedBuffer {
- public:
-  void* get(size_t bytes) {
-    if (bytes > bytes_) {
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
-      KEEL_CHECK(data_ != nullptr, "conv2d: out of memory for a ", bytes, "-byte Winograd buffer");
-      bytes_ = bytes;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  size_t bytes_ = 0;
 };
 
 struct Context {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::map<Key, CachedConv> cache;
-  BlockedBuffer blocked_x, blocked_y;
 };
 
 Context& context() {
@@ -147,54 +113,29 @@ Prim make_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to, 
   return {dnnl::reorder(pd), dnnl::memory(pd.scratchpad_desc(), engine)};
 }
 
-// oneDNN's Winograd F(4x4, 3x3) convolution (jit_wino_4x3) computes a 3x3, stride-1 convolution
-// with about a quarter of the direct one's multiplications, on blocked activations. On this
-// project's 2-core AVX-512 Xeon it beats the direct NHWC primitive on seed-cnn's 32- and 64-channel
-// convolutions from batch kWinogradMinBatch, the reorders to and from the blocked layout included
-// (docs/cnn.md, "Winograd"); at small batches the direct one wins. Its results differ from the
-// direct one's by rounding only (~1e-6 relative, tests/kernels/conv_kernel_test.cpp).
-// KEEL_CONV_WINOGRAD=0 turns it off (bit-for-bit the direct results at every batch size).
-constexpr int64_t kWinogradMinBatch = 32;
-
-bool winograd_allowed() {
-  static const bool allowed = [] {
-    const char* env = std::getenv("KEEL_CONV_WINOGRAD");
-    const std::string_view value = env == nullptr ? "" : env;
-    KEEL_CHECK(value.empty() || value == "0" || value == "1", "KEEL_CONV_WINOGRAD='", value,
-               "' is not '0' (never) or '1' (where it pays; the default when unset)");
-    return value != "0";
-  }();
-  return allowed;
-}
-
-bool winograd_wanted(const Conv2dGeometry& g, bool bf16) {
-  return !bf16 && g.batch >= kWinogradMinBatch && g.groups == 1 && g.kernel_h == 3 &&
-         g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
-         g.dilation_w == 1 && g.in_c % 16 == 0 && g.out_c % 16 == 0 && winograd_allowed();
-}
-
 // With `bf16` (mixed precision), the convolution's two inputs are bf16 and its output f32: x and
 // the weights forward, dy and the weights for backward data, x and dy for backward weights. The
 // user's kernel stays f32 (HWIO); the weights reorder casts it into the primitive's layout.
-// `algo` direct takes x and y in keel's NHWC; Winograd in the layout it picks (then reordered).
-CachedConv make_conv(const Conv2dGeometry& g, Kind kind, bool accumulate, bool bf16,
-                     dnnl::algorithm algo) {
+CachedConv& get_conv(const Conv2dGeometry& g, Kind kind, bool accumulate, bool bf16 = false) {
   Context& ctx = context();
+  const Key key = make_key(g, kind, accumulate, bf16);
+  auto it = ctx.cache.find(key);
+  if (it != ctx.cache.end()) return it->second;
+
   const dt x_type = bf16 && kind != Kind::kBackwardData ? dt::bf16 : dt::f32;
   const dt y_type = bf16 && kind != Kind::kForward ? dt::bf16 : dt::f32;
   const dt weights_type = bf16 && kind != Kind::kBackwardWeights ? dt::bf16 : dt::f32;
-  const tag layout = algo == dnnl::algorithm::convolution_direct ? tag::nhwc : tag::any;
-  const dims x_dims{g.batch, g.in_c, g.in_h, g.in_w}, y_dims{g.batch, g.out_c, g.out_h, g.out_w};
-  const dnnl::memory::desc x_md(x_dims, x_type, tag::nhwc), y_md(y_dims, y_type, tag::nhwc);
-  const dnnl::memory::desc want_x_md(x_dims, x_type, layout), want_y_md(y_dims, y_type, layout);
+  const dnnl::memory::desc x_md(dims{g.batch, g.in_c, g.in_h, g.in_w}, x_type, tag::nhwc);
+  const dnnl::memory::desc y_md(dims{g.batch, g.out_c, g.out_h, g.out_w}, y_type, tag::nhwc);
   // The forward descriptor backward primitives take as a hint: inputs as the forward's.
-  const dnnl::memory::desc hint_x_md(x_dims, bf16 ? dt::bf16 : dt::f32, layout);
-  const dnnl::memory::desc hint_y_md(y_dims, dt::f32, layout);
+  const dnnl::memory::desc hint_x_md(dims{g.batch, g.in_c, g.in_h, g.in_w}, bf16 ? dt::bf16 : dt::f32, tag::nhwc);
+  const dnnl::memory::desc hint_y_md(dims{g.batch, g.out_c, g.out_h, g.out_w}, dt::f32, tag::nhwc);
   const dims strides{g.stride_h, g.stride_w};
   const dims dilates{g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
   const dims pad_l{g.pad_top, g.pad_left}, pad_r{g.pad_bottom, g.pad_right};
   const auto user_md = user_weights_md(g);
   const auto attr = user_scratchpad_attr();
+  const auto algo = dnnl::algorithm::convolution_direct;
   const dnnl::convolution_forward::primitive_desc fwd_pd(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, hint_x_md,
                                       any_weights_md(g, bf16 ? dt::bf16 : dt::f32), hint_y_md,
@@ -202,33 +143,24 @@ CachedConv make_conv(const Conv2dGeometry& g, Kind kind, bool accumulate, bool b
       attr, ctx.engine);
 
   CachedConv entry;
-  dnnl::memory::desc prim_md, prim_x_md, prim_y_md;
+  dnnl::memory::desc prim_md;
   if (kind == Kind::kForward) {
     entry.main = make_prim<dnnl::convolution_forward>(fwd_pd, ctx.engine);
-    entry.implementation = fwd_pd.impl_info_str();
     prim_md = fwd_pd.weights_desc();
-    prim_x_md = fwd_pd.src_desc();
-    prim_y_md = fwd_pd.dst_desc();
   } else if (kind == Kind::kBackwardData) {
     const dnnl::convolution_backward_data::primitive_desc pd(
-        dnnl::convolution_backward_data::desc(algo, want_x_md, any_weights_md(g, weights_type),
-                                              want_y_md, strides, dilates, pad_l, pad_r),
+        dnnl::convolution_backward_data::desc(algo, x_md, any_weights_md(g, weights_type), y_md, strides,
+                                              dilates, pad_l, pad_r),
         attr, ctx.engine, fwd_pd);
     entry.main = make_prim<dnnl::convolution_backward_data>(pd, ctx.engine);
-    entry.implementation = pd.impl_info_str();
     prim_md = pd.weights_desc();
-    prim_x_md = pd.diff_src_desc();
-    prim_y_md = pd.diff_dst_desc();
   } else {
     const dnnl::convolution_backward_weights::primitive_desc pd(
-        dnnl::convolution_backward_weights::desc(algo, want_x_md, any_weights_md(g, weights_type),
-                                                 want_y_md, strides, dilates, pad_l, pad_r),
+        dnnl::convolution_backward_weights::desc(algo, x_md, any_weights_md(g, weights_type), y_md, strides,
+                                                 dilates, pad_l, pad_r),
         attr, ctx.engine, fwd_pd);
     entry.main = make_prim<dnnl::convolution_backward_weights>(pd, ctx.engine);
-    entry.implementation = pd.impl_info_str();
     prim_md = pd.diff_weights_desc();
-    prim_x_md = pd.src_desc();
-    prim_y_md = pd.diff_dst_desc();
   }
   entry.x = dnnl::memory(x_md, ctx.engine, nullptr);
   entry.y = dnnl::memory(y_md, ctx.engine, nullptr);
@@ -243,40 +175,7 @@ CachedConv make_conv(const Conv2dGeometry& g, Kind kind, bool accumulate, bool b
   } else {
     entry.prim_weights = dnnl::memory(user_md, ctx.engine, nullptr);
   }
-  // The reorders' directions: x is an output of backward data only, y of the forward only.
-  entry.blocked = prim_x_md != x_md || prim_y_md != y_md;
-  entry.prim_x = entry.x;
-  entry.prim_y = entry.y;
-  if (entry.blocked) {
-    entry.prim_x = dnnl::memory(prim_x_md, ctx.engine, nullptr);
-    entry.prim_y = dnnl::memory(prim_y_md, ctx.engine, nullptr);
-    entry.prim_x_bytes = prim_x_md.get_size();
-    entry.prim_y_bytes = prim_y_md.get_size();
-    entry.x_reorder = kind == Kind::kBackwardData ? make_reorder(prim_x_md, x_md, false, ctx.engine)
-                                                  : make_reorder(x_md, prim_x_md, false, ctx.engine);
-    entry.y_reorder = kind == Kind::kForward ? make_reorder(prim_y_md, y_md, false, ctx.engine)
-                                             : make_reorder(y_md, prim_y_md, false, ctx.engine);
-  }
-  return entry;
-}
-
-CachedConv& get_conv(const Conv2dGeometry& g, Kind kind, bool accumulate, bool bf16 = false) {
-  Context& ctx = context();
-  const Key key = make_key(g, kind, accumulate, bf16);
-  auto it = ctx.cache.find(key);
-  if (it != ctx.cache.end()) return it->second;
-  if (winograd_wanted(g, bf16)) {
-    try {
-      return ctx.cache
-          .emplace(key, make_conv(g, kind, accumulate, bf16, dnnl::algorithm::convolution_winograd))
-          .first->second;
-    } catch (const dnnl::error&) {
-      // A shape this oneDNN's Winograd does not take (e.g. its padding limits): direct.
-    }
-  }
-  return ctx.cache
-      .emplace(key, make_conv(g, kind, accumulate, bf16, dnnl::algorithm::convolution_direct))
-      .first->second;
+  return ctx.cache.emplace(key, std::move(entry)).first->second;
 }
 
 // The C entry point with stack arrays: the C++ execute() builds a std::unordered_map per call.
@@ -290,13 +189,6 @@ void run_reorder(const Prim& p, const dnnl::memory& from, const dnnl::memory& to
   run(p, args, 2);
 }
 
-// Points a blocked primitive's x / y at the thread's blocked buffers (after x / y are set).
-void bind_blocked(const CachedConv& c) {
-  if (!c.blocked) return;
-  c.prim_x.set_data_handle(context().blocked_x.get(c.prim_x_bytes));
-  c.prim_y.set_data_handle(context().blocked_y.get(c.prim_y_bytes));
-}
-
 // The three operations on f32 data, or with `bf16` on the bf16 operands get_conv describes.
 void forward_on(const Conv2dGeometry& g, const void* x, const float* kernel, float* y, bool bf16) {
   if (g.batch == 0) return;
@@ -304,16 +196,13 @@ void forward_on(const Conv2dGeometry& g, const void* x, const float* kernel, flo
   c.x.set_data_handle(const_cast<void*>(x));
   c.y.set_data_handle(y);
   c.user_weights.set_data_handle(const_cast<float*>(kernel));
-  bind_blocked(c);
-  if (c.blocked) run_reorder(c.x_reorder, c.x, c.prim_x);
   if (c.reorder_weights) run_reorder(c.weights_reorder, c.user_weights, c.prim_weights);
   else c.prim_weights.set_data_handle(const_cast<float*>(kernel));
-  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c.prim_x.get()},
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c.x.get()},
                              {DNNL_ARG_WEIGHTS, c.prim_weights.get()},
-                             {DNNL_ARG_DST, c.prim_y.get()},
+                             {DNNL_ARG_DST, c.y.get()},
                              {}};
   run(c.main, args, 3);
-  if (c.blocked) run_reorder(c.y_reorder, c.prim_y, c.y);
   dnnl_stream_wait(context().stream.get());
 }
 
@@ -324,16 +213,13 @@ void backward_data_on(const Conv2dGeometry& g, const void* dy, const float* kern
   c.x.set_data_handle(dx);
   c.y.set_data_handle(const_cast<void*>(dy));
   c.user_weights.set_data_handle(const_cast<float*>(kernel));
-  bind_blocked(c);
-  if (c.blocked) run_reorder(c.y_reorder, c.y, c.prim_y);
   if (c.reorder_weights) run_reorder(c.weights_reorder, c.user_weights, c.prim_weights);
   else c.prim_weights.set_data_handle(const_cast<float*>(kernel));
-  dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_SRC, c.prim_x.get()},
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_SRC, c.x.get()},
                              {DNNL_ARG_WEIGHTS, c.prim_weights.get()},
-                             {DNNL_ARG_DIFF_DST, c.prim_y.get()},
+                             {DNNL_ARG_DIFF_DST, c.y.get()},
                              {}};
   run(c.main, args, 3);
-  if (c.blocked) run_reorder(c.x_reorder, c.prim_x, c.x);
   dnnl_stream_wait(context().stream.get());
 }
 
@@ -349,15 +235,10 @@ void backward_weights_on(const Conv2dGeometry& g, const void* x, const void* dy,
   c.x.set_data_handle(const_cast<void*>(x));
   c.y.set_data_handle(const_cast<void*>(dy));
   c.user_weights.set_data_handle(dkernel);
-  bind_blocked(c);
-  if (c.blocked) {
-    run_reorder(c.x_reorder, c.x, c.prim_x);
-    run_reorder(c.y_reorder, c.y, c.prim_y);
-  }
   if (!c.reorder_weights) c.prim_weights.set_data_handle(dkernel);
-  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c.prim_x.get()},
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c.x.get()},
                              {DNNL_ARG_DIFF_WEIGHTS, c.prim_weights.get()},
-                             {DNNL_ARG_DIFF_DST, c.prim_y.get()},
+                             {DNNL_ARG_DIFF_DST, c.y.get()},
                              {}};
   run(c.main, args, 3);
   if (c.reorder_weights) run_reorder(c.weights_reorder, c.prim_weights, c.user_weights);
@@ -431,12 +312,6 @@ void conv2d_backward_weights_bf16(const Conv2dGeometry& g, const float* x, const
 }
 
 int64_t conv2d_cache_size() { return static_cast<int64_t>(context().cache.size()); }
-
-Conv2dImplementations conv2d_implementations(const Conv2dGeometry& g) {
-  return {get_conv(g, Kind::kForward, false).implementation,
-          get_conv(g, Kind::kBackwardData, false).implementation,
-          get_conv(g, Kind::kBackwardWeights, false).implementation};
-}
 
 // ---- naive references (double accumulation) ----
 

@@ -11,13 +11,10 @@
 // oneDNN primitives are created once per (geometry, thread count) and cached per calling thread,
 // as the GEMM path does (gemm.h), with the scratchpad owned by the cache entry, so a steady-state
 // call allocates nothing in keel. The kernel is reordered into oneDNN's preferred blocked layout on
-// every call (weights are small next to activations). 3x3 stride-1 convolutions of >= 32 samples
-// with channel counts that are multiples of 16 run oneDNN's Winograd kernels (conv.cpp says when
-// and why; KEEL_CONV_WINOGRAD=0 turns them off), the others its direct ones.
+// every call (weights are small next to activations).
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 namespace keel {
 
@@ -82,12 +79,5 @@ void conv2d_backward_weights_bf16(const Conv2dGeometry& g, const float* x, const
 
 // Number of primitives in the calling thread's conv cache (tests of the caching).
 int64_t conv2d_cache_size();
-
-// oneDNN's names for the kernels the three operations on `g` run (e.g. "jit_wino_4x3:avx512_core"
-// for Winograd, "brgconv:avx512_core" direct), creating them if needed: for tests and reports.
-struct Conv2dImplementations {
-  std::string forward, backward_data, backward_weights;
-};
-Conv2dImplementations conv2d_implementations(const Conv2dGeometry& g);
 
 }  // namespace keel
