@@ -224,6 +224,8 @@ mutants=(
   'src/cli/class_ids.cpp|s/  KEEL_CHECK(data.y_width == expected, file,/  KEEL_CHECK(true, file,/|CliRobustness.TargetWidth*|class ids with categorical_crossentropy fail inside the loss after the summary'
   'src/cli/model_arg.cpp|s/  KEEL_CHECK(fs::is_regular_file(model, ec), "MODEL ./  KEEL_CHECK(true, "MODEL /|CliRobustness.Device*|a MODEL that is a device (\/dev\/zero) is read until memory runs out'
   'src/cli/main.cpp|s/  } catch (const std::bad_alloc\&) {/  } catch (const std::range_error\&) {/|CliRobustness.Device*|std::bad_alloc reported as "internal error" (exit 1)'
+  # Session 19: Fixup's random stream
+  'include/keel/model/fixup.h|s/inline constexpr uint64_t kFixupRngStream = 1;/inline constexpr uint64_t kFixupRngStream = 0;/|Fixup.*|fixup() replays the model initialiser'"'"'s random stream (the first branch kernel is the stem'"'"'s draws again)'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }
