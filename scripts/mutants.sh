@@ -226,6 +226,10 @@ mutants=(
   'src/cli/main.cpp|s/  } catch (const std::bad_alloc\&) {/  } catch (const std::range_error\&) {/|CliRobustness.Device*|std::bad_alloc reported as "internal error" (exit 1)'
   # Session 19: Fixup's random stream
   'include/keel/model/fixup.h|s/inline constexpr uint64_t kFixupRngStream = 1;/inline constexpr uint64_t kFixupRngStream = 0;/|Fixup.*|fixup() replays the model initialiser'"'"'s random stream (the first branch kernel is the stem'"'"'s draws again)'
+  'include/keel/core/tensor.h|s/    for (size_t i = 1; i < dims_.size(); ++i) n \*= dims_\[i\];/    for (size_t i = 1; i < dims_.size(); ++i) n *= dims_[i];\n    if (!dims_.empty() \&\& dims_[0] == 0) n = 0;/|CoreTensor.*|row_size() of a tensor without rows is 0 (the old behaviour: callers saw width 0)'
+  'src/layers/layer.cpp|s/    check_output_sample_size(shape, /    if (false) check_output_sample_size(shape, /|CnnLayers.ErrorsNameTheLayer|a layer output past 2^32 values per sample is built (fails later as a bare out of memory)'
+  'src/io/checkpoint.cpp|s/  if (progress.train_samples > 0) ck.put_int64("train\/samples", progress.train_samples);//|CliRobustness.Resume*|checkpoints do not record the training-sample count: --resume with another --validation goes unnoticed'
+  'src/callbacks/monitor.cpp|s/Can save best model only with /Can save the model only with /|MonitoringCallbacks.*|ModelCheckpoint(save_best_only) warning not Keras'"'"'s text'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

@@ -36,7 +36,7 @@ void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {
   if (options_.save_best_only) {
     const auto current = logs.get(options_.monitor);
     if (!current) {
-      warn_monitor_missing("ModelCheckpoint", options_.monitor, logs);
+      warn_best_model_monitor_missing(options_.monitor);
       return;
     }
     const bool better = maximise_ ? *current > best_ : *current < best_;
@@ -56,7 +56,8 @@ void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {
   }
   std::vector<std::shared_ptr<Callback>> callbacks = tracked_;
   callbacks.push_back(unowned(this));
-  const TrainingProgress progress{epoch + 1, global_step_, options_.seed, options_.batch_size};
+  const TrainingProgress progress{epoch + 1, global_step_, options_.seed, options_.batch_size,
+                                  options_.train_samples};
   capture_training_state(*model_, progress, callbacks).save(filepath_);
   ++saves_;
 }

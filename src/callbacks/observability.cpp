@@ -45,7 +45,8 @@ void add_observability_callbacks(const ObservabilityOptions& o, Model& model, Fi
   if (!checkpoint_dir.empty()) {
     auto mc = std::make_shared<ModelCheckpoint>(
         checkpoint_path(checkpoint_dir),
-        ModelCheckpointOptions{.monitor = monitor, .seed = fit.seed, .batch_size = fit.batch_size});
+        ModelCheckpointOptions{.monitor = monitor, .seed = fit.seed, .batch_size = fit.batch_size,
+                               .train_samples = o.train_samples.value_or(0)});
     mc->track(stateful);
     callbacks.push_back(mc);
     stateful.push_back(mc);
@@ -62,6 +63,10 @@ void add_observability_callbacks(const ObservabilityOptions& o, Model& model, Fi
                p.seed, " but this run has --seed ", fit.seed, "; use the same seed to replay the same shuffling");
     KEEL_CHECK(p.batch_size == fit.batch_size, "--resume ", o.resume_dir, ": the checkpoint was trained with ",
                "--batch-size ", p.batch_size, " but this run has --batch-size ", fit.batch_size);
+    KEEL_CHECK(!o.train_samples || p.train_samples == 0 || p.train_samples == *o.train_samples,
+               "--resume ", o.resume_dir, ": the checkpoint was trained on ", p.train_samples,
+               " samples an epoch but this run has ", o.train_samples.value_or(0),
+               " (the data minus --validation); resume with the checkpoint's data and --validation");
     if (o.learning_rate) {  // compared as the optimizer holds it (float32)
       const double restored = model.optimizer().learning_rate();
       KEEL_CHECK(static_cast<float>(*o.learning_rate) == static_cast<float>(restored), "--resume ",

@@ -265,6 +265,7 @@ int run_train(const TrainFlags& f) {
   if (f.validation > 0) fit.validation_data = all.slice(train_count, all.size);
   WatchFlags watch = f.watch;
   watch.options.learning_rate = f.learning_rate;  // checked against a --resume checkpoint's
+  watch.options.train_samples = train_count;      // recorded in checkpoints, and checked
   add_watch_callbacks(watch, model, fit);
   if (!f.save.empty()) check_save_target(f.save);  // fail now, not after an hour of training
   // Printed only once every input (data, --resume checkpoint, --logdir) has been checked: a

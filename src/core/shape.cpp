@@ -39,6 +39,18 @@ void check_input_sample_size(const Shape& shape, std::string_view owner) {
   }
 }
 
+void check_output_sample_size(const Shape& shape, std::string_view owner) {
+  int64_t sample = 1;
+  for (size_t i = 1; i < shape.dims().size(); ++i) {
+    const int64_t d = shape.dims()[i];
+    if (d == 0) return;  // an empty output holds nothing
+    KEEL_CHECK(d > 0 && sample <= (int64_t{1} << 32) / d, owner, ": output shape ",
+               shape.to_string(), " has more than 2^32 values per sample; expected a smaller "
+               "output (check the layer's arguments and its input)");
+    sample *= d;
+  }
+}
+
 std::string Shape::to_string() const {
   std::string text = "(";
   for (size_t i = 0; i < dims_.size(); ++i) {

@@ -233,6 +233,7 @@ Checkpoint capture_training_state(Model& model, const TrainingProgress& progress
   ck.put_int64("train/global_step", progress.global_step);
   ck.put_uint64s("train/seed", std::span<const uint64_t>(&progress.seed, 1));
   ck.put_int64("train/batch_size", progress.batch_size);
+  if (progress.train_samples > 0) ck.put_int64("train/samples", progress.train_samples);
   for (const auto& layer : model.layers())
     for (const LayerState& s : layer->save_state())
       ck.put_uint64s(s.key + "/" + layer->name(), s.words);
@@ -333,8 +334,10 @@ TrainingProgress restore_training_state(const Checkpoint& ck, Model& model,
              " values; expected 1");
   p.seed = seed[0];
   p.batch_size = ck.get_int64("train/batch_size");
-  KEEL_CHECK(p.epoch >= 0 && p.global_step >= 0 && p.batch_size >= 0, "checkpoint has epoch ",
-             p.epoch, ", global_step ", p.global_step, ", batch_size ", p.batch_size,
+  if (ck.contains("train/samples")) p.train_samples = ck.get_int64("train/samples");
+  KEEL_CHECK(p.epoch >= 0 && p.global_step >= 0 && p.batch_size >= 0 && p.train_samples >= 0,
+             "checkpoint has epoch ", p.epoch, ", global_step ", p.global_step, ", batch_size ",
+             p.batch_size, ", train samples ", p.train_samples,
              "; expected values >= 0 (corrupt checkpoint)");
   return p;
 }

@@ -97,6 +97,9 @@ void Layer::build(std::span<const Shape> input_shapes) {
              class_name(), ") takes ", expected == kVariadic ? "two or more" : std::to_string(expected),
              " input tensor(s), got ", given);
   output_shapes_ = compute_output_shapes(input_shapes);
+  for (const Shape& shape : output_shapes_) {
+    check_output_sample_size(shape, "layer '" + name() + "' (" + class_name() + ")");
+  }
   input_shapes_.assign(input_shapes.begin(), input_shapes.end());
   built_ = true;
   warn_if_no_bf16_kernels(dtype_policy_);

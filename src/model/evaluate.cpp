@@ -184,10 +184,7 @@ std::vector<Tensor> Model::predict(std::span<const Tensor> xs, int64_t batch_siz
     const Shape& shape = tensors_[size_t(input_tensors_[i])].shape;
     KEEL_CHECK(xs[i].rank() >= 1 && xs[i].dim(0) == count, "predict(): input ", i, " holds ",
                xs[i].rank() >= 1 ? xs[i].dim(0) : 0, " samples but input 0 holds ", count);
-    // From the dims, not row_size(): with no samples that is 0, and the error would say so.
-    int64_t width = 1;
-    for (int64_t d = 1; d < xs[i].rank(); ++d) width *= xs[i].dim(d);
-    widths.push_back(width);
+    widths.push_back(xs[i].row_size());
     KEEL_CHECK(widths.back() == shape.sample_size(), "predict(): input ", i, ": each sample has ",
                widths.back(), " values but the model expects input ", shape.to_string());
     check_sample_layout(shape, std::span<const int64_t>(xs[i].dims()).subspan(1), "predict():",

@@ -7,6 +7,7 @@
 // is the same for the ASCII names TensorFlow accepts.
 #include <algorithm>
 #include <cstdint>
+#include <unordered_map>
 
 #include "keel/core/error.h"
 #include "keel/model/model.h"
@@ -151,11 +152,16 @@ std::string output_shape_text(const Layer& layer) {
   return text + "]";
 }
 
+// Each layer's calls (nodes) in the model, gathered in one pass (per layer it would be quadratic
+// in the number of layers).
+std::unordered_map<const Layer*, std::vector<const GraphNode*>> calls_by_layer(const Model& model) {
+  std::unordered_map<const Layer*, std::vector<const GraphNode*>> calls;
+  for (const GraphNode& node : model.nodes()) calls[node.layer].push_back(&node);
+  return calls;
+}
+
 // "Connected to": Python str() of ['inbound[node][tensor]', ...] over the layer's calls in the model.
-std::string connections_text(const Model& model, const Layer& layer) {
-  std::vector<const GraphNode*> calls;
-  for (const GraphNode& node : model.nodes())
-    if (node.layer == &layer) calls.push_back(&node);
+std::string connections_text(const Model& model, std::vector<const GraphNode*> calls) {
   std::sort(calls.begin(), calls.end(),
             [](const GraphNode* a, const GraphNode* b) { return a->node_index < b->node_index; });
   std::string text = "[";
@@ -198,9 +204,11 @@ std::string Model::summary() const {
     return format_summary(name_, rows, trainable, non_trainable);
   }
   std::vector<std::vector<std::string>> rows;
+  auto calls = calls_by_layer(*this);
   for (const auto& layer : layers_) {
     rows.push_back({layer->name() + " (" + layer->class_name() + ")", output_shape_text(*layer),
-                    std::to_string(layer->count_params()), connections_text(*this, *layer)});
+                    std::to_string(layer->count_params()),
+                    connections_text(*this, std::move(calls[layer.get()]))});
   }
   // line_length 98, positions [.33, .55, .67, 1.] (tf.keras <= 2.12).
   return format_summary_table(name_, 98, {32, 53, 65, 98},

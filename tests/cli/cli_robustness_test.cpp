@@ -31,6 +31,9 @@ class CliRobustness : public FixtureSuite {
  protected:
   static std::string tmp() { return fixtures_->root().string(); }
   static RunResult keel(const std::vector<std::string>& args) { return run_keel(args, tmp(), kTimeout); }
+  static void expect_resume_refuses(const std::string& ck, const std::string& flag,
+                                    const std::string& first, const std::string& second,
+                                    const std::vector<std::string>& words);
 };
 
 // Exit 2, nothing on stdout, one "keel: ..." line (plus at most a hint) holding every `want`.
@@ -292,17 +295,33 @@ TEST_F(CliRobustness, PredictRejectsSamplesOfAnotherShape) {
   }
 }
 
+// Trains the tiny model into a checkpoint with `flag first`, expects a resume with `flag second` to
+// be refused naming `words` (before anything is printed), and one with `flag first` to run.
+void CliRobustness::expect_resume_refuses(const std::string& ck, const std::string& flag,
+                                          const std::string& first, const std::string& second,
+                                          const std::vector<std::string>& words) {
+  RunResult r = keel(train_tiny({"--checkpoint", ck, flag, first}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_clean_error(keel(train_tiny({"--verbose", "1", "--epochs", "2", "--resume", ck, flag, second})), words);
+  r = keel(train_tiny({"--epochs", "2", "--resume", ck, flag, first}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 // F9: --resume restored the checkpoint's learning rate and silently ignored --learning-rate (a
 // --batch-size or --seed mismatch was already refused). A different value is now refused the same
 // way, before anything is printed; the checkpoint's own value is accepted.
 TEST_F(CliRobustness, ResumeRefusesADifferentLearningRate) {
   const std::string ck = tmp() + "/lr_ck";
-  RunResult r = keel(train_tiny({"--checkpoint", ck, "--learning-rate", "0.02"}));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  expect_clean_error(keel(train_tiny({"--verbose", "1", "--epochs", "2", "--resume", ck, "--learning-rate", "0.5"})),
-                     {"--resume " + ck, "learning rate 0.02", "--learning-rate 0.5"});
-  r = keel(train_tiny({"--epochs", "2", "--resume", ck, "--learning-rate", "0.02"}));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  expect_resume_refuses(ck, "--learning-rate", "0.02", "0.5",
+                        {"--resume " + ck, "learning rate 0.02", "--learning-rate 0.5"});
+}
+
+// --resume with another --validation replayed other batches and validated on samples the
+// checkpoint had trained on, silently; checkpoints now record the training-sample count.
+TEST_F(CliRobustness, ResumeRefusesADifferentValidationSplit) {
+  const std::string ck = tmp() + "/split_ck";
+  expect_resume_refuses(ck, "--validation", "2", "3",
+                        {"--resume " + ck, "samples an epoch but this run has", "--validation"});
 }
 
 // F2: the graph walk recursed once per layer: a functional chain of 20,000 layers overflowed the

@@ -27,6 +27,9 @@ TEST(CoreTensor, IsAlignedZeroedAndCopiesDeeply) {
   copy[7] = 1.0f;
   EXPECT_EQ(t[7], 2.5f);
   EXPECT_EQ(t.row_size(), 5);
+  // The row width also without rows (callers size outputs and check widths from it).
+  EXPECT_EQ(Tensor({0, 28, 28}).row_size(), 784);
+  EXPECT_EQ(Tensor({4}).row_size(), 1);
   EXPECT_THROW(t.reshape({4, 4}), Error);
   EXPECT_THROW(Tensor({-1}), Error);
 }

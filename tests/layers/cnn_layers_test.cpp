@@ -139,6 +139,13 @@ TEST(CnnLayers, ErrorsNameTheLayer) {
               BatchNormalization({.axis = 2, .fused = true}).build(Shape{kBatchUnknown, 3, 4, 5});
             }).find("fused=True"),
             std::string::npos);
+  // An output past 2^32 values per sample is refused when the layer is built, naming it (the
+  // allocation would otherwise fail later as a bare "out of memory").
+  EXPECT_NE(error_of([] {
+              ZeroPadding2D({.padding = {Size2{100000, 100000}, Size2{100000, 100000}}, .name = "zp"})
+                  .build(Shape{kBatchUnknown, 4, 4, 1});
+            }).find("layer 'zp' (ZeroPadding2D): output shape (None, 200004, 200004, 1) has more than 2^32"),
+            std::string::npos);
   // Padding is case-insensitive, as Keras's normalize_padding.
   EXPECT_TRUE(Conv2D(4, 3, {.padding = "SAME"}).same_padding());
 }

@@ -26,9 +26,11 @@ struct ModelCheckpointOptions {
   bool save_best_only = false;
   MonitorMode mode = MonitorMode::kAuto;
   int verbose = 0;
-  // FitOptions::seed and batch_size, stored so a resume can check it replays the same batches.
+  // FitOptions::seed and batch_size, and the number of training samples (0: not known), stored so
+  // a resume can check it replays the same batches.
   uint64_t seed = 42;
   int64_t batch_size = 32;
+  int64_t train_samples = 0;
   std::ostream* out = nullptr;
 };
 

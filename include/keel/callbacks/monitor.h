@@ -20,8 +20,12 @@ inline bool monitor_maximises(MonitorMode mode, std::string_view monitor) {
 
 // Keras logs a warning and carries on when the monitored value is not in an epoch's logs (a typo
 // such as "val_los", or "val_loss" without validation data); silence would hide that the callback
-// never acts. Writes "WARNING: <what>" with Keras's text to standard error, every such epoch as
-// Keras does. `logs`: named in the text as Keras's "Available metrics are: loss,accuracy".
+// never acts. Both write Keras's text to standard error, every such epoch as Keras does.
+// EarlyStopping / ReduceLROnPlateau: "WARNING: <what> conditioned on metric `<monitor>` which is
+// not available. Available metrics are: loss,accuracy" (the names in `logs`).
 void warn_monitor_missing(std::string_view what, std::string_view monitor, const Logs& logs);
+// ModelCheckpoint(save_best_only): "WARNING: Can save best model only with <monitor> available,
+// skipping."
+void warn_best_model_monitor_missing(std::string_view monitor);
 
 }  // namespace keel

@@ -27,6 +27,11 @@ struct ObservabilityOptions {
   // checkpoint restores its own with the optimizer state, so a different value is an error rather
   // than silently ignored; unset: the checkpoint's is used.
   std::optional<double> learning_rate{};
+  // The number of training samples an epoch (keel train: the data minus --validation). Recorded
+  // in checkpoints; on resume a checkpoint trained on another number is an error (another
+  // --validation would replay other batches and validate on samples it trained on). Unset: not
+  // recorded or checked.
+  std::optional<int64_t> train_samples{};
 };
 
 // Validates `options` (keel::Error naming the flag), restores the model, optimizer and callback

@@ -45,5 +45,10 @@ class Shape {
 // input shape enters a model, before any layer multiplies the dims (a config or file can claim
 // any size, and an overflowing product is UB).
 void check_input_sample_size(const Shape& shape, std::string_view owner);
+// The same bound on a layer's output ("<owner>: output shape ... has more than 2^32 values per
+// sample"), checked when the layer is built: a padding or an upsampling argument can multiply a
+// small input past any memory, and the allocation would fail later without naming the layer.
+// Dims of 0 (an empty output) pass.
+void check_output_sample_size(const Shape& shape, std::string_view owner);
 
 }  // namespace keel

@@ -72,8 +72,13 @@ class Tensor {
   int64_t dim(int64_t i) const { return dims_[static_cast<size_t>(i)]; }
   int64_t rank() const { return static_cast<int64_t>(dims_.size()); }
   int64_t size() const { return size_; }
-  // Elements per row of the leading dimension (1 for a rank-1 tensor).
-  int64_t row_size() const { return dims_.empty() || dims_[0] == 0 ? size_ : size_ / dims_[0]; }
+  // Elements per row of the leading dimension: the product of the other dimensions (1 for a
+  // rank-1 tensor), also when there are no rows (a (0, 784) tensor's rows are 784 wide).
+  int64_t row_size() const {
+    int64_t n = 1;
+    for (size_t i = 1; i < dims_.size(); ++i) n *= dims_[i];
+    return n;
+  }
 
   float* data() { return data_.get(); }
   const float* data() const { return data_.get(); }

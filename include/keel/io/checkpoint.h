@@ -84,6 +84,9 @@ struct TrainingProgress {
   int64_t global_step = 0;  // training batches run
   uint64_t seed = 42;       // FitOptions::seed (shuffling)
   int64_t batch_size = 0;
+  // Training samples an epoch (the data minus the validation split); 0: not recorded (checkpoints
+  // written before it was, or by a caller that did not say).
+  int64_t train_samples = 0;
 };
 
 // The file a checkpoint directory holds.
