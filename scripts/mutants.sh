@@ -230,6 +230,7 @@ mutants=(
   'src/layers/layer.cpp|s/    check_output_sample_size(shape, /    if (false) check_output_sample_size(shape, /|CnnLayers.ErrorsNameTheLayer|a layer output past 2^32 values per sample is built (fails later as a bare out of memory)'
   'src/io/checkpoint.cpp|s/  if (progress.train_samples > 0) ck.put_int64("train\/samples", progress.train_samples);//|CliRobustness.Resume*|checkpoints do not record the training-sample count: --resume with another --validation goes unnoticed'
   'src/callbacks/monitor.cpp|s/Can save best model only with /Can save the model only with /|MonitoringCallbacks.*|ModelCheckpoint(save_best_only) warning not Keras'"'"'s text'
+  'src/model/model.cpp|s/KEEL_CHECK(appended_names_.insert(layer->name()).second,/KEEL_CHECK((appended_names_.insert(layer->name()), true),/|Sequential.ErrorsNameTheModelAndTheFix|a Sequential accepts two layers of one name'
 )
 selected=("$@")
 run_one() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

@@ -48,10 +48,8 @@ void Model::append_layer(std::shared_ptr<Layer> layer) {
   layer->ensure_name();
   KEEL_CHECK(!built_, "model '", name_, "': cannot add layer '", layer->name(),
              "' after the model was built");
-  for (const auto& existing : layers_) {
-    KEEL_CHECK(existing->name() != layer->name(), "model '", name_,
-               "': duplicate layer name '", layer->name(), "'; layer names must be unique");
-  }
+  KEEL_CHECK(appended_names_.insert(layer->name()).second, "model '", name_,
+             "': duplicate layer name '", layer->name(), "'; layer names must be unique");
   layers_.push_back(std::move(layer));
 }
 

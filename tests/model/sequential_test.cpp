@@ -84,6 +84,9 @@ TEST(Sequential, ErrorsNameTheModelAndTheFix) {
   }
   Sequential dup(Dense(3, {.input_shape = {2}, .name = "d"}));
   EXPECT_THROW(dup.add(Dense(2, {.name = "d"})), Error);
+  dup.add(Dense(2, {.name = "e"}));  // the refused layer left nothing behind
+  EXPECT_THROW(dup.add(Dense(2, {.name = "e"})), Error);
+  EXPECT_EQ(dup.layers().size(), 2u);
 }
 
 
