@@ -29,26 +29,32 @@ int64_t Shape::num_elements() const {
   return n;
 }
 
-void check_input_sample_size(const Shape& shape, std::string_view owner) {
+namespace {
+
+// Whether the dims after the batch multiply to at most 2^32, computed without overflowing. A dim
+// below 1 fails; a dim of 0 passes when `zero_is_empty`.
+bool sample_within_bound(const Shape& shape, bool zero_is_empty) {
   int64_t sample = 1;
   for (size_t i = 1; i < shape.dims().size(); ++i) {
     const int64_t d = shape.dims()[i];
-    KEEL_CHECK(d >= 1 && sample <= (int64_t{1} << 32) / d, owner, ": input shape ",
-               shape.to_string(), " has more than 2^32 values per sample; expected a smaller input");
+    if (d == 0 && zero_is_empty) return true;
+    if (d < 1 || sample > (int64_t{1} << 32) / d) return false;
     sample *= d;
   }
+  return true;
+}
+
+}  // namespace
+
+void check_input_sample_size(const Shape& shape, std::string_view owner) {
+  KEEL_CHECK(sample_within_bound(shape, false), owner, ": input shape ", shape.to_string(),
+             " has more than 2^32 values per sample; expected a smaller input");
 }
 
 void check_output_sample_size(const Shape& shape, std::string_view owner) {
-  int64_t sample = 1;
-  for (size_t i = 1; i < shape.dims().size(); ++i) {
-    const int64_t d = shape.dims()[i];
-    if (d == 0) return;  // an empty output holds nothing
-    KEEL_CHECK(d > 0 && sample <= (int64_t{1} << 32) / d, owner, ": output shape ",
-               shape.to_string(), " has more than 2^32 values per sample; expected a smaller "
-               "output (check the layer's arguments and its input)");
-    sample *= d;
-  }
+  KEEL_CHECK(sample_within_bound(shape, true), owner, ": output shape ", shape.to_string(),
+             " has more than 2^32 values per sample; expected a smaller output (check the "
+             "layer's arguments and its input)");
 }
 
 std::string Shape::to_string() const {

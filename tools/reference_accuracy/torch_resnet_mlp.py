@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 from fashion_mnist_idx import find, read_idx  # noqa: E402
+from torch_seed_cnn import he_normal_  # noqa: E402  (Keras's truncated he_normal)
 
 
 def glorot_dense(n_in, n_out):
@@ -37,13 +38,6 @@ def glorot_dense(n_in, n_out):
     nn.init.xavier_uniform_(d.weight)
     nn.init.zeros_(d.bias)
     return d
-
-
-def he_normal_(weight, fan_in, gain=1.0):
-    std = (2.0 / fan_in) ** 0.5 / 0.87962566103423978  # Keras: truncated normal within 2 std
-    with torch.no_grad():
-        nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
-        weight.mul_(gain)
 
 
 class Scalar(nn.Module):
@@ -66,7 +60,9 @@ class Branch(nn.Module):
             self.bn1 = nn.BatchNorm1d(128, eps=1e-3, momentum=0.01)
             self.bn2 = nn.BatchNorm1d(128, eps=1e-3, momentum=0.01)
         if kind == "fixup":
-            he_normal_(self.d1.weight, 128, blocks ** -0.5)
+            he_normal_(self.d1.weight, 128)
+            with torch.no_grad():
+                self.d1.weight.mul_(blocks ** -0.5)
             nn.init.zeros_(self.d2.weight)
             self.b1, self.b2 = Scalar(0, False), Scalar(0, False)
             self.scale, self.b3 = Scalar(1, True), Scalar(0, False)
